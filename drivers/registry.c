@@ -1,0 +1,159 @@
+/* registry.c - find a servicegroup driver by name; guard every call. */
+#include "drivers/servicegroup.h"
+#include "core/model.h"
+
+#include <string.h>
+
+static const dv_sg_ops *const registry[] = {
+    &dv_sg_db_ops,
+#ifdef HAVE_MEMCACHED
+    &dv_sg_mc_ops,
+#endif
+#ifdef HAVE_ZOOKEEPER
+    &dv_sg_zk_ops,
+#endif
+};
+#define N_DRIVERS (sizeof registry / sizeof registry[0])
+
+static const char *names[N_DRIVERS + 1];
+
+const char *const *dv_sg_names(void)
+{
+    for (size_t i = 0; i < N_DRIVERS; i++)
+        names[i] = registry[i]->name;
+    names[N_DRIVERS] = NULL;
+    return names;
+}
+
+const dv_sg_ops *dv_sg_find(const char *name, drover_error *err)
+{
+    char known[128] = "";
+
+    for (size_t i = 0; i < N_DRIVERS; i++) {
+        if (name && strcmp(registry[i]->name, name) == 0) {
+            if (registry[i]->version != DV_SG_OPS_VERSION) {
+                dv_err(err, DROVER_ERR_INTERNAL, DROVER_FROM_SERVICEGROUP,
+                       "servicegroup driver \"%s\" has interface version %d; this build expects %d",
+                       name, registry[i]->version, DV_SG_OPS_VERSION);
+                return NULL;
+            }
+            return registry[i];
+        }
+        strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
+        strncat(known, registry[i]->name, sizeof known - strlen(known) - 1);
+    }
+    dv_err(err, DROVER_ERR_UNSUPPORTED, DROVER_FROM_SERVICEGROUP,
+           "no servicegroup driver named \"%s\" (this build has: %s)", name ? name : "(null)", known);
+    return NULL;
+}
+
+int dv_sg_open(const dv_config *cfg, dv_sg **out, drover_error *err)
+{
+    const dv_sg_ops *ops = dv_sg_find(cfg->servicegroup.driver, err);
+
+    *out = NULL;
+    if (!ops)
+        return -1;
+    if (!ops->open)
+        return dv_err(err, DROVER_ERR_UNSUPPORTED, DROVER_FROM_SERVICEGROUP,
+                      "servicegroup driver \"%s\" cannot be opened", ops->name);
+    if (ops->open(cfg, out, err) < 0)
+        return -1;
+    (*out)->ops = ops;
+    (*out)->cfg = cfg;
+    return 0;
+}
+
+void dv_sg_close(dv_sg *sg)
+{
+    if (sg && sg->ops->close)
+        sg->ops->close(sg);
+}
+
+static int unsupported(const dv_sg *sg, const char *op, drover_error *err)
+{
+    return dv_err(err, DROVER_ERR_UNSUPPORTED, DROVER_FROM_SERVICEGROUP,
+                  "servicegroup driver \"%s\" does not support %s", sg->ops->name, op);
+}
+
+/* Check the names every operation takes; say which operation refused them. */
+static int check_names(const char *op, const char *group, const char *host, drover_error *err)
+{
+    if (dv_name_check("group", group, err) < 0 || (host && dv_name_check("host", host, err) < 0)) {
+        dv_err_prefix(err, "%s", op);
+        return -1;
+    }
+    return 0;
+}
+
+#define GUARD(op, group, host)                                   \
+    do {                                                         \
+        if (!sg->ops->op)                                        \
+            return unsupported(sg, #op, err);                    \
+        if (check_names(#op, group, host, err) < 0)              \
+            return -1;                                           \
+    } while (0)
+
+int dv_sg_join(dv_sg *sg, const char *group, const char *host, drover_error *err)
+{
+    GUARD(join, group, host);
+    return sg->ops->join(sg, group, host, err);
+}
+
+int dv_sg_heartbeat(dv_sg *sg, const char *group, const char *host,
+                    const char *report_json, drover_error *err)
+{
+    GUARD(heartbeat, group, host);
+    return sg->ops->heartbeat(sg, group, host, report_json, err);
+}
+
+int dv_sg_is_up(dv_sg *sg, const char *group, const char *host,
+                drover_liveness *state, drover_error *err)
+{
+    drover_error local;
+    int rc;
+
+    *state = DROVER_UNKNOWN;
+    GUARD(is_up, group, host);
+    rc = sg->ops->is_up(sg, group, host, state, err ? err : &local);
+    if (rc < 0)
+        *state = DROVER_UNKNOWN;
+    return rc;
+}
+
+int dv_sg_get_all(dv_sg *sg, const char *group, drover_member **members,
+                  size_t *n, drover_error *err)
+{
+    *members = NULL;
+    *n = 0;
+    GUARD(get_all, group, NULL);
+    return sg->ops->get_all(sg, group, members, n, err);
+}
+
+int dv_sg_get(dv_sg *sg, const char *group, const char *host,
+              drover_member *member, drover_error *err)
+{
+    memset(member, 0, sizeof *member);
+    GUARD(get, group, host);
+    return sg->ops->get(sg, group, host, member, err);
+}
+
+int dv_sg_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
+{
+    GUARD(leave, group, host);
+    return sg->ops->leave(sg, group, host, err);
+}
+
+int dv_sg_set_disabled(dv_sg *sg, const char *group, const char *host,
+                       bool disabled, const char *reason, drover_error *err)
+{
+    GUARD(set_disabled, group, host);
+    return sg->ops->set_disabled(sg, group, host, disabled, reason, err);
+}
+
+int dv_sg_set_forced_down(dv_sg *sg, const char *group, const char *host,
+                          bool forced_down, drover_error *err)
+{
+    GUARD(set_forced_down, group, host);
+    return sg->ops->set_forced_down(sg, group, host, forced_down, err);
+}

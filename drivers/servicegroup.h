@@ -1,0 +1,100 @@
+/* servicegroup.h - the liveness driver interface.
+ *
+ * One const struct of operations per driver, registered by name (like
+ * sqlite3_vfs).  A NULL slot means "not supported": the dv_sg_* wrappers
+ * below turn it into DROVER_ERR_UNSUPPORTED instead of a crash.  Callers use
+ * the wrappers, never the slots directly.
+ *
+ * Every driver instance starts with a struct dv_sg (its "base"), so a
+ * driver's own struct is `struct db_sg { struct dv_sg base; ... }`.
+ *
+ * Rules every driver keeps:
+ *  - group and host have passed dv_name_check() (the wrappers check).
+ *  - When the backend cannot be asked, fail with DROVER_ERR_UNREACHABLE;
+ *    never answer DOWN.  get_all may instead return the members it knows
+ *    with state DROVER_UNKNOWN.
+ *  - A host that never joined: DROVER_ERR_NOT_FOUND.
+ *  - Admin state (disabled, forced_down) survives a restart of the backend.
+ */
+#ifndef DV_SERVICEGROUP_H
+#define DV_SERVICEGROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/error.h"
+
+#define DV_SG_OPS_VERSION 1
+
+struct dv_sg_ops;
+
+typedef struct dv_sg {
+    const struct dv_sg_ops *ops;
+    const dv_config *cfg;      /* borrowed; outlives the driver */
+    dv_clock clock;            /* what "now" is when judging liveness */
+} dv_sg;
+
+typedef struct dv_sg_ops {
+    int version;               /* DV_SG_OPS_VERSION */
+    const char *name;          /* "db", "mc", "zk" */
+
+    int (*open)(const dv_config *cfg, dv_sg **out, drover_error *err);
+    void (*close)(dv_sg *sg);
+
+    /* Become a member (or refresh membership) with no report yet. */
+    int (*join)(dv_sg *sg, const char *group, const char *host, drover_error *err);
+    /* Record "alive now" with the member's report (JSON text, may be NULL). */
+    int (*heartbeat)(dv_sg *sg, const char *group, const char *host,
+                     const char *report_json, drover_error *err);
+    int (*is_up)(dv_sg *sg, const char *group, const char *host,
+                 drover_liveness *state, drover_error *err);
+    /* Every member of group, sorted by host.  *members is malloc'ed. */
+    int (*get_all)(dv_sg *sg, const char *group, drover_member **members,
+                   size_t *n, drover_error *err);
+    int (*get)(dv_sg *sg, const char *group, const char *host,
+               drover_member *member, drover_error *err);
+    int (*leave)(dv_sg *sg, const char *group, const char *host, drover_error *err);
+
+    int (*set_disabled)(dv_sg *sg, const char *group, const char *host,
+                        bool disabled, const char *reason, drover_error *err);
+    int (*set_forced_down)(dv_sg *sg, const char *group, const char *host,
+                           bool forced_down, drover_error *err);
+} dv_sg_ops;
+
+/* The registry.  NULL (and err set) when no driver has that name. */
+const dv_sg_ops *dv_sg_find(const char *name, drover_error *err);
+/* Names of all registered drivers, NULL-terminated. */
+const char *const *dv_sg_names(void);
+
+/* Open the driver cfg->servicegroup.driver names. */
+int dv_sg_open(const dv_config *cfg, dv_sg **out, drover_error *err);
+void dv_sg_close(dv_sg *sg);
+
+int dv_sg_join(dv_sg *sg, const char *group, const char *host, drover_error *err);
+int dv_sg_heartbeat(dv_sg *sg, const char *group, const char *host,
+                    const char *report_json, drover_error *err);
+/* On DROVER_ERR_UNREACHABLE, *state is set to DROVER_UNKNOWN. */
+int dv_sg_is_up(dv_sg *sg, const char *group, const char *host,
+                drover_liveness *state, drover_error *err);
+int dv_sg_get_all(dv_sg *sg, const char *group, drover_member **members,
+                  size_t *n, drover_error *err);
+int dv_sg_get(dv_sg *sg, const char *group, const char *host,
+              drover_member *member, drover_error *err);
+int dv_sg_leave(dv_sg *sg, const char *group, const char *host, drover_error *err);
+int dv_sg_set_disabled(dv_sg *sg, const char *group, const char *host,
+                       bool disabled, const char *reason, drover_error *err);
+int dv_sg_set_forced_down(dv_sg *sg, const char *group, const char *host,
+                          bool forced_down, drover_error *err);
+
+/* The drivers (one file each). */
+extern const dv_sg_ops dv_sg_db_ops;
+#ifdef HAVE_MEMCACHED
+extern const dv_sg_ops dv_sg_mc_ops;
+#endif
+#ifdef HAVE_ZOOKEEPER
+extern const dv_sg_ops dv_sg_zk_ops;
+#endif
+
+#endif

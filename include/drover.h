@@ -1,0 +1,172 @@
+/*
+ * drover.h - the public C API of libdrover.
+ *
+ * drover keeps a fleet of libvirt/KVM hosts healthy.  This header is what a
+ * program links against to ask "is host X up?", list the members of a
+ * service group with their last host report, and change a member's admin
+ * state (disabled, forced down).
+ *
+ * Conventions
+ *  - Every function that can fail returns 0 on success and -1 on failure.
+ *    On failure, if the caller passed a non-NULL drover_error, it is filled
+ *    with a code, the domain (layer) that failed and a message a person can
+ *    act on.  The library never prints, never exits and never aborts on bad
+ *    input.
+ *  - Strings returned inside structures are owned by the structure and freed
+ *    by the matching *_free function.
+ *  - A drover_ctx may be used by one thread at a time.
+ */
+#ifndef DROVER_H
+#define DROVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DROVER_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum drover_code {
+    DROVER_OK = 0,
+    DROVER_ERR_INVALID,      /* bad argument or bad input (names, values) */
+    DROVER_ERR_CONFIG,       /* the configuration file is wrong */
+    DROVER_ERR_NOMEM,        /* out of memory */
+    DROVER_ERR_IO,           /* a file or directory could not be used */
+    DROVER_ERR_UNREACHABLE,  /* the backend could not be asked: liveness is UNKNOWN */
+    DROVER_ERR_NOT_FOUND,    /* no such member, host or instance */
+    DROVER_ERR_UNSUPPORTED,  /* the driver does not implement this operation */
+    DROVER_ERR_CORRUPT,      /* stored data is not what drover wrote */
+    DROVER_ERR_LIBVIRT,      /* a libvirt call failed or timed out */
+    DROVER_ERR_NO_VALID_HOST,/* the scheduler found no destination */
+    DROVER_ERR_CONFLICT,     /* the state changed under us (claims, locks) */
+    DROVER_ERR_AUTH,         /* credentials refused by the backend */
+    DROVER_ERR_INTERNAL      /* a bug in drover: please report it */
+} drover_code;
+
+typedef enum drover_domain {
+    DROVER_FROM_NONE = 0,
+    DROVER_FROM_CORE,
+    DROVER_FROM_CONFIG,
+    DROVER_FROM_SERVICEGROUP,
+    DROVER_FROM_DB,
+    DROVER_FROM_MC,
+    DROVER_FROM_ZK,
+    DROVER_FROM_LIBVIRT,
+    DROVER_FROM_STATE,
+    DROVER_FROM_SCHEDULER,
+    DROVER_FROM_AGENT,
+    DROVER_FROM_REPORT
+} drover_domain;
+
+typedef struct drover_error {
+    drover_code code;
+    drover_domain domain;
+    char message[1024];
+} drover_error;
+
+/* Short stable names ("unreachable", "config", ...) for codes and domains. */
+const char *drover_code_name(drover_code code);
+const char *drover_domain_name(drover_domain domain);
+
+/* ---------------------------------------------------------------- model */
+
+/* The answer to "is host X up?".  UNKNOWN means the backend could not be
+ * asked; it is never reported as DOWN. */
+typedef enum drover_liveness {
+    DROVER_UP = 0,
+    DROVER_DOWN = 1,
+    DROVER_UNKNOWN = 2
+} drover_liveness;
+
+const char *drover_liveness_name(drover_liveness state);   /* "UP", "DOWN", "UNKNOWN" */
+
+/* One guest as its host reported it. */
+typedef struct drover_instance {
+    char *name;
+    char *uuid;                /* 36 characters, lower case */
+    uint64_t memory_mib;
+    char *state;               /* "running", "paused", "shutoff", ... */
+} drover_instance;
+
+/* What an agent publishes with each heartbeat, read from its own libvirt. */
+#define DROVER_REPORT_SCHEMA 1
+typedef struct drover_report {
+    int schema;                    /* DROVER_REPORT_SCHEMA */
+    char *host;
+    int64_t generated_ms;          /* wall clock of the agent, ms since the epoch */
+    char *hypervisor_type;         /* virConnectGetType: "QEMU", "Test", ... */
+    uint64_t hypervisor_version;   /* major * 1,000,000 + minor * 1,000 + release */
+    uint64_t libvirt_version;      /* same encoding */
+    char *arch;                    /* "x86_64" */
+    char *cpu_xml;                 /* the <cpu> element of the host capabilities */
+    uint64_t memory_total_mib;
+    uint64_t memory_free_mib;
+    uint32_t vcpus;
+    char *migration_uri;           /* how peers reach this host's libvirtd */
+    drover_instance *instances;
+    size_t n_instances;
+} drover_report;
+
+void drover_report_free(drover_report *report);
+
+/* A member of a service group. */
+typedef struct drover_member {
+    char *group;
+    char *host;
+    drover_liveness state;
+    bool disabled;
+    char *disabled_reason;     /* NULL when none was given */
+    bool forced_down;
+    int64_t last_seen_ms;      /* last heartbeat, ms since the epoch; 0 = never */
+    char *report_json;         /* the last report as stored; NULL if none */
+    drover_report *report;     /* the same, decoded; NULL if none or undecodable */
+} drover_member;
+
+void drover_member_clear(drover_member *member);
+void drover_members_free(drover_member *members, size_t n);
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct drover_ctx drover_ctx;
+
+/* Open a context from a configuration file (libconfig syntax, see
+ * drover.conf(5)).  path NULL means $DROVER_CONF, else
+ * /etc/drover/drover.conf.  Opens the configured servicegroup driver. */
+int drover_open(const char *path, drover_ctx **out, drover_error *err);
+void drover_close(drover_ctx *ctx);
+
+/* The group operations act on: the config's agent.group ("compute"). */
+const char *drover_ctx_group(const drover_ctx *ctx);
+
+/* Is host up?  On success *state is UP or DOWN.  When the backend cannot be
+ * asked, returns -1 with code DROVER_ERR_UNREACHABLE and *state = UNKNOWN.
+ * A host that never joined gives DROVER_ERR_NOT_FOUND. */
+int drover_is_up(drover_ctx *ctx, const char *host, drover_liveness *state,
+                 drover_error *err);
+
+/* Every member of the context's group, sorted by host name.  Members whose
+ * liveness cannot be asked are listed with state UNKNOWN.  Free with
+ * drover_members_free(). */
+int drover_list_members(drover_ctx *ctx, drover_member **members, size_t *n,
+                        drover_error *err);
+
+/* One member.  Clear with drover_member_clear(). */
+int drover_get_member(drover_ctx *ctx, const char *host, drover_member *member,
+                      drover_error *err);
+
+/* Admin state.  A disabled member takes no new instances; a forced-down
+ * member is DOWN whatever its heartbeat says.  reason may be NULL. */
+int drover_set_disabled(drover_ctx *ctx, const char *host, bool disabled,
+                        const char *reason, drover_error *err);
+int drover_set_forced_down(drover_ctx *ctx, const char *host, bool forced_down,
+                           drover_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DROVER_H */

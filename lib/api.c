@@ -1,0 +1,97 @@
+/* api.c - the public library: a context holding a config and an open
+ * servicegroup driver, and the host-health queries of include/drover.h. */
+#include "drover.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "drivers/servicegroup.h"
+
+#include <stdlib.h>
+
+struct drover_ctx {
+    dv_config *cfg;
+    dv_sg *sg;
+};
+
+#define DEFAULT_CONF "/etc/drover/drover.conf"
+
+int drover_open(const char *path, drover_ctx **out, drover_error *err)
+{
+    drover_ctx *ctx;
+
+    *out = NULL;
+    if (!path || !*path)
+        path = getenv("DROVER_CONF");
+    if (!path || !*path)
+        path = DEFAULT_CONF;
+    if (!(ctx = calloc(1, sizeof *ctx)))
+        return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_CORE, "out of memory");
+    if (dv_config_load(path, &ctx->cfg, err) < 0 || dv_sg_open(ctx->cfg, &ctx->sg, err) < 0) {
+        drover_close(ctx);
+        return -1;
+    }
+    *out = ctx;
+    return 0;
+}
+
+void drover_close(drover_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    dv_sg_close(ctx->sg);
+    dv_config_free(ctx->cfg);
+    free(ctx);
+}
+
+const char *drover_ctx_group(const drover_ctx *ctx)
+{
+    return ctx->cfg->agent.group;
+}
+
+static int need_ctx(const drover_ctx *ctx, drover_error *err)
+{
+    if (!ctx)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_CORE, "no context: call drover_open() first");
+    return 0;
+}
+
+int drover_is_up(drover_ctx *ctx, const char *host, drover_liveness *state, drover_error *err)
+{
+    drover_liveness dummy;
+    if (!state)
+        state = &dummy;
+    *state = DROVER_UNKNOWN;
+    if (need_ctx(ctx, err) < 0)
+        return -1;
+    return dv_sg_is_up(ctx->sg, ctx->cfg->agent.group, host, state, err);
+}
+
+int drover_list_members(drover_ctx *ctx, drover_member **members, size_t *n, drover_error *err)
+{
+    *members = NULL;
+    *n = 0;
+    if (need_ctx(ctx, err) < 0)
+        return -1;
+    return dv_sg_get_all(ctx->sg, ctx->cfg->agent.group, members, n, err);
+}
+
+int drover_get_member(drover_ctx *ctx, const char *host, drover_member *member, drover_error *err)
+{
+    if (need_ctx(ctx, err) < 0)
+        return -1;
+    return dv_sg_get(ctx->sg, ctx->cfg->agent.group, host, member, err);
+}
+
+int drover_set_disabled(drover_ctx *ctx, const char *host, bool disabled, const char *reason,
+                        drover_error *err)
+{
+    if (need_ctx(ctx, err) < 0)
+        return -1;
+    return dv_sg_set_disabled(ctx->sg, ctx->cfg->agent.group, host, disabled, reason, err);
+}
+
+int drover_set_forced_down(drover_ctx *ctx, const char *host, bool forced_down, drover_error *err)
+{
+    if (need_ctx(ctx, err) < 0)
+        return -1;
+    return dv_sg_set_forced_down(ctx->sg, ctx->cfg->agent.group, host, forced_down, err);
+}
