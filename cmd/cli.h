@@ -39,6 +39,19 @@ int dv_cli_usage_error(const dv_cli *cli, const char *cmd, const char *fmt, ...)
 /* True when argv holds -h/--help (the subcommand then prints its help). */
 bool dv_cli_wants_help(int argc, char **argv);
 
+/* Parse "CMD [HOST] [--json]" plus at most one flag taking a value
+ * (value_flag, e.g. "--reason", also as --reason=TEXT) and one boolean flag
+ * (bool_flag, e.g. "--off").  group is the command group for messages
+ * ("service ").  Returns DV_EXIT_OK or DV_EXIT_USAGE (message printed). */
+int dv_cli_args(dv_cli *cli, const char *group, int argc, char **argv, bool need_host,
+                const char **host, const char *value_flag, const char **flag_value,
+                const char *bool_flag, bool *bool_set);
+
+/* Load the config and open its servicegroup driver; *group = agent.group.
+ * Returns DV_EXIT_OK or the exit code (message printed). */
+struct dv_sg;
+int dv_cli_open_sg(dv_cli *cli, struct dv_sg **sg, const char **group);
+
 /* Subcommands. */
 int cmd_service(dv_cli *cli, int argc, char **argv);
 int cmd_host(dv_cli *cli, int argc, char **argv);

@@ -4,14 +4,9 @@
 
 #include <string.h>
 
+/* One line per driver: a driver file adds itself here. */
 static const dv_sg_ops *const registry[] = {
     &dv_sg_db_ops,
-#ifdef HAVE_MEMCACHED
-    &dv_sg_mc_ops,
-#endif
-#ifdef HAVE_ZOOKEEPER
-    &dv_sg_zk_ops,
-#endif
 };
 #define N_DRIVERS (sizeof registry / sizeof registry[0])
 

@@ -88,13 +88,7 @@ int dv_sg_set_disabled(dv_sg *sg, const char *group, const char *host,
 int dv_sg_set_forced_down(dv_sg *sg, const char *group, const char *host,
                           bool forced_down, drover_error *err);
 
-/* The drivers (one file each). */
+/* The drivers (one file each; each also adds itself to registry.c). */
 extern const dv_sg_ops dv_sg_db_ops;
-#ifdef HAVE_MEMCACHED
-extern const dv_sg_ops dv_sg_mc_ops;
-#endif
-#ifdef HAVE_ZOOKEEPER
-extern const dv_sg_ops dv_sg_zk_ops;
-#endif
 
 #endif

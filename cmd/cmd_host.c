@@ -1,0 +1,127 @@
+/* cmd_host.c - `drover host ...`: what each host last reported about
+ * itself (hypervisor, memory, CPU, instances). */
+#include "cmd/cli.h"
+#include "cmd/output.h"
+#include "drivers/servicegroup.h"
+
+#include <string.h>
+
+static const char host_help[] =
+    "Usage: drover [-c FILE] [--json] host COMMAND [ARGS]\n"
+    "\n"
+    "What the hosts of the configured group last reported with their heartbeat.\n"
+    "\n"
+    "Commands:\n"
+    "  list        every host: state, hypervisor, memory, vCPUs, instances\n"
+    "  show HOST   one host's whole report, with its instances and CPU\n"
+    "\n"
+    "Options:\n"
+    "  --json      machine-readable output (the report as the agent stored it)\n"
+    "  -h, --help  this help\n"
+    "\n"
+    "Exit status: 0 success, 1 failure (e.g. no such host), 2 usage or\n"
+    "configuration error, 3 backend unreachable.\n";
+
+static json_object *host_json(const drover_member *m)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "host", json_object_new_string(m->host));
+    json_object_object_add(o, "state", json_object_new_string(drover_liveness_name(m->state)));
+    json_object_object_add(o, "disabled", json_object_new_boolean(m->disabled));
+    json_object_object_add(o, "report", dv_report_json(m));
+    return o;
+}
+
+static void list_table(const drover_member *m, size_t n)
+{
+    int w = 4;
+    for (size_t i = 0; i < n; i++)
+        if ((int)strlen(m[i].host) > w)
+            w = (int)strlen(m[i].host);
+    printf("%-*s  %-7s  %-12s  %-8s  %-7s  %11s  %10s  %5s  %s\n", w, "HOST", "STATE", "HYPERVISOR",
+           "VERSION", "ARCH", "MEM-TOTAL", "MEM-FREE", "VCPUS", "INSTANCES");
+    for (size_t i = 0; i < n; i++) {
+        const drover_report *r = m[i].report;
+        if (!r) {
+            printf("%-*s  %-7s  %s\n", w, m[i].host, drover_liveness_name(m[i].state),
+                   m[i].report_json ? "(report cannot be decoded)" : "(no report yet)");
+            continue;
+        }
+        printf("%-*s  %-7s  %-12s  %-8llu  %-7s  %7llu MiB  %6llu MiB  %5u  %zu\n", w, m[i].host,
+               drover_liveness_name(m[i].state), r->hypervisor_type,
+               (unsigned long long)r->hypervisor_version, r->arch,
+               (unsigned long long)r->memory_total_mib, (unsigned long long)r->memory_free_mib,
+               r->vcpus, r->n_instances);
+    }
+}
+
+static void show_text(const drover_member *m)
+{
+    const drover_report *r = m->report;
+    printf("host:         %s (%s)\n", m->host, drover_liveness_name(m->state));
+    if (!r) {
+        printf("report:       %s\n", m->report_json ? "(stored, but cannot be decoded)" : "(none yet)");
+        return;
+    }
+    printf("hypervisor:   %s %llu\nlibvirt:      %llu\narch:         %s\nvcpus:        %u\n",
+           r->hypervisor_type, (unsigned long long)r->hypervisor_version,
+           (unsigned long long)r->libvirt_version, r->arch, r->vcpus);
+    printf("memory:       %llu MiB total, %llu MiB free\nmigration:    %s\n",
+           (unsigned long long)r->memory_total_mib, (unsigned long long)r->memory_free_mib,
+           r->migration_uri);
+    printf("instances:    %zu\n", r->n_instances);
+    for (size_t i = 0; i < r->n_instances; i++)
+        printf("  %-20s  %s  %6llu MiB  %s\n", r->instances[i].name, r->instances[i].uuid,
+               (unsigned long long)r->instances[i].memory_mib, r->instances[i].state);
+    printf("cpu:\n%s\n", r->cpu_xml);
+}
+
+int cmd_host(dv_cli *cli, int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+    const char *host = NULL, *group;
+    dv_sg *sg;
+    drover_error err;
+    int rc;
+
+    if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || dv_cli_wants_help(argc, argv)) {
+        fputs(host_help, stdout);
+        return cmd ? DV_EXIT_OK : DV_EXIT_USAGE;
+    }
+    if (strcmp(cmd, "list") != 0 && strcmp(cmd, "show") != 0)
+        return dv_cli_usage_error(cli, "host ", "host: unknown command '%s'", cmd);
+    rc = dv_cli_args(cli, "host ", argc - 1, argv + 1, strcmp(cmd, "show") == 0, &host, NULL, NULL,
+                     NULL, NULL);
+    if (rc != DV_EXIT_OK || (rc = dv_cli_open_sg(cli, &sg, &group)) != DV_EXIT_OK)
+        return rc;
+    if (host) {
+        drover_member m;
+        if (dv_sg_get(sg, group, host, &m, &err) < 0) {
+            rc = dv_cli_fail(cli, &err);
+        } else {
+            if (cli->json)
+                dv_print_json(stdout, host_json(&m));
+            else
+                show_text(&m);
+            drover_member_clear(&m);
+        }
+    } else {
+        drover_member *m;
+        size_t n;
+        if (dv_sg_get_all(sg, group, &m, &n, &err) < 0) {
+            rc = dv_cli_fail(cli, &err);
+        } else {
+            if (cli->json) {
+                json_object *arr = json_object_new_array();
+                for (size_t i = 0; i < n; i++)
+                    json_object_array_add(arr, host_json(&m[i]));
+                dv_print_json(stdout, arr);
+            } else {
+                list_table(m, n);
+            }
+            drover_members_free(m, n);
+        }
+    }
+    dv_sg_close(sg);
+    return rc;
+}

@@ -1,0 +1,95 @@
+/* drover.c - the `drover` command: global options, then a subcommand. */
+#include "cmd/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: drover [-c FILE] [--json] COMMAND [ARGS]\n"
+    "\n"
+    "drover keeps a fleet of libvirt/KVM hosts healthy: which hosts are up,\n"
+    "where an instance can go, and moving it there.\n"
+    "\n"
+    "Commands:\n"
+    "  service list|show|is-up|disable|enable|force-down\n"
+    "                    liveness and admin state of the group's members\n"
+    "  host list|show    what each host last reported (hypervisor, memory, instances)\n"
+    "%s"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE  configuration file (default: $DROVER_CONF, else\n"
+    "                     /etc/drover/drover.conf); see drover.conf(5)\n"
+    "  --json             machine-readable output\n"
+    "  -h, --help         this help; 'drover COMMAND --help' for a command's\n"
+    "  -V, --version      print the version\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 usage or configuration error,\n"
+    "3 backend unreachable.  See drover(1).\n";
+
+typedef struct subcommand {
+    const char *name;
+    int (*run)(dv_cli *cli, int argc, char **argv);
+    const char *summary;   /* extra usage line, "" for those listed above */
+} subcommand;
+
+static const subcommand subcommands[] = {
+    { "service", cmd_service, "" },
+    { "host", cmd_host, "" },
+#ifdef DV_HAVE_SCHEDULE
+    { "schedule", cmd_schedule,
+      "  schedule INSTANCE [--to HOST] [--ignore HOST]... [--explain]\n"
+      "                    pick a destination for a live migration\n" },
+#endif
+};
+#define N_SUB (sizeof subcommands / sizeof subcommands[0])
+
+static void print_usage(FILE *out)
+{
+    char extra[1024] = "";
+    for (size_t i = 0; i < N_SUB; i++)
+        strncat(extra, subcommands[i].summary, sizeof extra - strlen(extra) - 1);
+    fprintf(out, usage, extra);
+}
+
+int main(int argc, char **argv)
+{
+    dv_cli cli = { .prog = "drover" };
+    int i, rc;
+
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc)
+                return dv_cli_usage_error(&cli, NULL, "%s needs a file name", a);
+            cli.config_path = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            cli.config_path = a + 9;
+        } else if (strcmp(a, "--json") == 0) {
+            cli.json = true;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            print_usage(stdout);
+            return DV_EXIT_OK;
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            printf("drover %s\n", DROVER_VERSION_STRING);
+            return DV_EXIT_OK;
+        } else {
+            return dv_cli_usage_error(&cli, NULL, "unknown option '%s'", a);
+        }
+    }
+    if (i >= argc) {
+        print_usage(stderr);
+        return DV_EXIT_USAGE;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        print_usage(stdout);
+        return DV_EXIT_OK;
+    }
+    for (size_t k = 0; k < N_SUB; k++) {
+        if (strcmp(argv[i], subcommands[k].name) == 0) {
+            rc = subcommands[k].run(&cli, argc - i, argv + i);
+            dv_config_free(cli.cfg);
+            return rc;
+        }
+    }
+    return dv_cli_usage_error(&cli, NULL, "unknown command '%s'", argv[i]);
+}
