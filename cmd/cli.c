@@ -61,37 +61,17 @@ bool dv_cli_wants_help(int argc, char **argv)
     return false;
 }
 
-/* Parse "CMD HOST [--json]" plus the flags a command takes; *flag_value gets
- * the value of value_flag (e.g. --reason), *bool_set is set by bool_flag. */
-int dv_cli_args(dv_cli *cli, const char *group, int argc, char **argv, bool need_host, const char **host,
-                      const char *value_flag, const char **flag_value,
-                      const char *bool_flag, bool *bool_set)
+int dv_cli_parse_sub(dv_cli *cli, const char *group, int argc, char **argv, dv_cli_args *args)
 {
-    const char *cmd = argv[0];
-    *host = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--json") == 0) {
-            cli->json = true;
-        } else if (value_flag && strcmp(a, value_flag) == 0) {
-            if (i + 1 >= argc)
-                return dv_cli_usage_error(cli, group, "%s %s: needs a value", cmd, a);
-            *flag_value = argv[++i];
-        } else if (value_flag && strncmp(a, value_flag, strlen(value_flag)) == 0 &&
-                   a[strlen(value_flag)] == '=') {
-            *flag_value = a + strlen(value_flag) + 1;
-        } else if (bool_flag && strcmp(a, bool_flag) == 0) {
-            *bool_set = true;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return dv_cli_usage_error(cli, group, "%s: unknown option '%s'", cmd, a);
-        } else if (!*host && need_host) {
-            *host = a;
-        } else {
-            return dv_cli_usage_error(cli, group, "%s: unexpected argument '%s'", cmd, a);
-        }
-    }
-    if (need_host && !*host)
-        return dv_cli_usage_error(cli, group, "%s: which host? (give HOST)", cmd);
+    drover_error err;
+    char hint[64];
+    const dv_cli_spec *spec = dv_cli_spec_find(group, argc > 1 ? argv[1] : NULL, &err);
+
+    snprintf(hint, sizeof hint, "%s ", group);
+    if (!spec || dv_cli_parse_args(spec, argc - 1, argv + 1, args, &err) < 0)
+        return dv_cli_usage_error(cli, hint, "%s", err.message);
+    if (args->json)
+        cli->json = true;
     return DV_EXIT_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "cmd/cli_parse.h"
 #include "core/config.h"
 #include "core/error.h"
 
@@ -39,13 +40,10 @@ int dv_cli_usage_error(const dv_cli *cli, const char *cmd, const char *fmt, ...)
 /* True when argv holds -h/--help (the subcommand then prints its help). */
 bool dv_cli_wants_help(int argc, char **argv);
 
-/* Parse "CMD [HOST] [--json]" plus at most one flag taking a value
- * (value_flag, e.g. "--reason", also as --reason=TEXT) and one boolean flag
- * (bool_flag, e.g. "--off").  group is the command group for messages
- * ("service ").  Returns DV_EXIT_OK or DV_EXIT_USAGE (message printed). */
-int dv_cli_args(dv_cli *cli, const char *group, int argc, char **argv, bool need_host,
-                const char **host, const char *value_flag, const char **flag_value,
-                const char *bool_flag, bool *bool_set);
+/* Parse "GROUP CMD [HOST] [flags]" (argv[0] = GROUP) with cmd/cli_parse.h;
+ * --json after the command sets cli->json.  Prints a usage error and
+ * returns DV_EXIT_USAGE when the arguments are wrong. */
+int dv_cli_parse_sub(dv_cli *cli, const char *group, int argc, char **argv, dv_cli_args *args);
 
 /* Load the config and open its servicegroup driver; *group = agent.group.
  * Returns DV_EXIT_OK or the exit code (message printed). */

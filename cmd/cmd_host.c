@@ -78,22 +78,25 @@ static void show_text(const drover_member *m)
 
 int cmd_host(dv_cli *cli, int argc, char **argv)
 {
-    const char *cmd = argc > 1 ? argv[1] : NULL;
-    const char *host = NULL, *group;
+    const char *host, *group;
+    dv_cli_args a;
     dv_sg *sg;
     drover_error err;
     int rc;
 
-    if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || dv_cli_wants_help(argc, argv)) {
-        fputs(host_help, stdout);
-        return cmd ? DV_EXIT_OK : DV_EXIT_USAGE;
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(host_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? DV_EXIT_USAGE : DV_EXIT_OK;
     }
-    if (strcmp(cmd, "list") != 0 && strcmp(cmd, "show") != 0)
-        return dv_cli_usage_error(cli, "host ", "host: unknown command '%s'", cmd);
-    rc = dv_cli_args(cli, "host ", argc - 1, argv + 1, strcmp(cmd, "show") == 0, &host, NULL, NULL,
-                     NULL, NULL);
-    if (rc != DV_EXIT_OK || (rc = dv_cli_open_sg(cli, &sg, &group)) != DV_EXIT_OK)
+    if ((rc = dv_cli_parse_sub(cli, "host", argc, argv, &a)) != DV_EXIT_OK)
         return rc;
+    if (a.help) {
+        fputs(host_help, stdout);
+        return DV_EXIT_OK;
+    }
+    if ((rc = dv_cli_open_sg(cli, &sg, &group)) != DV_EXIT_OK)
+        return rc;
+    host = a.host;
     if (host) {
         drover_member m;
         if (dv_sg_get(sg, group, host, &m, &err) < 0) {

@@ -161,37 +161,32 @@ static int do_admin(svc *s, const char *cmd, const char *host, const char *reaso
 
 int cmd_service(dv_cli *cli, int argc, char **argv)
 {
-    const char *cmd = argc > 1 ? argv[1] : NULL;
-    const char *host = NULL, *reason = NULL;
-    bool off = false;
+    dv_cli_args a;
     svc s = { 0 };
+    const char *cmd;
     int rc;
 
-    if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || dv_cli_wants_help(argc, argv)) {
-        fputs(service_help, stdout);
-        return cmd ? DV_EXIT_OK : DV_EXIT_USAGE;
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(service_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? DV_EXIT_USAGE : DV_EXIT_OK;
     }
-    argc--, argv++;
-    if (strcmp(cmd, "list") == 0)
-        rc = dv_cli_args(cli, "service ", argc, argv, false, &host, NULL, NULL, NULL, NULL);
-    else if (strcmp(cmd, "show") == 0 || strcmp(cmd, "is-up") == 0 || strcmp(cmd, "enable") == 0)
-        rc = dv_cli_args(cli, "service ", argc, argv, true, &host, NULL, NULL, NULL, NULL);
-    else if (strcmp(cmd, "disable") == 0)
-        rc = dv_cli_args(cli, "service ", argc, argv, true, &host, "--reason", &reason, NULL, NULL);
-    else if (strcmp(cmd, "force-down") == 0)
-        rc = dv_cli_args(cli, "service ", argc, argv, true, &host, NULL, NULL, "--off", &off);
-    else
-        return dv_cli_usage_error(cli, "service ", "service: unknown command '%s'", cmd);
-    if (rc != DV_EXIT_OK || (rc = svc_open(cli, &s)) != DV_EXIT_OK)
+    if ((rc = dv_cli_parse_sub(cli, "service", argc, argv, &a)) != DV_EXIT_OK)
         return rc;
+    if (a.help) {
+        fputs(service_help, stdout);
+        return DV_EXIT_OK;
+    }
+    if ((rc = svc_open(cli, &s)) != DV_EXIT_OK)
+        return rc;
+    cmd = a.spec->name;
     if (strcmp(cmd, "list") == 0)
         rc = do_list(&s);
     else if (strcmp(cmd, "show") == 0)
-        rc = do_show(&s, host);
+        rc = do_show(&s, a.host);
     else if (strcmp(cmd, "is-up") == 0)
-        rc = do_is_up(&s, host);
+        rc = do_is_up(&s, a.host);
     else
-        rc = do_admin(&s, cmd, host, reason, off);
+        rc = do_admin(&s, cmd, a.host, a.value, a.flag);
     dv_sg_close(s.sg);
     return rc;
 }

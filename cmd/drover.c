@@ -54,42 +54,33 @@ static void print_usage(FILE *out)
 int main(int argc, char **argv)
 {
     dv_cli cli = { .prog = "drover" };
-    int i, rc;
+    dv_cli_global g;
+    dv_cli_action action;
+    drover_error err;
+    int next, rc;
 
-    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            if (i + 1 >= argc)
-                return dv_cli_usage_error(&cli, NULL, "%s needs a file name", a);
-            cli.config_path = argv[++i];
-        } else if (strncmp(a, "--config=", 9) == 0) {
-            cli.config_path = a + 9;
-        } else if (strcmp(a, "--json") == 0) {
-            cli.json = true;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            print_usage(stdout);
-            return DV_EXIT_OK;
-        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-            printf("drover %s\n", DROVER_VERSION_STRING);
-            return DV_EXIT_OK;
-        } else {
-            return dv_cli_usage_error(&cli, NULL, "unknown option '%s'", a);
-        }
-    }
-    if (i >= argc) {
+    if (argc < 2) {
         print_usage(stderr);
         return DV_EXIT_USAGE;
     }
-    if (strcmp(argv[i], "help") == 0) {
+    if (dv_cli_parse_global(argc, argv, &g, &action, &next, &err) < 0)
+        return dv_cli_usage_error(&cli, NULL, "%s", err.message);
+    if (action == DV_CLI_HELP || strcmp(argv[next], "help") == 0) {
         print_usage(stdout);
         return DV_EXIT_OK;
     }
+    if (action == DV_CLI_VERSION) {
+        printf("drover %s\n", DROVER_VERSION_STRING);
+        return DV_EXIT_OK;
+    }
+    cli.config_path = g.config_path;
+    cli.json = g.json;
     for (size_t k = 0; k < N_SUB; k++) {
-        if (strcmp(argv[i], subcommands[k].name) == 0) {
-            rc = subcommands[k].run(&cli, argc - i, argv + i);
+        if (strcmp(argv[next], subcommands[k].name) == 0) {
+            rc = subcommands[k].run(&cli, argc - next, argv + next);
             dv_config_free(cli.cfg);
             return rc;
         }
     }
-    return dv_cli_usage_error(&cli, NULL, "unknown command '%s'", argv[i]);
+    return dv_cli_usage_error(&cli, NULL, "unknown command '%s'", argv[next]);
 }
