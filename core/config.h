@@ -1,0 +1,107 @@
+/* config.h - the one configuration file of a deployment (libconfig syntax).
+ * Only core/config.c reads it.  Every key of every section is parsed and
+ * validated here, with defaults following Nova where Nova has an option. */
+#ifndef DV_CONFIG_H
+#define DV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/error.h"
+
+typedef struct dv_strlist {
+    char **v;
+    size_t n;
+} dv_strlist;
+
+typedef struct dv_config {
+    char *path;                        /* the file this came from ("<string>" for text) */
+
+    struct {
+        char *driver;                  /* "db" | "mc" | "zk"; default "db" */
+        int report_interval;           /* s, default 10, 1..3600 */
+        int service_down_time;         /* s, default 60, must be > report_interval */
+        struct {
+            char *path;                /* default /var/lib/drover/drover.db */
+            int busy_timeout_ms;       /* default 5000 */
+        } db;
+        struct {
+            dv_strlist servers;        /* "host:port"; default [ "127.0.0.1:11211" ] */
+            char *username;            /* "" = no SASL */
+            char *password;
+            int poll_timeout_ms;       /* default 500 */
+            int retry_timeout_s;       /* default 2 */
+        } mc;
+        struct {
+            char *hosts;               /* connect string, default "127.0.0.1:2181" */
+            int session_timeout_ms;    /* default 4000 */
+            char *prefix;              /* default "/drover" */
+            char *auth;                /* "user:password" for digest; "" = none */
+        } zk;
+    } servicegroup;
+
+    struct {
+        char *host;                    /* default: this machine's host name */
+        char *group;                   /* default "compute" */
+        char *libvirt_uri;             /* default "qemu:///system" */
+        char *migration_uri;           /* default "" = libvirt_uri */
+        int libvirt_timeout_ms;        /* default 5000 */
+    } agent;
+
+    struct {
+        dv_strlist filters;
+        dv_strlist weighers;
+        double ram_weight_multiplier;  /* default 1.0 */
+        double ram_allocation_ratio;   /* default 1.0 */
+        int reserved_host_memory_mb;   /* default 512 */
+        int host_subset_size;          /* default 1 */
+        int max_retries;               /* default -1 = unlimited */
+        int claim_ttl_s;               /* default 600 */
+    } scheduler;
+
+    struct {
+        bool peer2peer, tunnelled, tls, permit_post_copy, permit_auto_converge;
+        int bandwidth_mib;             /* 0 = hypervisor default */
+        int downtime_ms, downtime_steps, downtime_delay_s;
+        int completion_timeout_s;      /* per GiB; 0 = none */
+        char *timeout_action;          /* "abort" | "force_complete" */
+        int max_concurrent;
+        int poll_interval_ms;
+    } migration;
+
+    struct {
+        bool enabled;
+        int interval, grace;
+        double max_down_fraction;
+        int max_per_minute;
+        char *mode;                    /* "live" | "rebuild" */
+        dv_strlist fence_command;      /* argv; "%h" = host name */
+    } evacuator;
+
+    struct {
+        char *path;                    /* default /var/lib/drover/state.db */
+    } state;
+
+    struct {
+        char *level;                   /* "debug" | "info" | "warning" | "error" */
+        char *target;                  /* "stderr" | "syslog" */
+    } log;
+} dv_config;
+
+/* A config holding every default (no file read).  NULL on ENOMEM. */
+dv_config *dv_config_new_defaults(void);
+
+/* Read and validate a file.  Errors are DROVER_ERR_CONFIG with a message
+ * "FILE:LINE: ..." naming the key; a missing file names the path. */
+int dv_config_load(const char *path, dv_config **out, drover_error *err);
+
+/* The same for text in memory (tests, fuzzing); name stands for the file. */
+int dv_config_load_string(const char *text, const char *name, dv_config **out,
+                          drover_error *err);
+
+void dv_config_free(dv_config *cfg);
+
+/* Replace a string option (used by programs for command-line overrides). */
+int dv_config_set_string(char **slot, const char *value, drover_error *err);
+
+#endif
