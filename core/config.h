@@ -101,6 +101,13 @@ int dv_config_load_string(const char *text, const char *name, dv_config **out,
 
 void dv_config_free(dv_config *cfg);
 
+/* Split a server address: "host:port", "host" (then *port = default_port;
+ * default_port 0 makes the port mandatory) or "[IPv6 address]:port".  host
+ * (if not NULL) receives the host without brackets.  On a bad address:
+ * -1 and DROVER_ERR_CONFIG with a message saying what is wrong. */
+int dv_config_hostport(const char *item, int default_port, char *host, size_t host_size,
+                       int *port, drover_error *err);
+
 /* Replace a string option (used by programs for command-line overrides). */
 int dv_config_set_string(char **slot, const char *value, drover_error *err);
 

@@ -26,19 +26,35 @@ void drover_report_free(drover_report *r)
     free(r);
 }
 
+/* Integers above 2^53 - 1 lose precision in many JSON readers (and json-c
+ * itself silently clamps anything past 64 bits), so a report never holds one:
+ * the encoder refuses them and the decoder reads them as corrupt. */
+#define REPORT_INT_MAX ((UINT64_C(1) << 53) - 1)
+
 /* ---------------------------------------------------------------- encode */
 
 static int add_str(json_object *o, const char *key, const char *v)
 {
     json_object *s = json_object_new_string(v ? v : "");
-    return s ? json_object_object_add(o, key, s) : -1;
+    if (!s)
+        return -1;
+    if (json_object_object_add(o, key, s) != 0) {
+        json_object_put(s);
+        return -1;
+    }
+    return 0;
 }
 
 static int add_u64(json_object *o, const char *key, uint64_t v)
 {
-    /* json-c holds int64; values above INT64_MAX do not occur in reports */
-    json_object *n = json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v);
-    return n ? json_object_object_add(o, key, n) : -1;
+    json_object *n = json_object_new_int64((int64_t)v);   /* callers checked v <= REPORT_INT_MAX */
+    if (!n)
+        return -1;
+    if (json_object_object_add(o, key, n) != 0) {
+        json_object_put(n);
+        return -1;
+    }
+    return 0;
 }
 
 static json_object *encode_instance(const drover_instance *in)
@@ -52,12 +68,46 @@ static json_object *encode_instance(const drover_instance *in)
     return o;
 }
 
+static int too_large(const char *field, uint64_t v, drover_error *err)
+{
+    return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_REPORT,
+                  "host report: field \"%s\" = %llu is larger than %llu", field,
+                  (unsigned long long)v, (unsigned long long)REPORT_INT_MAX);
+}
+
+/* Every number must come back as written. */
+static int check_encodable(const drover_report *r, drover_error *err)
+{
+    const struct { const char *name; uint64_t v; } f[] = {
+        { "generated_ms", r->generated_ms < 0 ? 0 : (uint64_t)r->generated_ms },
+        { "hypervisor_version", r->hypervisor_version },
+        { "libvirt_version", r->libvirt_version },
+        { "memory_total_mib", r->memory_total_mib },
+        { "memory_free_mib", r->memory_free_mib },
+    };
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        if (f[i].v > REPORT_INT_MAX)
+            return too_large(f[i].name, f[i].v, err);
+    for (size_t i = 0; i < r->n_instances; i++)
+        if (r->instances[i].memory_mib > UINT32_MAX) {
+            char name[48];
+            snprintf(name, sizeof name, "instances[%zu].memory_mib", i);
+            return too_large(name, r->instances[i].memory_mib, err);
+        }
+    return 0;
+}
+
 int dv_report_to_json(const drover_report *r, char **out, drover_error *err)
 {
-    json_object *o = json_object_new_object(), *arr = json_object_new_array();
-    int bad = !o || !arr;
+    json_object *o, *arr;
+    int bad;
 
     *out = NULL;
+    if (check_encodable(r, err) < 0)
+        return -1;
+    o = json_object_new_object();
+    arr = json_object_new_array();
+    bad = !o || !arr;
     if (!bad)
         bad = add_u64(o, "schema", DROVER_REPORT_SCHEMA) || add_str(o, "host", r->host) ||
               add_u64(o, "generated_ms", r->generated_ms < 0 ? 0 : (uint64_t)r->generated_ms) ||
@@ -76,7 +126,8 @@ int dv_report_to_json(const drover_report *r, char **out, drover_error *err)
     }
     if (!bad) {
         bad = json_object_object_add(o, "instances", arr) != 0;
-        arr = NULL;
+        if (!bad)
+            arr = NULL;            /* o owns it now */
     }
     if (!bad) {
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
@@ -91,44 +142,70 @@ int dv_report_to_json(const drover_report *r, char **out, drover_error *err)
 
 /* ---------------------------------------------------------------- decode */
 
-static int get_field(json_object *o, const char *key, json_type want, json_object **v,
-                     const char *where, drover_error *err)
+static const char *json_type_phrase(json_type t)
 {
-    static const char *const type_names[] = { "null", "boolean", "number", "number",
-                                              "object", "array", "string" };
+    switch (t) {
+    case json_type_null: return "null";
+    case json_type_boolean: return "a boolean";
+    case json_type_double: return "a floating-point number";
+    case json_type_int: return "an integer";
+    case json_type_object: return "an object";
+    case json_type_array: return "an array";
+    case json_type_string: return "a string";
+    }
+    return "of an unknown type";
+}
+
+/* where is "" for top-level fields, "instances[N]." inside an instance. */
+static int get_field(json_object *o, const char *where, const char *key, json_type want,
+                     json_object **v, drover_error *err)
+{
     if (!json_object_object_get_ex(o, key, v))
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report%s: field \"%s\" is missing", where, key);
+                      "host report: field \"%s%s\" is missing", where, key);
     if (!json_object_is_type(*v, want))
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report%s: field \"%s\" should be a %s", where, key,
-                      type_names[want]);
+                      "host report: field \"%s%s\" should be %s, not %s", where, key,
+                      json_type_phrase(want), json_type_phrase(json_object_get_type(*v)));
     return 0;
 }
 
-static int get_str(json_object *o, const char *key, char **dst, const char *where,
+static int get_str(json_object *o, const char *where, const char *key, char **dst,
                    drover_error *err)
 {
     json_object *v;
-    if (get_field(o, key, json_type_string, &v, where, err) < 0)
+    const char *s;
+
+    if (get_field(o, where, key, json_type_string, &v, err) < 0)
         return -1;
-    if (!(*dst = strdup(json_object_get_string(v))))
+    s = json_object_get_string(v);
+    /* "\u0000" decodes to a NUL byte, which C strings would silently cut */
+    if (strlen(s) != (size_t)json_object_get_string_len(v))
+        return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
+                      "host report: field \"%s%s\" contains a NUL character", where, key);
+    if (!(*dst = strdup(s)))
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_REPORT, "out of memory");
     return 0;
 }
 
-static int get_u64(json_object *o, const char *key, uint64_t max, uint64_t *dst,
-                   const char *where, drover_error *err)
+/* json-c clamps integers beyond 64 bits to INT64_MIN/INT64_MAX (or
+ * UINT64_MAX), all of which fall outside 0..max here. */
+static int get_u64(json_object *o, const char *where, const char *key, uint64_t max,
+                   uint64_t *dst, drover_error *err)
 {
     json_object *v;
     int64_t n;
-    if (get_field(o, key, json_type_int, &v, where, err) < 0)
+
+    if (get_field(o, where, key, json_type_int, &v, err) < 0)
         return -1;
     n = json_object_get_int64(v);
-    if (n < 0 || (uint64_t)n > max)
+    if (n < 0)
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report%s: field \"%s\" = %lld is out of range 0..%llu", where, key,
-                      (long long)n, (unsigned long long)max);
+                      "host report: field \"%s%s\" is negative", where, key);
+    if ((uint64_t)n > max)
+        return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
+                      "host report: field \"%s%s\" is larger than %llu", where, key,
+                      (unsigned long long)max);
     *dst = (uint64_t)n;
     return 0;
 }
@@ -136,13 +213,15 @@ static int get_u64(json_object *o, const char *key, uint64_t max, uint64_t *dst,
 static int decode_instance(json_object *o, size_t idx, drover_instance *in, drover_error *err)
 {
     char where[48];
-    snprintf(where, sizeof where, " instance %zu", idx);
+
+    snprintf(where, sizeof where, "instances[%zu].", idx);
     if (!json_object_is_type(o, json_type_object))
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report%s: not a JSON object", where);
-    if (get_str(o, "name", &in->name, where, err) || get_str(o, "uuid", &in->uuid, where, err) ||
-        get_u64(o, "memory_mib", UINT32_MAX, &in->memory_mib, where, err) ||
-        get_str(o, "state", &in->state, where, err))
+                      "host report: field \"instances[%zu]\" should be an object, not %s", idx,
+                      json_type_phrase(json_object_get_type(o)));
+    if (get_str(o, where, "name", &in->name, err) || get_str(o, where, "uuid", &in->uuid, err) ||
+        get_u64(o, where, "memory_mib", UINT32_MAX, &in->memory_mib, err) ||
+        get_str(o, where, "state", &in->state, err))
         return -1;
     return 0;
 }
@@ -155,24 +234,27 @@ static int decode(json_object *o, drover_report *r, drover_error *err)
 
     if (!json_object_is_type(o, json_type_object))
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report is not a JSON object");
-    if (get_u64(o, "schema", INT_MAX, &schema, "", err) < 0)
+                      "host report should be a JSON object, not %s",
+                      json_type_phrase(json_object_get_type(o)));
+    if (get_u64(o, "", "schema", INT_MAX, &schema, err) < 0)
         return -1;
     if (schema < 1 || schema > DROVER_REPORT_SCHEMA)
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report has schema %llu; this drover reads schema 1..%d",
-                      (unsigned long long)schema, DROVER_REPORT_SCHEMA);
+                      "host report: field \"schema\" is %llu; this drover reads schema 1..%d%s",
+                      (unsigned long long)schema, DROVER_REPORT_SCHEMA,
+                      schema > DROVER_REPORT_SCHEMA ? " (a newer drover wrote it)" : "");
     r->schema = (int)schema;
-    if (get_str(o, "host", &r->host, "", err) || get_u64(o, "generated_ms", INT64_MAX, &gen, "", err) ||
-        get_str(o, "hypervisor_type", &r->hypervisor_type, "", err) ||
-        get_u64(o, "hypervisor_version", INT64_MAX, &r->hypervisor_version, "", err) ||
-        get_u64(o, "libvirt_version", INT64_MAX, &r->libvirt_version, "", err) ||
-        get_str(o, "arch", &r->arch, "", err) || get_str(o, "cpu_xml", &r->cpu_xml, "", err) ||
-        get_u64(o, "memory_total_mib", INT64_MAX, &r->memory_total_mib, "", err) ||
-        get_u64(o, "memory_free_mib", INT64_MAX, &r->memory_free_mib, "", err) ||
-        get_u64(o, "vcpus", UINT32_MAX, &vcpus, "", err) ||
-        get_str(o, "migration_uri", &r->migration_uri, "", err) ||
-        get_field(o, "instances", json_type_array, &arr, "", err))
+    if (get_str(o, "", "host", &r->host, err) ||
+        get_u64(o, "", "generated_ms", REPORT_INT_MAX, &gen, err) ||
+        get_str(o, "", "hypervisor_type", &r->hypervisor_type, err) ||
+        get_u64(o, "", "hypervisor_version", REPORT_INT_MAX, &r->hypervisor_version, err) ||
+        get_u64(o, "", "libvirt_version", REPORT_INT_MAX, &r->libvirt_version, err) ||
+        get_str(o, "", "arch", &r->arch, err) || get_str(o, "", "cpu_xml", &r->cpu_xml, err) ||
+        get_u64(o, "", "memory_total_mib", REPORT_INT_MAX, &r->memory_total_mib, err) ||
+        get_u64(o, "", "memory_free_mib", REPORT_INT_MAX, &r->memory_free_mib, err) ||
+        get_u64(o, "", "vcpus", UINT32_MAX, &vcpus, err) ||
+        get_str(o, "", "migration_uri", &r->migration_uri, err) ||
+        get_field(o, "", "instances", json_type_array, &arr, err))
         return -1;
     r->generated_ms = (int64_t)gen;
     r->vcpus = (uint32_t)vcpus;
@@ -187,17 +269,51 @@ static int decode(json_object *o, drover_report *r, drover_error *err)
     return 0;
 }
 
-static int only_space(const char *s, size_t n)
+/* Parse all of text[0..len) as one JSON value, strictly (RFC 8259: no
+ * comments, trailing commas or NaN; valid UTF-8). */
+static json_object *parse(const char *text, size_t len, drover_error *err)
 {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\n' && s[i] != '\t' && s[i] != '\r')
-            return 0;
-    return 1;
+    json_tokener *tok = json_tokener_new();
+    enum json_tokener_error e;
+    json_object *o;
+    size_t at;
+
+    if (!tok) {
+        dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_REPORT, "out of memory");
+        return NULL;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    o = json_tokener_parse_ex(tok, text, (int)len);
+    at = json_tokener_get_parse_end(tok);
+    e = json_tokener_get_error(tok);
+    if (!o && e == json_tokener_continue) {
+        /* the text ended inside a value: a NUL says there is no more (a
+         * bare number only ends there; anything else is truncated) */
+        o = json_tokener_parse_ex(tok, "", 1);
+        e = json_tokener_get_error(tok);
+        at = len;
+    }
+    if (o && e == json_tokener_success && at < len)
+        e = json_tokener_error_parse_unexpected;   /* a NUL byte, then more */
+    json_tokener_free(tok);
+    if (!o && e == json_tokener_success) {
+        /* json-c's null is a NULL object */
+        dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
+               "host report should be a JSON object, not null");
+        return NULL;
+    }
+    if (!o || e != json_tokener_success) {
+        json_object_put(o);
+        dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
+               "host report is not valid JSON at byte %zu: %s", at,
+               e == json_tokener_success ? "trailing data" : json_tokener_error_desc(e));
+        return NULL;
+    }
+    return o;
 }
 
 int dv_report_from_json(const char *text, size_t len, drover_report **out, drover_error *err)
 {
-    json_tokener *tok;
     json_object *o;
     drover_report *r;
     int rc;
@@ -207,22 +323,8 @@ int dv_report_from_json(const char *text, size_t len, drover_report **out, drove
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT, "host report is empty");
     if (len > INT_MAX)
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT, "host report is too large");
-    if (!(tok = json_tokener_new()))
-        return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_REPORT, "out of memory");
-    o = json_tokener_parse_ex(tok, text, (int)len);
-    if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-        !only_space(text + json_tokener_get_parse_end(tok), len - json_tokener_get_parse_end(tok))) {
-        enum json_tokener_error e = json_tokener_get_error(tok);
-        size_t at = json_tokener_get_parse_end(tok);
-        json_object_put(o);
-        json_tokener_free(tok);
-        return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report is not valid JSON at byte %zu: %s", at,
-                      e == json_tokener_success ? "trailing data after the object"
-                      : e == json_tokener_continue ? "the text ends too early"
-                      : json_tokener_error_desc(e));
-    }
-    json_tokener_free(tok);
+    if (!(o = parse(text, len, err)))
+        return -1;
     if (!(r = calloc(1, sizeof *r))) {
         json_object_put(o);
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_REPORT, "out of memory");

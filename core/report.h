@@ -7,12 +7,17 @@
 #include "core/error.h"
 
 /* Encode to a compact JSON object carrying "schema": DROVER_REPORT_SCHEMA.
- * *out is malloc'ed. */
+ * *out is malloc'ed.  NULL strings are written as "".  A number above
+ * 2^53 - 1 (which JSON readers do not keep exactly), or an instance's
+ * memory_mib above UINT32_MAX, gives DROVER_ERR_INVALID naming the field. */
 int dv_report_to_json(const drover_report *r, char **out, drover_error *err);
 
-/* Decode text read back from a backend.  Text that is not a JSON object,
- * has a newer schema, lacks a required field or has a field of the wrong
- * type gives DROVER_ERR_CORRUPT naming the field. */
+/* Decode text read back from a backend.  Text that is not one strict JSON
+ * object (RFC 8259, UTF-8, nothing after it but white space), has a newer
+ * schema, lacks a required field, has a field of the wrong type, a negative
+ * or too large number, or a string holding a NUL gives DROVER_ERR_CORRUPT
+ * naming the field ("memory_free_mib", "instances[2].uuid").  Unknown
+ * fields are ignored. */
 int dv_report_from_json(const char *text, size_t len, drover_report **out, drover_error *err);
 
 #endif

@@ -1,0 +1,701 @@
+/* test_config.c - drover.conf parsing and validation.
+ *
+ * Each bad configuration is written to a real file (in a fresh mkdtemp
+ * directory) and loaded with dv_config_load, then loaded again from memory
+ * with dv_config_load_string: both must fail with DROVER_ERR_CONFIG and a
+ * message that starts with exactly "FILE:LINE: key" and says what was
+ * expected.  Good configurations must load and carry their values; the
+ * sample etc/drover.conf must load, document every key and state the real
+ * defaults; the man page must describe every key. */
+#include "core/config.h"
+#include "tests/tap.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <math.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+static char conf[128];
+
+/* Every key of drover.conf, the specification the sample and man page are held to. */
+static const char *const all_keys[] = {
+    "servicegroup.driver", "servicegroup.report_interval", "servicegroup.service_down_time",
+    "servicegroup.db.path", "servicegroup.db.busy_timeout_ms",
+    "servicegroup.mc.servers", "servicegroup.mc.username", "servicegroup.mc.password",
+    "servicegroup.mc.poll_timeout_ms", "servicegroup.mc.retry_timeout_s",
+    "servicegroup.zk.hosts", "servicegroup.zk.session_timeout_ms", "servicegroup.zk.prefix",
+    "servicegroup.zk.auth",
+    "agent.host", "agent.group", "agent.libvirt_uri", "agent.migration_uri",
+    "agent.libvirt_timeout_ms",
+    "scheduler.filters", "scheduler.weighers", "scheduler.ram_weight_multiplier",
+    "scheduler.ram_allocation_ratio", "scheduler.reserved_host_memory_mb",
+    "scheduler.host_subset_size", "scheduler.max_retries", "scheduler.claim_ttl_s",
+    "migration.peer2peer", "migration.tunnelled", "migration.tls", "migration.permit_post_copy",
+    "migration.permit_auto_converge", "migration.bandwidth_mib", "migration.downtime_ms",
+    "migration.downtime_steps", "migration.downtime_delay_s", "migration.completion_timeout_s",
+    "migration.timeout_action", "migration.max_concurrent", "migration.poll_interval_ms",
+    "evacuator.enabled", "evacuator.interval", "evacuator.grace", "evacuator.max_down_fraction",
+    "evacuator.max_per_minute", "evacuator.mode", "evacuator.fence_command",
+    "state.path", "log.level", "log.target",
+};
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0)
+        bail_out("cannot write %s: %s", path, strerror(errno));
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf;
+    long n;
+
+    if (!f)
+        bail_out("cannot open %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    if (n < 0 || !(buf = malloc((size_t)n + 1)) || fread(buf, 1, (size_t)n, f) != (size_t)n)
+        bail_out("cannot read %s", path);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Check one failed load: code, domain, no config, the exact prefix
+ * "NAME:LINE: KEY" and a needle saying what was expected. */
+static void check_failure(const char *what, int rc, dv_config *cfg, const drover_error *e,
+                          const char *name, int line, const char *key, const char *needle)
+{
+    char prefix[512];
+
+    snprintf(prefix, sizeof prefix, "%s:%d: %s", name, line, key);
+    ok(rc == -1 && cfg == NULL, "%s: rejected", what);
+    ok(e->code == DROVER_ERR_CONFIG && e->domain == DROVER_FROM_CONFIG,
+       "%s: DROVER_ERR_CONFIG from config (got %s/%s)", what, drover_code_name(e->code),
+       drover_domain_name(e->domain));
+    /* after the key comes ':' or ' ', so "agent" does not pass for "agent.host" */
+    if (!ok(strncmp(e->message, prefix, strlen(prefix)) == 0 &&
+            (!*key || e->message[strlen(prefix)] == ':' || e->message[strlen(prefix)] == ' '),
+            "%s: message starts with \"%s\"", what, prefix))
+        diag("   message: %s", e->message);
+    has_str(e->message, needle, "%s: message says %s", what, needle);
+}
+
+/* A bad configuration, from a file and from memory. */
+static void bad_len(const char *text, size_t len, int line, const char *key, const char *needle)
+{
+    dv_config *cfg = (dv_config *)&cfg;
+    drover_error e = { 0 }, e2 = { 0 };
+    char what[96];
+    int rc;
+
+    snprintf(what, sizeof what, "%s @%d", *key ? key : "syntax", line);
+    write_file(conf, text, len);
+    rc = dv_config_load(conf, &cfg, &e);
+    check_failure(what, rc, cfg, &e, conf, line, key, needle);
+    if (memchr(text, '\0', len))
+        return;                    /* text in memory stops at the NUL */
+    cfg = (dv_config *)&cfg;
+    rc = dv_config_load_string(text, "mem.conf", &cfg, &e2);
+    check_failure(what, rc, cfg, &e2, "mem.conf", line, key, needle);
+    if (!ok(strcmp(e.message + strlen(conf), e2.message + strlen("mem.conf")) == 0,
+            "%s: the same message from a file and from memory", what))
+        diag("   file: %s\n#   text: %s", e.message, e2.message);
+}
+
+#define bad(text, line, key, needle) bad_len((text), strlen(text), (line), (key), (needle))
+
+static dv_config *good(const char *text, const char *what)
+{
+    dv_config *cfg = NULL;
+    drover_error e = { 0 };
+
+    if (!ok(dv_config_load_string(text, "good.conf", &cfg, &e) == 0 && cfg, "%s: accepted", what))
+        diag("   error: %s", e.message);
+    return cfg;
+}
+
+/* ---------------------------------------------------------------- bad files */
+
+static void test_syntax(void)
+{
+    bad("servicegroup = {\n"
+        "  driver = \"db\";\n"
+        "  report_interval = ;\n"
+        "};\n", 3, "", "syntax error");
+    /* the string opened on line 2 runs to the end of the file (line 6) */
+    bad("log = {\n"
+        "  level = \"info;\n"
+        "  target = 5;\n"
+        "};\n"
+        "\n", 2, "", "unterminated string");
+    bad("agent = { group = \"x\"; };\n"
+        "/* commented out from here\n"
+        "state = { path = \"/x\"; };\n", 2, "", "unterminated comment");
+    bad("log = { level = \"info\"; };\n"
+        "log = { target = \"stderr\"; };\n", 2, "", "duplicate setting");
+    bad("scheduler = {\n"
+        "  filters = [ \"ram\", 5 ];\n"
+        "};\n", 2, "", "mismatched element type");
+    bad("# comment\n"
+        "@include \"/etc/passwd\"\n", 2, "", "@include is not supported");
+    bad("a = ((((((((((((((((((1))))))))))))))))));\n", 1, "", "deeper than 16 levels");
+}
+
+static void test_unknown_keys(void)
+{
+    bad("# the file starts here\n"
+        "servcegroup = { driver = \"db\"; };\n", 2, "servcegroup",
+        "unknown key; the valid top-level keys are: servicegroup, agent, scheduler, migration, evacuator, state, log");
+    bad("servicegroup = {\n"
+        "  driver = \"db\";\n"
+        "  report_intervall = 10;\n"
+        "};\n", 3, "servicegroup.report_intervall",
+        "unknown key; the valid keys in servicegroup are: driver, report_interval, service_down_time, db, mc, zk");
+    bad("servicegroup = { db = {\n"
+        "  file = \"/x\"; }; };\n", 2, "servicegroup.db.file",
+        "unknown key; the valid keys in servicegroup.db are: path, busy_timeout_ms");
+    bad("servicegroup = { mc = { server = [ \"a\" ]; }; };\n", 1, "servicegroup.mc.server",
+        "unknown key; the valid keys in servicegroup.mc are: servers, username, password, "
+        "poll_timeout_ms, retry_timeout_s");
+    bad("servicegroup = { zk = { timeout = 5; }; };\n", 1, "servicegroup.zk.timeout",
+        "unknown key; the valid keys in servicegroup.zk are: hosts, session_timeout_ms, prefix, auth");
+    bad("agent = { hostname = \"a\"; };\n", 1, "agent.hostname",
+        "unknown key; the valid keys in agent are: host, group, libvirt_uri, migration_uri, "
+        "libvirt_timeout_ms");
+    bad("scheduler = { filter = [ ]; };\n", 1, "scheduler.filter",
+        "unknown key; the valid keys in scheduler are: filters, weighers, ram_weight_multiplier, "
+        "ram_allocation_ratio, reserved_host_memory_mb, host_subset_size, max_retries, claim_ttl_s");
+    bad("migration = {\n peer2peer = true;\n downtime = 500;\n};\n", 3, "migration.downtime",
+        "unknown key; the valid keys in migration are: peer2peer, tunnelled, tls, permit_post_copy, "
+        "permit_auto_converge, bandwidth_mib, downtime_ms, downtime_steps, downtime_delay_s, "
+        "completion_timeout_s, timeout_action, max_concurrent, poll_interval_ms");
+    bad("evacuator = { fence = [ ]; };\n", 1, "evacuator.fence",
+        "unknown key; the valid keys in evacuator are: enabled, interval, grace, max_down_fraction, "
+        "max_per_minute, mode, fence_command");
+    bad("state = { dir = \"/x\"; };\n", 1, "state.dir", "unknown key; the valid keys in state are: path");
+    bad("log = { file = \"/x\"; };\n", 1, "log.file", "unknown key; the valid keys in log are: level, target");
+    bad("servicegroup = { redis = { }; };\n", 1, "servicegroup.redis", "unknown key; the valid keys in servicegroup are: driver, report_interval, "
+        "service_down_time, db, mc, zk");
+}
+
+static void test_wrong_types(void)
+{
+    bad("servicegroup = { driver = 1; };\n", 1, "servicegroup.driver", "expected a string, got an integer");
+    bad("\n\n\n\n\n\nservicegroup = {\n  report_interval = \"10\";\n};\n", 8,
+        "servicegroup.report_interval", "expected an integer in 1..3600, got a string");
+    bad("servicegroup = { report_interval = 10.5; };\n", 1, "servicegroup.report_interval",
+        "got a floating-point number");
+    bad("agent = ( \"compute1\" );\n", 1, "agent", "expected a group { ... }, got a list");
+    bad("log = \"debug\";\n", 1, "log", "expected a group { ... }, got a string");
+    bad("migration = { tls = 1; };\n", 1, "migration.tls", "expected a boolean (true or false), got an integer");
+    bad("migration = { peer2peer = \"yes\"; };\n", 1, "migration.peer2peer", "got a string");
+    bad("scheduler = { filters = \"ram\"; };\n", 1, "scheduler.filters",
+        "expected an array of strings");
+    bad("scheduler = { weighers = { ram = 1; }; };\n", 1, "scheduler.weighers", "got a group");
+    bad("scheduler = {\n  filters = [ 1, 2 ];\n};\n", 2, "scheduler.filters[0]",
+        "expected a string, got an integer");
+    bad("evacuator = { fence_command = ( \"/bin/true\",\n  [ \"x\" ] ); };\n", 2,
+        "evacuator.fence_command[1]", "expected a string, got an array");
+    bad("evacuator = { max_down_fraction = \"0.5\"; };\n", 1, "evacuator.max_down_fraction",
+        "expected a number in [0, 1], got a string");
+    bad("servicegroup = { db = [ \"/x\" ]; };\n", 1, "servicegroup.db", "got an array");
+}
+
+static void test_ranges(void)
+{
+    bad("servicegroup = { report_interval = 0; };\n", 1, "servicegroup.report_interval",
+        "expected an integer in 1..3600, got 0");
+    bad("servicegroup = { report_interval = 3601; service_down_time = 7200; };\n", 1,
+        "servicegroup.report_interval", "got 3601");
+    /* libconfig 1.5 would read 99999999999 as 1215752191 and 4294967306 as 10 */
+    bad("servicegroup = {\n  report_interval = 99999999999;\n};\n", 2, "servicegroup.report_interval",
+        "got 99999999999, which is too large");
+    bad("servicegroup = {\n  service_down_time = 4294967356;\n};\n", 2,
+        "servicegroup.service_down_time", "got 4294967356, which is too large");
+    bad("scheduler = { max_retries = 0xFFFFFFFF; };\n", 1, "scheduler.max_retries",
+        "got 0xFFFFFFFF, which is too large");
+    bad("scheduler = { reserved_host_memory_mb = 99999999999L; };\n", 1,
+        "scheduler.reserved_host_memory_mb", "expected an integer in 0..16777216, got 99999999999L");
+    bad("scheduler = { max_retries = -2; };\n", 1, "scheduler.max_retries",
+        "expected an integer in -1..1000, got -2");
+    bad("scheduler = { ram_allocation_ratio = 0; };\n", 1, "scheduler.ram_allocation_ratio",
+        "expected a number in (0, 1000], got 0");
+    bad("scheduler = { ram_allocation_ratio = -1.5; };\n", 1, "scheduler.ram_allocation_ratio", "got -1.5");
+    bad("scheduler = { ram_weight_multiplier = 1e400; };\n", 1, "scheduler.ram_weight_multiplier",
+        "got 1e400");
+    bad("evacuator = { max_down_fraction = 1.01; };\n", 1, "evacuator.max_down_fraction",
+        "expected a number in [0, 1], got 1.01");
+    bad("migration = { downtime_steps = 2; };\n", 1, "migration.downtime_steps",
+        "expected an integer in 3..1000, got 2");
+    bad("migration = { poll_interval_ms = 0; };\n", 1, "migration.poll_interval_ms", "10..60000");
+    bad("servicegroup = { db = { busy_timeout_ms = -1; }; };\n", 1, "servicegroup.db.busy_timeout_ms",
+        "expected an integer in 1..3600000, got -1");
+    bad("servicegroup = { zk = { session_timeout_ms = 0; }; };\n", 1,
+        "servicegroup.zk.session_timeout_ms", "100..600000");
+    bad("agent = { libvirt_timeout_ms = 0; };\n", 1, "agent.libvirt_timeout_ms", "1..3600000");
+    bad("evacuator = { max_per_minute = 0; };\n", 1, "evacuator.max_per_minute", "1..1000");
+}
+
+static void test_cross_rules(void)
+{
+    bad("servicegroup = {\n  report_interval = 30;\n  service_down_time = 30;\n};\n", 3,
+        "servicegroup.service_down_time", "greater than servicegroup.report_interval");
+    bad("servicegroup = {\n  service_down_time = 5;\n};\n", 2, "servicegroup.service_down_time",
+        "servicegroup.report_interval (10)");
+    /* only report_interval is set: its line is the one to look at */
+    bad("\nservicegroup = {\n  report_interval = 60;\n};\n", 3, "servicegroup.service_down_time",
+        "servicegroup.report_interval (60)");
+    bad("evacuator = {\n  enabled = true;\n  mode = \"rebuild\";\n};\n", 3,
+        "evacuator.mode \"rebuild\" needs evacuator.fence_command", "fence");
+    bad("evacuator = {\n  mode = \"rebuild\";\n  fence_command = [ ];\n};\n", 2, "evacuator.mode",
+        "needs evacuator.fence_command");
+    bad("migration = {\n  peer2peer = false;\n  tunnelled = true;\n};\n", 3, "migration.tunnelled",
+        "needs migration.peer2peer");
+    bad("migration = {\n  tunnelled = true;\n  tls = true;\n};\n", 3, "migration.tls",
+        "exclude each other");
+}
+
+static void test_enums(void)
+{
+    bad("servicegroup = { driver = \"redis\"; };\n", 1, "servicegroup.driver",
+        "expected one of \"db\", \"mc\", \"zk\", got \"redis\"");
+    bad("servicegroup = { driver = \"DB\"; };\n", 1, "servicegroup.driver", "got \"DB\"");
+    bad("migration = { timeout_action = \"pause\"; };\n", 1, "migration.timeout_action",
+        "expected one of \"abort\", \"force_complete\", got \"pause\"");
+    bad("evacuator = { mode = \"cold\"; };\n", 1, "evacuator.mode",
+        "expected one of \"live\", \"rebuild\"");
+    bad("log = { level = \"warn\"; };\n", 1, "log.level",
+        "expected one of \"debug\", \"info\", \"warning\", \"error\", got \"warn\"");
+    bad("log = { target = \"file\"; };\n", 1, "log.target", "expected one of \"stderr\", \"syslog\"");
+    bad("scheduler = {\n  filters = [ \"compute\",\n    \"numa\" ];\n};\n", 3, "scheduler.filters[1]",
+        "expected one of \"compute\", \"different_host\", \"hypervisor_type\", \"hypervisor_version\", "
+        "\"arch\", \"ram\", got \"numa\"");
+    bad("scheduler = {\n  filters = [ \"ram\", \"arch\",\n  \"ram\" ];\n};\n", 3, "scheduler.filters[2]",
+        "\"ram\" is already listed as scheduler.filters[0]");
+    bad("scheduler = { weighers = [ \"cpu\" ]; };\n", 1, "scheduler.weighers[0]",
+        "expected one of \"ram\", got \"cpu\"");
+    bad("scheduler = { weighers = [ \"ram\", \"ram\" ]; };\n", 1, "scheduler.weighers[1]", "already listed");
+    /* control characters are shown escaped, never raw */
+    bad("log = { level = \"in\\nfo\"; };\n", 1, "log.level", "got \"in\\x0afo\"");
+}
+
+static void test_addresses_and_names(void)
+{
+    bad("servicegroup = { mc = { servers = [ ]; }; };\n", 1, "servicegroup.mc.servers",
+        "expected at least one item");
+    bad("servicegroup = { mc = {\n  servers = [ \"127.0.0.1:11211\",\n    \"10.0.0.1:70000\" ]; }; };\n", 3,
+        "servicegroup.mc.servers[1]", "the port must be 1..65535");
+    bad("servicegroup = { mc = { servers = [ \"h:0\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+        "expected \"host:port\" or \"host\" (port 11211), got \"h:0\"");
+    bad("servicegroup = { mc = { servers = [ \"::1:11211\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+        "more than one ':'");
+    bad("servicegroup = { mc = { servers = [ \":11211\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+        "the host is empty");
+    bad("servicegroup = { mc = { servers = [ \"host:\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+        "the port after ':' is missing");
+    bad("servicegroup = { mc = { servers = [ \"a b:1\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+        "letters, digits");
+    bad("servicegroup = { mc = { servers = [ \"[::1\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+        "'[' without ']'");
+    bad("servicegroup = { mc = { servers = [ \"a:1\", \"a:1\" ]; }; };\n", 1,
+        "servicegroup.mc.servers[1]", "already listed");
+    bad("servicegroup = { zk = { hosts = \"z1:2181,z2\"; }; };\n", 1, "servicegroup.zk.hosts",
+        "server 2: the port is missing");
+    bad("servicegroup = { zk = { hosts = \"z1:2181/chroot\"; }; };\n", 1, "servicegroup.zk.hosts",
+        "the port must be 1..65535");
+    bad("servicegroup = { zk = { hosts = \"\"; }; };\n", 1, "servicegroup.zk.hosts",
+        "expected a non-empty string");
+    bad("servicegroup = { zk = {\n  prefix = \"drover\"; }; };\n", 2, "servicegroup.zk.prefix",
+        "it must start with '/'");
+    bad("servicegroup = { zk = { prefix = \"/drover/\"; }; };\n", 1, "servicegroup.zk.prefix",
+        "it must not end with '/'");
+    bad("servicegroup = { zk = { prefix = \"/a//b\"; }; };\n", 1, "servicegroup.zk.prefix", "\"//\"");
+    bad("servicegroup = { zk = { prefix = \"/a/../b\"; }; };\n", 1, "servicegroup.zk.prefix", "\"..\"");
+    bad("agent = {\n  host = \"rack1/compute1\";\n};\n", 2, "agent.host", "contains '/'");
+    bad("agent = { host = \"\"; };\n", 1, "agent.host", "host name is empty");
+    bad("agent = { host = \"compute 1\"; };\n", 1, "agent.host", "space or control character");
+    bad("agent = { group = \"..\"; };\n", 1, "agent.group", "is not allowed");
+    bad("agent = { libvirt_uri = \"/var/run/libvirt\"; };\n", 1, "agent.libvirt_uri",
+        "expected a libvirt URI such as \"qemu:///system\"");
+    bad("agent = { libvirt_uri = \"\"; };\n", 1, "agent.libvirt_uri", "expected a non-empty string");
+    bad("agent = { migration_uri = \"qemu+tcp://h /system\"; };\n", 1, "agent.migration_uri",
+        "must not contain spaces");
+    bad("servicegroup = { db = { path = \"\"; }; };\n", 1, "servicegroup.db.path", "non-empty");
+    bad("state = { path = \"\"; };\n", 1, "state.path", "expected a non-empty string");
+    bad("evacuator = { fence_command = [ \"fence_ipmilan\", \"%h\" ]; };\n", 1,
+        "evacuator.fence_command[0]", "expected the absolute path of the program");
+}
+
+/* Secrets are never part of a message. */
+static void test_secrets(void)
+{
+    static const char *const texts[] = {
+        "servicegroup = { zk = { auth = \"s3cr3t-pw\"; }; };\n",
+        "servicegroup = { zk = { auth = \":s3cr3t-pw\"; }; };\n",
+        "servicegroup = { zk = { auth = \"user:\"; }; };\n",
+        "servicegroup = { zk = { auth = 5; }; };\n",
+    };
+    drover_error e = { 0 };
+    dv_config *cfg;
+
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+        bad(texts[i], 1, "servicegroup.zk.auth", "expected");
+    bad("servicegroup = { zk = { auth = \"s3cr3t-pw\"; }; };\n", 1, "servicegroup.zk.auth",
+        "\"user:password\"");
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        dv_config_load_string(texts[i], "x", &cfg, &e);
+        ok(!strstr(e.message, "s3cr3t"), "zk.auth case %zu: the secret is not in the message", i);
+    }
+    bad("servicegroup = { mc = {\n  password = \"s3cr3t-pw\";\n}; };\n", 2, "servicegroup.mc.password",
+        "servicegroup.mc.username is empty");
+    dv_config_load_string("servicegroup = { mc = { password = \"s3cr3t-pw\"; }; };", "x", &cfg, &e);
+    ok(!strstr(e.message, "s3cr3t"), "mc.password: the secret is not in the message");
+}
+
+static void test_files(void)
+{
+    char path[200], big_path[200];
+    dv_config *cfg = (dv_config *)&cfg;
+    drover_error e = { 0 };
+    size_t big = 1024 * 1024 + 10;
+    char *text;
+
+    snprintf(path, sizeof path, "%s/no-such.conf", dir);
+    ok(dv_config_load(path, &cfg, &e) == -1 && cfg == NULL, "missing file: rejected");
+    is_int(e.code, DROVER_ERR_CONFIG, "missing file: DROVER_ERR_CONFIG");
+    has_str(e.message, path, "missing file: the message names the path");
+    has_str(e.message, strerror(ENOENT), "missing file: the message gives the reason");
+
+    ok(dv_config_load(dir, &cfg, &e) == -1, "a directory: rejected");
+    has_str(e.message, dir, "a directory: the message names the path");
+    has_str(e.message, strerror(EISDIR), "a directory: the message gives the reason");
+
+    if (geteuid() != 0) {
+        write_file(conf, "", 0);
+        chmod(conf, 0);
+        ok(dv_config_load(conf, &cfg, &e) == -1, "unreadable file: rejected");
+        has_str(e.message, strerror(EACCES), "unreadable file: the message gives the reason");
+        chmod(conf, 0600);
+    }
+
+    ok(dv_config_load("", &cfg, &e) == -1 && e.code == DROVER_ERR_CONFIG, "empty path: rejected");
+
+    /* a NUL byte would silently end the text libconfig sees */
+    {
+        static const char nul_text[] = "log = { level = \"info\"; };\n\n\0state = { path = \"/x\"; };\n";
+        bad_len(nul_text, sizeof nul_text - 1, 3, "", "contains a NUL byte");
+    }
+
+    snprintf(big_path, sizeof big_path, "%s/big.conf", dir);
+    text = malloc(big);
+    memset(text, '#', big);
+    write_file(big_path, text, big);
+    free(text);
+    ok(dv_config_load(big_path, &cfg, &e) == -1, "a file over 1 MiB: rejected");
+    has_str(e.message, "larger than 1048576 bytes", "a file over 1 MiB: the message says so");
+    unlink(big_path);
+
+    /* load_string: the name stands for the file; none given gives <string> */
+    ok(dv_config_load_string("foo = 1;", NULL, &cfg, &e) == -1, "text without a name: rejected");
+    has_str(e.message, "<string>:1: foo: unknown key", "text without a name: called <string>");
+    ok(dv_config_load_string(NULL, "t", &cfg, &e) == -1 && e.code == DROVER_ERR_CONFIG,
+       "NULL text: rejected");
+}
+
+/* ---------------------------------------------------------------- good files */
+
+static bool same_list(const dv_strlist *a, const dv_strlist *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], b->v[i]) != 0)
+            return false;
+    return true;
+}
+
+/* Every field but path; names the first that differs. */
+static const char *config_diff(const dv_config *a, const dv_config *b)
+{
+#define S(f) if (strcmp(a->f, b->f) != 0) return #f
+#define N(f) if (a->f != b->f) return #f
+#define L(f) if (!same_list(&a->f, &b->f)) return #f
+    S(servicegroup.driver); N(servicegroup.report_interval); N(servicegroup.service_down_time);
+    S(servicegroup.db.path); N(servicegroup.db.busy_timeout_ms);
+    L(servicegroup.mc.servers); S(servicegroup.mc.username); S(servicegroup.mc.password);
+    N(servicegroup.mc.poll_timeout_ms); N(servicegroup.mc.retry_timeout_s);
+    S(servicegroup.zk.hosts); N(servicegroup.zk.session_timeout_ms); S(servicegroup.zk.prefix);
+    S(servicegroup.zk.auth);
+    S(agent.host); S(agent.group); S(agent.libvirt_uri); S(agent.migration_uri);
+    N(agent.libvirt_timeout_ms);
+    L(scheduler.filters); L(scheduler.weighers); N(scheduler.ram_weight_multiplier);
+    N(scheduler.ram_allocation_ratio); N(scheduler.reserved_host_memory_mb);
+    N(scheduler.host_subset_size); N(scheduler.max_retries); N(scheduler.claim_ttl_s);
+    N(migration.peer2peer); N(migration.tunnelled); N(migration.tls); N(migration.permit_post_copy);
+    N(migration.permit_auto_converge); N(migration.bandwidth_mib); N(migration.downtime_ms);
+    N(migration.downtime_steps); N(migration.downtime_delay_s); N(migration.completion_timeout_s);
+    S(migration.timeout_action); N(migration.max_concurrent); N(migration.poll_interval_ms);
+    N(evacuator.enabled); N(evacuator.interval); N(evacuator.grace); N(evacuator.max_down_fraction);
+    N(evacuator.max_per_minute); S(evacuator.mode); L(evacuator.fence_command);
+    S(state.path); S(log.level); S(log.target);
+    return NULL;
+#undef S
+#undef N
+#undef L
+}
+
+static void test_defaults(void)
+{
+    dv_config *def = dv_config_new_defaults(), *cfg;
+    const char *d;
+    char host[256] = "";
+
+    if (!def)
+        bail_out("dv_config_new_defaults failed");
+    gethostname(host, sizeof host - 1);
+    is_str(def->agent.host, host[0] ? host : "localhost", "default agent.host is the host name");
+    is_str(def->servicegroup.driver, "db", "default driver is db");
+    is_int(def->servicegroup.report_interval, 10, "default report_interval");
+    is_int(def->servicegroup.service_down_time, 60, "default service_down_time");
+
+    if ((cfg = good("", "an empty text"))) {
+        d = config_diff(cfg, def);
+        ok(!d, "an empty text gives every default (differs in %s)", d ? d : "nothing");
+        dv_config_free(cfg);
+    }
+    if ((cfg = good("# only a comment\n/* and another */\n// and a third\n", "comments only"))) {
+        ok(!config_diff(cfg, def), "comments only give every default");
+        dv_config_free(cfg);
+    }
+    if ((cfg = good("servicegroup = { }; agent = { }; scheduler = { }; migration = { };\n"
+                    "evacuator = { }; state = { }; log = { };\n", "empty sections"))) {
+        ok(!config_diff(cfg, def), "empty sections give every default");
+        dv_config_free(cfg);
+    }
+    {
+        dv_config *f = NULL;
+        drover_error e = { 0 };
+        write_file(conf, "", 0);
+        ok(dv_config_load(conf, &f, &e) == 0 && f, "an empty file: accepted (%s)", e.message);
+        if (f) {
+            ok(!config_diff(f, def), "an empty file gives every default");
+            is_str(f->path, conf, "cfg->path is the file's path");
+            dv_config_free(f);
+        }
+    }
+    dv_config_free(def);
+}
+
+static void test_overrides(void)
+{
+    const char *text =
+        "servicegroup: {\n"
+        "  driver = \"zk\"; report_interval = 5; service_down_time = 0x1E;\n"
+        "  db = { path = \"/tmp/x.db\"; busy_timeout_ms = 100; };\n"
+        "  mc = { servers = ( \"mc1\", \"[::1]:11212\", \"mc_3.example:1\" ); username = \"u\";\n"
+        "         password = \"p\"; poll_timeout_ms = 20; retry_timeout_s = 1; };\n"
+        "  zk = { hosts = \"z1:2181,z2:2182\"; session_timeout_ms = 400; prefix = \"/\"; auth = \"a:b:c\"; };\n"
+        "};\n"
+        "agent = { host = \"compute-7.example\"; group = \"g1\"; libvirt_uri = \"test:///default\";\n"
+        "  migration_uri = \"qemu+tcp://10.0.0.7/system\"; libvirt_timeout_ms = 250; };\n"
+        "scheduler = { filters = [ ]; weighers = ( ); ram_weight_multiplier = -2;\n"
+        "  ram_allocation_ratio = 1.5; reserved_host_memory_mb = 0; host_subset_size = 3;\n"
+        "  max_retries = 7; claim_ttl_s = 30L; };\n"
+        "migration = { peer2peer = TRUE; tunnelled = true; tls = false; permit_post_copy = true;\n"
+        "  permit_auto_converge = true; bandwidth_mib = 64; downtime_ms = 100; downtime_steps = 3;\n"
+        "  downtime_delay_s = 3; completion_timeout_s = 0; timeout_action = \"force_complete\";\n"
+        "  max_concurrent = 2; poll_interval_ms = 10; };\n"
+        "evacuator = { enabled = true; interval = 1; grace = 0; max_down_fraction = 1;\n"
+        "  max_per_minute = 1; mode = \"rebuild\"; fence_command = [ \"/usr/bin/fence\", \"%h\", \"\" ]; };\n"
+        "state = { path = \"rel/state.db\"; };\n"
+        "log = { level = \"debug\"; target = \"syslog\"; };\n";
+    dv_config *c = good(text, "every key set");
+
+    if (!c)
+        return;
+    is_str(c->servicegroup.driver, "zk", "driver");
+    is_int(c->servicegroup.report_interval, 5, "report_interval");
+    is_int(c->servicegroup.service_down_time, 30, "service_down_time (hex)");
+    is_str(c->servicegroup.db.path, "/tmp/x.db", "db.path");
+    is_int(c->servicegroup.db.busy_timeout_ms, 100, "db.busy_timeout_ms");
+    is_int(c->servicegroup.mc.servers.n, 3, "mc.servers: 3 items");
+    if (c->servicegroup.mc.servers.n == 3) {
+        is_str(c->servicegroup.mc.servers.v[0], "mc1", "mc.servers[0]");
+        is_str(c->servicegroup.mc.servers.v[1], "[::1]:11212", "mc.servers[1]");
+        is_str(c->servicegroup.mc.servers.v[2], "mc_3.example:1", "mc.servers[2]");
+    }
+    is_str(c->servicegroup.mc.username, "u", "mc.username");
+    is_str(c->servicegroup.mc.password, "p", "mc.password");
+    is_int(c->servicegroup.mc.poll_timeout_ms, 20, "mc.poll_timeout_ms");
+    is_int(c->servicegroup.mc.retry_timeout_s, 1, "mc.retry_timeout_s");
+    is_str(c->servicegroup.zk.hosts, "z1:2181,z2:2182", "zk.hosts");
+    is_int(c->servicegroup.zk.session_timeout_ms, 400, "zk.session_timeout_ms");
+    is_str(c->servicegroup.zk.prefix, "/", "zk.prefix \"/\"");
+    is_str(c->servicegroup.zk.auth, "a:b:c", "zk.auth (the password may hold ':')");
+    is_str(c->agent.host, "compute-7.example", "agent.host");
+    is_str(c->agent.group, "g1", "agent.group");
+    is_str(c->agent.libvirt_uri, "test:///default", "agent.libvirt_uri");
+    is_str(c->agent.migration_uri, "qemu+tcp://10.0.0.7/system", "agent.migration_uri");
+    is_int(c->agent.libvirt_timeout_ms, 250, "agent.libvirt_timeout_ms");
+    is_int(c->scheduler.filters.n, 0, "scheduler.filters may be empty");
+    is_int(c->scheduler.weighers.n, 0, "scheduler.weighers may be an empty list");
+    ok(c->scheduler.ram_weight_multiplier == -2.0, "ram_weight_multiplier: an integer where a float is expected");
+    ok(c->scheduler.ram_allocation_ratio == 1.5, "ram_allocation_ratio");
+    is_int(c->scheduler.reserved_host_memory_mb, 0, "reserved_host_memory_mb");
+    is_int(c->scheduler.host_subset_size, 3, "host_subset_size");
+    is_int(c->scheduler.max_retries, 7, "max_retries");
+    is_int(c->scheduler.claim_ttl_s, 30, "claim_ttl_s (64-bit literal in range)");
+    ok(c->migration.peer2peer && c->migration.tunnelled && !c->migration.tls &&
+       c->migration.permit_post_copy && c->migration.permit_auto_converge, "migration booleans");
+    is_int(c->migration.bandwidth_mib, 64, "bandwidth_mib");
+    is_int(c->migration.downtime_ms, 100, "downtime_ms");
+    is_int(c->migration.downtime_steps, 3, "downtime_steps");
+    is_int(c->migration.downtime_delay_s, 3, "downtime_delay_s");
+    is_int(c->migration.completion_timeout_s, 0, "completion_timeout_s");
+    is_str(c->migration.timeout_action, "force_complete", "timeout_action");
+    is_int(c->migration.max_concurrent, 2, "max_concurrent");
+    is_int(c->migration.poll_interval_ms, 10, "poll_interval_ms");
+    ok(c->evacuator.enabled, "evacuator.enabled");
+    is_int(c->evacuator.interval, 1, "evacuator.interval");
+    is_int(c->evacuator.grace, 0, "evacuator.grace");
+    ok(c->evacuator.max_down_fraction == 1.0, "evacuator.max_down_fraction (integer 1)");
+    is_int(c->evacuator.max_per_minute, 1, "evacuator.max_per_minute");
+    is_str(c->evacuator.mode, "rebuild", "evacuator.mode");
+    is_int(c->evacuator.fence_command.n, 3, "fence_command: 3 items");
+    if (c->evacuator.fence_command.n == 3) {
+        is_str(c->evacuator.fence_command.v[1], "%h", "fence_command[1]");
+        is_str(c->evacuator.fence_command.v[2], "", "fence_command[2] may be empty");
+    }
+    is_str(c->state.path, "rel/state.db", "state.path");
+    is_str(c->log.level, "debug", "log.level");
+    is_str(c->log.target, "syslog", "log.target");
+    is_str(c->path, "good.conf", "cfg->path is the name given");
+    dv_config_free(c);
+
+    /* a later value for a key replaces an earlier list, not appends */
+    if ((c = good("scheduler = { filters = [ \"ram\" ]; };", "one filter"))) {
+        ok(c->scheduler.filters.n == 1 && strcmp(c->scheduler.filters.v[0], "ram") == 0,
+           "filters replaces the default list");
+        dv_config_free(c);
+    }
+    /* the edges of ranges are inside */
+    if ((c = good("servicegroup = { report_interval = 3600; service_down_time = 86400; };\n"
+                  "scheduler = { max_retries = -1; ram_allocation_ratio = 1000.0; };\n"
+                  "evacuator = { max_down_fraction = 0.0; };\n"
+                  "migration = { bandwidth_mib = 1048576; };\n", "range edges"))) {
+        is_int(c->servicegroup.service_down_time, 86400, "service_down_time at its maximum");
+        is_int(c->migration.bandwidth_mib, 1048576, "bandwidth_mib at its maximum");
+        dv_config_free(c);
+    }
+}
+
+static void test_hostport(void)
+{
+    char host[64];
+    int port = 0;
+    drover_error e = { 0 };
+
+    ok(dv_config_hostport("mc1:1234", 11211, host, sizeof host, &port, &e) == 0 &&
+       strcmp(host, "mc1") == 0 && port == 1234, "hostport: host:port");
+    ok(dv_config_hostport("mc1", 11211, host, sizeof host, &port, &e) == 0 && port == 11211,
+       "hostport: the default port");
+    ok(dv_config_hostport("[fe80::1]:99", 0, host, sizeof host, &port, &e) == 0 &&
+       strcmp(host, "fe80::1") == 0 && port == 99, "hostport: [IPv6]:port");
+    ok(dv_config_hostport("mc1", 0, host, sizeof host, &port, &e) == -1, "hostport: port required");
+    ok(dv_config_hostport("h:65535", 0, NULL, 0, &port, &e) == 0 && port == 65535, "hostport: port 65535");
+    ok(dv_config_hostport("h:99999999999999999999", 0, NULL, 0, &port, &e) == -1,
+       "hostport: a huge port does not overflow");
+    ok(dv_config_hostport("h:+1", 0, NULL, 0, &port, &e) == -1, "hostport: a signed port");
+    ok(dv_config_hostport("[::1]x", 0, NULL, 0, &port, &e) == -1, "hostport: junk after ]");
+    ok(dv_config_hostport("averyveryverylongname", 1, host, 8, &port, &e) == -1,
+       "hostport: host buffer too small is an error, not an overflow");
+}
+
+/* The sample must load, keep every default and show every key; the man
+ * page must describe every key. */
+static void test_sample_and_man(void)
+{
+    const char *top = getenv("top_srcdir");
+    char sample[1024], man_path[1024];
+    dv_config *cfg = NULL, *def = dv_config_new_defaults();
+    drover_error e = { 0 };
+    config_t lc;
+    char *man;
+
+    if (!top || !*top)
+        top = getenv("srcdir");    /* automake's serial harness exports only srcdir */
+    if (!top || !*top)
+        bail_out("top_srcdir is not set: run this test with make check");
+    snprintf(sample, sizeof sample, "%s/etc/drover.conf", top);
+    snprintf(man_path, sizeof man_path, "%s/docs/drover.conf.5", top);
+
+    ok(dv_config_load(sample, &cfg, &e) == 0, "the sample etc/drover.conf loads (%s)", e.message);
+    if (cfg) {
+        const char *d = config_diff(cfg, def);
+        ok(!d, "the sample states the built-in defaults (differs in %s)", d ? d : "nothing");
+        dv_config_free(cfg);
+    }
+    dv_config_free(def);
+
+    config_init(&lc);
+    if (!config_read_file(&lc, sample))
+        bail_out("libconfig cannot read %s", sample);
+    for (size_t i = 0; i < sizeof all_keys / sizeof *all_keys; i++) {
+        /* agent.host defaults to the machine's name: the sample shows it commented out */
+        if (strcmp(all_keys[i], "agent.host") == 0)
+            continue;
+        ok(config_lookup(&lc, all_keys[i]) != NULL, "the sample sets %s", all_keys[i]);
+    }
+    config_destroy(&lc);
+    {
+        char *text = read_all(sample);
+        has_str(text, "# host = ", "the sample shows agent.host (commented out)");
+        free(text);
+    }
+
+    man = read_all(man_path);
+    for (size_t i = 0; i < sizeof all_keys / sizeof *all_keys; i++) {
+        const char *leaf = strrchr(all_keys[i], '.') + 1;
+        char entry[96], section[96];
+        snprintf(section, sizeof section, "\n.SH SECTION %.*s\n",
+                 (int)(strchr(all_keys[i], '.') - all_keys[i]), all_keys[i]);
+        if (i == 0 || strncmp(all_keys[i], all_keys[i - 1], strcspn(all_keys[i], ".") + 1) != 0)
+            has_str(man, section, "the man page has a section for %s", all_keys[i]);
+        snprintf(entry, sizeof entry, "\n.BR %s \"", leaf);
+        has_str(man, entry, "the man page describes %s", all_keys[i]);
+    }
+    free(man);
+}
+
+int main(void)
+{
+    strcpy(dir, "/tmp/dv-test-config.XXXXXX");
+    if (!mkdtemp(dir))
+        bail_out("mkdtemp: %s", strerror(errno));
+    snprintf(conf, sizeof conf, "%s/drover.conf", dir);
+
+    test_syntax();
+    test_unknown_keys();
+    test_wrong_types();
+    test_ranges();
+    test_cross_rules();
+    test_enums();
+    test_addresses_and_names();
+    test_secrets();
+    test_files();
+    test_defaults();
+    test_overrides();
+    test_hostport();
+    test_sample_and_man();
+
+    unlink(conf);
+    rmdir(dir);
+    return done_testing();
+}
