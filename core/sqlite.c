@@ -173,12 +173,19 @@ static int check_header(const char *path, const dv_db_kind *kind, int *found, dr
     int fd;
 
     *found = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT)
         return 0;
     if (fd < 0)
         return dv_err(err, DROVER_ERR_IO, kind->domain, "%s %s: cannot open: %s",
                       kind->what, path, strerror(errno));
+    /* SQLite would quietly open a write-protected file read-only */
+    if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) < 0) {
+        int e = errno;
+        close(fd);
+        return dv_err(err, DROVER_ERR_IO, kind->domain,
+                      "%s %s: not writable by this process: %s", kind->what, path, strerror(e));
+    }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return dv_err(err, DROVER_ERR_IO, kind->domain, "%s %s: not a regular file",
@@ -233,7 +240,7 @@ static int check_dir(const char *path, const dv_db_kind *kind, drover_error *err
     else if (!S_ISDIR(st.st_mode))
         rc = dv_err(err, DROVER_ERR_IO, kind->domain, "%s %s: %s is not a directory",
                     kind->what, path, dir);
-    else if (access(dir, W_OK | X_OK) < 0)
+    else if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
         rc = dv_err(err, DROVER_ERR_IO, kind->domain,
                     "%s %s: directory %s is not writable by this process: %s",
                     kind->what, path, dir, strerror(errno));
@@ -349,6 +356,9 @@ static int open_existing(dv_sqlite *h, bool fresh, drover_error *err)
     if (rc != SQLITE_OK)
         return dv_sqlite_fail(h, rc, "opening", err);
     sqlite3_extended_result_codes(h->db, 1);
+    if (sqlite3_db_readonly(h->db, "main") == 1)
+        return dv_err(err, DROVER_ERR_IO, h->kind->domain,
+                      "%s %s: SQLite could only open it read-only", h->kind->what, h->path);
     if (sqlite3_busy_timeout(h->db, h->busy_timeout_ms) != SQLITE_OK ||
         set_pragma_int(h, "synchronous", 1 /* NORMAL */, err) < 0 ||
         set_pragma_int(h, "foreign_keys", 1, err) < 0)

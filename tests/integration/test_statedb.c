@@ -382,6 +382,25 @@ static void test_dirs(void)
     rc = dbt_as_nobody(open_as_nobody, sub, &err);
     ok(rc == -1 && err.code == DROVER_ERR_IO, "as nobody, an existing db in that directory fails");
     has_str(err.message, "not writable", "... saying the directory is not writable");
+
+    /* a writable directory, but a file only root may write */
+    snprintf(sub, sizeof sub, "%s/open", dir);
+    if (mkdir(sub, 0777) < 0 || chmod(sub, 0777) < 0)
+        bail_out("mkdir %s", sub);
+    strcat(sub, "/state.db");
+    dv_statedb_close(open_ok(sub));
+    chmod(sub, 0644);
+    {
+        dbt_blob before, after;
+        dbt_snapshot(sub, &before);
+        rc = dbt_as_nobody(open_as_nobody, sub, &err);
+        ok(rc == -1 && err.code == DROVER_ERR_IO, "as nobody, a root-owned 0644 state db fails");
+        has_str(err.message, "state.db: not writable", "... naming the file and why");
+        ok(dbt_snapshot(sub, &after) == 0 && dbt_same(&before, &after), "... and leaves it as it was");
+        is_int(dbt_count_entries(dbt_join(dir, "open")), 1, "... creating nothing next to it");
+        dbt_blob_free(&before);
+        dbt_blob_free(&after);
+    }
 }
 
 /* ---- the upgrade path */
