@@ -424,11 +424,14 @@ static void refused_sg(const char *path, const char *why, drover_code code, cons
     dv_config_free(cfg);
 }
 
-static int open_as_nobody(void *arg, drover_error *err)
+static int open_as_nobody(void *path, drover_error *err)
 {
+    dv_config *cfg = config_for(path);
     dv_sg *sg = NULL;
-    int rc = dv_sg_open(arg, &sg, err);
+    int rc = dv_sg_open(cfg, &sg, err);
+
     dv_sg_close(sg);
+    dv_config_free(cfg);
     return rc;
 }
 
@@ -487,13 +490,11 @@ static void test_files(void)
     if (mkdir(sub, 0755) < 0)
         bail_out("mkdir");
     strcat(sub, "/drover.db");
-    cfg = config_for(sub);
-    rc = dbt_as_nobody(open_as_nobody, cfg, &err);
+    rc = dbt_as_nobody(open_as_nobody, sub, &err);
     ok(rc == -1, "as uid %d, opening in a root-owned 0755 directory fails", DBT_NOBODY);
     is_int(err.code, DROVER_ERR_IO, "... io");
     has_str(err.message, "root-only is not writable", "... naming the directory");
     is_int(dbt_count_entries(dbt_join(dir, "root-only")), 0, "... nothing was created");
-    dv_config_free(cfg);
 }
 
 /* ---- two writers and a reader on one file */
