@@ -639,6 +639,16 @@ int main(void)
     ok(b.data && b.len >= 100 && b.data[68] == 'D' && b.data[69] == 'R' && b.data[70] == 'V' &&
        b.data[71] == 'G', "with the servicegroup application_id");
     dbt_blob_free(&b);
+    dv_sg_join(sg, "compute", "first", NULL);
+    {
+        struct stat st_wal, st_shm;
+        char wal[600], shm[600];
+        snprintf(wal, sizeof wal, "%s-wal", cfg->servicegroup.db.path);
+        snprintf(shm, sizeof shm, "%s-shm", cfg->servicegroup.db.path);
+        ok(stat(wal, &st_wal) == 0 && stat(shm, &st_shm) == 0 && (st_wal.st_mode & 07777) == 0600 &&
+           (st_shm.st_mode & 07777) == 0600, "its -wal and -shm files are mode 0600 too");
+    }
+    dv_sg_leave(sg, "compute", "first", NULL);
     test_liveness(sg);
     test_membership(sg);
     test_reports(sg);
