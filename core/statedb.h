@@ -22,6 +22,8 @@ int dv_statedb_open(const char *path, int busy_timeout_ms, dv_statedb **out, dro
 void dv_statedb_close(dv_statedb *db);
 
 /* ---- members of a group (for drivers that cannot list their keys) */
+/* Adding a member twice is fine.  Removing forgets the member and its admin
+ * state; removing a non-member is DROVER_ERR_NOT_FOUND. */
 int dv_statedb_member_add(dv_statedb *db, const char *group, const char *host, drover_error *err);
 int dv_statedb_member_remove(dv_statedb *db, const char *group, const char *host, drover_error *err);
 /* Hosts sorted by name; free with dv_strv_free(). */
@@ -42,6 +44,7 @@ int dv_statedb_admin_get(dv_statedb *db, const char *group, const char *host, dv
 /* Every member of group with admin state set, sorted by host. */
 int dv_statedb_admin_all(dv_statedb *db, const char *group, dv_admin **out, size_t *n,
                          drover_error *err);
+/* Enabling (disabled false) forgets the reason, as Nova does. */
 int dv_statedb_set_disabled(dv_statedb *db, const char *group, const char *host, bool disabled,
                             const char *reason, drover_error *err);
 int dv_statedb_set_forced_down(dv_statedb *db, const char *group, const char *host,
@@ -59,6 +62,7 @@ void dv_admins_free(dv_admin *a, size_t n);
 int dv_statedb_claim_try(dv_statedb *db, const char *host, const char *instance_uuid,
                          uint64_t memory_mib, uint64_t capacity_mib, int64_t now_ms, int ttl_s,
                          int64_t *claim_id, drover_error *err);
+/* Releasing a claim that is gone already (released, expired) is not an error. */
 int dv_statedb_claim_release(dv_statedb *db, int64_t claim_id, drover_error *err);
 /* MiB held by unexpired claims on host. */
 int dv_statedb_claimed_mib(dv_statedb *db, const char *host, int64_t now_ms, uint64_t *mib,

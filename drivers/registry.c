@@ -47,8 +47,16 @@ int dv_sg_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     const dv_sg_ops *ops = dv_sg_find(cfg->servicegroup.driver, err);
 
     *out = NULL;
-    if (!ops)
-        return -1;
+    return ops ? dv_sg_open_ops(ops, cfg, out, err) : -1;
+}
+
+int dv_sg_open_ops(const dv_sg_ops *ops, const dv_config *cfg, dv_sg **out, drover_error *err)
+{
+    *out = NULL;
+    if (ops->version != DV_SG_OPS_VERSION)
+        return dv_err(err, DROVER_ERR_INTERNAL, DROVER_FROM_SERVICEGROUP,
+                      "servicegroup driver \"%s\" has interface version %d; this build expects %d",
+                      ops->name, ops->version, DV_SG_OPS_VERSION);
     if (!ops->open)
         return dv_err(err, DROVER_ERR_UNSUPPORTED, DROVER_FROM_SERVICEGROUP,
                       "servicegroup driver \"%s\" cannot be opened", ops->name);

@@ -70,6 +70,9 @@ const char *const *dv_sg_names(void);
 
 /* Open the driver cfg->servicegroup.driver names. */
 int dv_sg_open(const dv_config *cfg, dv_sg **out, drover_error *err);
+/* Open through an ops table directly, with the same guards (version, NULL
+ * open slot).  For tests of the guards with tables that are not registered. */
+int dv_sg_open_ops(const dv_sg_ops *ops, const dv_config *cfg, dv_sg **out, drover_error *err);
 void dv_sg_close(dv_sg *sg);
 
 int dv_sg_join(dv_sg *sg, const char *group, const char *host, drover_error *err);

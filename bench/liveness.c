@@ -1,0 +1,330 @@
+/* liveness.c - how fast can a controller sweep the liveness of a fleet?
+ *
+ *   bench/liveness [--driver db] [--members 1000,10000,100000] [--seconds 2]
+ *
+ * For each size N: populate N members of a group with realistic host
+ * reports (~1 KiB of JSON each, made by dv_report_to_json), then time full
+ * sweeps: get_all (one call: every member with its decoded report and its
+ * state) followed by the state of every member.  The parts are also timed
+ * alone: decoding N reports, judging N states from records in memory, and
+ * is_up asked one member at a time.  Prints members/s; run by hand, not a
+ * test.
+ *
+ * A driver is a row in `drivers` below: a name and how to point a config at
+ * a scratch backend (the db driver: a file in a fresh directory).  The mc
+ * and zk drivers join by adding a row whose setup starts or names a server.
+ */
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/model.h"
+#include "core/report.h"
+#include "drivers/servicegroup.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- drivers */
+
+typedef struct bench_driver {
+    const char *name;
+    /* Point cfg at a scratch backend; *scratch is what teardown removes. */
+    int (*setup)(dv_config *cfg, char **scratch, drover_error *err);
+    void (*teardown)(char *scratch);
+} bench_driver;
+
+static int db_setup(dv_config *cfg, char **scratch, drover_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[512], path[600];
+
+    snprintf(dir, sizeof dir, "%s/drover-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return dv_err(err, DROVER_ERR_IO, DROVER_FROM_CORE, "mkdtemp %s failed", dir);
+    snprintf(path, sizeof path, "%s/bench.db", dir);
+    *scratch = strdup(dir);
+    return dv_config_set_string(&cfg->servicegroup.db.path, path, err);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st; (void)flag; (void)f;
+    return remove(p);
+}
+
+static void db_teardown(char *scratch)
+{
+    if (scratch)
+        nftw(scratch, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(scratch);
+}
+
+static const bench_driver drivers[] = {
+    { "db", db_setup, db_teardown },
+};
+
+/* ---------------------------------------------------------------- reports */
+
+/* A report as a mid-size compute host sends it: CPU XML, a few guests. */
+static char *make_report(const char *host, int64_t now, drover_error *err)
+{
+    static const char cpu_xml[] =
+        "<cpu><arch>x86_64</arch><model>Icelake-Server</model><vendor>Intel</vendor>"
+        "<microcode version='16777619'/><counter name='tsc' frequency='2095078000'/>"
+        "<topology sockets='2' dies='1' cores='16' threads='2'/>"
+        "<feature name='vmx'/><feature name='pdcm'/><feature name='hypervisor'/>"
+        "<feature name='md-clear'/><feature name='invtsc'/></cpu>";
+    drover_instance in[4];
+    char names[4][32], uuids[4][40], uri[300];
+    drover_report r = {
+        .schema = DROVER_REPORT_SCHEMA, .host = (char *)host, .generated_ms = now,
+        .hypervisor_type = "QEMU", .hypervisor_version = 7002000, .libvirt_version = 9000000,
+        .arch = "x86_64", .cpu_xml = (char *)cpu_xml, .memory_total_mib = 515000,
+        .memory_free_mib = 200000, .vcpus = 64, .migration_uri = uri, .instances = in,
+        .n_instances = 4,
+    };
+    char *json;
+
+    snprintf(uri, sizeof uri, "qemu+tcp://%s/system", host);
+    for (int i = 0; i < 4; i++) {
+        snprintf(names[i], sizeof names[i], "instance-%08x", (unsigned)(i * 7919));
+        snprintf(uuids[i], sizeof uuids[i], "%08x-4c1d-4e2f-8a1b-%012x", (unsigned)i,
+                 (unsigned)(now & 0xffffffff));
+        in[i] = (drover_instance){ names[i], uuids[i], 4096u << (i % 3),
+                                   (char *)(i == 3 ? "paused" : "running") };
+    }
+    return dv_report_to_json(&r, &json, err) < 0 ? NULL : json;
+}
+
+/* ---------------------------------------------------------------- timing */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int populate(dv_sg *sg, const char *group, size_t n, size_t *report_bytes,
+                    drover_error *err)
+{
+    char host[64];
+
+    for (size_t i = 0; i < n; i++) {
+        char *json;
+        snprintf(host, sizeof host, "compute-%06zu.rack%02zu.example.net", i, i % 40);
+        if (!(json = make_report(host, dv_wall_ms(), err)))
+            return -1;
+        *report_bytes = strlen(json);
+        if (dv_sg_heartbeat(sg, group, host, json, err) < 0) {
+            free(json);
+            return -1;
+        }
+        free(json);
+    }
+    return 0;
+}
+
+typedef struct figures {
+    double sweep, get_all, decode, state, is_up;     /* members/s */
+    double sweep_ms;
+    size_t up;
+} figures;
+
+static int measure(dv_sg *sg, const dv_config *cfg, const char *group, size_t n,
+                   double seconds, figures *f, drover_error *err)
+{
+    double t, t_get = 0, t_state = 0, t_all, t_dec = 0;
+    size_t sweeps = 0, decoded = 0, asked = 0, got;
+    drover_member *m = NULL;
+    volatile size_t up = 0;
+    int64_t now;
+
+    /* full sweeps: get_all, then the state of every member */
+    t_all = now_s();
+    do {
+        t = now_s();
+        if (dv_sg_get_all(sg, group, &m, &got, err) < 0)
+            return -1;
+        t_get += now_s() - t;
+        if (got != n)
+            return dv_err(err, DROVER_ERR_INTERNAL, DROVER_FROM_CORE,
+                          "get_all returned %zu members, expected %zu", got, n);
+        t = now_s();
+        now = dv_wall_ms();
+        for (size_t i = 0; i < got; i++)
+            up += dv_liveness_from_heartbeat(now, m[i].last_seen_ms,
+                                             cfg->servicegroup.service_down_time,
+                                             m[i].forced_down) == DROVER_UP;
+        t_state += now_s() - t;
+        sweeps++;
+        if (now_s() - t_all < seconds || sweeps < 3)
+            drover_members_free(m, got);
+        else
+            break;
+    } while (1);
+    f->up = up / sweeps;
+
+    /* decoding alone, over the reports of the last sweep */
+    t = now_s();
+    do {
+        for (size_t i = 0; i < got; i++) {
+            drover_report *r = NULL;
+            if (dv_report_from_json(m[i].report_json, strlen(m[i].report_json), &r, err) < 0)
+                return -1;
+            drover_report_free(r);
+        }
+        decoded += got;
+    } while (now_s() - t < seconds / 4);
+    t_dec = now_s() - t;
+
+    /* is_up, one member at a time (at most 10000 per size) */
+    t = now_s();
+    for (size_t i = 0; i < got && i < 10000; i++, asked++) {
+        drover_liveness s;
+        if (dv_sg_is_up(sg, group, m[i].host, &s, err) < 0)
+            return -1;
+    }
+    f->is_up = asked / (now_s() - t);
+    drover_members_free(m, got);
+
+    f->sweep = (double)n * sweeps / (t_get + t_state);
+    f->sweep_ms = (t_get + t_state) * 1000 / sweeps;
+    f->get_all = (double)n * sweeps / t_get;
+    f->state = (double)n * sweeps / t_state;
+    f->decode = decoded / t_dec;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: liveness [--driver NAME] [--members N[,N...]] [--seconds S]\n"
+                "  --driver   servicegroup driver to measure (default db; this build:");
+    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
+        fprintf(to, " %s", drivers[i].name);
+    fprintf(to, ")\n  --members  fleet sizes (default 1000,10000,100000)\n"
+                "  --seconds  time spent sweeping each size (default 2)\n");
+}
+
+static int parse_sizes(const char *s, size_t *sizes, int max)
+{
+    int n = 0;
+    char *end;
+
+    while (*s && n < max) {
+        unsigned long long v = strtoull(s, &end, 10);
+        if (end == s || v == 0 || v > 10000000 || (*end && *end != ','))
+            return -1;
+        sizes[n++] = (size_t)v;
+        s = *end ? end + 1 : end;
+    }
+    return *s ? -1 : n;
+}
+
+static const char *rate(double v, char *buf, size_t len)
+{
+    /* 1234567.8 -> "1,234,568" */
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%.0f", v), o = 0;
+    for (int i = 0; i < n && o < (int)len - 2; i++) {
+        if (i && (n - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    const char *driver = "db";
+    size_t sizes[16] = { 1000, 10000, 100000 };
+    int n_sizes = 3;
+    double seconds = 2;
+    const bench_driver *bd = NULL;
+    drover_error err = { 0 };
+    char *scratch = NULL, b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
+    dv_config *cfg;
+    dv_sg *sg;
+    int rc = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--driver") == 0 && i + 1 < argc)
+            driver = argv[++i];
+        else if (strcmp(argv[i], "--members") == 0 && i + 1 < argc) {
+            if ((n_sizes = parse_sizes(argv[++i], sizes, 16)) <= 0) {
+                fprintf(stderr, "liveness: --members wants sizes like 1000,10000\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            seconds = atof(argv[++i]);
+            if (seconds <= 0 || seconds > 600) {
+                fprintf(stderr, "liveness: --seconds wants 0 < S <= 600\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
+        if (strcmp(drivers[i].name, driver) == 0)
+            bd = &drivers[i];
+    if (!bd) {
+        fprintf(stderr, "liveness: no benchmark setup for driver \"%s\"\n", driver);
+        usage(stderr);
+        return 2;
+    }
+    if (!(cfg = dv_config_new_defaults()) ||
+        dv_config_set_string(&cfg->servicegroup.driver, driver, &err) < 0 ||
+        bd->setup(cfg, &scratch, &err) < 0 || dv_sg_open(cfg, &sg, &err) < 0) {
+        fprintf(stderr, "liveness: %s\n", err.message[0] ? err.message : "out of memory");
+        bd->teardown(scratch);
+        dv_config_free(cfg);
+        return 1;
+    }
+    printf("driver %s; each size swept for %.1f s\n", driver, seconds);
+    for (int k = 0; k < n_sizes && rc == 0; k++) {
+        char group[32];
+        size_t bytes = 0;
+        figures f = { 0 };
+        double t = now_s(), t_pop = 0;
+
+        snprintf(group, sizeof group, "bench-%zu", sizes[k]);
+        if (populate(sg, group, sizes[k], &bytes, &err) < 0 ||
+            (t_pop = now_s() - t, 0) ||
+            measure(sg, cfg, group, sizes[k], seconds, &f, &err) < 0) {
+            fprintf(stderr, "liveness: %zu members: %s\n", sizes[k], err.message);
+            rc = 1;
+            break;
+        }
+        printf("%7zu members (report %zu bytes, populated in %.1f s, %zu UP):\n", sizes[k], bytes,
+               t_pop, f.up);
+        printf("  full sweep (get_all + state of every member) %12s members/s  (%.1f ms/sweep)\n",
+               rate(f.sweep, b1, sizeof b1), f.sweep_ms);
+        printf("    get_all alone (fetch, copy, decode, state) %12s members/s\n",
+               rate(f.get_all, b2, sizeof b2));
+        printf("    report decode alone (json-c)               %12s members/s\n",
+               rate(f.decode, b3, sizeof b3));
+        printf("    state of every member, records in memory   %12s members/s\n",
+               rate(f.state, b4, sizeof b4));
+        if (f.decode > f.get_all)
+            printf("    get_all less decode (fetch, copy; derived) %12s members/s\n",
+                   rate(1 / (1 / f.get_all - 1 / f.decode), b6, sizeof b6));
+        printf("  is_up one member at a time                   %12s members/s\n",
+               rate(f.is_up, b5, sizeof b5));
+    }
+    printf("anchor: Nova 26 DbDriver.is_up ~1,000,000 members/s (records already in memory)\n");
+    dv_sg_close(sg);
+    bd->teardown(scratch);
+    dv_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,361 @@
+/* sg_db.c - the `db` servicegroup driver: members and their heartbeats in
+ * one SQLite file (servicegroup.db.path) that every agent and controller of
+ * a deployment opens.  Liveness is Nova's DbDriver rule: a member is UP
+ * while |now - last_seen| <= service_down_time and it is not forced down.
+ * Admin state (disabled + reason, forced_down) is kept on the member row, so
+ * it lives as long as the member does. */
+#include "core/model.h"
+#include "core/report.h"
+#include "core/sqlite.h"
+#include "drivers/servicegroup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A report larger than this is refused: reports are ~1 KiB plus the host
+ * CPU XML, and one row must never hold megabytes. */
+#define REPORT_MAX (1024 * 1024)
+
+static const char *const steps[] = {
+    /* 0 -> 1.  A rowid table with a separate (grp, host) index rather than
+     * WITHOUT ROWID: rows carry a ~1 KiB report, too large for the latter. */
+    "CREATE TABLE member ("
+    "  id INTEGER PRIMARY KEY,"
+    "  grp TEXT NOT NULL, host TEXT NOT NULL,"
+    "  joined_ms INTEGER NOT NULL,"
+    "  last_seen_ms INTEGER NOT NULL DEFAULT 0,"
+    "  report_count INTEGER NOT NULL DEFAULT 0,"
+    "  report TEXT,"
+    "  disabled INTEGER NOT NULL DEFAULT 0, disabled_reason TEXT,"
+    "  forced_down INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX member_by_name ON member (grp, host);",
+};
+
+static const dv_db_kind sg_kind = {
+    .what = "servicegroup database",
+    .application_id = DV_APPID_SERVICEGROUP,
+    .domain = DROVER_FROM_DB,
+    .steps = steps,
+    .n_steps = (int)(sizeof steps / sizeof steps[0]),
+};
+
+enum { S_JOIN, S_HEARTBEAT, S_IS_UP, S_GET_ALL, S_GET, S_LEAVE, S_DISABLE, S_FORCE };
+
+typedef struct db_sg {
+    dv_sg base;
+    dv_sqlite *h;
+    size_t last_n;          /* members in the last get_all: the next one's first guess */
+} db_sg;
+
+static db_sg *me(dv_sg *sg)
+{
+    return (db_sg *)sg;
+}
+
+static int not_found(db_sg *d, const char *group, const char *host, drover_error *err)
+{
+    return dv_err(err, DROVER_ERR_NOT_FOUND, DROVER_FROM_DB,
+                  "host \"%s\" is not a member of group \"%s\" (servicegroup database %s)", host,
+                  group, dv_sqlite_path(d->h));
+}
+
+static int nomem(drover_error *err)
+{
+    return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_DB, "out of memory");
+}
+
+/* The statement in slot with (group, host) bound as ?1, ?2. */
+static sqlite3_stmt *stmt(db_sg *d, unsigned slot, const char *sql, const char *group,
+                          const char *host, drover_error *err)
+{
+    sqlite3_stmt *st = dv_sqlite_stmt(d->h, slot, sql, err);
+
+    if (st) {
+        dv_sqlite_bind_text(st, 1, group);
+        if (host)
+            dv_sqlite_bind_text(st, 2, host);
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static int db_open(const dv_config *cfg, dv_sg **out, drover_error *err)
+{
+    db_sg *d = calloc(1, sizeof *d);
+
+    *out = NULL;
+    if (!d)
+        return nomem(err);
+    if (dv_sqlite_open(cfg->servicegroup.db.path, &sg_kind, cfg->servicegroup.db.busy_timeout_ms,
+                       &d->h, err) < 0) {
+        free(d);
+        return -1;
+    }
+    *out = &d->base;
+    return 0;
+}
+
+static void db_close(dv_sg *sg)
+{
+    dv_sqlite_close(me(sg)->h);
+    free(sg);
+}
+
+/* ---------------------------------------------------------------- writes */
+
+/* Joining counts as a sign of life, as a new service record does in Nova
+ * and a first set / a new ephemeral node does in the mc / zk drivers.  A
+ * member that joins again keeps its report and admin state. */
+static int db_join(dv_sg *sg, const char *group, const char *host, drover_error *err)
+{
+    db_sg *d = me(sg);
+    sqlite3_stmt *st = stmt(d, S_JOIN,
+                            "INSERT INTO member (grp, host, joined_ms, last_seen_ms)"
+                            " VALUES (?1, ?2, ?3, ?3)"
+                            " ON CONFLICT (grp, host) DO UPDATE SET last_seen_ms = ?3",
+                            group, host, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 3, dv_clock_now(&sg->clock));
+    return dv_sqlite_exec_stmt(d->h, st, "joining", err);
+}
+
+/* A heartbeat of a member that never joined joins it.  A NULL report keeps
+ * the last one. */
+static int db_heartbeat(dv_sg *sg, const char *group, const char *host, const char *report_json,
+                        drover_error *err)
+{
+    db_sg *d = me(sg);
+    sqlite3_stmt *st;
+    size_t len = report_json ? strlen(report_json) : 0;
+
+    if (len > REPORT_MAX)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_DB,
+                      "heartbeat of %s: the report is %zu bytes; the limit is %d", host, len,
+                      REPORT_MAX);
+    st = stmt(d, S_HEARTBEAT,
+              "INSERT INTO member (grp, host, joined_ms, last_seen_ms, report_count, report)"
+              " VALUES (?1, ?2, ?3, ?3, ?4 IS NOT NULL, ?4)"
+              " ON CONFLICT (grp, host) DO UPDATE SET last_seen_ms = ?3,"
+              "  report_count = report_count + (?4 IS NOT NULL), report = coalesce(?4, report)",
+              group, host, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 3, dv_clock_now(&sg->clock));
+    if (report_json)
+        sqlite3_bind_text(st, 4, report_json, (int)len, SQLITE_STATIC);
+    return dv_sqlite_exec_stmt(d->h, st, "heartbeat", err);
+}
+
+/* Run a write on one member's row; no row changed means no such member. */
+static int write_member(db_sg *d, sqlite3_stmt *st, const char *what, const char *group,
+                        const char *host, drover_error *err)
+{
+    if (dv_sqlite_exec_stmt(d->h, st, what, err) < 0)
+        return -1;
+    if (sqlite3_changes(dv_sqlite_db(d->h)) == 0)
+        return not_found(d, group, host, err);
+    return 0;
+}
+
+/* Forget the member, admin state included. */
+static int db_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
+{
+    db_sg *d = me(sg);
+    sqlite3_stmt *st = stmt(d, S_LEAVE, "DELETE FROM member WHERE grp = ?1 AND host = ?2",
+                            group, host, err);
+
+    return st ? write_member(d, st, "leaving", group, host, err) : -1;
+}
+
+/* Enabling forgets the reason (as Nova does). */
+static int db_set_disabled(dv_sg *sg, const char *group, const char *host, bool disabled,
+                           const char *reason, drover_error *err)
+{
+    db_sg *d = me(sg);
+    sqlite3_stmt *st = stmt(d, S_DISABLE,
+                            "UPDATE member SET disabled = ?3, disabled_reason = ?4"
+                            " WHERE grp = ?1 AND host = ?2", group, host, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int(st, 3, disabled);
+    dv_sqlite_bind_text(st, 4, disabled && reason && *reason ? reason : NULL);
+    return write_member(d, st, "setting disabled", group, host, err);
+}
+
+static int db_set_forced_down(dv_sg *sg, const char *group, const char *host, bool forced_down,
+                              drover_error *err)
+{
+    db_sg *d = me(sg);
+    sqlite3_stmt *st = stmt(d, S_FORCE,
+                            "UPDATE member SET forced_down = ?3 WHERE grp = ?1 AND host = ?2",
+                            group, host, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int(st, 3, forced_down);
+    return write_member(d, st, "setting forced_down", group, host, err);
+}
+
+/* ---------------------------------------------------------------- reads */
+
+static drover_liveness judge(dv_sg *sg, int64_t now, int64_t last_seen, bool forced_down)
+{
+    return dv_liveness_from_heartbeat(now, last_seen, sg->cfg->servicegroup.service_down_time,
+                                      forced_down);
+}
+
+static int db_is_up(dv_sg *sg, const char *group, const char *host, drover_liveness *state,
+                    drover_error *err)
+{
+    db_sg *d = me(sg);
+    sqlite3_stmt *st = stmt(d, S_IS_UP,
+                            "SELECT last_seen_ms, forced_down FROM member"
+                            " WHERE grp = ?1 AND host = ?2", group, host, err);
+    int rc;
+
+    if (!st)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *state = judge(sg, dv_clock_now(&sg->clock), sqlite3_column_int64(st, 0),
+                       sqlite3_column_int(st, 1) != 0);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        dv_sqlite_fail(d->h, rc, "asking whether a member is up", err);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return not_found(d, group, host, err);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* A copy of column i (text), or NULL for SQL NULL; *bad on ENOMEM. */
+static char *column_dup(sqlite3_stmt *st, int i, bool *bad)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    size_t n;
+    char *c;
+
+    if (!s)
+        return NULL;
+    n = (size_t)sqlite3_column_bytes(st, i);
+    if (!(c = malloc(n + 1))) {
+        *bad = true;
+        return NULL;
+    }
+    memcpy(c, s, n + 1);
+    return c;
+}
+
+/* Columns: host, last_seen_ms, disabled, disabled_reason, forced_down, report. */
+#define MEMBER_COLUMNS \
+    "SELECT host, last_seen_ms, disabled, disabled_reason, forced_down, report FROM member"
+
+static int member_from_row(dv_sg *sg, sqlite3_stmt *st, const char *group, size_t group_len,
+                           int64_t now, drover_member *m)
+{
+    bool bad = false;
+
+    memset(m, 0, sizeof *m);
+    if ((m->group = malloc(group_len + 1)))
+        memcpy(m->group, group, group_len + 1);
+    else
+        bad = true;
+    m->host = column_dup(st, 0, &bad);
+    m->last_seen_ms = sqlite3_column_int64(st, 1);
+    m->disabled = sqlite3_column_int(st, 2) != 0;
+    m->disabled_reason = column_dup(st, 3, &bad);
+    m->forced_down = sqlite3_column_int(st, 4) != 0;
+    m->report_json = column_dup(st, 5, &bad);
+    m->state = judge(sg, now, m->last_seen_ms, m->forced_down);
+    if (bad || !m->host) {
+        drover_member_clear(m);
+        return -1;
+    }
+    /* a report that does not decode is kept as text; report stays NULL */
+    if (m->report_json)
+        dv_report_from_json(m->report_json, (size_t)sqlite3_column_bytes(st, 5), &m->report, NULL);
+    return 0;
+}
+
+static int db_get(dv_sg *sg, const char *group, const char *host, drover_member *m,
+                  drover_error *err)
+{
+    db_sg *d = me(sg);
+    sqlite3_stmt *st = stmt(d, S_GET, MEMBER_COLUMNS " WHERE grp = ?1 AND host = ?2", group,
+                            host, err);
+    int rc, res;
+
+    if (!st)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        res = member_from_row(sg, st, group, strlen(group), dv_clock_now(&sg->clock), m) < 0
+                  ? nomem(err) : 0;
+    else if (rc == SQLITE_DONE)
+        res = not_found(d, group, host, err);
+    else
+        res = dv_sqlite_fail(d->h, rc, "reading a member", err);
+    sqlite3_reset(st);
+    return res;
+}
+
+/* One SELECT in host order; the array is sized from the previous call so a
+ * steady fleet costs one allocation for it. */
+static int db_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
+                      drover_error *err)
+{
+    db_sg *d = me(sg);
+    sqlite3_stmt *st = stmt(d, S_GET_ALL, MEMBER_COLUMNS " WHERE grp = ?1 ORDER BY host", group,
+                            NULL, err);
+    size_t cap = d->last_n + d->last_n / 8 + 16, count = 0, group_len = strlen(group);
+    drover_member *v;
+    int64_t now = dv_clock_now(&sg->clock);
+    int rc;
+
+    *members = NULL;
+    *n = 0;
+    if (!st)
+        return -1;
+    if (!(v = malloc(cap * sizeof *v))) {
+        sqlite3_reset(st);
+        return nomem(err);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            drover_member *nv = realloc(v, cap * 2 * sizeof *nv);
+            if (!nv)
+                break;
+            v = nv;
+            cap *= 2;
+        }
+        if (member_from_row(sg, st, group, group_len, now, &v[count]) < 0)
+            break;
+        count++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc == SQLITE_ROW ? nomem(err) : dv_sqlite_fail(d->h, rc, "listing members", err);
+        sqlite3_reset(st);
+        drover_members_free(v, count);
+        return -1;
+    }
+    sqlite3_reset(st);
+    d->last_n = count;
+    *members = v;
+    *n = count;
+    return 0;
+}
+
+const dv_sg_ops dv_sg_db_ops = {
+    .version = DV_SG_OPS_VERSION,
+    .name = "db",
+    .open = db_open,
+    .close = db_close,
+    .join = db_join,
+    .heartbeat = db_heartbeat,
+    .is_up = db_is_up,
+    .get_all = db_get_all,
+    .get = db_get,
+    .leave = db_leave,
+    .set_disabled = db_set_disabled,
+    .set_forced_down = db_set_forced_down,
+};
