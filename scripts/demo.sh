@@ -1,0 +1,96 @@
+#!/bin/bash
+# scripts/demo.sh - drover's main job on the embedded default, from a fresh clone.
+#
+# Installs what is missing (scripts/deps.sh), builds drover, starts two real
+# local libvirt hosts (libvirtd + qemu/TCG, each in its own namespaces, by
+# tests/harness/lvhosts.sh) with a guest on the first, runs one agent
+# (droverd) per host on the SQLite backend, and prints what `drover` sees:
+# the liveness table and the host reports.  Then it kills one agent with
+# SIGKILL and shows that host going DOWN, and stops everything it started.
+#
+#   scripts/demo.sh [--keep]     --keep: leave the cluster running, print how to stop it
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$top/build/demo
+keep=0
+[ "${1:-}" = --keep ] && keep=1
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "installing what is missing"
+"$top/scripts/deps.sh" test
+
+say "building drover"
+cd "$top"
+[ -x configure ] || autoreconf -fi >/dev/null
+mkdir -p "$build"
+[ -f "$build/Makefile" ] || (cd "$build" && "$top/configure" -q)
+make -C "$build" -j"$(nproc)" >"$build/make.log" 2>&1 || { tail -30 "$build/make.log"; exit 1; }
+make -C "$build" tests/harness/guest/dvguest.elf >>"$build/make.log" 2>&1
+export LVH_GUEST=$build/tests/harness/guest/dvguest.elf
+
+work=$(mktemp -d /tmp/dvdemo.XXXXXX)
+agents=()
+cleanup() {
+    for p in "${agents[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${agents[@]}"; do wait "$p" 2>/dev/null || true; done
+    "$top/tests/harness/lvhosts.sh" stop "$work/lv" --remove >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+if [ $keep = 0 ]; then trap cleanup EXIT; fi
+
+say "starting two libvirt hosts (libvirtd + qemu TCG, private namespaces)"
+"$top/tests/harness/lvhosts.sh" start "$work/lv" 2
+# shellcheck disable=SC1091
+. "$work/lv/env"
+"$top/tests/harness/lvhosts.sh" guest-xml web1 128 "wss=8" >"$work/web1.xml"
+virsh -q -c "$LV_1" create "$work/web1.xml" >/dev/null
+echo "guest web1 (128 MiB) running on host 1"
+
+say "one agent per host, liveness on SQLite ($work/drover.db)"
+cat >"$work/drover.conf" <<CONF
+servicegroup = {
+  driver = "db";
+  report_interval = 1;
+  service_down_time = 3;
+  db = { path = "$work/drover.db"; };
+};
+state = { path = "$work/state.db"; };
+log = { level = "warning"; };
+CONF
+export DROVER_CONF=$work/drover.conf
+drover=$build/cmd/drover
+for k in 1 2; do
+    uri_var=LV_$k; p2p_var=LV_${k}_P2P
+    "$build/cmd/droverd" --host "lvhost-$k" --libvirt-uri "${!uri_var}" \
+        --migration-uri "${!p2p_var}" 2>>"$work/agent-$k.log" &
+    agents+=($!)
+done
+for _ in $(seq 1 50); do
+    [ "$("$drover" --json service list 2>/dev/null | grep -c '"state": "UP"')" = 2 ] && break
+    sleep 0.2
+done
+
+say "drover service list"
+"$drover" service list
+say "drover host list"
+"$drover" host list
+say "drover host show lvhost-1"
+"$drover" host show lvhost-1 | sed -n '1,12p'
+if "$drover" --help | grep -q schedule; then
+    say "drover schedule web1 --explain"
+    "$drover" schedule web1 --explain || true
+fi
+
+say "kill -9 the agent of lvhost-2; it goes DOWN after service_down_time (3 s)"
+kill -KILL "${agents[1]}"
+t0=$(date +%s%N)
+until [ "$("$drover" service is-up lvhost-2 2>/dev/null)" = DOWN ]; do sleep 0.1; done
+echo "lvhost-2 DOWN after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+"$drover" service list
+
+if [ $keep = 1 ]; then
+    say "left running: DROVER_CONF=$work/drover.conf; stop with:"
+    echo "  kill ${agents[*]}; $top/tests/harness/lvhosts.sh stop $work/lv --remove"
+fi
