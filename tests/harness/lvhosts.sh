@@ -92,6 +92,14 @@ alloc_id() {
     return 1
 }
 
+id_of_dir() {
+    local d
+    for d in "$RUNDIR"/[0-9]*; do
+        [ "$(cat "$d/dir" 2>/dev/null)" = "$1" ] && { echo "${d##*/}"; return 0; }
+    done
+    return 0
+}
+
 # ------------------------------------------------------------------ network
 
 net_up() {
@@ -199,16 +207,18 @@ start_host() {
     echo $! >"$h/pid"
 }
 
-# keep host 1's (now valid) capabilities cache for the next instances;
-# replaced by a rename so that a concurrent start copies one whole version
+# keep host 1's (now valid) capabilities cache for the next instances; each
+# file is replaced by a rename, so a concurrent start copies whole files only
 save_capcache() {
-    local src=$1 tmp=$RUNDIR/capcache.$$
-    ls "$src"/*.xml >/dev/null 2>&1 || return 0
-    rm -rf "$tmp" && mkdir -p "$tmp" && cp -p "$src"/*.xml "$tmp"/ || { rm -rf "$tmp"; return 0; }
-    rm -rf "$RUNDIR/capcache.old.$$"
-    [ -d "$RUNDIR/capcache" ] && mv "$RUNDIR/capcache" "$RUNDIR/capcache.old.$$" 2>/dev/null
-    mv -T "$tmp" "$RUNDIR/capcache" 2>/dev/null || true
-    rm -rf "$tmp" "$RUNDIR/capcache.old.$$"
+    local src=$1 f base
+    mkdir -p "$RUNDIR/capcache" || return 0
+    for f in "$src"/*.xml; do
+        [ -f "$f" ] || continue
+        base=${f##*/}
+        cp -p "$f" "$RUNDIR/capcache/.$base.$$" && mv -f "$RUNDIR/capcache/.$base.$$" "$RUNDIR/capcache/$base" ||
+            rm -f "$RUNDIR/capcache/.$base.$$"
+    done
+    return 0
 }
 
 log_tail() {
@@ -306,7 +316,8 @@ do_start() {
     echo "$id" >"$dir/id"
     echo "$n" >"$dir/n"
     # from here on, any failure tears down what exists (logs stay in DIR)
-    trap 'say "start failed: tearing down instance $id"; do_stop "$dir" >/dev/null 2>&1 || true' ERR
+    trap 'trap - ERR; say "start failed at line $LINENO ($BASH_COMMAND): tearing down instance $id"
+          do_stop "$dir" >/dev/null 2>&1 || true' ERR
     set -E
 
     t0=$(now_ms)
@@ -333,7 +344,7 @@ do_start() {
         false
     fi
     t2=$(now_ms)
-    save_capcache "$dir/h1/cache/qemu/capabilities"
+    save_capcache "$dir/h1/cache/qemu/capabilities" || true
 
     write_env "$dir" "$id" "$n" $((t1 - t0)) $((t2 - t1))
     trap - ERR
@@ -347,11 +358,12 @@ do_stop() {
     [ $# -ge 1 ] || die "usage: stop DIR [--remove]"
     dir=$1
     [ "${2:-}" = --remove ] && remove=1
-    if [ ! -f "$dir/id" ]; then
+    # the id is in DIR, or (DIR deleted by hand) in the registry
+    id=$(cat "$dir/id" 2>/dev/null || id_of_dir "$dir")
+    if [ -z "$id" ]; then
         [ "$remove" = 1 ] && rm -rf "$dir"
         return 0
     fi
-    id=$(cat "$dir/id")
     n=$(cat "$dir/n" 2>/dev/null || echo 3)
 
     for k in $(seq 1 "$n"); do
