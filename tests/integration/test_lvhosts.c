@@ -56,7 +56,8 @@ static void check_host(const lvh_host *host, int k, char *uuid_out)
     unsigned long ver = 0;
 
     is_str(name, host->name, "host %d answers with its own host name", k);
-    ok(virConnectGetVersion(c, &ver) == 0 && ver > 0, "host %d reports a qemu version (%lu)", k, ver);
+    int vrc = virConnectGetVersion(c, &ver);
+    ok(vrc == 0 && ver > 0, "host %d reports a qemu version (%lu)", k, ver);
     ok(caps_host_uuid(c, uuid_out, 40) == 0, "host %d capabilities have a host uuid", k);
     is_str(uuid_out, host->uuid, "host %d host uuid is the one the harness configured", k);
     free(name);
@@ -219,7 +220,7 @@ static void test_env_parser(void)
 
 static void check_beats_on(virDomainPtr dom, const lvh_beat *before, const char *where)
 {
-    lvh_beat a, b;
+    lvh_beat a = { 0 }, b = { 0 };
 
     ok(lvh_beat_read(dom, &a) == 0, "heartbeat readable %s", where);
     is_int(a.magic, DVG_MAGIC, "heartbeat magic %s", where);
@@ -227,8 +228,8 @@ static void check_beats_on(virDomainPtr dom, const lvh_beat *before, const char 
     ok(a.beats >= before->beats, "beat counter %s (%u) not behind the last one seen (%u)", where,
        a.beats, before->beats);
     dv_sleep_ms(150);
-    ok(lvh_beat_read(dom, &b) == 0 && b.beats > a.beats, "beat counter advances %s (%u -> %u)",
-       where, a.beats, b.beats);
+    int rc = lvh_beat_read(dom, &b);
+    ok(rc == 0 && b.beats > a.beats, "beat counter advances %s (%u -> %u)", where, a.beats, b.beats);
 }
 
 /* Host 1 -> host 2, live and peer-to-peer, the way drover's migrator does it. */
@@ -236,8 +237,9 @@ static void test_migration(const lvh *h, struct remains *rem)
 {
     virConnectPtr c1 = connect_or_bail(&h->host[0]), c2 = connect_or_bail(&h->host[1]);
     virDomainPtr dom, moved;
-    lvh_beat b0, b1;
+    lvh_beat b0, b1 = { 0 };
     int64_t t;
+    int rc;
 
     t = dv_mono_ms();
     dom = lvh_guest_start(h, c1, GUEST, 64, "wss=8");
@@ -249,11 +251,12 @@ static void test_migration(const lvh *h, struct remains *rem)
     is_int(b0.wss_mib, 8, "guest read wss=8 from its command line");
     ok(b0.ram_mib >= 60 && b0.ram_mib <= 64, "guest sees about 64 MiB (%u)", b0.ram_mib);
     dv_sleep_ms(100);
-    ok(lvh_beat_read(dom, &b1) == 0 && b1.beats > b0.beats && b1.boot_id == b0.boot_id,
+    rc = lvh_beat_read(dom, &b1);
+    ok(rc == 0 && b1.beats > b0.beats && b1.boot_id == b0.boot_id,
        "heartbeat advances on host 1 (%u -> %u)", b0.beats, b1.beats);
 
     t = dv_mono_ms();
-    int rc = virDomainMigrateToURI3(dom, h->host[1].p2p_uri, NULL, 0,
+    rc = virDomainMigrateToURI3(dom, h->host[1].p2p_uri, NULL, 0,
                                     VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER);
     long mig_ms = (long)(dv_mono_ms() - t);
     if (!ok(rc == 0, "live peer-to-peer migration 1 -> 2 (%s)", h->host[1].p2p_uri))
