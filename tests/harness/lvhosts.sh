@@ -443,6 +443,14 @@ do_link() {
     id=$(cat "$1/id" 2>/dev/null) || die "$1 holds no running instance"
     case $3 in up | down) ;; *) die "link state must be up or down, not '$3'" ;; esac
     ip -n "$(ns_of "$id" 0)" link set "$(switch_if "$id" "$2")" "$3"
+    # forget neighbours that failed while the link was down: the hosts would
+    # otherwise answer "no route to host" for a few more seconds
+    if [ "$3" = up ]; then
+        local k
+        for k in $(seq 1 "$(cat "$1/n")"); do
+            ip -n "$(ns_of "$id" "$k")" neigh flush dev "$(host_if "$id" "$k")" 2>/dev/null || true
+        done
+    fi
 }
 
 do_list() {
