@@ -215,8 +215,9 @@ save_capcache() {
     for f in "$src"/*.xml; do
         [ -f "$f" ] || continue
         base=${f##*/}
-        cp -p "$f" "$RUNDIR/capcache/.$base.$$" && mv -f "$RUNDIR/capcache/.$base.$$" "$RUNDIR/capcache/$base" ||
+        if ! { cp -p "$f" "$RUNDIR/capcache/.$base.$$" && mv -f "$RUNDIR/capcache/.$base.$$" "$RUNDIR/capcache/$base"; }; then
             rm -f "$RUNDIR/capcache/.$base.$$"
+        fi
     done
     return 0
 }
@@ -300,7 +301,7 @@ write_env() {
 }
 
 do_start() {
-    [ $# -ge 1 ] && [ $# -le 2 ] || die "usage: start DIR [N]"
+    case $# in 1 | 2) ;; *) die "usage: start DIR [N]" ;; esac
     local dir n=${2:-2} id guest t0 t1 t2 k pids failed
     case $n in 2 | 3) ;; *) die "N must be 2 or 3, not '$n'" ;; esac
     check_tools
@@ -399,11 +400,11 @@ do_stop() {
 }
 
 do_guest_xml() {
-    [ $# -ge 2 ] && [ $# -le 3 ] || die "usage: guest-xml NAME MEM_MIB [CMDLINE]"
+    case $# in 2 | 3) ;; *) die "usage: guest-xml NAME MEM_MIB [CMDLINE]" ;; esac
     local name=$1 mem=$2 cmdline=${3:-wss=16} kernel serial
     case $name in '' | *[!A-Za-z0-9_.-]*) die "guest name '$name': use letters, digits, _ . - only" ;; esac
     case $mem in '' | *[!0-9]*) die "MEM_MIB '$mem' is not a number" ;; esac
-    [ "$mem" -ge 8 ] && [ "$mem" -le 4096 ] || die "MEM_MIB $mem out of range 8..4096"
+    if [ "$mem" -lt 8 ] || [ "$mem" -gt 4096 ]; then die "MEM_MIB $mem out of range 8..4096"; fi
     case $cmdline in *[!A-Za-z0-9=\ ._-]*) die "CMDLINE '$cmdline': use words like wss=16 delay=0 fill=1" ;; esac
     kernel=${LV_GUEST:-}
     [ -n "$kernel" ] || kernel=$(find_guest) || die "test guest not found: set LV_GUEST (source DIR/env)"
