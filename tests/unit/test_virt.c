@@ -1,0 +1,433 @@
+/* test_virt.c - host reports read from libvirt's own test driver
+ * (test:///default, in process: a running domain "test" on a 16-CPU i686
+ * host), the capabilities parser on bad input, error reporting, and reads
+ * with a deadline against a socket that never answers. */
+#include "core/virt.h"
+#include "core/clock.h"
+#include "core/report.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tests/tap.h"
+
+#define TEST_URI "test:///default"
+
+/* ---------------------------------------------------------------- parser */
+
+static void parse_ok(const char *xml, const char *want_arch, const char *want_cpu, const char *what)
+{
+    char *arch, *cpu;
+    drover_error e;
+    int rc = dv_virt_parse_host_cpu(xml, "caps", &arch, &cpu, &e);
+
+    if (!ok(rc == 0, "parse: %s", what)) {
+        diag("   error: %s", e.message);
+        return;
+    }
+    is_str(arch, want_arch, "parse: %s: arch", what);
+    is_str(cpu, want_cpu, "parse: %s: cpu element", what);
+    free(arch);
+    free(cpu);
+}
+
+static void parse_bad(const char *xml, const char *needle, const char *what)
+{
+    char *arch = (char *)"x", *cpu = (char *)"x";
+    drover_error e;
+    int rc = dv_virt_parse_host_cpu(xml, "caps-of-h1", &arch, &cpu, &e);
+
+    ok(rc == -1 && arch == NULL && cpu == NULL, "parse refuses %s", what);
+    if (rc == -1) {
+        is_int(e.code, DROVER_ERR_CORRUPT, "parse: %s: code corrupt", what);
+        has_str(e.message, "caps-of-h1", "parse: %s: message names the source", what);
+        has_str(e.message, needle, "parse: %s: message says what is wrong", what);
+    } else {
+        free(arch);
+        free(cpu);
+    }
+}
+
+static void test_parser(void)
+{
+    char long_arch[128];
+
+    parse_ok("<capabilities><host><uuid>x</uuid><cpu><arch>x86_64</arch><model>qemu64</model></cpu>"
+             "<topology><cells><cell><cpus><cpu id='0'/></cpus></cell></cells></topology></host>"
+             "<guest><arch name='i686'/></guest></capabilities>",
+             "x86_64", "<cpu><arch>x86_64</arch><model>qemu64</model></cpu>", "minimal document");
+    parse_ok("<capabilities>\n <host>\n  <cpu mode='x'>\n   <arch>\n aarch64 \n</arch>\n  </cpu>\n </host>\n</capabilities>",
+             "aarch64", "<cpu mode='x'>\n   <arch>\n aarch64 \n</arch>\n  </cpu>",
+             "attributes and white space");
+    parse_ok("<capabilities><hostdev/><host><cpu><arch>ppc64le</arch></cpu></host></capabilities>",
+             "ppc64le", "<cpu><arch>ppc64le</arch></cpu>", "<hostdev> is not <host>");
+
+    parse_bad(NULL, "no document", "NULL");
+    parse_bad("", "<host>", "an empty document");
+    parse_bad("<capabilities/>", "<host>", "no <host>");
+    parse_bad("<capabilities><host><cpu><arch>x86_64</arch></cpu>", "<host>", "an unclosed <host>");
+    parse_bad("<capabilities><host><uuid/></host><cpu><arch>x86_64</arch></cpu></capabilities>",
+              "no <cpu>", "a <cpu> outside <host>");
+    parse_bad("<capabilities><host><cpu><arch>x86_64</arch></host></capabilities>", "not closed",
+              "an unclosed <cpu>");
+    parse_bad("<capabilities><host><cpu/></host></capabilities>", "not closed", "an empty <cpu/>");
+    parse_bad("<capabilities><host><cpu><model>x</model></cpu></host></capabilities>", "no <arch>",
+              "a <cpu> without <arch>");
+    parse_bad("<capabilities><host><cpu><arch>  </arch></cpu></host></capabilities>", "empty",
+              "an empty <arch>");
+    parse_bad("<capabilities><host><cpu><arch>x86 64</arch></cpu></host></capabilities>", "0x20",
+              "an <arch> with a space");
+    parse_bad("<capabilities><host><cpu><arch>x86&amp;</arch></cpu></host></capabilities>", "0x26",
+              "an <arch> with markup");
+    memset(long_arch, 0, sizeof long_arch);
+    strcpy(long_arch, "<host><cpu><arch>");
+    memset(long_arch + strlen(long_arch), 'a', 40);
+    strcat(long_arch, "</arch></cpu></host>");
+    parse_bad(long_arch, "longer than 32", "a 40-character <arch>");
+    parse_bad("<host><cpu><arch>x86_64</cpu></host>", "no <arch>", "an unclosed <arch>");
+}
+
+static void test_state_names(void)
+{
+    is_str(dv_virt_state_name(VIR_DOMAIN_RUNNING), "running", "state name running");
+    is_str(dv_virt_state_name(VIR_DOMAIN_PAUSED), "paused", "state name paused");
+    is_str(dv_virt_state_name(VIR_DOMAIN_SHUTOFF), "shutoff", "state name shutoff");
+    is_str(dv_virt_state_name(VIR_DOMAIN_PMSUSPENDED), "pmsuspended", "state name pmsuspended");
+    is_str(dv_virt_state_name(99), "unknown", "state name of an unknown state");
+}
+
+/* ---------------------------------------------------------------- errors */
+
+/* Run fn with stderr sent to a file; return what was printed (malloc'ed). */
+static char *stderr_of(void (*fn)(void *), void *arg)
+{
+    char path[] = "/tmp/dv-test-virt-stderr.XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    char *buf = calloc(1, 4096);
+
+    if (fd < 0 || saved < 0 || !buf)
+        bail_out("cannot capture stderr");
+    fflush(stderr);
+    dup2(fd, 2);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    if (pread(fd, buf, 4095, 0) < 0)
+        buf[0] = '\0';
+    close(fd);
+    unlink(path);
+    return buf;
+}
+
+struct open_try {
+    const char *uri;
+    int rc;
+    drover_error err;
+};
+
+static void try_open(void *arg)
+{
+    struct open_try *t = arg;
+    dv_virt *v = NULL;
+    t->rc = dv_virt_open(t->uri, 0, 0, 0, &v, &t->err);
+    dv_virt_close(v);
+}
+
+static void test_errors(void)
+{
+    struct open_try t = { .uri = "nosuchdriver:///nowhere" };
+    char *printed = stderr_of(try_open, &t);
+    dv_virt *v = (dv_virt *)1;
+    drover_error e;
+
+    is_int(t.rc, -1, "opening an unknown URI fails");
+    is_int(t.err.code, DROVER_ERR_LIBVIRT, "... with code libvirt");
+    is_int(t.err.domain, DROVER_FROM_LIBVIRT, "... from libvirt");
+    has_str(t.err.message, "nosuchdriver:///nowhere", "... naming the URI");
+    has_str(t.err.message, "virConnectOpen", "... naming the call");
+    is_str(printed, "", "libvirt printed nothing on stderr");
+    free(printed);
+
+    is_int(dv_virt_open("", 0, 0, 0, &v, &e), -1, "an empty URI is refused");
+    ok(v == NULL, "... and *out is NULL");
+    is_int(e.code, DROVER_ERR_INVALID, "... as invalid");
+    is_int(dv_virt_read_report(NULL, "h", NULL, (drover_report **)&v, &e), -1,
+           "reading a report without a connection fails");
+}
+
+/* ---------------------------------------------------------------- report */
+
+static const drover_instance *find_instance(const drover_report *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_instances; i++)
+        if (strcmp(r->instances[i].name, name) == 0)
+            return &r->instances[i];
+    return NULL;
+}
+
+static void check_against_libvirt(dv_virt *v, const drover_report *r)
+{
+    virConnectPtr c = dv_virt_conn(v);
+    unsigned long hv = 0, lib = 0;
+    virNodeInfo ni;
+    char *caps = virConnectGetCapabilities(c);
+    unsigned long long free_bytes = virNodeGetFreeMemory(c);
+
+    if (!caps || virConnectGetVersion(c, &hv) < 0 || virConnectGetLibVersion(c, &lib) < 0 ||
+        virNodeGetInfo(c, &ni) < 0)
+        bail_out("the test driver did not answer a direct call");
+    is_int(r->schema, DROVER_REPORT_SCHEMA, "report schema");
+    is_str(r->host, "h1", "host name is the one asked for");
+    is_str(r->hypervisor_type, virConnectGetType(c), "hypervisor type as virConnectGetType says");
+    is_str(r->hypervisor_type, "TEST", "the test driver calls itself TEST");
+    is_int(r->hypervisor_version, hv, "hypervisor version as virConnectGetVersion says");
+    ok(r->hypervisor_version > 0, "hypervisor version is not 0");
+    is_int(r->libvirt_version, lib, "libvirt version as virConnectGetLibVersion says");
+    ok(r->libvirt_version >= 6000000, "libvirt version is at least 6.0.0 (%llu)",
+       (unsigned long long)r->libvirt_version);
+    is_str(r->arch, "i686", "arch of the test host");
+    has_str(caps, r->cpu_xml, "cpu XML is taken verbatim from the capabilities");
+    ok(strncmp(r->cpu_xml, "<cpu>", 5) == 0, "cpu XML starts with <cpu>");
+    has_str(r->cpu_xml, "<arch>i686</arch>", "cpu XML holds the arch");
+    is_int(r->memory_total_mib, ni.memory / 1024, "memory total from virNodeGetInfo");
+    is_int(r->memory_free_mib, free_bytes >> 20, "memory free from virNodeGetFreeMemory");
+    ok(r->memory_free_mib <= r->memory_total_mib, "free (%llu) <= total (%llu) MiB",
+       (unsigned long long)r->memory_free_mib, (unsigned long long)r->memory_total_mib);
+    is_int(r->vcpus, ni.cpus, "vcpus from virNodeGetInfo");
+    ok(r->generated_ms > 0 && llabs(r->generated_ms - dv_wall_ms()) < 60000,
+       "generated_ms is the wall clock now");
+    free(caps);
+}
+
+static void check_test_domain(dv_virt *v, const drover_report *r, const char *want_state)
+{
+    const drover_instance *in = find_instance(r, "test");
+    virDomainPtr d = virDomainLookupByName(dv_virt_conn(v), "test");
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (!d || virDomainGetUUIDString(d, uuid) < 0)
+        bail_out("the test driver has no domain \"test\"");
+    if (!ok(in != NULL, "instance \"test\" is reported")) {
+        virDomainFree(d);
+        return;
+    }
+    is_str(in->uuid, uuid, "its UUID as libvirt says");
+    is_int(strlen(in->uuid), 36, "UUID is 36 characters");
+    is_int(in->memory_mib, virDomainGetMaxMemory(d) / 1024, "its memory as libvirt says (MiB)");
+    is_str(in->state, want_state, "its state is %s", want_state);
+    virDomainFree(d);
+}
+
+static void check_json_round_trip(const drover_report *r)
+{
+    char *json = NULL;
+    drover_report *back = NULL;
+    drover_error e;
+
+    if (!ok(dv_report_to_json(r, &json, &e) == 0, "report encodes to JSON"))
+        return;
+    if (!ok(dv_report_from_json(json, strlen(json), &back, &e) == 0, "the JSON decodes")) {
+        diag("   %s", e.message);
+        free(json);
+        return;
+    }
+    is_str(back->host, r->host, "round trip: host");
+    is_str(back->hypervisor_type, r->hypervisor_type, "round trip: type");
+    is_int(back->hypervisor_version, r->hypervisor_version, "round trip: hypervisor version");
+    is_int(back->libvirt_version, r->libvirt_version, "round trip: libvirt version");
+    is_str(back->arch, r->arch, "round trip: arch");
+    is_str(back->cpu_xml, r->cpu_xml, "round trip: cpu XML");
+    is_int(back->memory_total_mib, r->memory_total_mib, "round trip: memory total");
+    is_int(back->memory_free_mib, r->memory_free_mib, "round trip: memory free");
+    is_int(back->vcpus, r->vcpus, "round trip: vcpus");
+    is_str(back->migration_uri, r->migration_uri, "round trip: migration URI");
+    is_int(back->generated_ms, r->generated_ms, "round trip: generated_ms");
+    is_int(back->n_instances, r->n_instances, "round trip: instance count");
+    for (size_t i = 0; i < back->n_instances && i < r->n_instances; i++) {
+        is_str(back->instances[i].name, r->instances[i].name, "round trip: instance %zu name", i);
+        is_str(back->instances[i].uuid, r->instances[i].uuid, "round trip: instance %zu uuid", i);
+        is_int(back->instances[i].memory_mib, r->instances[i].memory_mib,
+               "round trip: instance %zu memory", i);
+        is_str(back->instances[i].state, r->instances[i].state, "round trip: instance %zu state", i);
+    }
+    drover_report_free(back);
+    free(json);
+}
+
+static const char second_domain[] =
+    "<domain type='test'><name>a-stopped</name><uuid>0b5c1f3e-9d2a-4c61-8e77-123456789abc</uuid>"
+    "<memory unit='MiB'>300</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>";
+
+static void test_report(void)
+{
+    dv_virt *v;
+    drover_report *r;
+    drover_error e;
+    virDomainPtr extra, test;
+
+    if (dv_virt_open(TEST_URI, DV_VIRT_READONLY, 5, 3, &v, &e) < 0)
+        bail_out("cannot open %s: %s", TEST_URI, e.message);
+    is_str(dv_virt_uri(v), TEST_URI, "connection keeps its URI");
+    ok(dv_virt_alive(v), "the connection is alive");
+    if (dv_virt_read_report(v, "h1", NULL, &r, &e) < 0)
+        bail_out("cannot read a report from %s: %s", TEST_URI, e.message);
+    check_against_libvirt(v, r);
+    is_str(r->migration_uri, TEST_URI, "migration URI defaults to the connection's URI");
+    is_int(r->n_instances, 1, "the test host has one domain");
+    check_test_domain(v, r, "running");
+    check_json_round_trip(r);
+    drover_report_free(r);
+    dv_virt_close(v);
+
+    /* a second, read-write connection changes the (shared) test host */
+    if (dv_virt_open(TEST_URI, 0, 0, 0, &v, &e) < 0)
+        bail_out("cannot open %s read-write: %s", TEST_URI, e.message);
+    extra = virDomainDefineXML(dv_virt_conn(v), second_domain);
+    test = virDomainLookupByName(dv_virt_conn(v), "test");
+    if (!extra || !test || virDomainSuspend(test) < 0)
+        bail_out("cannot define or suspend domains on the test driver");
+    if (dv_virt_read_report(v, "h1", "qemu+tcp://h1/system", &r, &e) < 0)
+        bail_out("cannot read a report: %s", e.message);
+    is_str(r->migration_uri, "qemu+tcp://h1/system", "migration URI as given");
+    is_int(r->n_instances, 2, "two domains after defining one");
+    if (r->n_instances == 2) {
+        is_str(r->instances[0].name, "a-stopped", "instances are sorted by name (first)");
+        is_str(r->instances[1].name, "test", "instances are sorted by name (second)");
+        is_str(r->instances[0].state, "shutoff", "a defined domain is shutoff");
+        is_str(r->instances[0].uuid, "0b5c1f3e-9d2a-4c61-8e77-123456789abc", "its UUID");
+        is_int(r->instances[0].memory_mib, 300, "its memory in MiB");
+    }
+    check_test_domain(v, r, "paused");
+    check_json_round_trip(r);
+    drover_report_free(r);
+
+    if (dv_virt_read_report(v, "h1", NULL, &r, &e) < 0)
+        bail_out("cannot read a report: %s", e.message);
+    is_int(dv_virt_caps_reads(v), 1, "capabilities were read once for two reports");
+    drover_report_free(r);
+    virDomainResume(test);
+    virDomainUndefine(extra);
+    virDomainFree(extra);
+    virDomainFree(test);
+    dv_virt_close(v);
+}
+
+/* ---------------------------------------------------------------- deadlines */
+
+static char tmpdir[64];
+
+/* A unix socket that accepts nothing and answers nothing. */
+static int silent_socket(const char *path)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (strlen(path) >= sizeof a.sun_path)
+        bail_out("socket path %s is too long", path);
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 8) < 0)
+        bail_out("cannot listen on %s", path);
+    return fd;
+}
+
+static void wait_idle(dv_virt_reader *r, const char *what)
+{
+    for (int i = 0; i < 500 && dv_virt_reader_pending_ms(r) > 0; i++)
+        dv_sleep_ms(10);
+    if (dv_virt_reader_pending_ms(r) > 0)
+        bail_out("%s: the stuck libvirt call did not return within 5 s", what);
+}
+
+static void test_reader(void)
+{
+    char sock[128], uri[256];
+    dv_virt_reader *r, *orphan;
+    drover_report *rep;
+    dv_read_status st;
+    drover_error e;
+    int lfd, wake;
+    int64_t t0, took;
+
+    /* a libvirt that answers */
+    if (dv_virt_reader_new(TEST_URI, "h1", "", 2000, &r, &e) < 0)
+        bail_out("reader: %s", e.message);
+    is_int(dv_virt_reader_read(r, -1, &rep, &st, &e), 0, "reader reads a report from " TEST_URI);
+    is_int(st, DV_READ_OK, "... with status OK");
+    ok(rep && strcmp(rep->hypervisor_type, "TEST") == 0 && rep->n_instances >= 1,
+       "... and it is the test host's report");
+    drover_report_free(rep);
+    is_int(dv_virt_reader_read(r, -1, &rep, &st, &e), 0, "a second read works too");
+    drover_report_free(rep);
+    is_int(dv_virt_reader_pending_ms(r), 0, "nothing pending after a read");
+    dv_virt_reader_free(r);
+
+    /* a libvirt that never answers */
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/dvtv.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        bail_out("mkdtemp");
+    snprintf(sock, sizeof sock, "%s/sock", tmpdir);
+    snprintf(uri, sizeof uri, "qemu+unix:///system?socket=%s", sock);
+    lfd = silent_socket(sock);
+    if (dv_virt_reader_new(uri, "h1", "", 300, &r, &e) < 0)
+        bail_out("reader: %s", e.message);
+    t0 = dv_mono_ms();
+    is_int(dv_virt_reader_read(r, -1, &rep, &st, &e), -1, "a read of a silent libvirt fails");
+    took = dv_mono_ms() - t0;
+    is_int(st, DV_READ_TIMEOUT, "... with status TIMEOUT");
+    ok(rep == NULL, "... and no report");
+    is_int(e.code, DROVER_ERR_LIBVIRT, "... code libvirt");
+    has_str(e.message, sock, "... the message names the URI");
+    has_str(e.message, "300 ms", "... and the timeout");
+    ok(took >= 290 && took < 3000, "... after about the timeout (%lld ms)", (long long)took);
+    diag("timed out after %lld ms (timeout 300 ms)", (long long)took);
+
+    t0 = dv_mono_ms();
+    is_int(dv_virt_reader_read(r, -1, &rep, &st, &e), -1, "the next read fails too");
+    is_int(st, DV_READ_STUCK, "... at once with status STUCK (no read on top of a stuck one)");
+    has_str(e.message, "has not answered", "... saying libvirt has not answered");
+    ok(dv_mono_ms() - t0 < 200, "... without waiting");
+    ok(dv_virt_reader_pending_ms(r) >= 300, "pending time counts from the first read");
+
+    /* a second reader left behind while stuck frees itself later */
+    if (dv_virt_reader_new(uri, "h1", "", 100, &orphan, &e) < 0)
+        bail_out("reader: %s", e.message);
+    wake = eventfd(1, EFD_CLOEXEC);
+    is_int(dv_virt_reader_read(orphan, wake, &rep, &st, &e), -1, "a read with a ready wake fd");
+    is_int(st, DV_READ_WOKEN, "... returns WOKEN");
+    close(wake);
+    dv_virt_reader_free(orphan);
+
+    /* the silent server goes away: the stuck call returns, reads resume */
+    close(lfd);
+    wait_idle(r, "after closing the silent socket");
+    ok(1, "the stuck read returned once the server went away");
+    t0 = dv_mono_ms();
+    is_int(dv_virt_reader_read(r, -1, &rep, &st, &e), -1, "a read with no server fails");
+    is_int(st, DV_READ_FAILED, "... with status FAILED, not STUCK or TIMEOUT");
+    has_str(e.message, "virConnectOpen", "... saying which call failed");
+    has_str(e.message, sock, "... and where");
+    dv_virt_reader_free(r);
+    unlink(sock);
+    rmdir(tmpdir);
+}
+
+int main(void)
+{
+    drover_error e;
+
+    if (dv_virt_init(&e) < 0)
+        bail_out("dv_virt_init: %s", e.message);
+    ok(dv_virt_init(&e) == 0, "dv_virt_init can be called again");
+    test_parser();
+    test_state_names();
+    test_errors();
+    test_report();
+    test_reader();
+    return done_testing();
+}
