@@ -114,9 +114,10 @@ static int stopped(agent *a, why kind, const char *fmt, ...)
     } else {
         dv_debug("not publishing liveness: %s", msg);
     }
+    if (a->publishing || kind != a->why)      /* keep the reason it stopped for */
+        snprintf(a->why_msg, sizeof a->why_msg, "%s", msg);
     a->publishing = false;
     a->why = kind;
-    snprintf(a->why_msg, sizeof a->why_msg, "%s", msg);
     return -1;
 }
 

@@ -504,7 +504,7 @@ struct dv_virt_reader {
     /* under mu */
     bool asked, busy, quit, orphaned, have_result;
     uint64_t seq, result_seq;
-    int64_t started_ms;
+    int64_t started_ms, done_ms;
     int result_rc;
     drover_report *result;
     drover_error result_err;
@@ -581,6 +581,7 @@ static void *reader_main(void *arg)
         r->result_rc = rc;
         r->result_err = e;
         r->result_seq = seq;
+        r->done_ms = dv_mono_ms();
         r->have_result = true;
         {
             uint64_t one = 1;
@@ -678,10 +679,18 @@ int dv_virt_reader_read(dv_virt_reader *r, int wake_fd, drover_report **out,
         *status = DV_READ_STUCK;
         return dv_err(err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT,
                       "libvirt at %s has not answered a read started %lld ms ago "
-                      "(timeout %d ms); no new read until it does",
+                      "(timeout %d ms)",
                       r->uri, (long long)waited, r->timeout_ms);
     }
     /* a late answer to a read that timed out is stale now */
+    if (r->have_result) {
+        long long ms = (long long)(r->done_ms - r->started_ms);
+        if (r->result_rc == 0)
+            dv_info("libvirt at %s answered a read after %lld ms, too late to use", r->uri, ms);
+        else
+            dv_info("a late read from libvirt at %s ended after %lld ms: %s", r->uri, ms,
+                    r->result_err.message);
+    }
     drover_report_free(r->result);
     r->result = NULL;
     r->have_result = false;

@@ -1,0 +1,153 @@
+#!/bin/bash
+# test_agent.sh - droverd end to end on libvirt's test driver and a real
+# SQLite file, checked through the drover CLI: the member comes UP, a
+# kill -9 makes it DOWN within service_down_time (+ polling), SIGTERM makes
+# it leave at once; --once, bad arguments and a bad libvirt URI.
+set -u
+
+top_builddir=${top_builddir:-$(pwd)}
+droverd=$top_builddir/cmd/droverd
+drover=$top_builddir/cmd/drover
+
+n=0 failed=0
+ok() {     # ok CONDITION-STATUS DESCRIPTION
+    n=$((n + 1))
+    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
+}
+diag() { echo "# $*"; }
+bail() { echo "Bail out! $*"; cleanup; exit 99; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+for b in "$droverd" "$drover"; do
+    [ -x "$b" ] || { echo "Bail out! $b is not built"; exit 99; }
+done
+
+tmp=$(mktemp -d /tmp/dv-agent.XXXXXX) || bail "mktemp"
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+conf=$tmp/drover.conf
+cat >"$conf" <<EOF
+servicegroup = {
+  driver = "db";
+  report_interval = 1;
+  service_down_time = 3;
+  db = { path = "$tmp/drover.db"; };
+};
+agent = {
+  host = "agent-h1";
+  group = "compute";
+  libvirt_uri = "test:///default";
+  migration_uri = "qemu+tcp://agent-h1/system";
+  libvirt_timeout_ms = 2000;
+};
+log = { level = "info"; target = "stderr"; };
+EOF
+
+is_up() { "$drover" -c "$conf" service is-up "$1" >/dev/null 2>&1; }
+last_seen() { "$drover" -c "$conf" service show "$1" --json 2>/dev/null | grep -o '"last_seen_ms": [0-9]*'; }
+state_of() { "$drover" -c "$conf" service is-up "$1" 2>/dev/null; }
+
+# wait_state HOST UP|DOWN|GONE LIMIT_MS: poll every 50 ms; prints the ms it took
+wait_state() {
+    local host=$1 want=$2 limit=$3 t0 s
+    t0=$(now_ms)
+    while :; do
+        s=$(state_of "$host")
+        case $want in
+            GONE) [ "$s" != UP ] && ! is_up "$host" && break ;;   # left, or DOWN
+            *) [ "$s" = "$want" ] && break ;;
+        esac
+        [ $(( $(now_ms) - t0 )) -ge "$limit" ] && { echo -1; return 1; }
+        sleep 0.05
+    done
+    echo $(( $(now_ms) - t0 ))
+}
+
+start_agent() {   # start_agent LOG [extra droverd args]
+    local log=$1
+    shift
+    "$droverd" -c "$conf" "$@" 2>"$log" &
+    pid=$!
+}
+
+# ---------------------------------------------------------------- bad input
+"$droverd" --no-such-option >/dev/null 2>"$tmp/err"
+ok $(( $? != 2 )) "an unknown option exits 2"
+grep -q "unknown option '--no-such-option'" "$tmp/err"; ok $? "  and says which"
+grep -q "^Usage: droverd" "$tmp/err"; ok $? "  and shows the usage"
+"$droverd" -c "$tmp/missing.conf" --once >/dev/null 2>"$tmp/err"
+ok $(( $? != 2 )) "a missing config file exits 2"
+grep -q "missing.conf" "$tmp/err"; ok $? "  and names the file"
+"$droverd" --help | grep -q -- "--libvirt-uri URI"; ok $? "--help describes the options"
+"$droverd" --version | grep -qx "droverd [0-9.]*"; ok $? "--version prints the version"
+
+# ---------------------------------------------------------------- --once
+"$droverd" -c "$conf" --once 2>"$tmp/once.log"
+ok $? "--once on test:///default exits 0"
+ok "$(is_up agent-h1; echo $?)" "  and the member is UP"
+"$drover" -c "$conf" service list --json >"$tmp/list.json"
+grep -q '"hypervisor_type": "TEST"' "$tmp/list.json"; ok $? "  its report says hypervisor TEST"
+grep -q '"migration_uri": "qemu+tcp://agent-h1/system"' "$tmp/list.json"
+ok $? "  and carries the configured migration URI"
+grep -q '"name": "test"' "$tmp/list.json"; ok $? "  and lists the test domain"
+
+nowhere="qemu+unix:///system?socket=$tmp/nobody-listens-here"
+"$droverd" -c "$conf" --once --host agent-h2 --libvirt-uri "$nowhere" 2>"$tmp/bad.log"
+ok $(( $? != 1 )) "--once with a libvirt URI nobody serves exits 1"
+grep -qF "not publishing liveness: virConnectOpen on $nowhere" "$tmp/bad.log"
+ok $? "  and logs why, naming the URI"
+s=$("$drover" -c "$conf" service is-up agent-h2 2>/dev/null)
+ok $(( $? == 0 )) "  and agent-h2 is not UP (${s:-not a member})"
+
+# ---------------------------------------------------------------- UP, then kill -9
+start_agent "$tmp/run1.log" --host agent-k9
+ms=$(wait_state agent-k9 UP 5000) || bail "agent-k9 did not come UP within 5 s"
+ok 0 "a running droverd makes its member UP (after $ms ms)"
+sleep 1.2   # a few heartbeats
+first=$(last_seen agent-k9)
+sleep 1.1
+second=$(last_seen agent-k9)
+[ -n "$first" ] && [ "$first" != "$second" ]
+ok $? "it heartbeats every report_interval ($first -> $second)"
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+pid=
+ms=$(wait_state agent-k9 DOWN 8000)
+ok $? "after kill -9 the member turns DOWN"
+diag "DOWN $ms ms after kill -9 (service_down_time 3 s, report_interval 1 s)"
+[ "$ms" -ge 0 ] && [ "$ms" -le 4000 ]
+ok $? "  within 4 s ($ms ms)"
+
+# ---------------------------------------------------------------- UP, then SIGTERM
+start_agent "$tmp/run2.log" --host agent-t
+wait_state agent-t UP 5000 >/dev/null || bail "agent-t did not come UP within 5 s"
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=
+ok $rc "SIGTERM: droverd exits 0"
+ms=$(wait_state agent-t GONE 0)
+ok $? "  and the member is gone (or DOWN) at once: $(state_of agent-t || echo not a member)"
+grep -q "left group compute" "$tmp/run2.log"; ok $? "  and it logged that it left"
+grep -q "SIGTERM received" "$tmp/run2.log"; ok $? "  and why"
+
+start_agent "$tmp/run3.log" --host agent-i
+wait_state agent-i UP 5000 >/dev/null || bail "agent-i did not come UP within 5 s"
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+pid=
+ok $rc "SIGINT: droverd exits 0"
+wait_state agent-i GONE 0 >/dev/null
+ok $? "  and the member is gone (or DOWN)"
+
+if [ $failed -ne 0 ]; then
+    for f in "$tmp"/*.log; do diag "--- $f"; sed 's/^/#   /' "$f"; done
+fi
+echo "1..$n"
+[ $failed -eq 0 ]
