@@ -8,7 +8,8 @@
 #   lvs_start DIR     start one under DIR (a short path: unix sockets < 108 bytes;
 #                     its parents must let user nobody through);
 #                     sets LVS_PID, LVS_SOCK and LVS_URI; returns 1 if it did not come up
-#   lvs_stop          stop it (SIGCONT first, in case the test left it stopped)
+#   lvs_stop          stop it (SIGCONT first, in case the test left it stopped),
+#                     and any QEMU guest it started: libvirtd leaves them running
 
 lvs_start() {
     local dir=$1 i
@@ -19,6 +20,7 @@ lvs_start() {
         echo "# user nobody cannot reach $dir (every parent directory needs o+x)"
         return 1
     fi
+    LVS_DIR=$dir
     LVS_SOCK=$dir/run/libvirt/libvirt-sock
     LVS_URI="test+unix:///default?socket=$LVS_SOCK"
     # setpriv execs: the PID we get is libvirtd's own.  --timeout 0: never
@@ -52,4 +54,13 @@ lvs_stop() {
     kill -KILL "$LVS_PID" 2>/dev/null
     wait "$LVS_PID" 2>/dev/null
     LVS_PID=
+    # guests of the session QEMU driver: their pid files live in our run dir
+    local f p
+    for f in "$LVS_DIR"/run/libvirt/qemu/run/*.pid; do
+        [ -f "$f" ] || continue
+        p=$(cat "$f" 2>/dev/null)
+        [ -n "$p" ] || continue
+        kill -KILL "$p" 2>/dev/null
+        for _ in $(seq 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    done
 }
