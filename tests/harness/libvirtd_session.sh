@@ -60,6 +60,9 @@ lvs_stop() {
         [ -f "$f" ] || continue
         p=$(cat "$f" 2>/dev/null)
         [ -n "$p" ] || continue
+        # only a QEMU of user nobody: a pid file can outlive its process
+        [ "$(stat -c %U "/proc/$p" 2>/dev/null)" = nobody ] || continue
+        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q qemu-system || continue
         kill -KILL "$p" 2>/dev/null
         for _ in $(seq 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
     done
