@@ -9,6 +9,9 @@
 #
 #   bench/agent.sh [SECONDS]        (default 60; run from the build directory,
 #                                   or set DROVERD=path/to/droverd)
+#   LIBVIRT_URI=...  measure against another libvirt than test:///default
+#                    (e.g. a real libvirtd: the RPC cost instead of the
+#                    in-process test driver's)
 set -eu
 
 secs=${1:-60}
@@ -26,7 +29,7 @@ servicegroup = {
   service_down_time = 3;
   db = { path = "$tmp/drover.db"; };
 };
-agent = { host = "bench-h1"; libvirt_uri = "test:///default"; libvirt_timeout_ms = 5000; };
+agent = { host = "bench-h1"; libvirt_uri = "${LIBVIRT_URI:-test:///default}"; libvirt_timeout_ms = 5000; };
 log = { level = "info"; };
 CONF
 
@@ -50,6 +53,7 @@ sample() {   # sample LABEL: cumulative CPU share since start, memory now
                  l, 100 * t / hz / (ms / 1000), t / hz, ms / 1000, a, a / 1024, r }'
 }
 
+echo "droverd on ${LIBVIRT_URI:-test:///default}, db driver, report_interval 1 s, ${secs} s"
 sleep 10
 sample 10
 sleep $(( secs - 10 ))
