@@ -36,7 +36,7 @@ servicegroup = {
   driver = "db";
   report_interval = 1;
   service_down_time = 3;
-  db = { path = "$tmp/drover.db"; };
+  db = { path = "$tmp/drover.db"; busy_timeout_ms = 200; };
 };
 agent = {
   host = "agent-h1";
@@ -122,6 +122,29 @@ ok $? "after kill -9 the member turns DOWN"
 diag "DOWN $ms ms after kill -9 (service_down_time 3 s, report_interval 1 s)"
 [ "$ms" -ge 0 ] && [ "$ms" -le 4000 ]
 ok $? "  within 4 s ($ms ms)"
+
+# ---------------------------------------------------------------- backend trouble, SIGHUP
+command -v sqlite3 >/dev/null || bail "the sqlite3 command is missing (scripts/deps.sh test)"
+start_agent "$tmp/run4.log" --host agent-b
+wait_state agent-b UP 5000 >/dev/null || bail "agent-b did not come UP within 5 s"
+# another process holds the database's write lock for 2.5 s (busy_timeout 200 ms)
+printf 'BEGIN IMMEDIATE;\n.shell sleep 2.5\nCOMMIT;\n' | sqlite3 "$tmp/drover.db"
+ok $? "another writer held the database locked for 2.5 s"
+sleep 1.5
+kill -0 "$pid" 2>/dev/null
+ok $? "droverd survives heartbeats that fail"
+grep -q "liveness publishing stopped: heartbeat of agent-b in group compute: .*locked" "$tmp/run4.log"
+ok $? "  and logs why publishing stopped"
+grep -q "liveness publishing resumed" "$tmp/run4.log"
+ok $? "  and that it resumed once the lock was gone"
+ok "$(is_up agent-b; echo $?)" "  the member is UP again"
+grep -E "publishing (stopped|resumed)" "$tmp/run4.log" | sed 's/^/#   /'
+kill -HUP "$pid"
+sleep 0.3
+kill -0 "$pid" 2>/dev/null
+ok $? "SIGHUP does not stop droverd"
+grep -q "signal 1 (Hangup) ignored" "$tmp/run4.log"; ok $? "  it says it ignored it"
+kill -TERM "$pid"; wait "$pid"; pid=
 
 # ---------------------------------------------------------------- UP, then SIGTERM
 start_agent "$tmp/run2.log" --host agent-t

@@ -134,11 +134,24 @@ diag "UP again $ms ms after SIGCONT"
 grep -q "liveness publishing resumed" "$tmp/stop.log"
 ok $? "  and the log says publishing resumed"
 
+# ---------------------------------------------------------------- 3. libvirtd dies, comes back
+kill -KILL "$LVS_PID"; wait "$LVS_PID" 2>/dev/null; LVS_PID=
+ms=$(wait_state DOWN 10000)
+ok $? "libvirtd killed: the member turns DOWN ($ms ms)"
+grep -qF "liveness publishing stopped: " "$tmp/stop.log" &&
+    [ "$(grep -c "liveness publishing stopped: " "$tmp/stop.log")" -ge 2 ]
+ok $? "  and the log says publishing stopped again"
+lvs_start "$tmp/lv" || bail "cannot restart the unprivileged libvirtd"
+ms=$(wait_state UP 10000)
+ok $? "libvirtd restarted: droverd connects again and the member is UP ($ms ms)"
+[ "$(grep -c "liveness publishing resumed" "$tmp/stop.log")" -ge 2 ]
+ok $? "  and the log says publishing resumed again"
+
 kill -TERM "$pid"
 wait "$pid"
 ok $? "droverd exits 0 on SIGTERM"
 pid=
-diag "droverd's log while libvirtd was stopped and continued:"
+diag "droverd's log while libvirtd was stopped, continued, killed and restarted:"
 sed 's/^/#   /' "$tmp/stop.log"
 
 if [ $failed -ne 0 ]; then
