@@ -35,6 +35,7 @@ static json_object *host_json(const drover_member *m)
 static void list_table(const drover_member *m, size_t n)
 {
     int w = 4;
+    char ver[32];
     for (size_t i = 0; i < n; i++)
         if ((int)strlen(m[i].host) > w)
             w = (int)strlen(m[i].host);
@@ -47,9 +48,9 @@ static void list_table(const drover_member *m, size_t n)
                    m[i].report_json ? "(report cannot be decoded)" : "(no report yet)");
             continue;
         }
-        printf("%-*s  %-7s  %-12s  %-8llu  %-7s  %7llu MiB  %6llu MiB  %5u  %zu\n", w, m[i].host,
+        printf("%-*s  %-7s  %-12s  %-8s  %-7s  %7llu MiB  %6llu MiB  %5u  %zu\n", w, m[i].host,
                drover_liveness_name(m[i].state), r->hypervisor_type,
-               (unsigned long long)r->hypervisor_version, r->arch,
+               dv_fmt_version(r->hypervisor_version, ver, sizeof ver), r->arch,
                (unsigned long long)r->memory_total_mib, (unsigned long long)r->memory_free_mib,
                r->vcpus, r->n_instances);
     }
@@ -58,14 +59,15 @@ static void list_table(const drover_member *m, size_t n)
 static void show_text(const drover_member *m)
 {
     const drover_report *r = m->report;
+    char hv[32], lv[32];
     printf("host:         %s (%s)\n", m->host, drover_liveness_name(m->state));
     if (!r) {
         printf("report:       %s\n", m->report_json ? "(stored, but cannot be decoded)" : "(none yet)");
         return;
     }
-    printf("hypervisor:   %s %llu\nlibvirt:      %llu\narch:         %s\nvcpus:        %u\n",
-           r->hypervisor_type, (unsigned long long)r->hypervisor_version,
-           (unsigned long long)r->libvirt_version, r->arch, r->vcpus);
+    printf("hypervisor:   %s %s\nlibvirt:      %s\narch:         %s\nvcpus:        %u\n",
+           r->hypervisor_type, dv_fmt_version(r->hypervisor_version, hv, sizeof hv),
+           dv_fmt_version(r->libvirt_version, lv, sizeof lv), r->arch, r->vcpus);
     printf("memory:       %llu MiB total, %llu MiB free\nmigration:    %s\n",
            (unsigned long long)r->memory_total_mib, (unsigned long long)r->memory_free_mib,
            r->migration_uri);

@@ -103,8 +103,10 @@ static int do_show(svc *s, const char *host)
                dv_fmt_age(dv_wall_ms(), m.last_seen_ms, age, sizeof age));
         if (m.report) {
             const drover_report *r = m.report;
-            printf("hypervisor:   %s %llu (libvirt %llu)\n", r->hypervisor_type,
-                   (unsigned long long)r->hypervisor_version, (unsigned long long)r->libvirt_version);
+            char hv[32], lv[32];
+            printf("hypervisor:   %s %s (libvirt %s)\n", r->hypervisor_type,
+                   dv_fmt_version(r->hypervisor_version, hv, sizeof hv),
+                   dv_fmt_version(r->libvirt_version, lv, sizeof lv));
             printf("arch:         %s, %u vCPUs\n", r->arch, r->vcpus);
             printf("memory:       %llu MiB total, %llu MiB free\n",
                    (unsigned long long)r->memory_total_mib, (unsigned long long)r->memory_free_mib);

@@ -84,7 +84,7 @@ if "$drover" --help | grep -q schedule; then
 fi
 
 say "kill -9 the agent of lvhost-2; it goes DOWN after service_down_time (3 s)"
-kill -KILL "${agents[1]}"
+{ kill -KILL "${agents[1]}"; wait "${agents[1]}"; } 2>/dev/null || true
 t0=$(date +%s%N)
 until [ "$("$drover" service is-up lvhost-2 2>/dev/null)" = DOWN ]; do sleep 0.1; done
 echo "lvhost-2 DOWN after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
