@@ -976,6 +976,10 @@ static int load_text(const char *text, size_t len, const char *name, dv_config *
         if (tie_numbers(config_root_setting(&c), &sc, &next, false) && next == sc.n) {
             next = 0;
             tie_numbers(config_root_setting(&c), &sc, &next, true);
+        } else {
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+            abort();               /* fuzzing: the scanner must agree with libconfig */
+#endif
         }
         if (walk_group(&x, config_root_setting(&c), top_keys, "") == 0 && cross_checks(&x, &c) == 0)
             rc = 0;

@@ -130,7 +130,8 @@ int dv_report_to_json(const drover_report *r, char **out, drover_error *err)
             arr = NULL;            /* o owns it now */
     }
     if (!bad) {
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
         bad = !s || !(*out = strdup(s));
     }
     json_object_put(arr);

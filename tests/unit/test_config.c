@@ -240,6 +240,17 @@ static void test_ranges(void)
     bad("servicegroup = { zk = { session_timeout_ms = 0; }; };\n", 1,
         "servicegroup.zk.session_timeout_ms", "100..600000");
     bad("agent = { libvirt_timeout_ms = 0; };\n", 1, "agent.libvirt_timeout_ms", "1..3600000");
+    /* past 64 bits, and a float key given a huge integer */
+    bad("scheduler = { max_retries = 0x1FFFFFFFFFFFFFFFFL; };\n", 1, "scheduler.max_retries",
+        "got 0x1FFFFFFFFFFFFFFFFL, which is too large");
+    bad("scheduler = { max_retries = 99999999999999999999L; };\n", 1, "scheduler.max_retries",
+        "got 99999999999999999999L, which is too large");
+    bad("scheduler = { max_retries = 0000000000000000000000000000000000000000000000000000000000000000000000001; };\n",
+        1, "scheduler.max_retries", "which is too large");
+    bad("scheduler = { ram_weight_multiplier = 99999999999; };\n", 1, "scheduler.ram_weight_multiplier",
+        "expected a number in [-1e+06, 1e+06], got 99999999999, which is too large");
+    bad("scheduler = { ram_weight_multiplier = 1000001; };\n", 1, "scheduler.ram_weight_multiplier",
+        "got 1000001");
     bad("evacuator = { max_per_minute = 0; };\n", 1, "evacuator.max_per_minute", "1..1000");
 }
 
@@ -282,8 +293,12 @@ static void test_enums(void)
     bad("scheduler = { weighers = [ \"cpu\" ]; };\n", 1, "scheduler.weighers[0]",
         "expected one of \"ram\", got \"cpu\"");
     bad("scheduler = { weighers = [ \"ram\", \"ram\" ]; };\n", 1, "scheduler.weighers[1]", "already listed");
-    /* control characters are shown escaped, never raw */
+    /* control characters are shown escaped, never raw; long values are cut */
     bad("log = { level = \"in\\nfo\"; };\n", 1, "log.level", "got \"in\\x0afo\"");
+    bad("log = { level = \"a\\\"b\\\\c\"; };\n", 1, "log.level", "got \"a\\\"b\\\\c\"");
+    bad("log = { level = \"0123456789012345678901234567890123456789012345678901234567890123456789"
+        "0123456789012345678901234567890123456789\"; };\n", 1, "log.level",
+        "got \"012345678901234567890123456789012345678901234567890123456789012345678901234567890123456...\"");
 }
 
 static void test_addresses_and_names(void)
@@ -308,6 +323,21 @@ static void test_addresses_and_names(void)
         "servicegroup.mc.servers[1]", "already listed");
     bad("servicegroup = { zk = { hosts = \"z1:2181,z2\"; }; };\n", 1, "servicegroup.zk.hosts",
         "server 2: the port is missing");
+    bad("servicegroup = { zk = { hosts = \"z1:2181,\"; }; };\n", 1, "servicegroup.zk.hosts",
+        "server 2: the host is empty");
+    bad("servicegroup = { mc = { servers = [ \"[fe80::1%eth0]:1\" ]; }; };\n", 1,
+        "servicegroup.mc.servers[0]", "an IPv6 address in [] holds only hex digits");
+    {
+        char text[1200], host[400];
+        memset(host, 'h', 300);
+        host[300] = '\0';
+        snprintf(text, sizeof text, "servicegroup = { mc = { servers = [ \"%s:1\" ]; }; };\n", host);
+        bad(text, 1, "servicegroup.mc.servers[0]", "the host is too long");
+        snprintf(text, sizeof text, "servicegroup = { zk = { hosts = \"z:1,%s:2\"; }; };\n", host);
+        bad(text, 1, "servicegroup.zk.hosts", "server 2: it is too long");
+    }
+    bad("servicegroup = { zk = { prefix = \"/a\\tb\"; }; };\n", 1, "servicegroup.zk.prefix",
+        "control characters");
     bad("servicegroup = { zk = { hosts = \"z1:2181/chroot\"; }; };\n", 1, "servicegroup.zk.hosts",
         "the port must be 1..65535");
     bad("servicegroup = { zk = { hosts = \"\"; }; };\n", 1, "servicegroup.zk.hosts",
@@ -391,6 +421,15 @@ static void test_files(void)
     {
         static const char nul_text[] = "log = { level = \"info\"; };\n\n\0state = { path = \"/x\"; };\n";
         bad_len(nul_text, sizeof nul_text - 1, 3, "", "contains a NUL byte");
+    }
+
+    {
+        size_t n = 65536 + 2;
+        char *many = malloc(n + 1);
+        memset(many, '\n', n);
+        many[n] = '\0';
+        bad(many, 65536, "", "too many lines (the limit is 65535)");
+        free(many);
     }
 
     snprintf(big_path, sizeof big_path, "%s/big.conf", dir);
