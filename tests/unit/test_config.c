@@ -713,12 +713,23 @@ static void test_sample_and_man(void)
     free(man);
 }
 
+/* Also runs after bail_out(), so no temporary directory is left behind. */
+static void remove_dir(void)
+{
+    char path[200];
+    unlink(conf);
+    snprintf(path, sizeof path, "%s/big.conf", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/dv-test-config.XXXXXX");
     if (!mkdtemp(dir))
         bail_out("mkdtemp: %s", strerror(errno));
     snprintf(conf, sizeof conf, "%s/drover.conf", dir);
+    atexit(remove_dir);
 
     test_syntax();
     test_unknown_keys();
@@ -733,8 +744,5 @@ int main(void)
     test_overrides();
     test_hostport();
     test_sample_and_man();
-
-    unlink(conf);
-    rmdir(dir);
     return done_testing();
 }
