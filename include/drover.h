@@ -125,9 +125,19 @@ typedef struct drover_member {
     int64_t last_seen_ms;      /* last heartbeat, ms since the epoch; 0 = never */
     char *report_json;         /* the last report as stored; NULL if none */
     drover_report *report;     /* the same, decoded; NULL if none or undecodable */
+    /* How the strings above are stored; set by drover, never by callers.
+     * false: each string is an allocation of its own.  true: group, host
+     * and disabled_reason live inside the allocation of the list the member
+     * belongs to (drover_list_states() makes such lists: one allocation for
+     * all of it), so they are released with the list by
+     * drover_members_free(), and drover_member_clear() only forgets them. */
+    bool packed;
 } drover_member;
 
+/* Free what a member holds and zero it (see packed above). */
 void drover_member_clear(drover_member *member);
+/* Free a list of n members, however it was made (drover_list_members(),
+ * drover_list_states()).  Clearing some of its members first is allowed. */
 void drover_members_free(drover_member *members, size_t n);
 
 /* ---------------------------------------------------------------- context */
