@@ -165,6 +165,16 @@ int drover_is_up(drover_ctx *ctx, const char *host, drover_liveness *state,
 int drover_list_members(drover_ctx *ctx, drover_member **members, size_t *n,
                         drover_error *err);
 
+/* What a liveness sweep needs, fast: every member of the context's group,
+ * sorted by host name, exactly as drover_list_members() gives them (state,
+ * last_seen_ms, disabled and its reason, forced_down) but without reports:
+ * report_json and report are NULL.  Drivers that can skip reading the
+ * reports do (db: one query that never reads them; the whole list is one
+ * allocation); the others list everything and drop the reports.  Free with
+ * drover_members_free(). */
+int drover_list_states(drover_ctx *ctx, drover_member **members, size_t *n,
+                       drover_error *err);
+
 /* One member.  Clear with drover_member_clear(). */
 int drover_get_member(drover_ctx *ctx, const char *host, drover_member *member,
                       drover_error *err);
