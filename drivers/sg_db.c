@@ -59,6 +59,7 @@ typedef struct state_row {
 typedef struct db_sg {
     dv_sg base;
     dv_sqlite *h;
+    dv_report_decoder *dec; /* json-c's parser, kept for every report get_all decodes */
     size_t last_n;          /* members in the last get_all: the next one's first guess */
     /* get_states' scratch, kept between calls: a steady fleet then costs one
      * allocation per call (its result). */
@@ -106,10 +107,13 @@ static int db_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     db_sg *d = calloc(1, sizeof *d);
 
     *out = NULL;
-    if (!d)
+    if (!d || !(d->dec = dv_report_decoder_new())) {
+        free(d);
         return nomem(err);
+    }
     if (dv_sqlite_open(cfg->servicegroup.db.path, &sg_kind, cfg->servicegroup.db.busy_timeout_ms,
                        &d->h, err) < 0) {
+        dv_report_decoder_free(d->dec);
         free(d);
         return -1;
     }
@@ -120,6 +124,7 @@ static int db_open(const dv_config *cfg, dv_sg **out, drover_error *err)
 static void db_close(dv_sg *sg)
 {
     dv_sqlite_close(me(sg)->h);
+    dv_report_decoder_free(me(sg)->dec);
     free(me(sg)->rows);
     free(me(sg)->text);
     free(sg);
@@ -273,7 +278,7 @@ static char *column_dup(sqlite3_stmt *st, int i, bool *bad)
 #define MEMBER_COLUMNS \
     "SELECT host, last_seen_ms, disabled, disabled_reason, forced_down, report FROM member"
 
-static int member_from_row(dv_sg *sg, sqlite3_stmt *st, const char *group, size_t group_len,
+static int member_from_row(db_sg *d, sqlite3_stmt *st, const char *group, size_t group_len,
                            int64_t now, drover_member *m)
 {
     bool bad = false;
@@ -289,14 +294,15 @@ static int member_from_row(dv_sg *sg, sqlite3_stmt *st, const char *group, size_
     m->disabled_reason = column_dup(st, 3, &bad);
     m->forced_down = sqlite3_column_int(st, 4) != 0;
     m->report_json = column_dup(st, 5, &bad);
-    m->state = judge(sg, now, m->last_seen_ms, m->forced_down);
+    m->state = judge(&d->base, now, m->last_seen_ms, m->forced_down);
     if (bad || !m->host) {
         drover_member_clear(m);
         return -1;
     }
     /* a report that does not decode is kept as text; report stays NULL */
     if (m->report_json)
-        dv_report_from_json(m->report_json, (size_t)sqlite3_column_bytes(st, 5), &m->report, NULL);
+        dv_report_decode(d->dec, m->report_json, (size_t)sqlite3_column_bytes(st, 5), &m->report,
+                         NULL);
     return 0;
 }
 
@@ -312,7 +318,7 @@ static int db_get(dv_sg *sg, const char *group, const char *host, drover_member 
         return -1;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        res = member_from_row(sg, st, group, strlen(group), dv_clock_now(&sg->clock), m) < 0
+        res = member_from_row(d, st, group, strlen(group), dv_clock_now(&sg->clock), m) < 0
                   ? nomem(err) : 0;
     else if (rc == SQLITE_DONE)
         res = not_found(d, group, host, err);
@@ -351,7 +357,7 @@ static int db_get_all(dv_sg *sg, const char *group, drover_member **members, siz
             v = nv;
             cap *= 2;
         }
-        if (member_from_row(sg, st, group, group_len, now, &v[count]) < 0)
+        if (member_from_row(d, st, group, group_len, now, &v[count]) < 0)
             break;
         count++;
     }
