@@ -462,6 +462,7 @@ static const key evacuator_keys[] = {
 
 static const key state_keys[] = {
     STR("path", state.path, F_NONEMPTY, NULL, NULL),
+    INT("busy_timeout_ms", state.busy_timeout_ms, 1, 3600000),
     END,
 };
 

@@ -80,6 +80,7 @@ typedef struct dv_config {
 
     struct {
         char *path;                    /* default /var/lib/drover/state.db */
+        int busy_timeout_ms;           /* default 5000 */
     } state;
 
     struct {

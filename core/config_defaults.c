@@ -99,6 +99,7 @@ dv_config *dv_config_new_defaults(void)
     failed |= list_set(&c->evacuator.fence_command, NULL, 0) != 0;
 
     c->state.path = dup_or_fail("/var/lib/drover/state.db", &failed);
+    c->state.busy_timeout_ms = 5000;
     c->log.level = dup_or_fail("info", &failed);
     c->log.target = dup_or_fail("stderr", &failed);
 

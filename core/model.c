@@ -63,14 +63,18 @@ void drover_member_clear(drover_member *m)
 {
     if (!m)
         return;
-    free(m->group);
-    free(m->host);
-    free(m->disabled_reason);
+    if (!m->packed) {
+        free(m->group);
+        free(m->host);
+        free(m->disabled_reason);
+    }
     free(m->report_json);
     drover_report_free(m->report);
     memset(m, 0, sizeof *m);
 }
 
+/* A packed list's strings follow its array in the same block: free(members)
+ * releases them. */
 void drover_members_free(drover_member *members, size_t n)
 {
     if (!members)

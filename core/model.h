@@ -21,6 +21,7 @@ drover_liveness dv_liveness_from_heartbeat(int64_t now_ms, int64_t last_seen_ms,
 
 /* Deep-copy helpers; return -1 with DROVER_ERR_NOMEM. */
 char *dv_strdup(const char *s);          /* NULL stays NULL; NULL on ENOMEM too */
+/* dst gets allocations of its own (never packed), whatever src is. */
 int dv_member_copy(drover_member *dst, const drover_member *src, drover_error *err);
 
 #endif

@@ -157,72 +157,99 @@ static const char *json_type_phrase(json_type t)
     return "of an unknown type";
 }
 
-/* where is "" for top-level fields, "instances[N]." inside an instance. */
-static int get_field(json_object *o, const char *where, const char *key, json_type want,
-                     json_object **v, drover_error *err)
+/* Where a field is: top level (idx < 0) or inside instance idx.  The name
+ * ("memory_free_mib", "instances[2].uuid") is only formatted for an error,
+ * so a report that decodes pays nothing for it. */
+typedef struct field {
+    long idx;
+    const char *key;
+} field;
+
+static const char *field_name(field f, char *buf, size_t size)
 {
-    if (!json_object_object_get_ex(o, key, v))
-        return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report: field \"%s%s\" is missing", where, key);
-    if (!json_object_is_type(*v, want))
-        return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report: field \"%s%s\" should be %s, not %s", where, key,
-                      json_type_phrase(want), json_type_phrase(json_object_get_type(*v)));
+    if (f.idx < 0)
+        return f.key;
+    snprintf(buf, size, "instances[%ld].%s", f.idx, f.key);
+    return buf;
+}
+
+/* "host report: field \"NAME\" WHAT" */
+static int corrupt(field f, const char *what, drover_error *err)
+{
+    char name[64];
+
+    return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT, "host report: field \"%s\" %s",
+                  field_name(f, name, sizeof name), what);
+}
+
+static int get_field(json_object *o, field f, json_type want, json_object **v, drover_error *err)
+{
+    char what[96];
+
+    if (!json_object_object_get_ex(o, f.key, v))
+        return corrupt(f, "is missing", err);
+    if (!json_object_is_type(*v, want)) {
+        snprintf(what, sizeof what, "should be %s, not %s", json_type_phrase(want),
+                 json_type_phrase(json_object_get_type(*v)));
+        return corrupt(f, what, err);
+    }
     return 0;
 }
 
-static int get_str(json_object *o, const char *where, const char *key, char **dst,
-                   drover_error *err)
+static int get_str(json_object *o, field f, char **dst, drover_error *err)
 {
     json_object *v;
     const char *s;
+    size_t len;
 
-    if (get_field(o, where, key, json_type_string, &v, err) < 0)
+    if (get_field(o, f, json_type_string, &v, err) < 0)
         return -1;
     s = json_object_get_string(v);
+    len = (size_t)json_object_get_string_len(v);
     /* "\u0000" decodes to a NUL byte, which C strings would silently cut */
-    if (strlen(s) != (size_t)json_object_get_string_len(v))
-        return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report: field \"%s%s\" contains a NUL character", where, key);
-    if (!(*dst = strdup(s)))
+    if (memchr(s, '\0', len))
+        return corrupt(f, "contains a NUL character", err);
+    if (!(*dst = malloc(len + 1)))
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_REPORT, "out of memory");
+    memcpy(*dst, s, len + 1);
     return 0;
 }
 
 /* json-c clamps integers beyond 64 bits to INT64_MIN/INT64_MAX (or
  * UINT64_MAX), all of which fall outside 0..max here. */
-static int get_u64(json_object *o, const char *where, const char *key, uint64_t max,
-                   uint64_t *dst, drover_error *err)
+static int get_u64(json_object *o, field f, uint64_t max, uint64_t *dst, drover_error *err)
 {
     json_object *v;
     int64_t n;
+    char what[48];
 
-    if (get_field(o, where, key, json_type_int, &v, err) < 0)
+    if (get_field(o, f, json_type_int, &v, err) < 0)
         return -1;
     n = json_object_get_int64(v);
     if (n < 0)
-        return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report: field \"%s%s\" is negative", where, key);
-    if ((uint64_t)n > max)
-        return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
-                      "host report: field \"%s%s\" is larger than %llu", where, key,
-                      (unsigned long long)max);
+        return corrupt(f, "is negative", err);
+    if ((uint64_t)n > max) {
+        snprintf(what, sizeof what, "is larger than %llu", (unsigned long long)max);
+        return corrupt(f, what, err);
+    }
     *dst = (uint64_t)n;
     return 0;
 }
 
+#define TOP(key) ((field){ -1, (key) })
+
 static int decode_instance(json_object *o, size_t idx, drover_instance *in, drover_error *err)
 {
-    char where[48];
+    long i = (long)idx;
 
-    snprintf(where, sizeof where, "instances[%zu].", idx);
     if (!json_object_is_type(o, json_type_object))
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
                       "host report: field \"instances[%zu]\" should be an object, not %s", idx,
                       json_type_phrase(json_object_get_type(o)));
-    if (get_str(o, where, "name", &in->name, err) || get_str(o, where, "uuid", &in->uuid, err) ||
-        get_u64(o, where, "memory_mib", UINT32_MAX, &in->memory_mib, err) ||
-        get_str(o, where, "state", &in->state, err))
+    if (get_str(o, (field){ i, "name" }, &in->name, err) ||
+        get_str(o, (field){ i, "uuid" }, &in->uuid, err) ||
+        get_u64(o, (field){ i, "memory_mib" }, UINT32_MAX, &in->memory_mib, err) ||
+        get_str(o, (field){ i, "state" }, &in->state, err))
         return -1;
     return 0;
 }
@@ -237,7 +264,7 @@ static int decode(json_object *o, drover_report *r, drover_error *err)
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
                       "host report should be a JSON object, not %s",
                       json_type_phrase(json_object_get_type(o)));
-    if (get_u64(o, "", "schema", INT_MAX, &schema, err) < 0)
+    if (get_u64(o, TOP("schema"), INT_MAX, &schema, err) < 0)
         return -1;
     if (schema < 1 || schema > DROVER_REPORT_SCHEMA)
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
@@ -245,17 +272,17 @@ static int decode(json_object *o, drover_report *r, drover_error *err)
                       (unsigned long long)schema, DROVER_REPORT_SCHEMA,
                       schema > DROVER_REPORT_SCHEMA ? " (a newer drover wrote it)" : "");
     r->schema = (int)schema;
-    if (get_str(o, "", "host", &r->host, err) ||
-        get_u64(o, "", "generated_ms", REPORT_INT_MAX, &gen, err) ||
-        get_str(o, "", "hypervisor_type", &r->hypervisor_type, err) ||
-        get_u64(o, "", "hypervisor_version", REPORT_INT_MAX, &r->hypervisor_version, err) ||
-        get_u64(o, "", "libvirt_version", REPORT_INT_MAX, &r->libvirt_version, err) ||
-        get_str(o, "", "arch", &r->arch, err) || get_str(o, "", "cpu_xml", &r->cpu_xml, err) ||
-        get_u64(o, "", "memory_total_mib", REPORT_INT_MAX, &r->memory_total_mib, err) ||
-        get_u64(o, "", "memory_free_mib", REPORT_INT_MAX, &r->memory_free_mib, err) ||
-        get_u64(o, "", "vcpus", UINT32_MAX, &vcpus, err) ||
-        get_str(o, "", "migration_uri", &r->migration_uri, err) ||
-        get_field(o, "", "instances", json_type_array, &arr, err))
+    if (get_str(o, TOP("host"), &r->host, err) ||
+        get_u64(o, TOP("generated_ms"), REPORT_INT_MAX, &gen, err) ||
+        get_str(o, TOP("hypervisor_type"), &r->hypervisor_type, err) ||
+        get_u64(o, TOP("hypervisor_version"), REPORT_INT_MAX, &r->hypervisor_version, err) ||
+        get_u64(o, TOP("libvirt_version"), REPORT_INT_MAX, &r->libvirt_version, err) ||
+        get_str(o, TOP("arch"), &r->arch, err) || get_str(o, TOP("cpu_xml"), &r->cpu_xml, err) ||
+        get_u64(o, TOP("memory_total_mib"), REPORT_INT_MAX, &r->memory_total_mib, err) ||
+        get_u64(o, TOP("memory_free_mib"), REPORT_INT_MAX, &r->memory_free_mib, err) ||
+        get_u64(o, TOP("vcpus"), UINT32_MAX, &vcpus, err) ||
+        get_str(o, TOP("migration_uri"), &r->migration_uri, err) ||
+        get_field(o, TOP("instances"), json_type_array, &arr, err))
         return -1;
     r->generated_ms = (int64_t)gen;
     r->vcpus = (uint32_t)vcpus;
@@ -270,20 +297,42 @@ static int decode(json_object *o, drover_report *r, drover_error *err)
     return 0;
 }
 
+/* ---------------------------------------------------------------- the parser */
+
+struct dv_report_decoder {
+    json_tokener *tok;
+};
+
+dv_report_decoder *dv_report_decoder_new(void)
+{
+    dv_report_decoder *dec = malloc(sizeof *dec);
+
+    if (dec && !(dec->tok = json_tokener_new())) {
+        free(dec);
+        return NULL;
+    }
+    if (dec)
+        json_tokener_set_flags(dec->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    return dec;
+}
+
+void dv_report_decoder_free(dv_report_decoder *dec)
+{
+    if (!dec)
+        return;
+    json_tokener_free(dec->tok);
+    free(dec);
+}
+
 /* Parse all of text[0..len) as one JSON value, strictly (RFC 8259: no
  * comments, trailing commas or NaN; valid UTF-8). */
-static json_object *parse(const char *text, size_t len, drover_error *err)
+static json_object *parse(json_tokener *tok, const char *text, size_t len, drover_error *err)
 {
-    json_tokener *tok = json_tokener_new();
     enum json_tokener_error e;
     json_object *o;
     size_t at;
 
-    if (!tok) {
-        dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_REPORT, "out of memory");
-        return NULL;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_tokener_reset(tok);
     o = json_tokener_parse_ex(tok, text, (int)len);
     at = json_tokener_get_parse_end(tok);
     e = json_tokener_get_error(tok);
@@ -296,7 +345,6 @@ static json_object *parse(const char *text, size_t len, drover_error *err)
     }
     if (o && e == json_tokener_success && at < len)
         e = json_tokener_error_parse_unexpected;   /* a NUL byte, then more */
-    json_tokener_free(tok);
     if (!o && e == json_tokener_success) {
         /* json-c's null is a NULL object */
         dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT,
@@ -313,8 +361,10 @@ static json_object *parse(const char *text, size_t len, drover_error *err)
     return o;
 }
 
-int dv_report_from_json(const char *text, size_t len, drover_report **out, drover_error *err)
+int dv_report_decode(dv_report_decoder *dec, const char *text, size_t len, drover_report **out,
+                     drover_error *err)
 {
+    dv_report_decoder *own = NULL;
     json_object *o;
     drover_report *r;
     int rc;
@@ -324,7 +374,11 @@ int dv_report_from_json(const char *text, size_t len, drover_report **out, drove
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT, "host report is empty");
     if (len > INT_MAX)
         return dv_err(err, DROVER_ERR_CORRUPT, DROVER_FROM_REPORT, "host report is too large");
-    if (!(o = parse(text, len, err)))
+    if (!dec && !(dec = own = dv_report_decoder_new()))
+        return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_REPORT, "out of memory");
+    o = parse(dec->tok, text, len, err);
+    dv_report_decoder_free(own);
+    if (!o)
         return -1;
     if (!(r = calloc(1, sizeof *r))) {
         json_object_put(o);
@@ -338,4 +392,9 @@ int dv_report_from_json(const char *text, size_t len, drover_report **out, drove
     }
     *out = r;
     return 0;
+}
+
+int dv_report_from_json(const char *text, size_t len, drover_report **out, drover_error *err)
+{
+    return dv_report_decode(NULL, text, len, out, err);
 }

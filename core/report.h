@@ -20,4 +20,14 @@ int dv_report_to_json(const drover_report *r, char **out, drover_error *err);
  * fields are ignored. */
 int dv_report_from_json(const char *text, size_t len, drover_report **out, drover_error *err);
 
+/* A decoder keeps json-c's parser from one report to the next, so decoding
+ * many in a row (a driver's get_all) does not set one up for each.  One
+ * thread at a time.  new: NULL on ENOMEM. */
+typedef struct dv_report_decoder dv_report_decoder;
+dv_report_decoder *dv_report_decoder_new(void);
+void dv_report_decoder_free(dv_report_decoder *dec);
+/* dv_report_from_json with dec's parser (NULL: a parser for this call). */
+int dv_report_decode(dv_report_decoder *dec, const char *text, size_t len, drover_report **out,
+                     drover_error *err);
+
 #endif

@@ -2,6 +2,7 @@
 #include "drivers/servicegroup.h"
 #include "core/model.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* One line per driver: a driver file adds itself here. */
@@ -131,6 +132,30 @@ int dv_sg_get_all(dv_sg *sg, const char *group, drover_member **members,
     *n = 0;
     GUARD(get_all, group, NULL);
     return sg->ops->get_all(sg, group, members, n, err);
+}
+
+/* The fallback still reads (and decodes) every report: only a driver's own
+ * get_states can skip that work. */
+int dv_sg_get_states(dv_sg *sg, const char *group, drover_member **members,
+                     size_t *n, drover_error *err)
+{
+    *members = NULL;
+    *n = 0;
+    if (!sg->ops->get_states && !sg->ops->get_all)
+        return unsupported(sg, "get_states", err);
+    if (check_names("get_states", group, NULL, err) < 0)
+        return -1;
+    if (sg->ops->get_states)
+        return sg->ops->get_states(sg, group, members, n, err);
+    if (sg->ops->get_all(sg, group, members, n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < *n; i++) {
+        free((*members)[i].report_json);
+        drover_report_free((*members)[i].report);
+        (*members)[i].report_json = NULL;
+        (*members)[i].report = NULL;
+    }
+    return 0;
 }
 
 int dv_sg_get(dv_sg *sg, const char *group, const char *host,

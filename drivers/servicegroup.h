@@ -53,6 +53,12 @@ typedef struct dv_sg_ops {
     /* Every member of group, sorted by host.  *members is malloc'ed. */
     int (*get_all)(dv_sg *sg, const char *group, drover_member **members,
                    size_t *n, drover_error *err);
+    /* The same without reports (report_json and report NULL): what a
+     * liveness sweep needs.  Optional: dv_sg_get_states() falls back to
+     * get_all when it is NULL.  The list may be packed (drover_member.packed:
+     * one allocation); either way drover_members_free() frees it. */
+    int (*get_states)(dv_sg *sg, const char *group, drover_member **members,
+                      size_t *n, drover_error *err);
     int (*get)(dv_sg *sg, const char *group, const char *host,
                drover_member *member, drover_error *err);
     int (*leave)(dv_sg *sg, const char *group, const char *host, drover_error *err);
@@ -83,6 +89,9 @@ int dv_sg_is_up(dv_sg *sg, const char *group, const char *host,
                 drover_liveness *state, drover_error *err);
 int dv_sg_get_all(dv_sg *sg, const char *group, drover_member **members,
                   size_t *n, drover_error *err);
+/* get_states, or for a driver without it get_all with the reports dropped. */
+int dv_sg_get_states(dv_sg *sg, const char *group, drover_member **members,
+                     size_t *n, drover_error *err);
 int dv_sg_get(dv_sg *sg, const char *group, const char *host,
               drover_member *member, drover_error *err);
 int dv_sg_leave(dv_sg *sg, const char *group, const char *host, drover_error *err);

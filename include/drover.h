@@ -125,9 +125,19 @@ typedef struct drover_member {
     int64_t last_seen_ms;      /* last heartbeat, ms since the epoch; 0 = never */
     char *report_json;         /* the last report as stored; NULL if none */
     drover_report *report;     /* the same, decoded; NULL if none or undecodable */
+    /* How the strings above are stored; set by drover, never by callers.
+     * false: each string is an allocation of its own.  true: group, host
+     * and disabled_reason live inside the allocation of the list the member
+     * belongs to (drover_list_states() makes such lists: one allocation for
+     * all of it), so they are released with the list by
+     * drover_members_free(), and drover_member_clear() only forgets them. */
+    bool packed;
 } drover_member;
 
+/* Free what a member holds and zero it (see packed above). */
 void drover_member_clear(drover_member *member);
+/* Free a list of n members, however it was made (drover_list_members(),
+ * drover_list_states()).  Clearing some of its members first is allowed. */
 void drover_members_free(drover_member *members, size_t n);
 
 /* ---------------------------------------------------------------- context */
@@ -154,6 +164,16 @@ int drover_is_up(drover_ctx *ctx, const char *host, drover_liveness *state,
  * drover_members_free(). */
 int drover_list_members(drover_ctx *ctx, drover_member **members, size_t *n,
                         drover_error *err);
+
+/* What a liveness sweep needs, fast: every member of the context's group,
+ * sorted by host name, exactly as drover_list_members() gives them (state,
+ * last_seen_ms, disabled and its reason, forced_down) but without reports:
+ * report_json and report are NULL.  Drivers that can skip reading the
+ * reports do (db: one query that never reads them; the whole list is one
+ * allocation); the others list everything and drop the reports.  Free with
+ * drover_members_free(). */
+int drover_list_states(drover_ctx *ctx, drover_member **members, size_t *n,
+                       drover_error *err);
 
 /* One member.  Clear with drover_member_clear(). */
 int drover_get_member(drover_ctx *ctx, const char *host, drover_member *member,

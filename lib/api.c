@@ -74,6 +74,15 @@ int drover_list_members(drover_ctx *ctx, drover_member **members, size_t *n, dro
     return dv_sg_get_all(ctx->sg, ctx->cfg->agent.group, members, n, err);
 }
 
+int drover_list_states(drover_ctx *ctx, drover_member **members, size_t *n, drover_error *err)
+{
+    *members = NULL;
+    *n = 0;
+    if (need_ctx(ctx, err) < 0)
+        return -1;
+    return dv_sg_get_states(ctx->sg, ctx->cfg->agent.group, members, n, err);
+}
+
 int drover_get_member(drover_ctx *ctx, const char *host, drover_member *member, drover_error *err)
 {
     if (need_ctx(ctx, err) < 0)

@@ -125,6 +125,12 @@ static void test_guards(void)
     ok(dv_sg_set_forced_down(sg, "compute", "h", true, &err) < 0 &&
        err.code == DROVER_ERR_UNSUPPORTED, "set_forced_down: unsupported");
     has_str(err.message, "set_forced_down", "... naming the operation");
+    all = (drover_member *)&err;
+    n = 99;
+    ok(dv_sg_get_states(sg, "compute", &all, &n, &err) < 0 && err.code == DROVER_ERR_UNSUPPORTED,
+       "get_states with neither get_states nor get_all: unsupported");
+    has_str(err.message, "\"hollow\" does not support get_states", "... naming the operation");
+    ok(!all && n == 0, "... leaving an empty list");
     dv_sg_close(sg);
     dv_config_free(cfg);
 }
@@ -345,6 +351,275 @@ static void test_names(dv_sg *sg)
     is_int(n, before, "no refused name reached the database");
 }
 
+/* ---- get_states: the liveness sweep's list */
+
+/* The db driver's ops without get_states: dv_sg_get_states falls back to
+ * get_all.  Filled in at run time from dv_sg_db_ops. */
+static dv_sg_ops fallback_ops;
+
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Everything but the reports (and how the strings are stored) is equal. */
+static bool same_liveness(const drover_member *a, const drover_member *b)
+{
+    return same_str(a->group, b->group) && same_str(a->host, b->host) && a->state == b->state &&
+           a->disabled == b->disabled && same_str(a->disabled_reason, b->disabled_reason) &&
+           a->forced_down == b->forced_down && a->last_seen_ms == b->last_seen_ms;
+}
+
+static void expect_state(const drover_member *m, const char *host, drover_liveness state,
+                         int64_t last_seen, bool disabled, const char *reason, bool forced_down)
+{
+    is_str(m->group, "sweep", "%s: group", host);
+    is_str(m->host, host, "%s: host", host);
+    is_int(m->state, state, "%s: state %s", host, drover_liveness_name(state));
+    is_int(m->last_seen_ms, last_seen, "%s: last_seen_ms", host);
+    ok(m->disabled == disabled && same_str(m->disabled_reason, reason) &&
+       m->forced_down == forced_down, "%s: admin state (disabled %d, reason %s, forced_down %d)",
+       host, disabled, reason ? reason : "none", forced_down);
+    ok(!m->report_json && !m->report, "%s: no report", host);
+}
+
+/* A group "sweep" with one member of each kind, joined out of host order. */
+static void populate_sweep(dv_sg *sg)
+{
+    drover_error err = { 0 };
+    char *json;
+
+    if (dv_report_to_json(sample_report("s-up"), &json, &err) < 0)
+        bail_out("encode: %s", err.message);
+    fake_now = T0 - 60001;
+    if (dv_sg_heartbeat(sg, "sweep", "s-stale", json, &err) < 0)
+        bail_out("heartbeat: %s", err.message);
+    fake_now = T0;
+    if (dv_sg_heartbeat(sg, "sweep", "s-up", json, &err) < 0 ||
+        dv_sg_heartbeat(sg, "sweep", "s-bad-report", "{\"schema\": ", &err) < 0 ||
+        dv_sg_heartbeat(sg, "sweep", "s-forced", json, &err) < 0 ||
+        dv_sg_set_forced_down(sg, "sweep", "s-forced", true, &err) < 0 ||
+        dv_sg_join(sg, "sweep", "s-disabled", &err) < 0 ||
+        dv_sg_set_disabled(sg, "sweep", "s-disabled", true, "rack move", &err) < 0 ||
+        dv_sg_join(sg, "sweep", "s-disabled-bare", &err) < 0 ||
+        dv_sg_set_disabled(sg, "sweep", "s-disabled-bare", true, NULL, &err) < 0 ||
+        dv_sg_heartbeat(sg, "elsewhere", "s-other", json, &err) < 0)
+        bail_out("populating the sweep group: %s", err.message);
+    free(json);
+}
+
+static void test_states_contents(dv_sg *sg, dv_sg *fb)
+{
+    drover_error err = { 0 };
+    drover_member *v, *all, *w;
+    size_t n, n_all, n_fb;
+    bool same = true, bare = true;
+
+    populate_sweep(sg);
+    fake_now = T0 + 1000;
+    ok(dv_sg_get_states(sg, "sweep", &v, &n, &err) == 0, "get_states of a group of six");
+    is_int(n, 6, "six members, the other group's not among them");
+    if (n == 6) {
+        expect_state(&v[0], "s-bad-report", DROVER_UP, T0, false, NULL, false);
+        expect_state(&v[1], "s-disabled", DROVER_UP, T0, true, "rack move", false);
+        expect_state(&v[2], "s-disabled-bare", DROVER_UP, T0, true, NULL, false);
+        expect_state(&v[3], "s-forced", DROVER_DOWN, T0, false, NULL, true);
+        expect_state(&v[4], "s-stale", DROVER_DOWN, T0 - 60001, false, NULL, false);
+        expect_state(&v[5], "s-up", DROVER_UP, T0, false, NULL, false);
+        for (size_t i = 0; i < n; i++)
+            same &= v[i].packed && v[i].group == v[0].group;
+        ok(same, "the list is packed: one allocation, the group name stored once");
+    }
+
+    ok(dv_sg_get_all(sg, "sweep", &all, &n_all, &err) == 0 && n_all == n,
+       "get_all lists the same number");
+    same = n_all == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = same_liveness(&v[i], &all[i]) && !all[i].packed;
+    ok(same, "get_states and get_all agree on every member but the reports");
+    ok(n_all == 6 && all[5].report && all[0].report_json && !all[0].report,
+       "(get_all does list the reports: s-up decoded, s-bad-report as text)");
+    drover_members_free(all, n_all);
+
+    ok(dv_sg_get_states(fb, "sweep", &w, &n_fb, &err) == 0 && n_fb == n,
+       "a driver without get_states: dv_sg_get_states falls back to get_all");
+    same = n_fb == n;
+    for (size_t i = 0; same && i < n; i++) {
+        same = same_liveness(&v[i], &w[i]) && !w[i].packed;
+        bare &= !w[i].report_json && !w[i].report;
+    }
+    ok(same, "the fallback lists the same members and states");
+    ok(bare, "the fallback drops the reports");
+    drover_members_free(w, n_fb);
+
+    /* clearing one member of a packed list, then freeing the list */
+    if (n == 6) {
+        drover_member_clear(&v[1]);
+        ok(!v[1].host && !v[1].group && !v[1].disabled_reason && !v[1].packed,
+           "drover_member_clear forgets a packed member's strings");
+        is_str(v[2].host, "s-disabled-bare", "and leaves the others alone");
+    }
+    drover_members_free(v, n);
+
+    fake_now = T0 + 61001;
+    ok(dv_sg_get_states(sg, "sweep", &v, &n, &err) == 0 && n == 6 && v[5].state == DROVER_DOWN &&
+       v[0].state == DROVER_DOWN, "61 s later every member is DOWN");
+    drover_members_free(v, n);
+    fake_now = T0;
+
+    ok(dv_sg_get_states(sg, "nobody-here", &v, &n, &err) == 0 && n == 0,
+       "an empty group lists nothing");
+    drover_members_free(v, n);
+    ok(dv_sg_get_states(fb, "nobody-here", &v, &n, &err) == 0 && n == 0,
+       "... through the fallback too");
+    drover_members_free(v, n);
+    v = (drover_member *)&err;
+    ok(dv_sg_get_states(sg, "a/b", &v, &n, &err) < 0 && err.code == DROVER_ERR_INVALID && !v &&
+       n == 0, "a bad group name is refused, the list left empty");
+    has_str(err.message, "get_states", "... naming the operation");
+    ok(dv_sg_get_states(fb, "a/b", &v, &n, &err) < 0 && err.code == DROVER_ERR_INVALID,
+       "... by the fallback too");
+    has_str(err.message, "get_states", "... also naming get_states");
+}
+
+/* Enough long names that the driver's scratch grows several times, then
+ * fewer: every list must be exact, whatever the scratch held before. */
+static void test_states_sizes(dv_sg *sg)
+{
+    enum { N = 1200 };
+    drover_error err = { 0 };
+    char host[200];
+    drover_member *v;
+    size_t n;
+    bool exact;
+
+    fake_now = T0;
+    for (int i = 0; i < N; i++) {
+        snprintf(host, sizeof host, "big-%05d.%0150d.example.net", i, i);
+        if (dv_sg_join(sg, "big", host, &err) < 0)
+            bail_out("join %s: %s", host, err.message);
+    }
+    for (int round = 0; round < 2; round++) {
+        ok(dv_sg_get_states(sg, "big", &v, &n, &err) == 0 && n == N,
+           "get_states of %d members with 176-byte names (call %d)", N, round + 1);
+        exact = n == N;
+        for (int i = 0; exact && i < N; i++) {
+            snprintf(host, sizeof host, "big-%05d.%0150d.example.net", i, i);
+            exact = strcmp(v[i].host, host) == 0 && strcmp(v[i].group, "big") == 0 &&
+                    v[i].state == DROVER_UP && v[i].last_seen_ms == T0 && !v[i].disabled_reason;
+        }
+        ok(exact, "every host, in order, with its state");
+        drover_members_free(v, n);
+    }
+    for (int i = 2; i < N; i++) {
+        snprintf(host, sizeof host, "big-%05d.%0150d.example.net", i, i);
+        dv_sg_leave(sg, "big", host, NULL);
+    }
+    ok(dv_sg_get_states(sg, "big", &v, &n, &err) == 0 && n == 2 &&
+       strncmp(v[0].host, "big-00000.", 10) == 0 && strncmp(v[1].host, "big-00001.", 10) == 0,
+       "after all but two left: exactly those two");
+    drover_members_free(v, n);
+}
+
+/* The query get_states runs is answered from the member_liveness index
+ * alone: it never reads the table's pages, where the reports are. */
+static void test_states_plan(const char *path)
+{
+    sqlite3 *s;
+    sqlite3_stmt *st;
+    char plan[512] = "";
+
+    if (sqlite3_open(path, &s) != SQLITE_OK ||
+        sqlite3_prepare_v2(s, "EXPLAIN QUERY PLAN SELECT host, last_seen_ms, disabled,"
+                              " disabled_reason, forced_down FROM member WHERE grp = ?1"
+                              " ORDER BY host", -1, &st, NULL) != SQLITE_OK)
+        bail_out("cannot prepare the plan query on %s", path);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s; ",
+                 (const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    has_str(plan, "USING COVERING INDEX member_liveness", "get_states' query reads the index only");
+    ok(!strstr(plan, "TEMP B-TREE"), "and needs no sort (%s)", plan);
+}
+
+/* A file of schema 1 (before member_liveness) is upgraded on open. */
+static void test_states_upgrade(void)
+{
+    static const char *const v1[] = {
+        "CREATE TABLE member ("
+        "  id INTEGER PRIMARY KEY,"
+        "  grp TEXT NOT NULL, host TEXT NOT NULL,"
+        "  joined_ms INTEGER NOT NULL,"
+        "  last_seen_ms INTEGER NOT NULL DEFAULT 0,"
+        "  report_count INTEGER NOT NULL DEFAULT 0,"
+        "  report TEXT,"
+        "  disabled INTEGER NOT NULL DEFAULT 0, disabled_reason TEXT,"
+        "  forced_down INTEGER NOT NULL DEFAULT 0);"
+        "CREATE UNIQUE INDEX member_by_name ON member (grp, host);",
+    };
+    const dv_db_kind kind_v1 = {
+        .what = "servicegroup database", .application_id = DV_APPID_SERVICEGROUP,
+        .domain = DROVER_FROM_DB, .steps = v1, .n_steps = 1,
+    };
+    const char *path = dbt_join(dir, "v1.db");
+    dv_config *cfg = config_for(path);
+    drover_error err = { 0 };
+    dv_sqlite *h;
+    drover_member *v;
+    sqlite3_stmt *st;
+    sqlite3 *s;
+    size_t n;
+    dv_sg *sg;
+
+    if (dv_sqlite_open(path, &kind_v1, 1000, &h, &err) < 0 ||
+        sqlite3_exec(dv_sqlite_db(h),
+                     "INSERT INTO member (grp, host, joined_ms, last_seen_ms, disabled,"
+                     " disabled_reason) VALUES ('compute', 'old-timer', 1, 1700000000000, 1, 'x')",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        bail_out("cannot make a schema 1 file: %s", err.message);
+    dv_sqlite_close(h);
+    sg = open_sg(cfg);
+    if (sqlite3_open(path, &s) != SQLITE_OK ||
+        sqlite3_prepare_v2(s, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        bail_out("cannot read the schema version of %s", path);
+    ok(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 2,
+       "a schema 1 file is upgraded to schema 2 on open");
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    fake_now = T0;
+    ok(dv_sg_get_states(sg, "compute", &v, &n, &err) == 0 && n == 1 &&
+       strcmp(v[0].host, "old-timer") == 0 && v[0].state == DROVER_UP && v[0].disabled &&
+       same_str(v[0].disabled_reason, "x"), "its member is listed by get_states, admin state kept");
+    drover_members_free(v, n);
+    dv_sg_close(sg);
+    test_states_plan(path);
+    dv_config_free(cfg);
+}
+
+static void test_states(void)
+{
+    dv_config *cfg = config_for(dbt_join(dir, "states.db"));
+    drover_error err = { 0 };
+    dv_sg *sg = open_sg(cfg), *fb;
+
+    fallback_ops = dv_sg_db_ops;
+    fallback_ops.name = "db-without-get_states";
+    fallback_ops.get_states = NULL;
+    if (dv_sg_open_ops(&fallback_ops, cfg, &fb, &err) < 0)
+        bail_out("cannot open the fallback driver: %s", err.message);
+    fb->clock = (dv_clock){ now_fn, &fake_now };
+    ok(dv_sg_db_ops.get_states != NULL, "the db driver has its own get_states");
+
+    test_states_contents(sg, fb);
+    test_states_sizes(sg);
+    test_states_plan(cfg->servicegroup.db.path);
+    dv_sg_close(fb);
+    dv_sg_close(sg);
+    dv_config_free(cfg);
+    test_states_upgrade();
+}
+
 /* ---- survives a reopen */
 
 static void test_reopen(dv_config *cfg)
@@ -473,11 +748,11 @@ static void test_files(void)
     dv_sg_close(open_sg(cfg));
     dv_config_free(cfg);
     if (sqlite3_open(p, &s) != SQLITE_OK ||
-        sqlite3_exec(s, "PRAGMA user_version = 2", NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(s, "PRAGMA user_version = 3", NULL, NULL, NULL) != SQLITE_OK)
         bail_out("sqlite3");
     sqlite3_close(s);
     refused_sg(p, "a servicegroup db of a newer drover", DROVER_ERR_CORRUPT,
-               "schema version 2 is newer");
+               "schema version 3 is newer");
 
     snprintf(sub, sizeof sub, "%s/no-such-dir/drover.db", dir);
     cfg = config_for(sub);
@@ -656,6 +931,7 @@ int main(void)
     dv_sg_close(sg);
     test_reopen(cfg);
     test_busy(cfg);
+    test_states();
     dv_config_free(cfg);
 
     test_files();

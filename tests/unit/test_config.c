@@ -39,7 +39,7 @@ static const char *const all_keys[] = {
     "migration.timeout_action", "migration.max_concurrent", "migration.poll_interval_ms",
     "evacuator.enabled", "evacuator.interval", "evacuator.grace", "evacuator.max_down_fraction",
     "evacuator.max_per_minute", "evacuator.mode", "evacuator.fence_command",
-    "state.path", "log.level", "log.target",
+    "state.path", "state.busy_timeout_ms", "log.level", "log.target",
 };
 
 static void write_file(const char *path, const char *text, size_t len)
@@ -179,7 +179,8 @@ static void test_unknown_keys(void)
     bad("evacuator = { fence = [ ]; };\n", 1, "evacuator.fence",
         "unknown key; the valid keys in evacuator are: enabled, interval, grace, max_down_fraction, "
         "max_per_minute, mode, fence_command");
-    bad("state = { dir = \"/x\"; };\n", 1, "state.dir", "unknown key; the valid keys in state are: path");
+    bad("state = { dir = \"/x\"; };\n", 1, "state.dir",
+        "unknown key; the valid keys in state are: path, busy_timeout_ms");
     bad("log = { file = \"/x\"; };\n", 1, "log.file", "unknown key; the valid keys in log are: level, target");
     bad("servicegroup = { redis = { }; };\n", 1, "servicegroup.redis", "unknown key; the valid keys in servicegroup are: driver, report_interval, "
         "service_down_time, db, mc, zk");
@@ -237,6 +238,12 @@ static void test_ranges(void)
     bad("migration = { poll_interval_ms = 0; };\n", 1, "migration.poll_interval_ms", "10..60000");
     bad("servicegroup = { db = { busy_timeout_ms = -1; }; };\n", 1, "servicegroup.db.busy_timeout_ms",
         "expected an integer in 1..3600000, got -1");
+    bad("state = {\n  path = \"/x\";\n  busy_timeout_ms = 0;\n};\n", 3, "state.busy_timeout_ms",
+        "expected an integer in 1..3600000, got 0");
+    bad("state = { busy_timeout_ms = 3600001; };\n", 1, "state.busy_timeout_ms",
+        "expected an integer in 1..3600000, got 3600001");
+    bad("state = { busy_timeout_ms = \"5000\"; };\n", 1, "state.busy_timeout_ms",
+        "expected an integer in 1..3600000, got a string");
     bad("servicegroup = { zk = { session_timeout_ms = 0; }; };\n", 1,
         "servicegroup.zk.session_timeout_ms", "100..600000");
     bad("agent = { libvirt_timeout_ms = 0; };\n", 1, "agent.libvirt_timeout_ms", "1..3600000");
@@ -483,7 +490,7 @@ static const char *config_diff(const dv_config *a, const dv_config *b)
     S(migration.timeout_action); N(migration.max_concurrent); N(migration.poll_interval_ms);
     N(evacuator.enabled); N(evacuator.interval); N(evacuator.grace); N(evacuator.max_down_fraction);
     N(evacuator.max_per_minute); S(evacuator.mode); L(evacuator.fence_command);
-    S(state.path); S(log.level); S(log.target);
+    S(state.path); N(state.busy_timeout_ms); S(log.level); S(log.target);
     return NULL;
 #undef S
 #undef N
@@ -503,6 +510,7 @@ static void test_defaults(void)
     is_str(def->servicegroup.driver, "db", "default driver is db");
     is_int(def->servicegroup.report_interval, 10, "default report_interval");
     is_int(def->servicegroup.service_down_time, 60, "default service_down_time");
+    is_int(def->state.busy_timeout_ms, 5000, "default state.busy_timeout_ms");
 
     if ((cfg = good("", "an empty text"))) {
         d = config_diff(cfg, def);
@@ -553,7 +561,7 @@ static void test_overrides(void)
         "  max_concurrent = 2; poll_interval_ms = 10; };\n"
         "evacuator = { enabled = true; interval = 1; grace = 0; max_down_fraction = 1;\n"
         "  max_per_minute = 1; mode = \"rebuild\"; fence_command = [ \"/usr/bin/fence\", \"%h\", \"\" ]; };\n"
-        "state = { path = \"rel/state.db\"; };\n"
+        "state = { path = \"rel/state.db\"; busy_timeout_ms = 3600000; };\n"
         "log = { level = \"debug\"; target = \"syslog\"; };\n";
     dv_config *c = good(text, "every key set");
 
@@ -613,6 +621,7 @@ static void test_overrides(void)
         is_str(c->evacuator.fence_command.v[2], "", "fence_command[2] may be empty");
     }
     is_str(c->state.path, "rel/state.db", "state.path");
+    is_int(c->state.busy_timeout_ms, 3600000, "state.busy_timeout_ms (at its maximum)");
     is_str(c->log.level, "debug", "log.level");
     is_str(c->log.target, "syslog", "log.target");
     is_str(c->path, "good.conf", "cfg->path is the name given");

@@ -4,7 +4,9 @@
  * every way a stored report can be damaged (not JSON, cut short, not an
  * object, a field missing, of the wrong type, negative, too large, a newer
  * schema, trailing data, a bad instance) gives DROVER_ERR_CORRUPT with a
- * message naming the field. */
+ * message naming the field.  Every bad input also goes through one
+ * decoder reused for all of them (as get_all reuses one): same verdict,
+ * and a good report still decodes after each failure. */
 #include "core/report.h"
 #include "tests/tap.h"
 
@@ -136,10 +138,15 @@ static void test_encode_limits(void)
 
 /* ---------------------------------------------------------------- bad input */
 
+/* The decoder every bad input also goes through, and a good report to
+ * give it after each one. */
+static dv_report_decoder *shared;
+static char *good_json;
+
 static void bad_len(const char *text, size_t len, const char *needle, const char *what)
 {
     drover_report *r = (drover_report *)&r;
-    drover_error e = { 0 };
+    drover_error e = { 0 }, e2 = { 0 };
     int rc = dv_report_from_json(text, len, &r, &e);
 
     ok(rc == -1 && r == NULL, "%s: rejected", what);
@@ -147,6 +154,16 @@ static void bad_len(const char *text, size_t len, const char *needle, const char
             "%s: DROVER_ERR_CORRUPT from report", what))
         diag("   got %s/%s: %s", drover_code_name(e.code), drover_domain_name(e.domain), e.message);
     has_str(e.message, needle, "%s: says %s", what, needle);
+
+    r = (drover_report *)&r;
+    rc = dv_report_decode(shared, text, len, &r, &e2);
+    if (!ok(rc == -1 && !r && e2.code == e.code && strcmp(e2.message, e.message) == 0,
+            "%s: the same verdict from a reused decoder", what))
+        diag("   one-shot: %s\n#   reused:   %s", e.message, e2.message);
+    rc = dv_report_decode(shared, good_json, strlen(good_json), &r, &e2);
+    ok(rc == 0 && r && same(r->host, "compute-1.example"),
+       "%s: then the decoder reads a good report (%s)", what, rc ? e2.message : "ok");
+    drover_report_free(r);
 }
 
 static void bad(const char *text, const char *needle, const char *what)
@@ -384,14 +401,60 @@ static void test_instances(void)
     }
 }
 
+/* A decoder used for many reports gives what dv_report_from_json gives,
+ * including after inputs that stop json-c mid-value. */
+static void test_decoder(void)
+{
+    drover_report in = sample(), *a = NULL, *b = NULL;
+    drover_error e = { 0 };
+    size_t n = strlen(good_json), failed = 0;
+    bool all_same = true;
+
+    for (int i = 0; i < 3; i++) {
+        ok(dv_report_decode(shared, good_json, n, &a, &e) == 0 && a, "decoder: report %d", i + 1);
+        ok(dv_report_from_json(good_json, n, &b, &e) == 0 && b, "... and one-shot");
+        if (a && b) {
+            all_same &= same(a->host, b->host) && same(a->cpu_xml, in.cpu_xml) &&
+                        a->memory_total_mib == in.memory_total_mib && a->vcpus == b->vcpus &&
+                        a->n_instances == 3 && same(a->instances[1].name, in.instances[1].name);
+        }
+        drover_report_free(a);
+        drover_report_free(b);
+        a = b = NULL;
+    }
+    ok(all_same, "decoder and one-shot agree, field for field");
+    /* each prefix leaves json-c waiting for more; the next decode starts afresh */
+    for (size_t len = 1; len < n; len += 7) {
+        if (dv_report_decode(shared, good_json, len, &a, &e) == 0) {
+            drover_report_free(a);
+            failed++;
+        }
+        if (dv_report_decode(shared, good_json, n, &a, &e) < 0)
+            failed++;
+        drover_report_free(a);
+        a = NULL;
+    }
+    is_int(failed, 0, "prefixes and whole reports in turn through one decoder: each verdict right");
+    ok(dv_report_decode(NULL, good_json, n, &a, &e) == 0 && a, "a NULL decoder decodes too");
+    drover_report_free(a);
+}
+
 int main(void)
 {
+    drover_report in = sample();
+    drover_error e = { 0 };
+
+    if (!(shared = dv_report_decoder_new()) || dv_report_to_json(&in, &good_json, &e) < 0)
+        bail_out("cannot set up the shared decoder and report: %s", e.message);
     test_round_trip();
+    test_decoder();
     test_encode_limits();
     test_not_json();
     test_truncated();
     test_fields();
     test_huge_numbers();
     test_instances();
+    dv_report_decoder_free(shared);
+    free(good_json);
     return done_testing();
 }
