@@ -1,0 +1,109 @@
+/* host_state.c - flat per-host records for the filters, built once per
+ * placement from get_all and the state db's claims. */
+#include "scheduler/scheduler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void state_from_member(dv_host_state *h, const drover_member *m)
+{
+    const drover_report *r = m->report;
+
+    memset(h, 0, sizeof *h);
+    h->host = m->host;
+    h->state = m->state;
+    h->disabled = m->disabled;
+    h->forced_down = m->forced_down;
+    h->disabled_reason = m->disabled_reason ? m->disabled_reason : "";
+    h->last_seen_ms = m->last_seen_ms;
+    h->hypervisor_type = "";
+    h->arch = "";
+    if (!r)
+        return;
+    h->has_report = true;
+    h->report = r;
+    h->hypervisor_type = r->hypervisor_type ? r->hypervisor_type : "";
+    h->hypervisor_version = r->hypervisor_version;
+    h->arch = r->arch ? r->arch : "";
+    h->memory_total_mib = r->memory_total_mib;
+    h->memory_free_mib = r->memory_free_mib;
+    /* Nova counts what is allocated to guests, whatever their power state:
+     * a stopped guest may be started again and needs its memory back. */
+    for (size_t i = 0; i < r->n_instances; i++)
+        h->memory_used_mib += r->instances[i].memory_mib;
+}
+
+int dv_hosts_build(drover_member *members, size_t n, dv_statedb *claims, int64_t now_ms,
+                   dv_hosts *out, drover_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->members = members;
+    out->n_members = n;
+    if (n && !(out->v = calloc(n, sizeof *out->v))) {
+        dv_hosts_free(out);
+        return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_SCHEDULER, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        dv_host_state *h = &out->v[i];
+        state_from_member(h, &members[i]);
+        if (claims && h->has_report &&
+            dv_statedb_claimed_mib(claims, h->host, now_ms, &h->claimed_mib, err) < 0) {
+            dv_err_prefix(err, "reading the claims on host %s", h->host);
+            dv_hosts_free(out);
+            return -1;
+        }
+    }
+    out->n = n;
+    return 0;
+}
+
+void dv_hosts_free(dv_hosts *hosts)
+{
+    if (!hosts)
+        return;
+    free(hosts->v);
+    drover_members_free(hosts->members, hosts->n_members);
+    memset(hosts, 0, sizeof *hosts);
+}
+
+dv_host_state *dv_hosts_find(dv_hosts *hosts, const char *host)
+{
+    for (size_t i = 0; host && i < hosts->n; i++)
+        if (strcmp(hosts->v[i].host, host) == 0)
+            return &hosts->v[i];
+    return NULL;
+}
+
+void dv_sched_params_from_config(const dv_config *cfg, dv_sched_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->ram_allocation_ratio = cfg->scheduler.ram_allocation_ratio;
+    p->reserved_host_memory_mib = cfg->scheduler.reserved_host_memory_mb;
+    p->ram_weight_multiplier = cfg->scheduler.ram_weight_multiplier;
+    p->host_subset_size = cfg->scheduler.host_subset_size > 0 ? cfg->scheduler.host_subset_size : 1;
+    p->max_retries = cfg->scheduler.max_retries;
+    p->claim_ttl_s = cfg->scheduler.claim_ttl_s;
+    p->service_down_time_s = cfg->servicegroup.service_down_time;
+}
+
+int64_t dv_ram_usable_mib(const dv_host_state *h, const dv_sched_params *p, bool with_claims)
+{
+    /* Nova compares in floating point; truncating the limit (both factors
+     * are positive) keeps the arithmetic exact in integers and never
+     * promises a fraction of a MiB. */
+    double limit = (double)h->memory_total_mib * p->ram_allocation_ratio;
+    if (limit < 0.0)
+        limit = 0.0;
+    int64_t usable = (limit > 9.0e18 ? INT64_MAX / 2 : (int64_t)limit) -
+                     (int64_t)h->memory_used_mib - p->reserved_host_memory_mib;
+    if (with_claims)
+        usable -= (int64_t)h->claimed_mib;
+    return usable;
+}
+
+void dv_version_format(uint64_t v, char *buf, size_t len)
+{
+    snprintf(buf, len, "%llu.%llu.%llu", (unsigned long long)(v / 1000000),
+             (unsigned long long)(v / 1000 % 1000), (unsigned long long)(v % 1000));
+}
