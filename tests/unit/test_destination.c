@@ -1,0 +1,593 @@
+/* test_destination.c - the destination loop's logic: instance lookup, the
+ * order hosts are tried in (weighers, host_subset_size), skipping a host
+ * whose live check fails, max_retries, and the named destination's checks.
+ *
+ * The live-check step here is a table (host -> verdict) so the loop's logic
+ * is tested on its own; the real libvirt checks are tested against real
+ * libvirtd hosts in tests/integration/test_sched_libvirt.c. */
+#include "scheduler/scheduler.h"
+#include "core/model.h"
+#include "tests/tap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW 1700000000000LL
+#define MAX_HOSTS 16
+
+/* ---------------------------------------------------------------- a fleet */
+
+typedef struct spec {
+    const char *host;
+    drover_liveness state;
+    uint64_t total_mib;
+    const char *type;
+    uint64_t version;
+    const char *instance;      /* running here, or NULL */
+    const char *inst_state;
+    uint64_t inst_mib;
+} spec;
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        bail_out("out of memory");
+    return d;
+}
+
+static drover_report *report_of(const spec *sp)
+{
+    drover_report *r = calloc(1, sizeof *r);
+    if (!r)
+        bail_out("out of memory");
+    r->schema = DROVER_REPORT_SCHEMA;
+    r->host = xstrdup(sp->host);
+    r->hypervisor_type = xstrdup(sp->type ? sp->type : "QEMU");
+    r->hypervisor_version = sp->version ? sp->version : 7002022;
+    r->arch = xstrdup("x86_64");
+    r->cpu_xml = xstrdup("<cpu/>");
+    r->migration_uri = xstrdup("");
+    r->memory_total_mib = sp->total_mib;
+    r->memory_free_mib = sp->total_mib;
+    if (sp->instance) {
+        char uuid[40];
+        /* a UUID derived from the name: the same name on two hosts is the same guest */
+        snprintf(uuid, sizeof uuid, "%08x-0000-4000-8000-0000000000%02x",
+                 (unsigned)strlen(sp->instance) * 0x1010101u, (unsigned char)sp->instance[0]);
+        r->instances = calloc(1, sizeof *r->instances);
+        if (!r->instances)
+            bail_out("out of memory");
+        r->instances[0] = (drover_instance){ xstrdup(sp->instance), xstrdup(uuid), sp->inst_mib,
+                                             xstrdup(sp->inst_state ? sp->inst_state : "running") };
+        r->n_instances = 1;
+    }
+    return r;
+}
+
+static void fleet(const spec *specs, size_t n, dv_hosts *hosts)
+{
+    drover_member *m = calloc(n, sizeof *m);
+    drover_error err;
+
+    if (!m)
+        bail_out("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        m[i].group = xstrdup("compute");
+        m[i].host = xstrdup(specs[i].host);
+        m[i].state = specs[i].state;
+        m[i].last_seen_ms = specs[i].state == DROVER_UP ? NOW - 1000 : NOW - 120000;
+        m[i].report = report_of(&specs[i]);
+    }
+    if (dv_hosts_build(m, n, NULL, NOW, hosts, &err) < 0)
+        bail_out("hosts: %s", err.message);
+}
+
+/* ---------------------------------------------------------------- a table of live verdicts */
+
+typedef struct table_check {
+    dv_live_check base;
+    const char *refuse[MAX_HOSTS];     /* hosts whose hypervisor says no */
+    size_t n_refuse;
+    const char *asked[MAX_HOSTS * 4];  /* the order hosts were asked in */
+    size_t n_asked;
+    int prepared;
+    bool fail_prepare;
+} table_check;
+
+static int table_prepare(dv_live_check *lc, const dv_sched_request *r, drover_error *err)
+{
+    table_check *t = (table_check *)lc;
+    t->prepared++;
+    if (t->fail_prepare)
+        return dv_err(err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT,
+                      "cannot read %s from its source %s", r->instance_name, r->source->host);
+    return 0;
+}
+
+static int table_check_host(dv_live_check *lc, const dv_host_state *dest,
+                            const dv_sched_request *r, char *why, size_t len)
+{
+    table_check *t = (table_check *)lc;
+    if (t->n_asked < sizeof t->asked / sizeof *t->asked)
+        t->asked[t->n_asked++] = dest->host;
+    for (size_t i = 0; i < t->n_refuse; i++)
+        if (strcmp(t->refuse[i], dest->host) == 0) {
+            snprintf(why, len, "live: CPU of %s lacks avx512f", dest->host);
+            return 1;
+        }
+    return 0;
+}
+
+static void table_init(table_check *t)
+{
+    memset(t, 0, sizeof *t);
+    t->base.name = "table";
+    t->base.prepare = table_prepare;
+    t->base.check = table_check_host;
+}
+
+static dv_sched_params params = {
+    .ram_allocation_ratio = 1.0,
+    .reserved_host_memory_mib = 512,
+    .ram_weight_multiplier = 1.0,
+    .host_subset_size = 1,
+    .max_retries = -1,
+    .claim_ttl_s = 600,
+    .service_down_time_s = 60,
+};
+
+static void sched(dv_sched *s, const dv_sched_params *p)
+{
+    static const char *filters[] = { "compute", "different_host", "hypervisor_type",
+                                      "hypervisor_version", "arch", "ram" };
+    static const char *weighers[] = { "ram" };
+    drover_error err;
+    if (dv_sched_init_lists(s, p, filters, 6, weighers, 1, &err) < 0)
+        bail_out("sched: %s", err.message);
+    dv_sched_seed(s, 42);
+}
+
+/* src runs vm1 (1024 MiB); five destinations with 2..6 GiB usable */
+static const spec base_fleet[] = {
+    { "src", DROVER_UP, 16384, NULL, 0, "vm1", "running", 1024 },
+    { "a", DROVER_UP, 2560, NULL, 0, NULL, NULL, 0 },     /* 2048 usable */
+    { "b", DROVER_UP, 6656, NULL, 0, NULL, NULL, 0 },     /* 6144: the roomiest */
+    { "c", DROVER_UP, 4608, NULL, 0, NULL, NULL, 0 },     /* 4096 */
+    { "d", DROVER_UP, 5632, NULL, 0, NULL, NULL, 0 },     /* 5120 */
+    { "e", DROVER_UP, 3584, NULL, 0, NULL, NULL, 0 },     /* 3072 */
+};
+#define N_BASE (sizeof base_fleet / sizeof base_fleet[0])
+
+static int run(dv_sched *s, dv_hosts *h, table_check *t, const dv_sched_opts *o,
+               dv_sched_result *res, drover_error *err)
+{
+    dv_err_clear(err);
+    return dv_find_destination(s, h, t ? &t->base : NULL, NULL, NOW, o, res, err);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_instance_lookup(void)
+{
+    static const spec f[] = {
+        { "h1", DROVER_UP, 8192, NULL, 0, "web", "running", 512 },
+        { "h2", DROVER_UP, 8192, NULL, 0, "db", "shutoff", 512 },
+        { "h3", DROVER_UP, 8192, NULL, 0, "pp", "paused", 256 },
+        { "h4", DROVER_UP, 8192, NULL, 0, "twin", "running", 256 },
+        { "h5", DROVER_UP, 8192, NULL, 0, "twin", "running", 256 },
+    };
+    dv_hosts h;
+    dv_sched s;
+    dv_sched_result res;
+    dv_sched_opts o = { 0 };
+    drover_error err;
+    char uuid[40];
+
+    fleet(f, 5, &h);
+    sched(&s, &params);
+    o.instance = "web";
+    ok(run(&s, &h, NULL, &o, &res, &err) == 0, "by name: found and placed");
+    is_str(res.source, "h1", "by name: the source is the host reporting it");
+    is_int(res.memory_mib, 512, "by name: its memory from the report");
+    snprintf(uuid, sizeof uuid, "%s", res.instance_uuid);
+    dv_sched_result_clear(&res);
+    for (char *p = uuid; *p; p++)
+        if (*p >= 'a' && *p <= 'f')
+            *p = (char)(*p - 'a' + 'A');
+    o.instance = uuid;
+    ok(run(&s, &h, NULL, &o, &res, &err) == 0, "by UUID (upper case): found");
+    is_str(res.instance_name, "web", "by UUID: the instance's name");
+    dv_sched_result_clear(&res);
+
+    o.instance = "pp";
+    ok(run(&s, &h, NULL, &o, &res, &err) == 0, "a paused instance can be placed");
+    dv_sched_result_clear(&res);
+
+    o.instance = "db";
+    ok(run(&s, &h, NULL, &o, &res, &err) < 0, "a shutoff instance is refused");
+    is_int(err.code, DROVER_ERR_INVALID, "shutoff: INVALID");
+    has_str(err.message, "instance db on host h2 is shutoff: only a running or paused", "shutoff: why");
+    dv_sched_result_clear(&res);
+
+    o.instance = "nope";
+    ok(run(&s, &h, NULL, &o, &res, &err) < 0, "an unknown instance is refused");
+    is_int(err.code, DROVER_ERR_NOT_FOUND, "unknown: NOT_FOUND");
+    has_str(err.message, "no host reports an instance named nope", "unknown: says so");
+    has_str(err.message, "5 hosts", "unknown: says how many reports were searched");
+    dv_sched_result_clear(&res);
+
+    o.instance = "twin";
+    ok(run(&s, &h, NULL, &o, &res, &err) < 0, "an instance running on two hosts is refused");
+    has_str(err.message, "running on two hosts, h4 and h5", "twin: names both hosts");
+    dv_sched_result_clear(&res);
+
+    o.instance = "";
+    ok(run(&s, &h, NULL, &o, &res, &err) < 0 && err.code == DROVER_ERR_INVALID,
+       "an empty instance name is refused");
+    dv_sched_fini(&s);
+    dv_hosts_free(&h);
+}
+
+static void test_spread_and_skip(void)
+{
+    dv_hosts h;
+    dv_sched s;
+    dv_sched_result res;
+    dv_sched_opts o = { .instance = "vm1", .explain = true };
+    table_check t;
+    drover_error err;
+
+    fleet(base_fleet, N_BASE, &h);
+    sched(&s, &params);
+    table_init(&t);
+    ok(run(&s, &h, &t, &o, &res, &err) == 0, "spread: a host is found");
+    is_str(res.host, "b", "spread: the roomiest host (b) is chosen");
+    is_int(t.prepared, 1, "prepare ran once");
+    is_int(t.n_asked, 1, "only the chosen host was asked");
+    is_int(res.tries, 1, "one try");
+    is_int(res.n_candidates, 5, "five candidates passed the filters");
+    is_int(res.verdicts[2].kind, DV_VERDICT_CHOSEN, "explain: b is chosen");
+    is_int(res.verdicts[0].kind, DV_VERDICT_FILTERED, "explain: the source is filtered");
+    has_str(res.verdicts[0].reason, "different_host", "explain: the source's reason");
+    is_int(res.verdicts[1].kind, DV_VERDICT_CANDIDATE, "explain: a is a candidate not tried");
+    ok(res.verdicts[2].weight > res.verdicts[4].weight &&
+           res.verdicts[4].weight > res.verdicts[3].weight,
+       "explain: weights follow usable memory (b > d > c)");
+    ok(res.verdicts[2].weight == 1.0 && res.verdicts[1].weight == 0.0,
+       "explain: weights normalized to 0..1");
+    dv_sched_result_clear(&res);
+
+    /* the best host's hypervisor says no: the next best is taken */
+    table_init(&t);
+    t.refuse[t.n_refuse++] = "b";
+    ok(run(&s, &h, &t, &o, &res, &err) == 0, "skip: a host is found");
+    is_str(res.host, "d", "skip: b failed its live check, d (next best) is chosen");
+    is_int(t.n_asked, 2, "skip: two hosts asked");
+    is_str(t.asked[0], "b", "skip: b asked first");
+    is_int(res.live_failures, 1, "skip: one live failure");
+    is_int(res.verdicts[2].kind, DV_VERDICT_LIVE_FAILED, "explain: b failed live");
+    has_str(res.verdicts[2].reason, "live: CPU of b lacks avx512f", "explain: b's reason");
+    dv_sched_result_clear(&res);
+
+    /* every candidate fails: the message lists the failures */
+    table_init(&t);
+    t.refuse[t.n_refuse++] = "a";
+    t.refuse[t.n_refuse++] = "b";
+    t.refuse[t.n_refuse++] = "c";
+    t.refuse[t.n_refuse++] = "d";
+    t.refuse[t.n_refuse++] = "e";
+    ok(run(&s, &h, &t, &o, &res, &err) < 0, "all fail: no host");
+    is_int(err.code, DROVER_ERR_NO_VALID_HOST, "all fail: NO_VALID_HOST");
+    has_str(err.message, "every candidate was tried and failed", "all fail: says so");
+    has_str(err.message, "different_host 1", "all fail: counts what filters removed");
+    has_str(err.message, "5 failed the live checks", "all fail: counts live failures");
+    has_str(err.message, "b (live: CPU of b lacks avx512f)", "all fail: gives each host's reason");
+    ok(res.host == NULL, "all fail: no host in the result");
+    is_int(res.tries, 5, "all fail: five tries (unlimited retries)");
+    dv_sched_result_clear(&res);
+    dv_sched_fini(&s);
+    dv_hosts_free(&h);
+}
+
+static void test_max_retries(void)
+{
+    dv_sched_params p = params;
+    dv_hosts h;
+    dv_sched s;
+    dv_sched_result res;
+    dv_sched_opts o = { .instance = "vm1" };
+    table_check t;
+    drover_error err;
+
+    fleet(base_fleet, N_BASE, &h);
+    p.max_retries = 1;
+    sched(&s, &p);
+    table_init(&t);
+    t.refuse[t.n_refuse++] = "b";
+    t.refuse[t.n_refuse++] = "d";
+    t.refuse[t.n_refuse++] = "c";
+    ok(run(&s, &h, &t, &o, &res, &err) < 0, "max_retries 1: b and d fail, no third try");
+    is_int(err.code, DROVER_ERR_NO_VALID_HOST, "max_retries: NO_VALID_HOST");
+    has_str(err.message, "gave up after 2 tries (scheduler.max_retries = 1)",
+            "max_retries: a clear message");
+    has_str(err.message, "d (live: CPU of d lacks avx512f)", "max_retries: the failures listed");
+    is_int(t.n_asked, 2, "max_retries: exactly two hosts asked");
+    dv_sched_result_clear(&res);
+
+    /* max_retries 1 is one retry: the second host may succeed */
+    table_init(&t);
+    t.refuse[t.n_refuse++] = "b";
+    ok(run(&s, &h, &t, &o, &res, &err) == 0, "max_retries 1: second try succeeds");
+    is_str(res.host, "d", "max_retries 1: d");
+    dv_sched_result_clear(&res);
+    dv_sched_fini(&s);
+
+    p.max_retries = 0;
+    sched(&s, &p);
+    table_init(&t);
+    t.refuse[t.n_refuse++] = "b";
+    ok(run(&s, &h, &t, &o, &res, &err) < 0, "max_retries 0: one try only");
+    has_str(err.message, "gave up after 1 tries (scheduler.max_retries = 0)", "max_retries 0: message");
+    is_int(t.n_asked, 1, "max_retries 0: one host asked");
+    dv_sched_result_clear(&res);
+    dv_sched_fini(&s);
+    dv_hosts_free(&h);
+}
+
+static void test_all_filtered(void)
+{
+    dv_hosts h;
+    dv_sched s;
+    dv_sched_result res;
+    dv_sched_opts o = { .instance = "big", .explain = true };
+    static const spec f[] = {
+        { "src", DROVER_UP, 16384, NULL, 0, "big", "running", 8192 },
+        { "a", DROVER_UP, 4096, NULL, 0, NULL, NULL, 0 },
+        { "b", DROVER_DOWN, 65536, NULL, 0, NULL, NULL, 0 },
+        { "c", DROVER_UP, 8192, NULL, 0, NULL, NULL, 0 },
+    };
+    table_check t;
+    drover_error err;
+
+    fleet(f, 4, &h);
+    sched(&s, &params);
+    table_init(&t);
+    ok(run(&s, &h, &t, &o, &res, &err) < 0, "all filtered: no host");
+    is_int(err.code, DROVER_ERR_NO_VALID_HOST, "all filtered: NO_VALID_HOST");
+    has_str(err.message, "no valid host for instance big (8192 MiB) from src: every host was "
+                         "filtered out; 4 hosts; filters removed: compute 1, different_host 1, ram 2",
+            "all filtered: counts per filter");
+    is_int(t.n_asked, 0, "all filtered: no live check asked");
+    is_int(res.rejected[5], 2, "result: ram removed 2");
+    is_str(res.filter_names[5], "ram", "result: filter names");
+    has_str(res.verdicts[3].reason, "ram: needs 8192 MiB, has 7680 MiB usable", "explain: c's reason");
+    dv_sched_result_clear(&res);
+    dv_sched_fini(&s);
+    dv_hosts_free(&h);
+}
+
+static void test_weigher_order(void)
+{
+    dv_sched_params p = params;
+    dv_hosts h;
+    dv_sched s;
+    dv_sched_result res;
+    dv_sched_opts o = { .instance = "vm1" };
+    table_check t;
+    drover_error err;
+    static const char *spread[] = { "b", "d", "c", "e", "a" };
+    static const char *pack[] = { "a", "e", "c", "d", "b" };
+    bool same;
+
+    fleet(base_fleet, N_BASE, &h);
+    sched(&s, &p);
+    table_init(&t);
+    for (size_t i = 0; i < 5; i++)
+        t.refuse[t.n_refuse++] = spread[i];
+    run(&s, &h, &t, &o, &res, &err);
+    same = t.n_asked == 5;
+    for (size_t i = 0; same && i < 5; i++)
+        same = strcmp(t.asked[i], spread[i]) == 0;
+    ok(same, "multiplier 1.0 spreads: tried b, d, c, e, a (most usable first)");
+    dv_sched_result_clear(&res);
+    dv_sched_fini(&s);
+
+    p.ram_weight_multiplier = -1.0;
+    sched(&s, &p);
+    table_init(&t);
+    for (size_t i = 0; i < 5; i++)
+        t.refuse[t.n_refuse++] = spread[i];
+    run(&s, &h, &t, &o, &res, &err);
+    same = t.n_asked == 5;
+    for (size_t i = 0; same && i < 5; i++)
+        same = strcmp(t.asked[i], pack[i]) == 0;
+    ok(same, "multiplier -1.0 packs: tried a, e, c, d, b (least usable that fits first)");
+    dv_sched_result_clear(&res);
+    dv_sched_fini(&s);
+
+    /* multiplier 0: no preference; ties go in name order */
+    p.ram_weight_multiplier = 0.0;
+    sched(&s, &p);
+    ok(run(&s, &h, NULL, &o, &res, &err) == 0, "multiplier 0: placed");
+    is_str(res.host, "a", "multiplier 0: equal weights, the first by name");
+    dv_sched_result_clear(&res);
+    dv_sched_fini(&s);
+    dv_hosts_free(&h);
+}
+
+static void test_subset(void)
+{
+    dv_sched_params p = params;
+    dv_hosts h;
+    dv_sched s;
+    dv_sched_result res;
+    dv_sched_opts o = { .instance = "vm1" };
+    drover_error err;
+    int count[N_BASE] = { 0 };
+
+    fleet(base_fleet, N_BASE, &h);
+    p.host_subset_size = 3;
+    sched(&s, &p);
+    for (int i = 0; i < 300; i++) {
+        dv_host_state *hs;
+        if (run(&s, &h, NULL, &o, &res, &err) < 0)
+            bail_out("subset: %s", err.message);
+        hs = dv_hosts_find(&h, res.host);
+        count[hs - h.v]++;
+        dv_sched_result_clear(&res);
+    }
+    diag("host_subset_size 3 over 300 placements: b %d, d %d, c %d, e %d, a %d", count[2], count[4],
+         count[3], count[5], count[1]);
+    ok(count[2] > 50 && count[4] > 50 && count[3] > 50,
+       "host_subset_size 3: each of the 3 best (b, d, c) is picked often");
+    is_int(count[1] + count[5], 0, "host_subset_size 3: never a host outside the 3 best");
+    dv_sched_fini(&s);
+
+    /* subset larger than the candidates: any candidate, never a filtered host */
+    p.host_subset_size = 50;
+    sched(&s, &p);
+    memset(count, 0, sizeof count);
+    for (int i = 0; i < 300; i++) {
+        if (run(&s, &h, NULL, &o, &res, &err) < 0)
+            bail_out("subset: %s", err.message);
+        count[dv_hosts_find(&h, res.host) - h.v]++;
+        dv_sched_result_clear(&res);
+    }
+    ok(count[0] == 0 && count[1] > 0 && count[2] > 0 && count[3] > 0 && count[4] > 0 && count[5] > 0,
+       "host_subset_size 50: every candidate gets picked, the source never");
+    dv_sched_fini(&s);
+
+    /* subset 1 is deterministic */
+    p.host_subset_size = 1;
+    sched(&s, &p);
+    memset(count, 0, sizeof count);
+    for (int i = 0; i < 20; i++) {
+        if (run(&s, &h, NULL, &o, &res, &err) < 0)
+            bail_out("subset: %s", err.message);
+        count[dv_hosts_find(&h, res.host) - h.v]++;
+        dv_sched_result_clear(&res);
+    }
+    is_int(count[2], 20, "host_subset_size 1: always the best");
+    dv_sched_fini(&s);
+    dv_hosts_free(&h);
+}
+
+static void named(const spec *f, size_t n, const char *dest, table_check *t, int want_rc,
+                  const char *want_check, const char *want_msg, const char *what)
+{
+    dv_hosts h;
+    dv_sched s;
+    dv_sched_result res;
+    dv_sched_opts o = { .instance = "vm1", .dest = dest };
+    drover_error err;
+    int rc;
+
+    fleet(f, n, &h);
+    sched(&s, &params);
+    rc = run(&s, &h, t, &o, &res, &err);
+    is_int(rc, want_rc, "--to %s: %s", dest, what);
+    if (want_rc < 0) {
+        if (want_check)
+            is_str(res.failed_check, want_check, "--to %s: the failing check is %s", dest, want_check);
+        has_str(err.message, want_msg, "--to %s: the message says why", dest);
+    } else {
+        is_str(res.host, dest, "--to %s: it is the destination", dest);
+    }
+    dv_sched_result_clear(&res);
+    dv_sched_fini(&s);
+    dv_hosts_free(&h);
+}
+
+static void test_named(void)
+{
+    static const spec f[] = {
+        { "src", DROVER_UP, 16384, NULL, 0, "vm1", "running", 1024 },
+        { "down", DROVER_DOWN, 16384, NULL, 0, NULL, NULL, 0 },
+        { "small", DROVER_UP, 1535, NULL, 0, NULL, NULL, 0 },  /* 1023 usable */
+        { "exact", DROVER_UP, 1536, NULL, 0, NULL, NULL, 0 },  /* 1024 usable */
+        { "xen", DROVER_UP, 16384, "Xen", 0, NULL, NULL, 0 },
+        { "old", DROVER_UP, 16384, NULL, 7002021, NULL, NULL, 0 },
+        { "new", DROVER_UP, 16384, NULL, 8000000, NULL, NULL, 0 },
+    };
+    const size_t n = sizeof f / sizeof *f;
+    table_check t;
+
+    named(f, n, "down", NULL, -1, "compute", "destination down cannot take instance vm1: compute: DOWN",
+          "a DOWN destination is refused");
+    named(f, n, "small", NULL, -1, "ram", "ram: needs 1024 MiB, has 1023 MiB usable",
+          "a destination one MiB too small is refused");
+    named(f, n, "exact", NULL, 0, NULL, NULL, "a destination with exactly enough is taken");
+    named(f, n, "xen", NULL, -1, "hypervisor_type", "the host runs Xen, the source src runs QEMU",
+          "a destination of another hypervisor type is refused");
+    named(f, n, "old", NULL, -1, "hypervisor_version", "QEMU 7.2.21, older than 7.2.22",
+          "an older destination is refused");
+    named(f, n, "new", NULL, 0, NULL, NULL, "a newer destination is taken");
+    named(f, n, "src", NULL, -1, "different_host", "is the source host",
+          "the source as destination is refused");
+    named(f, n, "nowhere", NULL, -1, NULL, "destination nowhere is not a member",
+          "an unknown destination is refused");
+    table_init(&t);
+    t.refuse[t.n_refuse++] = "new";
+    named(f, n, "new", &t, -1, "live", "live: CPU of new lacks avx512f",
+          "a destination failing its live check is refused");
+    is_int(t.n_asked, 1, "--to: the live check asked only the named host");
+    table_init(&t);
+    named(f, n, "old", &t, -1, "hypervisor_version", "older", "--to old with live checks");
+    is_int(t.n_asked, 0, "--to: no live check when a cheap check already failed");
+}
+
+static void test_prepare_fails(void)
+{
+    dv_hosts h;
+    dv_sched s;
+    dv_sched_result res;
+    dv_sched_opts o = { .instance = "vm1" };
+    table_check t;
+    drover_error err;
+
+    fleet(base_fleet, N_BASE, &h);
+    sched(&s, &params);
+    table_init(&t);
+    t.fail_prepare = true;
+    ok(run(&s, &h, &t, &o, &res, &err) < 0, "prepare failing fails the request");
+    is_int(err.code, DROVER_ERR_LIBVIRT, "prepare: its error code is kept");
+    has_str(err.message, "cannot read vm1 from its source src", "prepare: its message is kept");
+    is_int(t.n_asked, 0, "prepare: no destination asked");
+    dv_sched_result_clear(&res);
+    dv_sched_fini(&s);
+    dv_hosts_free(&h);
+}
+
+static void test_ignore(void)
+{
+    const char *ignore[] = { "b", "d" };
+    dv_hosts h;
+    dv_sched s;
+    dv_sched_result res;
+    dv_sched_opts o = { .instance = "vm1", .ignore = ignore, .n_ignore = 2 };
+    drover_error err;
+
+    fleet(base_fleet, N_BASE, &h);
+    sched(&s, &params);
+    ok(run(&s, &h, NULL, &o, &res, &err) == 0, "--ignore b --ignore d: placed");
+    is_str(res.host, "c", "--ignore: the best host not ignored (c)");
+    is_int(res.rejected[1], 3, "--ignore: different_host removed the source and two ignored");
+    dv_sched_result_clear(&res);
+    dv_sched_fini(&s);
+    dv_hosts_free(&h);
+}
+
+int main(void)
+{
+    test_instance_lookup();
+    test_spread_and_skip();
+    test_max_retries();
+    test_all_filtered();
+    test_weigher_order();
+    test_subset();
+    test_named();
+    test_prepare_fails();
+    test_ignore();
+    return done_testing();
+}
