@@ -230,6 +230,40 @@ struct dv_live_check {
                  char *why, size_t len);
 };
 
+/* The real live checks, on the destination's own libvirt (live_libvirt.c).
+ *
+ * Which URI reaches a host's libvirtd from the controller: a per-host entry
+ * "HOST=URI" of map if there is one; else the template with "%h" replaced by
+ * the host name; else (no template) the migration_uri the host reported,
+ * which is how its peers reach it and, on a management network, how the
+ * controller does too. */
+typedef struct dv_host_uris {
+    const char *tmpl;              /* NULL or "" = use the reported migration_uri */
+    const char *const *map;        /* "HOST=URI", split at the first '=' */
+    size_t n_map;
+} dv_host_uris;
+
+int dv_host_uri(const dv_host_uris *u, const dv_host_state *h, char *buf, size_t len,
+                drover_error *err);
+
+typedef struct dv_live_libvirt_opts {
+    dv_host_uris uris;
+    /* What CPU the destination must provide.  NULL: the running guest's CPU
+     * as its source libvirt describes it (Nova's vcpu_model), or the source
+     * host's reported CPU when the guest passes the host CPU through. */
+    const char *cpu_xml;
+    /* The virt type to compare under ("kvm", "qemu").  NULL: the guest's
+     * domain type as its source libvirt says. */
+    const char *virttype;
+} dv_live_libvirt_opts;
+
+/* prepare() asks the source's libvirt for the guest (it must be there,
+ * running or paused) and its hypervisor; check() asks the destination's:
+ * same hypervisor type, not older, the guest's UUID not defined there
+ * already, free memory now, and virConnectCompareHypervisorCPU. */
+int dv_live_libvirt_new(const dv_live_libvirt_opts *o, dv_live_check **out, drover_error *err);
+void dv_live_libvirt_free(dv_live_check *lc);
+
 /* ---------------------------------------------------------------- the loop */
 
 typedef struct dv_sched_opts {
