@@ -1,6 +1,6 @@
-/* engine.c - filter, weigh, pick.  The hot path of a placement: a pass per
- * filter over the surviving host indices, a pass per weigher, a linear
- * top-k for the pick.  Scratch arrays live in dv_sched and grow only when
+/* engine.c - filter, weigh, pick.  The hot path of a placement: one pass
+ * over the hosts through the filter chain, a pass per weigher over the
+ * survivors, a linear top-k for the pick.  Scratch arrays live in dv_sched and grow only when
  * the fleet does, so a placement allocates nothing per host. */
 #include "scheduler/scheduler.h"
 #include "core/clock.h"
@@ -104,31 +104,35 @@ int dv_sched_filter(dv_sched *s, const dv_host_state *hosts, size_t n,
                     const dv_sched_request *r, size_t *n_cand, size_t *rejected,
                     dv_verdict *verdicts, drover_error *err)
 {
-    size_t live = n;
+    const size_t nf = s->n_filters;
+    size_t kept = 0;
 
     *n_cand = 0;
     if (reserve(s, n, err) < 0)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        s->cand[i] = (uint32_t)i;
-    for (size_t f = 0; f < s->n_filters; f++) {
-        bool (*passes)(const dv_host_state *, const dv_sched_request *, char *, size_t) =
-            s->filters[f]->host_passes;
-        size_t kept = 0;
-        for (size_t i = 0; i < live; i++) {
-            uint32_t h = s->cand[i];
-            dv_verdict *v = verdicts ? &verdicts[h] : NULL;
-            if (passes(&hosts[h], r, v ? v->reason : NULL, DV_REASON_MAX)) {
-                s->cand[kept++] = h;
-            } else if (v) {
-                v->kind = DV_VERDICT_FILTERED;
-                v->filter = (int)f;
-            }
+    for (size_t f = 0; f < nf; f++)
+        rejected[f] = 0;
+    /* One pass over the hosts, each through the chain until a filter says
+     * no: every host state is read once (filter after filter over the
+     * survivors would stream the whole array once per filter).  The counts
+     * are the same: a host is charged to the first filter rejecting it. */
+    for (size_t i = 0; i < n; i++) {
+        const dv_host_state *h = &hosts[i];
+        dv_verdict *v = verdicts ? &verdicts[i] : NULL;
+        size_t f = 0;
+        while (f < nf && s->filters[f]->host_passes(h, r, v ? v->reason : NULL, DV_REASON_MAX))
+            f++;
+        if (f == nf) {
+            s->cand[kept++] = (uint32_t)i;
+            continue;
         }
-        rejected[f] = live - kept;
-        live = kept;
+        rejected[f]++;
+        if (v) {
+            v->kind = DV_VERDICT_FILTERED;
+            v->filter = (int)f;
+        }
     }
-    *n_cand = live;
+    *n_cand = kept;
     return 0;
 }
 

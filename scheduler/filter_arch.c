@@ -11,7 +11,7 @@ static bool arch_passes(const dv_host_state *h, const dv_sched_request *r, char 
             snprintf(why, len, "arch: the host has not reported its architecture yet");
         return false;
     }
-    if (strcmp(h->arch, r->source->arch) != 0) {
+    if (h->arch != r->source->arch && strcmp(h->arch, r->source->arch) != 0) {
         if (why)
             snprintf(why, len, "arch: the host is %s, the instance runs on %s",
                      *h->arch ? h->arch : "(unknown)", r->source->arch);

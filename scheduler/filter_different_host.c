@@ -8,7 +8,8 @@
 static bool different_passes(const dv_host_state *h, const dv_sched_request *r, char *why,
                              size_t len)
 {
-    if (h == r->source || strcmp(h->host, r->source->host) == 0) {
+    if (h == r->source ||
+        dv_same_name_hashed(h->name_hash, h->host, r->source->name_hash, r->source->host)) {
         if (why)
             snprintf(why, len, "different_host: this is the source host: the instance runs here");
         return false;

@@ -12,7 +12,9 @@ static bool type_passes(const dv_host_state *h, const dv_sched_request *r, char 
             snprintf(why, len, "hypervisor_type: the host has not reported its hypervisor yet");
         return false;
     }
-    if (strcmp(h->hypervisor_type, r->source->hypervisor_type) != 0) {
+    /* interned: the same pointer for hosts of the same kind */
+    if (h->hypervisor_type != r->source->hypervisor_type &&
+        strcmp(h->hypervisor_type, r->source->hypervisor_type) != 0) {
         if (why)
             snprintf(why, len, "hypervisor_type: the host runs %s, the source %s runs %s",
                      *h->hypervisor_type ? h->hypervisor_type : "(unknown)", r->source->host,

@@ -6,12 +6,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+uint32_t dv_host_name_hash(const char *host)
+{
+    /* FNV-1a; 0 is kept to mean "no hash" */
+    uint32_t x = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)host; *p; p++)
+        x = (x ^ *p) * 16777619u;
+    return x ? x : 1;
+}
+
+/* Hosts of one kind share a handful of strings ("QEMU", "x86_64"): give
+ * them one pointer each, so filters compare pointers, not bytes. */
+typedef struct interned {
+    const char *v[32];
+    size_t n;
+} interned;
+
+static const char *intern(interned *t, const char *s)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->v[i], s) == 0)
+            return t->v[i];
+    if (t->n < sizeof t->v / sizeof *t->v)
+        t->v[t->n++] = s;
+    return s;
+}
+
 static void state_from_member(dv_host_state *h, const drover_member *m)
 {
     const drover_report *r = m->report;
 
     memset(h, 0, sizeof *h);
     h->host = m->host;
+    h->name_hash = dv_host_name_hash(m->host);
     h->state = m->state;
     h->disabled = m->disabled;
     h->forced_down = m->forced_down;
@@ -37,6 +64,8 @@ static void state_from_member(dv_host_state *h, const drover_member *m)
 int dv_hosts_build(drover_member *members, size_t n, dv_statedb *claims, int64_t now_ms,
                    dv_hosts *out, drover_error *err)
 {
+    interned types = { .n = 0 }, arches = { .n = 0 };
+
     memset(out, 0, sizeof *out);
     out->members = members;
     out->n_members = n;
@@ -47,6 +76,8 @@ int dv_hosts_build(drover_member *members, size_t n, dv_statedb *claims, int64_t
     for (size_t i = 0; i < n; i++) {
         dv_host_state *h = &out->v[i];
         state_from_member(h, &members[i]);
+        h->hypervisor_type = intern(&types, h->hypervisor_type);
+        h->arch = intern(&arches, h->arch);
         if (claims && h->has_report &&
             dv_statedb_claimed_mib(claims, h->host, now_ms, &h->claimed_mib, err) < 0) {
             dv_err_prefix(err, "reading the claims on host %s", h->host);
