@@ -4,13 +4,15 @@
  *
  * The live-check step here is a table (host -> verdict) so the loop's logic
  * is tested on its own; the real libvirt checks are tested against real
- * libvirtd hosts in tests/integration/test_sched_libvirt.c. */
+ * libvirtd hosts in tests/integration/test_sched_libvirt.c.  Claims go to a
+ * real state db (a SQLite file in a scratch directory). */
 #include "scheduler/scheduler.h"
 #include "core/model.h"
 #include "tests/tap.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NOW 1700000000000LL
 #define MAX_HOSTS 16
@@ -65,7 +67,13 @@ static drover_report *report_of(const spec *sp)
     return r;
 }
 
+static void fleet_claims(const spec *specs, size_t n, dv_statedb *db, dv_hosts *hosts);
 static void fleet(const spec *specs, size_t n, dv_hosts *hosts)
+{
+    fleet_claims(specs, n, NULL, hosts);
+}
+
+static void fleet_claims(const spec *specs, size_t n, dv_statedb *db, dv_hosts *hosts)
 {
     drover_member *m = calloc(n, sizeof *m);
     drover_error err;
@@ -79,7 +87,7 @@ static void fleet(const spec *specs, size_t n, dv_hosts *hosts)
         m[i].last_seen_ms = specs[i].state == DROVER_UP ? NOW - 1000 : NOW - 120000;
         m[i].report = report_of(&specs[i]);
     }
-    if (dv_hosts_build(m, n, NULL, NOW, hosts, &err) < 0)
+    if (dv_hosts_build(m, n, db, NOW, hosts, &err) < 0)
         bail_out("hosts: %s", err.message);
 }
 
@@ -578,6 +586,83 @@ static void test_ignore(void)
     dv_hosts_free(&h);
 }
 
+/* Another scheduler claims the best host's room after our host states were
+ * read: our claim conflicts, that host is skipped, the next one is taken. */
+static void test_claims(void)
+{
+    static const spec f[] = {
+        { "src", DROVER_UP, 16384, NULL, 0, "vm1", "running", 1024 },
+        { "a", DROVER_UP, 6656, NULL, 0, NULL, NULL, 0 },   /* 6144 usable */
+        { "b", DROVER_UP, 4608, NULL, 0, NULL, NULL, 0 },   /* 4096 usable */
+    };
+    char dir[] = "/tmp/drover-test-sched-XXXXXX", path[600];
+    dv_statedb *db;
+    dv_hosts h;
+    dv_sched s;
+    dv_sched_result res;
+    dv_sched_opts o = { .instance = "vm1", .explain = true };
+    drover_error err;
+    int64_t other = 0;
+    uint64_t mib = 0;
+
+    if (!mkdtemp(dir))
+        bail_out("mkdtemp: cannot make a scratch directory");
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    if (dv_statedb_open(path, 5000, &db, &err) < 0)
+        bail_out("state db: %s", err.message);
+    fleet_claims(f, 3, db, &h);
+    is_int(h.v[1].claimed_mib, 0, "claims: nothing claimed on a when the states are read");
+    ok(dv_statedb_claim_try(db, "a", "other-instance", 5500, 6144, NOW, 600, &other, &err) == 0,
+       "claims: another scheduler claims 5500 of a's 6144 MiB");
+    sched(&s, &params);
+    ok(dv_find_destination(&s, &h, NULL, db, NOW, &o, &res, &err) == 0, "claims: a host is found");
+    is_str(res.host, "b", "claims: a lost the race, b is taken");
+    ok(res.claim_id > 0 && res.claim_id != other, "claims: b's claim has its own id");
+    is_int(res.claim_conflicts, 1, "claims: one conflict");
+    is_int(res.tries, 2, "claims: two tries");
+    is_int(res.verdicts[1].kind, DV_VERDICT_CLAIM_FAILED, "explain: a lost the claim");
+    has_str(res.verdicts[1].reason, "claim: host a: 5500 MiB claimed already of 6144 MiB",
+            "explain: a's reason says what is claimed");
+    ok(dv_statedb_claimed_mib(db, "b", NOW, &mib, &err) == 0 && mib == 1024,
+       "claims: 1024 MiB are now claimed on b");
+    dv_sched_result_clear(&res);
+    dv_hosts_free(&h);
+
+    /* states read now see the claims: a is filtered, b has less room */
+    fleet_claims(f, 3, db, &h);
+    is_int(h.v[1].claimed_mib, 5500, "claims: a's claim is in its host state");
+    is_int(h.v[2].claimed_mib, 1024, "claims: b's claim is in its host state");
+    ok(dv_find_destination(&s, &h, NULL, db, NOW, &o, &res, &err) == 0, "claims: placed again");
+    is_str(res.host, "b", "claims: b again (a is full of claims)");
+    has_str(res.verdicts[1].reason, "ram: needs 1024 MiB, has 644 MiB usable", "claims: a filtered by ram");
+    has_str(res.verdicts[1].reason, "claimed 5500)", "claims: the claim is in the arithmetic");
+    dv_sched_result_clear(&res);
+
+    /* a named destination whose room was claimed meanwhile: "claim" */
+    o.dest = "b";
+    if (dv_statedb_claim_try(db, "b", "third", 2048, 4096, NOW, 600, &other, &err) < 0)
+        bail_out("claim: %s", err.message);
+    ok(dv_find_destination(&s, &h, NULL, db, NOW, &o, &res, &err) < 0, "claims: --to b is refused");
+    is_str(res.failed_check, "claim", "claims: the claim check failed");
+    has_str(err.message, "destination b cannot take instance vm1: claim: host b:", "claims: why");
+    dv_sched_result_clear(&res);
+
+    /* after the claims expire there is room again */
+    ok(dv_find_destination(&s, &h, NULL, db, NOW + 601000, &o, &res, &err) == 0,
+       "claims: once the claims expire, --to b fits");
+    dv_sched_result_clear(&res);
+    dv_sched_fini(&s);
+    dv_hosts_free(&h);
+    dv_statedb_close(db);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/state.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/state.db-shm", dir);
+    unlink(path);
+    if (rmdir(dir) < 0)
+        diag("could not remove %s", dir);
+}
+
 int main(void)
 {
     test_instance_lookup();
@@ -589,5 +674,6 @@ int main(void)
     test_named();
     test_prepare_fails();
     test_ignore();
+    test_claims();
     return done_testing();
 }
