@@ -368,6 +368,7 @@ static int check_zk_auth(ctx *x, config_setting_t *s, const char *path, const ch
 static int check_name(ctx *x, config_setting_t *s, const char *path, const char *v);
 static int check_uri(ctx *x, config_setting_t *s, const char *path, const char *v);
 static int check_argv0(ctx *x, config_setting_t *s, const char *path, const char *v);
+static int check_host_uri(ctx *x, config_setting_t *s, const char *path, const char *v);
 
 static const char *const drivers[] = { "db", "mc", "zk", NULL };
 static const char *const filters[] = { "compute", "different_host", "hypervisor_type",
@@ -417,6 +418,12 @@ static const key agent_keys[] = {
     STR("libvirt_uri", agent.libvirt_uri, F_NONEMPTY, NULL, check_uri),
     STR("migration_uri", agent.migration_uri, 0, NULL, check_uri),
     INT("libvirt_timeout_ms", agent.libvirt_timeout_ms, 1, 3600000),
+    END,
+};
+
+static const key controller_keys[] = {
+    STR("libvirt_uri", controller.libvirt_uri, 0, NULL, check_uri),
+    LIST("libvirt_uris", controller.libvirt_uris, 0, NULL, check_host_uri),
     END,
 };
 
@@ -475,6 +482,7 @@ static const key log_keys[] = {
 static const key top_keys[] = {
     GROUP("servicegroup", servicegroup_keys),
     GROUP("agent", agent_keys),
+    GROUP("controller", controller_keys),
     GROUP("scheduler", scheduler_keys),
     GROUP("migration", migration_keys),
     GROUP("evacuator", evacuator_keys),
@@ -650,6 +658,34 @@ static int check_uri(ctx *x, config_setting_t *s, const char *path, const char *
 }
 
 /* fence_command is run with execve (no shell, no PATH search). */
+/* "HOST=URI": a member name, '=', a libvirt URI; each host once. */
+static int check_host_uri(ctx *x, config_setting_t *s, const char *path, const char *v)
+{
+    char q[96], host[DV_NAME_MAX + 1];
+    const char *eq = strchr(v, '=');
+    config_setting_t *list = config_setting_parent(s);
+    drover_error why = { 0 };
+    size_t hl = eq ? (size_t)(eq - v) : 0;
+
+    if (!eq || hl > DV_NAME_MAX || !eq[1])
+        return fail(x, s, "%s: expected HOST=URI, e.g. \"compute1=qemu+ssh://root@10.0.0.1/system\", "
+                    "got %s", path, quote(q, sizeof q, v));
+    memcpy(host, v, hl);
+    host[hl] = '\0';
+    if (dv_name_check("host", host, &why) < 0)
+        return fail(x, s, "%s: %s", path, why.message);
+    for (int i = 0;; i++) {
+        config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        const char *o;
+        if (!e || e == s)
+            break;
+        o = config_setting_get_string(e);
+        if (o && strncmp(o, v, hl + 1) == 0)
+            return fail(x, s, "%s: host %s is already given a URI in item %d", path, host, i);
+    }
+    return check_uri(x, s, path, eq + 1);
+}
+
 static int check_argv0(ctx *x, config_setting_t *s, const char *path, const char *v)
 {
     char q[96];

@@ -49,6 +49,13 @@ typedef struct dv_config {
     } agent;
 
     struct {
+        char *libvirt_uri;             /* how the controller reaches a host's libvirtd;
+                                        * "%h" = the host name; default "" = the
+                                        * migration_uri the host reports */
+        dv_strlist libvirt_uris;       /* per-host "HOST=URI", checked first; default [ ] */
+    } controller;
+
+    struct {
         dv_strlist filters;
         dv_strlist weighers;
         double ram_weight_multiplier;  /* default 1.0 */

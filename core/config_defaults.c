@@ -73,6 +73,9 @@ dv_config *dv_config_new_defaults(void)
     c->agent.migration_uri = dup_or_fail("", &failed);
     c->agent.libvirt_timeout_ms = 5000;
 
+    c->controller.libvirt_uri = dup_or_fail("", &failed);
+    failed |= list_set(&c->controller.libvirt_uris, NULL, 0) != 0;
+
     failed |= list_set(&c->scheduler.filters, filters, sizeof filters / sizeof *filters) != 0;
     failed |= list_set(&c->scheduler.weighers, weighers, 1) != 0;
     c->scheduler.ram_weight_multiplier = 1.0;
@@ -127,6 +130,8 @@ void dv_config_free(dv_config *c)
     free(c->agent.group);
     free(c->agent.libvirt_uri);
     free(c->agent.migration_uri);
+    free(c->controller.libvirt_uri);
+    list_free(&c->controller.libvirt_uris);
     list_free(&c->scheduler.filters);
     list_free(&c->scheduler.weighers);
     free(c->migration.timeout_action);

@@ -65,6 +65,15 @@ static const char *last_error(void)
 
 /* ---------------------------------------------------------------- URIs */
 
+/* "qemu+tcp://compute1/system" names a server; "qemu:///system" and
+ * "qemu+unix:///system?socket=..." do not: from the controller they would
+ * reach its own libvirtd, not the host's. */
+static bool names_server(const char *uri)
+{
+    const char *p = strstr(uri, "://");
+    return p && p[3] && p[3] != '/';
+}
+
 int dv_host_uri(const dv_host_uris *u, const dv_host_state *h, char *buf, size_t len,
                 drover_error *err)
 {
@@ -98,14 +107,20 @@ int dv_host_uri(const dv_host_uris *u, const dv_host_state *h, char *buf, size_t
         return 0;
     }
     if (h->report && h->report->migration_uri && *h->report->migration_uri) {
+        if (!names_server(h->report->migration_uri))
+            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_SCHEDULER,
+                          "host %s reports migration_uri %s, which names no server: the "
+                          "controller cannot reach it that way; set controller.libvirt_uri or "
+                          "controller.libvirt_uris",
+                          h->host, h->report->migration_uri);
         if ((size_t)snprintf(buf, len, "%s", h->report->migration_uri) >= len)
             return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_SCHEDULER,
                           "the libvirt URI of host %s is longer than %zu bytes", h->host, len - 1);
         return 0;
     }
     return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_SCHEDULER,
-                  "no way to reach host %s's libvirt: it reported no migration_uri and no "
-                  "controller URI is configured for it",
+                  "no way to reach host %s's libvirt: it reported no migration_uri; set "
+                  "controller.libvirt_uri or controller.libvirt_uris",
                   h->host);
 }
 

@@ -249,7 +249,8 @@ struct dv_live_check {
  * "HOST=URI" of map if there is one; else the template with "%h" replaced by
  * the host name; else (no template) the migration_uri the host reported,
  * which is how its peers reach it and, on a management network, how the
- * controller does too. */
+ * controller does too (it must name a server: "qemu:///system" would reach
+ * the controller's own libvirtd).  cmd/ fills this from controller = { }. */
 typedef struct dv_host_uris {
     const char *tmpl;              /* NULL or "" = use the reported migration_uri */
     const char *const *map;        /* "HOST=URI", split at the first '=' */

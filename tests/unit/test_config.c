@@ -30,6 +30,7 @@ static const char *const all_keys[] = {
     "servicegroup.zk.auth",
     "agent.host", "agent.group", "agent.libvirt_uri", "agent.migration_uri",
     "agent.libvirt_timeout_ms",
+    "controller.libvirt_uri", "controller.libvirt_uris",
     "scheduler.filters", "scheduler.weighers", "scheduler.ram_weight_multiplier",
     "scheduler.ram_allocation_ratio", "scheduler.reserved_host_memory_mb",
     "scheduler.host_subset_size", "scheduler.max_retries", "scheduler.claim_ttl_s",
@@ -152,7 +153,7 @@ static void test_unknown_keys(void)
 {
     bad("# the file starts here\n"
         "servcegroup = { driver = \"db\"; };\n", 2, "servcegroup",
-        "unknown key; the valid top-level keys are: servicegroup, agent, scheduler, migration, evacuator, state, log");
+        "unknown key; the valid top-level keys are: servicegroup, agent, controller, scheduler, migration, evacuator, state, log");
     bad("servicegroup = {\n"
         "  driver = \"db\";\n"
         "  report_intervall = 10;\n"
@@ -169,6 +170,8 @@ static void test_unknown_keys(void)
     bad("agent = { hostname = \"a\"; };\n", 1, "agent.hostname",
         "unknown key; the valid keys in agent are: host, group, libvirt_uri, migration_uri, "
         "libvirt_timeout_ms");
+    bad("controller = { uri = \"\"; };\n", 1, "controller.uri",
+        "unknown key; the valid keys in controller are: libvirt_uri, libvirt_uris");
     bad("scheduler = { filter = [ ]; };\n", 1, "scheduler.filter",
         "unknown key; the valid keys in scheduler are: filters, weighers, ram_weight_multiplier, "
         "ram_allocation_ratio, reserved_host_memory_mb, host_subset_size, max_retries, claim_ttl_s");
@@ -368,6 +371,20 @@ static void test_addresses_and_names(void)
     bad("state = { path = \"\"; };\n", 1, "state.path", "expected a non-empty string");
     bad("evacuator = { fence_command = [ \"fence_ipmilan\", \"%h\" ]; };\n", 1,
         "evacuator.fence_command[0]", "expected the absolute path of the program");
+    bad("controller = { libvirt_uri = \"compute1\"; };\n", 1, "controller.libvirt_uri",
+        "expected a libvirt URI");
+    bad("controller = { libvirt_uris = [ \"compute1\" ]; };\n", 1, "controller.libvirt_uris[0]",
+        "expected HOST=URI");
+    bad("controller = { libvirt_uris = [ \"c1=\" ]; };\n", 1, "controller.libvirt_uris[0]",
+        "expected HOST=URI");
+    bad("controller = { libvirt_uris = [ \"=qemu:///system\" ]; };\n", 1,
+        "controller.libvirt_uris[0]", "host name is empty");
+    bad("controller = { libvirt_uris = [ \"a/b=qemu:///system\" ]; };\n", 1,
+        "controller.libvirt_uris[0]", "contains '/'");
+    bad("controller = { libvirt_uris = [ \"c1=not a uri\" ]; };\n", 1,
+        "controller.libvirt_uris[0]", "expected a libvirt URI");
+    bad("controller = {\n  libvirt_uris = [ \"c1=qemu:///a\",\n  \"c1=qemu:///b\" ];\n};\n", 3,
+        "controller.libvirt_uris[1]", "host c1 is already given a URI in item 0");
 }
 
 /* Secrets are never part of a message. */
@@ -481,6 +498,7 @@ static const char *config_diff(const dv_config *a, const dv_config *b)
     S(servicegroup.zk.auth);
     S(agent.host); S(agent.group); S(agent.libvirt_uri); S(agent.migration_uri);
     N(agent.libvirt_timeout_ms);
+    S(controller.libvirt_uri); L(controller.libvirt_uris);
     L(scheduler.filters); L(scheduler.weighers); N(scheduler.ram_weight_multiplier);
     N(scheduler.ram_allocation_ratio); N(scheduler.reserved_host_memory_mb);
     N(scheduler.host_subset_size); N(scheduler.max_retries); N(scheduler.claim_ttl_s);
@@ -552,6 +570,8 @@ static void test_overrides(void)
         "};\n"
         "agent = { host = \"compute-7.example\"; group = \"g1\"; libvirt_uri = \"test:///default\";\n"
         "  migration_uri = \"qemu+tcp://10.0.0.7/system\"; libvirt_timeout_ms = 250; };\n"
+        "controller = { libvirt_uri = \"qemu+ssh://root@%h/system\";\n"
+        "  libvirt_uris = [ \"c1=qemu+unix:///system?socket=/x/c1.sock\", \"c2=qemu+tcp://h=2/system\" ]; };\n"
         "scheduler = { filters = [ ]; weighers = ( ); ram_weight_multiplier = -2;\n"
         "  ram_allocation_ratio = 1.5; reserved_host_memory_mb = 0; host_subset_size = 3;\n"
         "  max_retries = 7; claim_ttl_s = 30L; };\n"
@@ -590,6 +610,11 @@ static void test_overrides(void)
     is_str(c->agent.group, "g1", "agent.group");
     is_str(c->agent.libvirt_uri, "test:///default", "agent.libvirt_uri");
     is_str(c->agent.migration_uri, "qemu+tcp://10.0.0.7/system", "agent.migration_uri");
+    is_str(c->controller.libvirt_uri, "qemu+ssh://root@%h/system", "controller.libvirt_uri");
+    is_int(c->controller.libvirt_uris.n, 2, "controller.libvirt_uris: 2 items");
+    if (c->controller.libvirt_uris.n == 2)
+        is_str(c->controller.libvirt_uris.v[1], "c2=qemu+tcp://h=2/system",
+               "controller.libvirt_uris[1]: split at the first '='");
     is_int(c->agent.libvirt_timeout_ms, 250, "agent.libvirt_timeout_ms");
     is_int(c->scheduler.filters.n, 0, "scheduler.filters may be empty");
     is_int(c->scheduler.weighers.n, 0, "scheduler.weighers may be an empty list");

@@ -407,6 +407,40 @@ static void test_hosts_build(void)
     ok(hosts.v == NULL && hosts.n == 0, "freed");
 }
 
+/* Which URI reaches a host's libvirtd from the controller. */
+static void test_host_uri(void)
+{
+    const char *map[] = { "c10=qemu+unix:///system?socket=/s/c10", "c1=qemu+tcp://h=1/system" };
+    dv_host_uris u = { .tmpl = "qemu+ssh://root@%h/system?x=%%", .map = map, .n_map = 2 };
+    drover_report rep = { .migration_uri = "qemu+tcp://10.0.0.9/system" };
+    dv_host_state h = host("c1", 1, 0);
+    char buf[256], tiny[12];
+    drover_error err;
+
+    ok(dv_host_uri(&u, &h, buf, sizeof buf, &err) == 0, "uri: c1 from the map");
+    is_str(buf, "qemu+tcp://h=1/system", "uri: the map entry, split at the first '='");
+    h.host = "c10";
+    ok(dv_host_uri(&u, &h, buf, sizeof buf, &err) == 0, "uri: c10 from the map");
+    is_str(buf, "qemu+unix:///system?socket=/s/c10", "uri: c10 is not c1 (prefixes do not match)");
+    h.host = "c2";
+    ok(dv_host_uri(&u, &h, buf, sizeof buf, &err) == 0, "uri: c2 from the template");
+    is_str(buf, "qemu+ssh://root@c2/system?x=%", "uri: %%h is the host, %%%% a percent");
+    ok(dv_host_uri(&u, &h, tiny, sizeof tiny, &err) < 0, "uri: too long for the buffer is an error");
+    u.tmpl = "";
+    h.report = &rep;
+    ok(dv_host_uri(&u, &h, buf, sizeof buf, &err) == 0, "uri: no template: the reported one");
+    is_str(buf, "qemu+tcp://10.0.0.9/system", "uri: the reported migration_uri");
+    rep.migration_uri = "qemu:///system";
+    ok(dv_host_uri(&u, &h, buf, sizeof buf, &err) < 0, "uri: a reported local URI is refused");
+    has_str(err.message, "names no server", "uri: says why");
+    has_str(err.message, "controller.libvirt_uris", "uri: says what to set");
+    rep.migration_uri = "";
+    ok(dv_host_uri(&u, &h, buf, sizeof buf, &err) < 0, "uri: nothing reported, nothing configured");
+    is_int(err.code, DROVER_ERR_CONFIG, "uri: a config error");
+    h.report = NULL;
+    ok(dv_host_uri(NULL, &h, buf, sizeof buf, &err) < 0, "uri: no map, no report");
+}
+
 int main(void)
 {
     char buf[32];
@@ -422,6 +456,7 @@ int main(void)
     test_init();
     test_chain();
     test_hosts_build();
+    test_host_uri();
     dv_version_format(7002022, buf, sizeof buf);
     is_str(buf, "7.2.22", "version format");
     dv_version_format(9000000, buf, sizeof buf);
