@@ -1,0 +1,494 @@
+/* test_sched_libvirt.c - the scheduler against real libvirtd hosts (the
+ * project's harness, tests/harness/lvhosts.*) with real TCG guests:
+ *
+ *  - the live checks: a CPU naming a feature the destination's qemu cannot
+ *    provide is refused, with libvirt's reason; a compatible one (and the
+ *    running guest's own) passes; a host already defining the guest fails;
+ *  - `drover schedule` end to end: reports published into a db-driver file,
+ *    the guest running on host 1 is placed on host 2 and claimed there;
+ *    --explain, --json, --to the source, an unknown instance;
+ *  - concurrency: two `drover schedule` processes at once, for two guests,
+ *    against a host with room for one: exactly one wins, round after round
+ *    (real SQLite claims in the state db).
+ */
+#include "core/config.h"
+#include "core/report.h"
+#include "core/statedb.h"
+#include "drivers/servicegroup.h"
+#include "scheduler/scheduler.h"
+#include "tests/harness/lvhosts.h"
+#include "tests/tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define GUEST_MIB 64
+#define ROUNDS 6
+
+static lvh h;
+static char work[64], conf_path[128], drover_bin[512];
+static virConnectPtr conn[2];
+
+/* ---------------------------------------------------------------- reports */
+
+static char *host_cpu_xml(virConnectPtr c)
+{
+    char *caps = virConnectGetCapabilities(c), *p, *e, *cpu = NULL;
+    if (caps && (p = strstr(caps, "<cpu>")) && (e = strstr(p, "</cpu>")))
+        cpu = strndup(p, (size_t)(e + 6 - p));
+    free(caps);
+    return cpu ? cpu : strdup("");
+}
+
+static const char *state_name(int st)
+{
+    switch (st) {
+    case VIR_DOMAIN_RUNNING: return "running";
+    case VIR_DOMAIN_PAUSED: return "paused";
+    case VIR_DOMAIN_SHUTOFF: return "shutoff";
+    default: return "other";
+    }
+}
+
+/* A report read from host k's own libvirt, as an agent would publish it;
+ * total_mib != 0 replaces the memory total (to make a host "small"). */
+static drover_report *report_of(int k, uint64_t total_mib)
+{
+    drover_report *r = calloc(1, sizeof *r);
+    virDomainPtr *doms = NULL;
+    virNodeInfo ni;
+    unsigned long hv = 0, lib = 0;
+    int n;
+
+    if (!r || virNodeGetInfo(conn[k], &ni) < 0 || virConnectGetVersion(conn[k], &hv) < 0 ||
+        virConnectGetLibVersion(conn[k], &lib) < 0)
+        bail_out("host %d: cannot read its libvirt: %s", k + 1, virGetLastErrorMessage());
+    r->schema = DROVER_REPORT_SCHEMA;
+    r->host = strdup(h.host[k].name);
+    r->generated_ms = 1;
+    r->hypervisor_type = strdup(virConnectGetType(conn[k]));
+    r->hypervisor_version = hv;
+    r->libvirt_version = lib;
+    r->arch = strdup(ni.model);
+    r->cpu_xml = host_cpu_xml(conn[k]);
+    r->memory_total_mib = total_mib ? total_mib : ni.memory / 1024;
+    r->memory_free_mib = r->memory_total_mib / 2;
+    r->vcpus = ni.cpus;
+    r->migration_uri = strdup(h.host[k].p2p_uri);
+    if ((n = virConnectListAllDomains(conn[k], &doms, 0)) < 0)
+        bail_out("host %d: cannot list domains: %s", k + 1, virGetLastErrorMessage());
+    r->instances = calloc((size_t)n + 1, sizeof *r->instances);
+    for (int i = 0; i < n; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        virDomainInfo di;
+        virDomainGetUUIDString(doms[i], uuid);
+        virDomainGetInfo(doms[i], &di);
+        r->instances[i].name = strdup(virDomainGetName(doms[i]));
+        r->instances[i].uuid = strdup(uuid);
+        r->instances[i].memory_mib = di.maxMem / 1024;
+        r->instances[i].state = strdup(state_name(di.state));
+        virDomainFree(doms[i]);
+    }
+    r->n_instances = (size_t)n;
+    free(doms);
+    return r;
+}
+
+/* Heartbeat both hosts with their reports into the db driver's file. */
+static void publish(uint64_t host2_total_mib)
+{
+    dv_config *cfg;
+    drover_error err;
+    dv_sg *sg;
+
+    if (dv_config_load(conf_path, &cfg, &err) < 0 || dv_sg_open(cfg, &sg, &err) < 0)
+        bail_out("publish: %s", err.message);
+    for (int k = 0; k < 2; k++) {
+        drover_report *r = report_of(k, k == 1 ? host2_total_mib : 0);
+        char *json;
+        if (dv_report_to_json(r, &json, &err) < 0 ||
+            dv_sg_heartbeat(sg, "compute", h.host[k].name, json, &err) < 0)
+            bail_out("publish host %d: %s", k + 1, err.message);
+        free(json);
+        drover_report_free(r);
+    }
+    dv_sg_close(sg);
+    dv_config_free(cfg);
+}
+
+static void write_config(void)
+{
+    FILE *f = fopen(conf_path, "w");
+    if (!f)
+        bail_out("cannot write %s: %s", conf_path, strerror(errno));
+    fprintf(f,
+            "servicegroup = { driver = \"db\"; report_interval = 10; service_down_time = 3600;\n"
+            "  db = { path = \"%s/drover.db\"; }; };\n"
+            "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\" ]; };\n"
+            "scheduler = { reserved_host_memory_mb = 512; };\n"
+            "state = { path = \"%s/state.db\"; };\n",
+            work, h.host[0].name, h.host[0].uri, h.host[1].name, h.host[1].uri, work);
+    if (fclose(f) != 0)
+        bail_out("cannot write %s", conf_path);
+}
+
+/* ---------------------------------------------------------------- running drover */
+
+typedef struct run {
+    pid_t pid;
+    char out[160], err[160];
+    int status;
+    char *stdout_text, *stderr_text;
+} run;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf;
+    long n;
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    buf = calloc(1, (size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Start `drover -c CONF ARGS...` (no shell) with its output in files. */
+static void spawn(run *r, const char *tag, const char *const *args)
+{
+    char *argv[16];
+    int n = 0;
+
+    memset(r, 0, sizeof *r);
+    snprintf(r->out, sizeof r->out, "%s/%s.out", work, tag);
+    snprintf(r->err, sizeof r->err, "%s/%s.err", work, tag);
+    argv[n++] = drover_bin;
+    argv[n++] = (char *)"-c";
+    argv[n++] = conf_path;
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    fflush(stdout);
+    if ((r->pid = fork()) < 0)
+        bail_out("fork: %s", strerror(errno));
+    if (r->pid == 0) {
+        int o = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+            _exit(126);
+        execv(drover_bin, argv);
+        _exit(127);
+    }
+}
+
+static int finish(run *r)
+{
+    int st;
+    if (waitpid(r->pid, &st, 0) < 0)
+        bail_out("waitpid: %s", strerror(errno));
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r->stdout_text = slurp(r->out);
+    r->stderr_text = slurp(r->err);
+    return r->status;
+}
+
+static void run_free(run *r)
+{
+    free(r->stdout_text);
+    free(r->stderr_text);
+    r->stdout_text = r->stderr_text = NULL;
+}
+
+static int drover(run *r, const char *const *args)
+{
+    spawn(r, "drover", args);
+    return finish(r);
+}
+
+static json_object *parse_json(const char *text)
+{
+    json_object *o = json_tokener_parse(text);
+    if (!o)
+        diag("not JSON: %s", text);
+    return o;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v) : NULL;
+}
+
+static int64_t jint(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : -1;
+}
+
+static void release_all_claims(const int64_t *ids, size_t n)
+{
+    char path[160];
+    dv_statedb *db;
+    drover_error err;
+
+    snprintf(path, sizeof path, "%s/state.db", work);
+    if (dv_statedb_open(path, 5000, &db, &err) < 0)
+        bail_out("state db: %s", err.message);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] > 0 && dv_statedb_claim_release(db, ids[i], &err) < 0)
+            bail_out("release: %s", err.message);
+    dv_statedb_close(db);
+}
+
+/* ---------------------------------------------------------------- live checks */
+
+static void test_live_checks(virDomainPtr g1)
+{
+    drover_report *src_rep = report_of(0, 0), *dst_rep = report_of(1, 0);
+    const char *map[2];
+    char m0[256], m1[256], uuid[VIR_UUID_STRING_BUFLEN], why[DV_REASON_MAX];
+    dv_host_state src = { .host = h.host[0].name, .arch = src_rep->arch, .has_report = true,
+                          .report = src_rep };
+    dv_host_state dst = { .host = h.host[1].name, .arch = dst_rep->arch, .has_report = true,
+                          .report = dst_rep };
+    dv_sched_params p = { .ram_allocation_ratio = 1.0 };
+    dv_sched_request r = { .instance_name = "g1", .memory_mib = GUEST_MIB, .source = &src,
+                           .params = &p };
+    dv_live_libvirt_opts o = { 0 };
+    dv_live_check *lc;
+    drover_error err;
+
+    virDomainGetUUIDString(g1, uuid);
+    r.instance_uuid = uuid;
+    snprintf(m0, sizeof m0, "%s=%s", h.host[0].name, h.host[0].uri);
+    snprintf(m1, sizeof m1, "%s=%s", h.host[1].name, h.host[1].uri);
+    map[0] = m0;
+    map[1] = m1;
+    o.uris.map = map;
+    o.uris.n_map = 2;
+
+    /* the running guest's own CPU (qemu64 under TCG) */
+    if (dv_live_libvirt_new(&o, &lc, &err) < 0)
+        bail_out("live: %s", err.message);
+    if (!ok(lc->prepare(lc, &r, &err) == 0, "live: the source's libvirt describes g1"))
+        diag("%s", err.message);
+    is_int(lc->check(lc, &dst, &r, why, sizeof why), 0, "live: host 2 can run g1's own CPU");
+    if (why[0])
+        diag("why: %s", why);
+    is_int(lc->check(lc, &src, &r, why, sizeof why), 1, "live: host 1 already defines g1");
+    has_str(why, "already defined", "live: the reason says so");
+    dv_live_libvirt_free(lc);
+
+    /* a CPU naming a feature TCG cannot provide */
+    o.cpu_xml = "<cpu mode='custom' match='exact'><model>qemu64</model>"
+                "<feature policy='require' name='avx512f'/></cpu>";
+    if (dv_live_libvirt_new(&o, &lc, &err) < 0 || lc->prepare(lc, &r, &err) < 0)
+        bail_out("live: %s", err.message);
+    is_int(lc->check(lc, &dst, &r, why, sizeof why), 1, "live: a CPU requiring avx512f is refused");
+    has_str(why, "live: CPU:", "live: the reason is the CPU");
+    has_str(why, "avx512f", "live: libvirt's reason names the missing feature");
+    has_str(why, "virt type qemu", "live: compared under the guest's domain type (qemu = TCG)");
+    diag("%s", why);
+    dv_live_libvirt_free(lc);
+
+    /* a compatible explicit CPU */
+    o.cpu_xml = "<cpu mode='custom' match='exact'><model>qemu64</model></cpu>";
+    if (dv_live_libvirt_new(&o, &lc, &err) < 0 || lc->prepare(lc, &r, &err) < 0)
+        bail_out("live: %s", err.message);
+    is_int(lc->check(lc, &dst, &r, why, sizeof why), 0, "live: a plain qemu64 CPU passes");
+    dv_live_libvirt_free(lc);
+
+    /* the source host's CPU as its capabilities say: TCG cannot emulate all of it */
+    o.cpu_xml = src_rep->cpu_xml;
+    if (dv_live_libvirt_new(&o, &lc, &err) < 0 || lc->prepare(lc, &r, &err) < 0)
+        bail_out("live: %s", err.message);
+    diag("the host CPU of capabilities on a TCG destination: %s",
+         lc->check(lc, &dst, &r, why, sizeof why) ? why : "compatible");
+    dv_live_libvirt_free(lc);
+
+    /* a destination whose libvirt cannot be reached */
+    o.cpu_xml = NULL;
+    snprintf(m1, sizeof m1, "%s=qemu+unix:///system?socket=%s/nowhere.sock", h.host[1].name, work);
+    if (dv_live_libvirt_new(&o, &lc, &err) < 0 || lc->prepare(lc, &r, &err) < 0)
+        bail_out("live: %s", err.message);
+    is_int(lc->check(lc, &dst, &r, why, sizeof why), 1, "live: an unreachable destination fails");
+    has_str(why, "cannot reach", "live: the reason says it cannot be reached");
+
+    /* an instance not on its source */
+    r.instance_uuid = "00000000-0000-4000-8000-000000000000";
+    ok(lc->prepare(lc, &r, &err) < 0, "live: an instance gone from its source fails prepare");
+    is_int(err.code, DROVER_ERR_NOT_FOUND, "live: ... not found");
+    has_str(err.message, "is not on its source host", "live: ... says so");
+    dv_live_libvirt_free(lc);
+    drover_report_free(src_rep);
+    drover_report_free(dst_rep);
+}
+
+/* ---------------------------------------------------------------- drover schedule */
+
+static void test_schedule_cli(void)
+{
+    run r;
+    json_object *o;
+    int64_t claim;
+
+    publish(0);
+    {
+        const char *args[] = { "schedule", "g1", NULL };
+        is_int(drover(&r, args), 0, "schedule g1: exit 0");
+        has_str(r.stdout_text, h.host[1].name, "schedule g1: host 2 is the destination");
+        has_str(r.stdout_text, "claim:", "schedule g1: the claim is shown");
+        if (r.status)
+            diag("stderr: %s", r.stderr_text);
+        run_free(&r);
+    }
+    {
+        const char *args[] = { "--json", "schedule", "g1", "--explain", NULL };
+        is_int(drover(&r, args), 0, "schedule --json --explain: exit 0");
+        o = parse_json(r.stdout_text);
+        is_str(jstr(o, "destination"), h.host[1].name, "json: destination is host 2");
+        is_str(jstr(o, "source"), h.host[0].name, "json: source is host 1");
+        claim = jint(o, "claim_id");
+        ok(claim > 0, "json: a claim id");
+        has_str(r.stdout_text, "\"verdict\": \"chosen\"", "json: the verdicts are there");
+        has_str(r.stdout_text, "different_host: this is the source host", "json: the source's reason");
+        json_object_put(o);
+        release_all_claims(&claim, 1);
+        run_free(&r);
+    }
+    {
+        const char *args[] = { "schedule", "--explain", "g1", NULL };
+        is_int(drover(&r, args), 0, "schedule --explain: exit 0");
+        has_str(r.stdout_text, "VERDICT", "explain: a table");
+        has_str(r.stdout_text, "chosen", "explain: the chosen host");
+        has_str(r.stdout_text, "filtered", "explain: the filtered source");
+        run_free(&r);
+    }
+    {
+        const char *args[] = { "schedule", "g1", "--to", h.host[0].name, NULL };
+        is_int(drover(&r, args), 1, "schedule --to the source: exit 1");
+        has_str(r.stderr_text, "is the source host", "--to the source: says so");
+        run_free(&r);
+    }
+    {
+        const char *args[] = { "schedule", "g1", "--ignore", h.host[1].name, NULL };
+        is_int(drover(&r, args), 1, "schedule --ignore host 2: no valid host, exit 1");
+        has_str(r.stderr_text, "no valid host for instance g1", "--ignore: no valid host");
+        has_str(r.stderr_text, "different_host 2", "--ignore: what the filter removed");
+        run_free(&r);
+    }
+    {
+        const char *args[] = { "schedule", "nosuchguest", NULL };
+        is_int(drover(&r, args), 1, "schedule of an unknown instance: exit 1");
+        has_str(r.stderr_text, "no host reports an instance named nosuchguest", "unknown: says so");
+        run_free(&r);
+    }
+}
+
+/* Two schedulers at once, two guests, room for one on the only destination. */
+static void test_concurrency(void)
+{
+    int wins_total = 0, races = 0, both_ok = 0;
+
+    /* no claims left from the tests before; host 2: 512 reserved + 96 MiB
+     * usable: one 64 MiB guest fits, two do not */
+    for (int i = 0; i < 3; i++) {
+        static const char *const suffix[] = { "", "-wal", "-shm" };
+        char path[200];
+        snprintf(path, sizeof path, "%s/state.db%s", work, suffix[i]);
+        unlink(path);
+    }
+    publish(512 + GUEST_MIB + 32);
+    for (int round = 0; round < ROUNDS; round++) {
+        const char *a1[] = { "--json", "schedule", "g1", NULL };
+        const char *a2[] = { "--json", "schedule", "g2", NULL };
+        run r1, r2;
+        int64_t ids[2] = { 0, 0 };
+        int wins = 0;
+        json_object *o;
+
+        spawn(&r1, "c1", a1);
+        spawn(&r2, "c2", a2);
+        finish(&r1);
+        finish(&r2);
+        for (int i = 0; i < 2; i++) {
+            run *r = i ? &r2 : &r1;
+            if (r->status == 0) {
+                wins++;
+                o = parse_json(r->stdout_text);
+                ids[i] = jint(o, "claim_id");
+                json_object_put(o);
+            } else if (r->status == 1) {
+                if (strstr(r->stderr_text, "lost a claim race"))
+                    races++;
+                if (!strstr(r->stderr_text, "no valid host"))
+                    diag("round %d: loser's message: %s", round, r->stderr_text);
+            } else {
+                diag("round %d: exit %d: %s", round, r->status, r->stderr_text);
+            }
+        }
+        if (wins == 1)
+            both_ok++;
+        wins_total += wins;
+        release_all_claims(ids, 2);
+        run_free(&r1);
+        run_free(&r2);
+    }
+    is_int(both_ok, ROUNDS, "concurrency: exactly one of two schedulers won in each of %d rounds",
+           ROUNDS);
+    is_int(wins_total, ROUNDS, "concurrency: never two claims on a host with room for one");
+    diag("the loser lost the claim race itself in %d of %d rounds (else the winner's claim was "
+         "already visible to its filters)", races, ROUNDS);
+}
+
+int main(void)
+{
+    const char *bd = getenv("top_builddir");
+    virDomainPtr g1, g2;
+    lvh_beat b;
+
+    snprintf(drover_bin, sizeof drover_bin, "%s/cmd/drover", bd && *bd ? bd : LVH_TOP_BUILDDIR);
+    if (access(drover_bin, X_OK) != 0)
+        bail_out("%s is not built", drover_bin);
+    if (lvh_start(&h, 2) < 0)
+        bail_out("the libvirt hosts did not start");
+    diag("hosts %s and %s ready in %ld ms", h.host[0].name, h.host[1].name, h.start_ms);
+    snprintf(work, sizeof work, "%s/sched", h.dir);
+    if (mkdir(work, 0700) < 0)
+        bail_out("mkdir %s: %s", work, strerror(errno));
+    snprintf(conf_path, sizeof conf_path, "%s/drover.conf", work);
+    write_config();
+    for (int k = 0; k < 2; k++)
+        if (!(conn[k] = virConnectOpen(h.host[k].uri)))
+            bail_out("host %d: %s", k + 1, virGetLastErrorMessage());
+    if (!(g1 = lvh_guest_start(&h, conn[0], "g1", GUEST_MIB, "wss=0 fill=0")) ||
+        !(g2 = lvh_guest_start(&h, conn[0], "g2", GUEST_MIB, "wss=0 fill=0")))
+        bail_out("the guests did not start: %s", virGetLastErrorMessage());
+    if (lvh_beat_wait_running(g1, 20000, &b) < 0)
+        bail_out("g1 did not come up");
+
+    test_live_checks(g1);
+    test_schedule_cli();
+    test_concurrency();
+
+    virDomainFree(g1);
+    virDomainFree(g2);
+    for (int k = 0; k < 2; k++)
+        virConnectClose(conn[k]);
+    ok(lvh_stop(&h) == 0, "the libvirt hosts stopped");
+    return done_testing();
+}
