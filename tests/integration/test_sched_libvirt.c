@@ -167,11 +167,19 @@ static char *slurp(const char *path)
     return buf;
 }
 
-/* Start `drover -c CONF ARGS...` (no shell) with its output in files. */
+/* Start `drover -c CONF ARGS...` (no shell) with its output in files.
+ * $DV_TEST_WRAPPER (e.g. "valgrind --leak-check=full --error-exitcode=9 -q")
+ * runs drover under that program: its words go in front. */
 static void spawn(run *r, const char *tag, const char *const *args)
 {
-    char *argv[16];
+    static char wrap[512];
+    char *argv[32], *save = NULL;
+    const char *w = getenv("DV_TEST_WRAPPER");
     int n = 0;
+
+    snprintf(wrap, sizeof wrap, "%s", w ? w : "");
+    for (char *t = strtok_r(wrap, " ", &save); t && n < 12; t = strtok_r(NULL, " ", &save))
+        argv[n++] = t;
 
     memset(r, 0, sizeof *r);
     snprintf(r->out, sizeof r->out, "%s/%s.out", work, tag);
@@ -179,7 +187,7 @@ static void spawn(run *r, const char *tag, const char *const *args)
     argv[n++] = drover_bin;
     argv[n++] = (char *)"-c";
     argv[n++] = conf_path;
-    for (int i = 0; args[i] && n < 15; i++)
+    for (int i = 0; args[i] && n < 31; i++)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
     fflush(stdout);
@@ -190,7 +198,7 @@ static void spawn(run *r, const char *tag, const char *const *args)
         int e = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
             _exit(126);
-        execv(drover_bin, argv);
+        execvp(argv[0], argv);
         _exit(127);
     }
 }
