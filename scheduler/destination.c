@@ -9,6 +9,10 @@
  * without re-filtering).  A named destination skips the filters but must
  * still pass the checks that keep a guest safe: UP, same hypervisor type,
  * not older, same architecture, memory, and the live checks.
+ *
+ * The source need not be UP: a host being drained may have lost its
+ * heartbeat while its libvirt still answers; the live checks' prepare step
+ * asks that libvirt directly and fails the request when it cannot.
  */
 #include "scheduler/scheduler.h"
 #include "core/model.h"
