@@ -172,18 +172,47 @@ static bool better(const dv_sched *s, size_t a, size_t b)
     return s->cand[a] < s->cand[b];
 }
 
+static int by_weight(const void *a, const void *b, void *arg)
+{
+    const dv_sched *s = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return better(s, x, y) ? -1 : better(s, y, x) ? 1 : 0;
+}
+
+/* A large subset: sort the positions and take one of the k first.  -1 when
+ * the scratch array cannot be had (the caller then caps k). */
+static long pick_sorted(dv_sched *s, size_t n, size_t k)
+{
+    size_t *pos = malloc(n * sizeof *pos);
+    long at;
+
+    if (!pos)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        pos[i] = i;
+    qsort_r(pos, n, sizeof *pos, by_weight, s);
+    at = (long)pos[next_random(s) % k];
+    free(pos);
+    return at;
+}
+
 long dv_sched_pick(dv_sched *s, size_t *n_cand)
 {
     enum { TOPK_MAX = 64 };
     size_t n = *n_cand, k = (size_t)s->p.host_subset_size, top[TOPK_MAX], nt = 0, at;
-    long host;
+    long host, sorted;
 
     if (n == 0)
         return -1;
     if (k > n)
         k = n;
-    if (k > TOPK_MAX)
+    if (k > TOPK_MAX) {
+        if ((sorted = pick_sorted(s, n, k)) >= 0) {
+            at = (size_t)sorted;
+            goto take;
+        }
         k = TOPK_MAX;
+    }
     /* keep the k best positions, best first (k is small: insertion) */
     for (size_t i = 0; i < n; i++) {
         size_t j;
@@ -197,6 +226,7 @@ long dv_sched_pick(dv_sched *s, size_t *n_cand)
         top[j] = i;
     }
     at = top[k > 1 ? next_random(s) % k : 0];
+take:
     host = (long)s->cand[at];
     /* remove it: the last candidate takes its slot */
     s->cand[at] = s->cand[n - 1];

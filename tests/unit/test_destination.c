@@ -481,6 +481,58 @@ static void test_subset(void)
     dv_hosts_free(&h);
 }
 
+/* A subset larger than the linear top-k handles (more than 64 of the best):
+ * 100 candidates, weights 0..99, host_subset_size 80: picks come from the
+ * 80 heaviest only, and spread over them. */
+static void test_big_subset(void)
+{
+    static const char *filters[] = { "compute" };
+    static const char *weighers[] = { "ram" };
+    dv_sched_params p = params;
+    dv_host_state hs[101];
+    char names[101][8];
+    size_t rejected[DV_SCHED_MAX_FILTERS], n_cand;
+    int seen[101] = { 0 }, distinct = 0, low = 0;
+    dv_sched_request r;
+    dv_sched s;
+    drover_error err;
+
+    memset(hs, 0, sizeof hs);
+    for (int i = 0; i <= 100; i++) {
+        snprintf(names[i], sizeof names[i], "h%03d", i);
+        hs[i].host = names[i];
+        hs[i].state = DROVER_UP;
+        hs[i].disabled_reason = "";
+        hs[i].has_report = true;
+        hs[i].memory_total_mib = 1024 + (uint64_t)i * 100;   /* h100 heaviest */
+    }
+    memset(&r, 0, sizeof r);
+    r.source = &hs[0];
+    r.params = &p;
+    p.reserved_host_memory_mib = 0;
+    p.host_subset_size = 80;
+    if (dv_sched_init_lists(&s, &p, filters, 1, weighers, 1, &err) < 0)
+        bail_out("%s", err.message);
+    dv_sched_seed(&s, 7);
+    for (int round = 0; round < 2000; round++) {
+        long at;
+        dv_sched_filter(&s, hs + 1, 100, &r, &n_cand, rejected, NULL, &err);
+        dv_sched_weigh(&s, hs + 1, n_cand, &r);
+        at = dv_sched_pick(&s, &n_cand);
+        if (at < 0)
+            bail_out("no pick");
+        seen[at + 1]++;
+    }
+    for (int i = 1; i <= 100; i++) {
+        distinct += seen[i] > 0;
+        if (i <= 20)
+            low += seen[i];
+    }
+    is_int(low, 0, "host_subset_size 80 of 100: never one of the 20 lightest");
+    is_int(distinct, 80, "host_subset_size 80 of 100: each of the 80 heaviest was picked");
+    dv_sched_fini(&s);
+}
+
 static void named(const spec *f, size_t n, const char *dest, table_check *t, int want_rc,
                   const char *want_check, const char *want_msg, const char *what)
 {
@@ -671,6 +723,7 @@ int main(void)
     test_all_filtered();
     test_weigher_order();
     test_subset();
+    test_big_subset();
     test_named();
     test_prepare_fails();
     test_ignore();
