@@ -331,6 +331,7 @@ int cmd_schedule(dv_cli *cli, int argc, char **argv)
     lo.uris.tmpl = cfg->controller.libvirt_uri;
     lo.uris.map = (const char *const *)cfg->controller.libvirt_uris.v;
     lo.uris.n_map = cfg->controller.libvirt_uris.n;
+    lo.timeout_ms = cfg->controller.libvirt_timeout_ms;
     if (dv_live_libvirt_new(&lo, &lc, &err) < 0 || read_hosts(cli, &db, &hosts, &err) < 0) {
         rc = dv_cli_fail(cli, &err);
         goto out;

@@ -424,6 +424,7 @@ static const key agent_keys[] = {
 static const key controller_keys[] = {
     STR("libvirt_uri", controller.libvirt_uri, 0, NULL, check_uri),
     LIST("libvirt_uris", controller.libvirt_uris, 0, NULL, check_host_uri),
+    INT("libvirt_timeout_ms", controller.libvirt_timeout_ms, 1, 3600000),
     END,
 };
 

@@ -53,6 +53,7 @@ typedef struct dv_config {
                                         * "%h" = the host name; default "" = the
                                         * migration_uri the host reports */
         dv_strlist libvirt_uris;       /* per-host "HOST=URI", checked first; default [ ] */
+        int libvirt_timeout_ms;        /* a host's libvirt silent this long is given up; 5000 */
     } controller;
 
     struct {

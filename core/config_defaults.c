@@ -75,6 +75,7 @@ dv_config *dv_config_new_defaults(void)
 
     c->controller.libvirt_uri = dup_or_fail("", &failed);
     failed |= list_set(&c->controller.libvirt_uris, NULL, 0) != 0;
+    c->controller.libvirt_timeout_ms = 5000;
 
     failed |= list_set(&c->scheduler.filters, filters, sizeof filters / sizeof *filters) != 0;
     failed |= list_set(&c->scheduler.weighers, weighers, 1) != 0;

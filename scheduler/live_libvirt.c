@@ -12,10 +12,18 @@
  *    incompatible; the hypervisor variant asks what qemu can emulate).
  * A destination that cannot be asked fails its check with the reason; the
  * loop moves on.
+ *
+ * libvirt calls have no timeout, and a hung libvirtd (stopped, wedged in
+ * its qemu driver) would hang the scheduler with it.  Each question is a
+ * job run by a worker thread; the caller waits at most timeout_ms, then
+ * gives the host up ("no answer") and leaves the job to the worker, which
+ * frees it whenever libvirt returns.  Jobs own copies of everything they
+ * read, so nothing they touch goes away under them.
  */
 #include "scheduler/scheduler.h"
 #include "core/model.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -24,6 +32,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define DEFAULT_TIMEOUT_MS 5000
+
+/* What the source told: the destinations are held to it. */
+typedef struct source_facts {
+    char type[64];                 /* virConnectGetType */
+    unsigned long long version;    /* virConnectGetVersion */
+    char virttype[32];             /* the guest's domain type: "qemu", "kvm" */
+    char *cpu_xml;                 /* NULL: nothing to compare */
+    const char *cpu_origin;        /* "the guest's CPU", ... (static) */
+} source_facts;
 
 typedef struct live_libvirt {
     dv_live_check base;
@@ -32,14 +52,28 @@ typedef struct live_libvirt {
     size_t n_map;
     char *cpu_override;
     char *virttype_override;
-    /* what prepare() learned of the source */
-    char src_type[64];
-    unsigned long long src_version;
-    char virttype[32];
-    char *cpu_xml;             /* NULL: nothing to compare (said in the verdict) */
-    const char *cpu_origin;    /* "the guest's CPU", "the source host's CPU", ... */
-    const char *arch;          /* the source's, from its report */
+    int timeout_ms;
+    bool prepared;
+    source_facts src;
 } live_libvirt;
+
+/* One question to one libvirt, run by a worker thread. */
+typedef struct job job;
+struct job {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done, abandoned;
+    int (*work)(job *j, virConnectPtr c);
+    /* inputs (owned) */
+    char *uri, *host, *source_host, *instance_name, *uuid, *arch;
+    char *report_cpu, *cpu_override, *virttype_override;
+    uint64_t need_mib;
+    source_facts src;              /* out of the source job, into destination jobs */
+    /* results */
+    int rc;                        /* source: 0 / -1 (err); destination: 0 / 1 (why) */
+    drover_error err;
+    char why[DV_REASON_MAX];
+};
 
 /* ---------------------------------------------------------------- libvirt basics */
 
@@ -170,8 +204,7 @@ static char *cpu_element(const char *xml)
 /* Decide what CPU the destination must provide, as Nova does: the guest's
  * own CPU model when it has one; the source host's CPU when the guest
  * passes the host CPU through (or names no model). */
-static int pick_cpu(live_libvirt *lv, const char *xml, const dv_sched_request *r,
-                    drover_error *err)
+static int pick_cpu(job *j, const char *xml)
 {
     char *cpu = cpu_element(xml), mode[32] = "custom";
 
@@ -179,66 +212,179 @@ static int pick_cpu(live_libvirt *lv, const char *xml, const dv_sched_request *r
         tag_attr(cpu, "mode", mode, sizeof mode);
     if (cpu && strcmp(mode, "host-passthrough") != 0 && strcmp(mode, "maximum") != 0 &&
         strstr(cpu, "<model")) {
-        lv->cpu_xml = cpu;
-        lv->cpu_origin = "the guest's CPU";
+        j->src.cpu_xml = cpu;
+        j->src.cpu_origin = "the guest's CPU";
         return 0;
     }
     free(cpu);
-    if (r->source->report && r->source->report->cpu_xml && *r->source->report->cpu_xml) {
-        if (!(lv->cpu_xml = strdup(r->source->report->cpu_xml)))
-            return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_SCHEDULER, "out of memory");
-        lv->cpu_origin = "the source host's CPU";
+    if (j->report_cpu && *j->report_cpu) {
+        if (!(j->src.cpu_xml = strdup(j->report_cpu)))
+            return dv_err(&j->err, DROVER_ERR_NOMEM, DROVER_FROM_SCHEDULER, "out of memory");
+        j->src.cpu_origin = "the source host's CPU";
     }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+static void job_free(job *j)
+{
+    if (!j)
+        return;
+    free(j->uri);
+    free(j->host);
+    free(j->source_host);
+    free(j->instance_name);
+    free(j->uuid);
+    free(j->arch);
+    free(j->report_cpu);
+    free(j->cpu_override);
+    free(j->virttype_override);
+    free(j->src.cpu_xml);
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+static bool dup_into(char **dst, const char *src)
+{
+    return !src || (*dst = strdup(src)) != NULL;
+}
+
+static job *job_new(int (*work)(job *, virConnectPtr), const char *uri, const char *host,
+                    const dv_sched_request *r)
+{
+    job *j = calloc(1, sizeof *j);
+    pthread_condattr_t ca;
+
+    if (!j)
+        return NULL;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    j->work = work;
+    if (!dup_into(&j->uri, uri) || !dup_into(&j->host, host) ||
+        !dup_into(&j->source_host, r->source->host) ||
+        !dup_into(&j->instance_name, r->instance_name) || !dup_into(&j->uuid, r->instance_uuid) ||
+        !dup_into(&j->arch, r->source->arch)) {
+        job_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+
+static void *job_thread(void *arg)
+{
+    job *j = arg;
+    virConnectPtr c = virConnectOpen(j->uri);
+    bool abandoned;
+
+    if (!c) {
+        j->rc = j->work(j, NULL);
+    } else {
+        j->rc = j->work(j, c);
+        virConnectClose(c);
+    }
+    pthread_mutex_lock(&j->mu);
+    j->done = true;
+    abandoned = j->abandoned;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (abandoned)
+        job_free(j);   /* the caller gave up waiting: the job is ours to free */
+    return NULL;
+}
+
+/* Run j, waiting at most timeout_ms.  0: done (the caller frees j).
+ * -1: no answer in time; the worker keeps j and frees it when libvirt
+ * returns, so the caller must not touch j again. */
+static int job_run(job *j, int timeout_ms)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+    struct timespec deadline;
+    int rc;
+
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&t, &attr, job_thread, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        job_thread(j);   /* no thread to be had: ask without a deadline */
+        return 0;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&j->mu);
+    while (!j->done && pthread_cond_timedwait(&j->cv, &j->mu, &deadline) != ETIMEDOUT)
+        ;
+    if (!j->done) {
+        j->abandoned = true;
+        pthread_mutex_unlock(&j->mu);
+        return -1;
+    }
+    pthread_mutex_unlock(&j->mu);
     return 0;
 }
 
 /* ---------------------------------------------------------------- prepare: the source */
 
-static int ask_source(live_libvirt *lv, virConnectPtr c, const char *uri,
-                      const dv_sched_request *r, drover_error *err)
+static int source_work(job *j, virConnectPtr c)
 {
-    virDomainPtr dom = virDomainLookupByUUIDString(c, r->instance_uuid);
+    virDomainPtr dom;
     unsigned long ver = 0;
     int state = 0, reason = 0, rc = -1;
-    const char *type;
+    const char *type, *dtag;
     char *xml = NULL;
 
-    if (!dom)
-        return dv_err(err, DROVER_ERR_NOT_FOUND, DROVER_FROM_LIBVIRT,
+    if (!c)
+        return dv_err(&j->err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT,
+                      "cannot reach the source host %s's libvirt at %s to read instance %s: %s",
+                      j->source_host, j->uri, j->instance_name, last_error());
+    if (!(dom = virDomainLookupByUUIDString(c, j->uuid)))
+        return dv_err(&j->err, DROVER_ERR_NOT_FOUND, DROVER_FROM_LIBVIRT,
                       "instance %s (%s) is not on its source host %s any more (libvirt at %s: %s)",
-                      r->instance_name, r->instance_uuid, r->source->host, uri, last_error());
+                      j->instance_name, j->uuid, j->source_host, j->uri, last_error());
     if (virDomainGetState(dom, &state, &reason, 0) < 0 || !(xml = virDomainGetXMLDesc(dom, 0)) ||
         !(type = virConnectGetType(c)) || virConnectGetVersion(c, &ver) < 0) {
-        dv_err(err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT,
+        dv_err(&j->err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT,
                "cannot read instance %s on its source host %s (libvirt at %s): %s",
-               r->instance_name, r->source->host, uri, last_error());
+               j->instance_name, j->source_host, j->uri, last_error());
         goto out;
     }
     if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED) {
-        dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_SCHEDULER,
+        dv_err(&j->err, DROVER_ERR_INVALID, DROVER_FROM_SCHEDULER,
                "instance %s is not running or paused on %s now (libvirt state %d): only a running "
                "or paused instance can be live-migrated",
-               r->instance_name, r->source->host, state);
+               j->instance_name, j->source_host, state);
         goto out;
     }
-    snprintf(lv->src_type, sizeof lv->src_type, "%s", type);
-    lv->src_version = ver;
-    if (lv->virttype_override)
-        snprintf(lv->virttype, sizeof lv->virttype, "%s", lv->virttype_override);
-    else if (!tag_attr(strstr(xml, "<domain ") ? strstr(xml, "<domain ") : xml, "type",
-                       lv->virttype, sizeof lv->virttype)) {
-        dv_err(err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT,
-               "instance %s on %s: its domain XML names no type", r->instance_name,
-               r->source->host);
+    snprintf(j->src.type, sizeof j->src.type, "%s", type);
+    j->src.version = ver;
+    dtag = strstr(xml, "<domain ");
+    if (j->virttype_override)
+        snprintf(j->src.virttype, sizeof j->src.virttype, "%s", j->virttype_override);
+    else if (!dtag || !tag_attr(dtag, "type", j->src.virttype, sizeof j->src.virttype)) {
+        dv_err(&j->err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT,
+               "instance %s on %s: its domain XML names no type", j->instance_name,
+               j->source_host);
         goto out;
     }
-    if (lv->cpu_override) {
-        if (!(lv->cpu_xml = strdup(lv->cpu_override))) {
-            dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_SCHEDULER, "out of memory");
+    if (j->cpu_override) {
+        if (!(j->src.cpu_xml = strdup(j->cpu_override))) {
+            dv_err(&j->err, DROVER_ERR_NOMEM, DROVER_FROM_SCHEDULER, "out of memory");
             goto out;
         }
-        lv->cpu_origin = "the given CPU";
-    } else if (pick_cpu(lv, xml, r, err) < 0) {
+        j->src.cpu_origin = "the given CPU";
+    } else if (pick_cpu(j, xml) < 0) {
         goto out;
     }
     rc = 0;
@@ -252,24 +398,38 @@ static int live_prepare(dv_live_check *lc, const dv_sched_request *r, drover_err
 {
     live_libvirt *lv = (live_libvirt *)lc;
     dv_host_uris u = { lv->tmpl, (const char *const *)lv->map, lv->n_map };
+    const drover_report *rep = r->source->report;
     char uri[1024];
-    virConnectPtr c;
-    int rc;
+    job *j;
 
     pthread_once(&libvirt_once, libvirt_init);
-    free(lv->cpu_xml);
-    lv->cpu_xml = NULL;
-    lv->cpu_origin = NULL;
-    lv->arch = r->source->arch;
+    free(lv->src.cpu_xml);
+    memset(&lv->src, 0, sizeof lv->src);
+    lv->prepared = false;
     if (dv_host_uri(&u, r->source, uri, sizeof uri, err) < 0)
         return -1;
-    if (!(c = virConnectOpen(uri)))
+    if (!(j = job_new(source_work, uri, r->source->host, r)) ||
+        !dup_into(&j->report_cpu, rep ? rep->cpu_xml : NULL) ||
+        !dup_into(&j->cpu_override, lv->cpu_override) ||
+        !dup_into(&j->virttype_override, lv->virttype_override)) {
+        job_free(j);
+        return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_SCHEDULER, "out of memory");
+    }
+    if (job_run(j, lv->timeout_ms) < 0)
         return dv_err(err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT,
-                      "cannot reach the source host %s's libvirt at %s to read instance %s: %s",
-                      r->source->host, uri, r->instance_name, last_error());
-    rc = ask_source(lv, c, uri, r, err);
-    virConnectClose(c);
-    return rc;
+                      "the source host %s's libvirt at %s gave no answer in %d ms (hung?) about "
+                      "instance %s",
+                      r->source->host, uri, lv->timeout_ms, r->instance_name);
+    if (j->rc < 0) {
+        dv_err_copy(err, &j->err);
+        job_free(j);
+        return -1;
+    }
+    lv->src = j->src;            /* the facts move over, cpu_xml with them */
+    j->src.cpu_xml = NULL;
+    job_free(j);
+    lv->prepared = true;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- check: a destination */
@@ -314,65 +474,64 @@ static int free_mib(virConnectPtr c, uint64_t *mib)
     return 0;
 }
 
-static int check_cpu(live_libvirt *lv, virConnectPtr c, const char *host, char *why, size_t len)
+static int check_cpu(job *j, virConnectPtr c)
 {
     virErrorPtr e;
     int rc;
 
-    if (!lv->cpu_xml)
+    if (!j->src.cpu_xml)
         return 0;   /* the source names no CPU: nothing to hold the destination to */
-    rc = virConnectCompareHypervisorCPU(c, NULL, lv->arch && *lv->arch ? lv->arch : NULL, NULL,
-                                        lv->virttype, lv->cpu_xml,
+    rc = virConnectCompareHypervisorCPU(c, NULL, j->arch && *j->arch ? j->arch : NULL, NULL,
+                                        j->src.virttype, j->src.cpu_xml,
                                         VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE);
     if (rc == VIR_CPU_COMPARE_IDENTICAL || rc == VIR_CPU_COMPARE_SUPERSET)
         return 0;
     e = virGetLastError();
     if (rc == VIR_CPU_COMPARE_INCOMPATIBLE || (e && e->code == VIR_ERR_CPU_INCOMPATIBLE))
-        return refuse(why, len, "live: CPU: %s cannot provide %s (virt type %s): %s", host,
-                      lv->cpu_origin, lv->virttype, last_error());
-    return refuse(why, len, "live: CPU: cannot compare %s on %s: %s", lv->cpu_origin, host,
-                  last_error());
+        return refuse(j->why, sizeof j->why, "live: CPU: %s cannot provide %s (virt type %s): %s",
+                      j->host, j->src.cpu_origin, j->src.virttype, last_error());
+    return refuse(j->why, sizeof j->why, "live: CPU: cannot compare %s on %s: %s",
+                  j->src.cpu_origin, j->host, last_error());
 }
 
-static int ask_dest(live_libvirt *lv, virConnectPtr c, const char *uri, const dv_host_state *dest,
-                    const dv_sched_request *r, char *why, size_t len)
+static int dest_work(job *j, virConnectPtr c)
 {
-    const char *h = dest->host;
     unsigned long ver = 0;
-    const char *type = virConnectGetType(c);
+    const char *type, *h = j->host;
     virDomainPtr dom;
-    uint64_t mib = 0, need;
-    double ratio = r->params ? r->params->ram_allocation_ratio : 1.0;
+    uint64_t mib = 0;
 
-    if (!type || virConnectGetVersion(c, &ver) < 0)
-        return refuse(why, len, "live: cannot ask %s's hypervisor (libvirt at %s): %s", h, uri,
-                      last_error());
-    if (strcmp(type, lv->src_type) != 0)
-        return refuse(why, len, "live: %s runs %s now, the source %s runs %s", h, type,
-                      r->source->host, lv->src_type);
-    if (ver < lv->src_version) {
+    if (!c)
+        return refuse(j->why, sizeof j->why, "live: cannot reach %s's libvirt at %s: %s", h,
+                      j->uri, last_error());
+    if (!(type = virConnectGetType(c)) || virConnectGetVersion(c, &ver) < 0)
+        return refuse(j->why, sizeof j->why, "live: cannot ask %s's hypervisor (libvirt at %s): %s",
+                      h, j->uri, last_error());
+    if (strcmp(type, j->src.type) != 0)
+        return refuse(j->why, sizeof j->why, "live: %s runs %s now, the source %s runs %s", h, type,
+                      j->source_host, j->src.type);
+    if (ver < j->src.version) {
         char have[32], want[32];
         dv_version_format(ver, have, sizeof have);
-        dv_version_format(lv->src_version, want, sizeof want);
-        return refuse(why, len, "live: %s runs %s %s now, older than %s on the source %s", h,
-                      type, have, want, r->source->host);
+        dv_version_format(j->src.version, want, sizeof want);
+        return refuse(j->why, sizeof j->why, "live: %s runs %s %s now, older than %s on the source %s",
+                      h, type, have, want, j->source_host);
     }
-    if ((dom = virDomainLookupByUUIDString(c, r->instance_uuid))) {
+    if ((dom = virDomainLookupByUUIDString(c, j->uuid))) {
         virDomainFree(dom);
-        return refuse(why, len, "live: a domain with the instance's UUID %s is already defined "
-                                "on %s: remove it first",
-                      r->instance_uuid, h);
+        return refuse(j->why, sizeof j->why,
+                      "live: a domain with the instance's UUID %s is already defined on %s: "
+                      "remove it first",
+                      j->uuid, h);
     }
     if (free_mib(c, &mib) < 0)
-        return refuse(why, len, "live: cannot read %s's free memory: %s", h, last_error());
-    /* under overcommit (ratio > 1) the operator expects guests not to touch
-     * all their memory: hold free memory to the same ratio */
-    need = ratio > 1.0 ? (uint64_t)((double)r->memory_mib / ratio) : r->memory_mib;
-    if (mib < need)
-        return refuse(why, len, "live: %s has only %" PRIu64 " MiB free now, the instance needs %"
-                                PRIu64 " MiB",
-                      h, mib, need);
-    return check_cpu(lv, c, h, why, len);
+        return refuse(j->why, sizeof j->why, "live: cannot read %s's free memory: %s", h,
+                      last_error());
+    if (mib < j->need_mib)
+        return refuse(j->why, sizeof j->why,
+                      "live: %s has only %" PRIu64 " MiB free now, the instance needs %" PRIu64 " MiB",
+                      h, mib, j->need_mib);
+    return check_cpu(j, c);
 }
 
 static int live_check(dv_live_check *lc, const dv_host_state *dest, const dv_sched_request *r,
@@ -380,21 +539,36 @@ static int live_check(dv_live_check *lc, const dv_host_state *dest, const dv_sch
 {
     live_libvirt *lv = (live_libvirt *)lc;
     dv_host_uris u = { lv->tmpl, (const char *const *)lv->map, lv->n_map };
+    double ratio = r->params ? r->params->ram_allocation_ratio : 1.0;
     char uri[1024];
     drover_error e;
-    virConnectPtr c;
+    job *j;
     int rc;
 
     pthread_once(&libvirt_once, libvirt_init);
-    if (!lv->src_type[0])
+    if (!lv->prepared)
         return refuse(why, len, "live: the source was not asked first (prepare): a bug in drover");
     if (dv_host_uri(&u, dest, uri, sizeof uri, &e) < 0)
         return refuse(why, len, "live: %s", e.message);
-    if (!(c = virConnectOpen(uri)))
-        return refuse(why, len, "live: cannot reach %s's libvirt at %s: %s", dest->host, uri,
-                      last_error());
-    rc = ask_dest(lv, c, uri, dest, r, why, len);
-    virConnectClose(c);
+    if (!(j = job_new(dest_work, uri, dest->host, r)) ||
+        !dup_into(&j->src.cpu_xml, lv->src.cpu_xml)) {
+        job_free(j);
+        return refuse(why, len, "live: out of memory asking %s", dest->host);
+    }
+    memcpy(j->src.type, lv->src.type, sizeof j->src.type);
+    memcpy(j->src.virttype, lv->src.virttype, sizeof j->src.virttype);
+    j->src.version = lv->src.version;
+    j->src.cpu_origin = lv->src.cpu_origin;
+    /* under overcommit (ratio > 1) the operator expects guests not to touch
+     * all their memory: hold free memory to the same ratio */
+    j->need_mib = ratio > 1.0 ? (uint64_t)((double)r->memory_mib / ratio) : r->memory_mib;
+    if (job_run(j, lv->timeout_ms) < 0)
+        return refuse(why, len, "live: %s's libvirt at %s gave no answer in %d ms (hung?)",
+                      dest->host, uri, lv->timeout_ms);
+    rc = j->rc;
+    if (rc)
+        snprintf(why, len, "%s", j->why);
+    job_free(j);
     return rc;
 }
 
@@ -411,7 +585,7 @@ void dv_live_libvirt_free(dv_live_check *lc)
     free(lv->map);
     free(lv->cpu_override);
     free(lv->virttype_override);
-    free(lv->cpu_xml);
+    free(lv->src.cpu_xml);
     free(lv);
 }
 
@@ -425,6 +599,7 @@ int dv_live_libvirt_new(const dv_live_libvirt_opts *o, dv_live_check **out, drov
         lv->base.name = "libvirt";
         lv->base.prepare = live_prepare;
         lv->base.check = live_check;
+        lv->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
         bad = (o->uris.tmpl && !(lv->tmpl = strdup(o->uris.tmpl))) ||
               (o->cpu_xml && !(lv->cpu_override = strdup(o->cpu_xml))) ||
               (o->virttype && !(lv->virttype_override = strdup(o->virttype))) ||

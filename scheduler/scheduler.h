@@ -269,6 +269,9 @@ typedef struct dv_live_libvirt_opts {
     /* The virt type to compare under ("kvm", "qemu").  NULL: the guest's
      * domain type as its source libvirt says. */
     const char *virttype;
+    /* How long to wait for a libvirt's answer before giving the host up
+     * (a hung libvirtd must not hang the scheduler); <= 0: 5000 ms. */
+    int timeout_ms;
 } dv_live_libvirt_opts;
 
 /* prepare() asks the source's libvirt for the guest (it must be there,

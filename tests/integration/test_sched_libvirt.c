@@ -4,6 +4,7 @@
  *  - the live checks: a CPU naming a feature the destination's qemu cannot
  *    provide is refused, with libvirt's reason; a compatible one (and the
  *    running guest's own) passes; a host already defining the guest fails;
+ *    a hung libvirtd (SIGSTOP) is given up after the timeout;
  *  - `drover schedule` end to end: reports published into a db-driver file,
  *    the guest running on host 1 is placed on host 2 and claimed there;
  *    --explain, --json, --to the source, an unknown instance;
@@ -28,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GUEST_MIB 64
@@ -133,7 +136,7 @@ static void write_config(void)
     fprintf(f,
             "servicegroup = { driver = \"db\"; report_interval = 10; service_down_time = 3600;\n"
             "  db = { path = \"%s/drover.db\"; }; };\n"
-            "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\" ]; };\n"
+            "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\" ]; libvirt_timeout_ms = 1000; };\n"
             "scheduler = { reserved_host_memory_mb = 512; };\n"
             "state = { path = \"%s/state.db\"; };\n",
             work, h.host[0].name, h.host[0].uri, h.host[1].name, h.host[1].uri, work);
@@ -203,10 +206,20 @@ static void spawn(run *r, const char *tag, const char *const *args)
     }
 }
 
+/* Wait for it; one that hangs is killed after 60 s (and fails its checks). */
 static int finish(run *r)
 {
-    int st;
-    if (waitpid(r->pid, &st, 0) < 0)
+    int st = 0;
+    pid_t got = 0;
+
+    for (int i = 0; i < 6000 && (got = waitpid(r->pid, &st, WNOHANG)) == 0; i++)
+        usleep(10000);
+    if (got == 0) {
+        diag("drover (pid %d) still runs after 60 s: killed", (int)r->pid);
+        kill(r->pid, SIGKILL);
+        got = waitpid(r->pid, &st, 0);
+    }
+    if (got < 0)
         bail_out("waitpid: %s", strerror(errno));
     r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     r->stdout_text = slurp(r->out);
@@ -272,6 +285,35 @@ static void release_all_claims(const int64_t *ids, size_t n)
         if (ids[i] > 0 && dv_statedb_claim_release(db, ids[i], &err) < 0)
             bail_out("release: %s", err.message);
     dv_statedb_close(db);
+}
+
+/* ---------------------------------------------------------------- a hung libvirtd */
+
+/* libvirtd of host k: the child of its tini. */
+static pid_t libvirtd_pid(int k)
+{
+    char path[96];
+    long pid = 0;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)h.host[k].pid, (int)h.host[k].pid);
+    if (!(f = fopen(path, "r")) || fscanf(f, "%ld", &pid) != 1 || pid <= 1)
+        bail_out("cannot find host %d's libvirtd under %s", k + 1, path);
+    fclose(f);
+    return (pid_t)pid;
+}
+
+static void freeze(int k, bool on)
+{
+    if (kill(libvirtd_pid(k), on ? SIGSTOP : SIGCONT) < 0)
+        bail_out("kill: %s", strerror(errno));
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ---------------------------------------------------------------- live checks */
@@ -355,6 +397,35 @@ static void test_live_checks(virDomainPtr g1)
     is_int(err.code, DROVER_ERR_NOT_FOUND, "live: ... not found");
     has_str(err.message, "is not on its source host", "live: ... says so");
     dv_live_libvirt_free(lc);
+    r.instance_uuid = uuid;
+
+    /* a hung destination libvirtd is given up after the timeout; a hung
+     * source fails the request */
+    snprintf(m1, sizeof m1, "%s=%s", h.host[1].name, h.host[1].uri);
+    o.timeout_ms = 800;
+    if (dv_live_libvirt_new(&o, &lc, &err) < 0 || lc->prepare(lc, &r, &err) < 0)
+        bail_out("live: %s", err.message);
+    freeze(1, true);
+    {
+        double t0 = now_s(), took;
+        int rc = lc->check(lc, &dst, &r, why, sizeof why);
+        took = now_s() - t0;
+        freeze(1, false);
+        is_int(rc, 1, "live: a stopped (SIGSTOP) destination libvirtd fails its check");
+        has_str(why, "gave no answer in 800 ms", "live: ... saying it gave no answer");
+        ok(took >= 0.75 && took < 3.0, "live: ... after the timeout (%.2f s)", took);
+    }
+    why[0] = '\0';
+    is_int(lc->check(lc, &dst, &r, why, sizeof why), 0, "live: once it runs again, it passes");
+    if (why[0])
+        diag("%s", why);
+    freeze(0, true);
+    ok(lc->prepare(lc, &r, &err) < 0, "live: a stopped source libvirtd fails prepare");
+    freeze(0, false);
+    is_int(err.code, DROVER_ERR_LIBVIRT, "live: ... a libvirt error");
+    has_str(err.message, "gave no answer in 800 ms", "live: ... saying it gave no answer");
+    dv_live_libvirt_free(lc);
+    usleep(300000);   /* the abandoned workers finish once their daemons run again */
     drover_report_free(src_rep);
     drover_report_free(dst_rep);
 }
@@ -412,6 +483,19 @@ static void test_schedule_cli(void)
         is_int(drover(&r, args), 1, "schedule --ignore host 2: no valid host, exit 1");
         has_str(r.stderr_text, "no valid host for instance g1", "--ignore: no valid host");
         has_str(r.stderr_text, "different_host 2", "--ignore: what the filter removed");
+        run_free(&r);
+    }
+    {
+        const char *args[] = { "schedule", "g1", NULL };
+        double t0;
+        freeze(1, true);
+        t0 = now_s();
+        is_int(drover(&r, args), 1, "schedule with host 2's libvirtd stopped: exit 1");
+        freeze(1, false);
+        has_str(r.stderr_text, "gave no answer in 1000 ms", "... host 2 gave no answer");
+        has_str(r.stderr_text, "1 failed the live checks", "... counted as a live-check failure");
+        /* no timing claim: only that it returned on its own, long before 60 s */
+        ok(now_s() - t0 < 30.0, "... and drover did not hang (%.2f s)", now_s() - t0);
         run_free(&r);
     }
     {

@@ -30,7 +30,7 @@ static const char *const all_keys[] = {
     "servicegroup.zk.auth",
     "agent.host", "agent.group", "agent.libvirt_uri", "agent.migration_uri",
     "agent.libvirt_timeout_ms",
-    "controller.libvirt_uri", "controller.libvirt_uris",
+    "controller.libvirt_uri", "controller.libvirt_uris", "controller.libvirt_timeout_ms",
     "scheduler.filters", "scheduler.weighers", "scheduler.ram_weight_multiplier",
     "scheduler.ram_allocation_ratio", "scheduler.reserved_host_memory_mb",
     "scheduler.host_subset_size", "scheduler.max_retries", "scheduler.claim_ttl_s",
@@ -171,7 +171,10 @@ static void test_unknown_keys(void)
         "unknown key; the valid keys in agent are: host, group, libvirt_uri, migration_uri, "
         "libvirt_timeout_ms");
     bad("controller = { uri = \"\"; };\n", 1, "controller.uri",
-        "unknown key; the valid keys in controller are: libvirt_uri, libvirt_uris");
+        "unknown key; the valid keys in controller are: libvirt_uri, libvirt_uris, "
+        "libvirt_timeout_ms");
+    bad("controller = { libvirt_timeout_ms = 0; };\n", 1, "controller.libvirt_timeout_ms",
+        "expected an integer in 1..3600000, got 0");
     bad("scheduler = { filter = [ ]; };\n", 1, "scheduler.filter",
         "unknown key; the valid keys in scheduler are: filters, weighers, ram_weight_multiplier, "
         "ram_allocation_ratio, reserved_host_memory_mb, host_subset_size, max_retries, claim_ttl_s");
@@ -498,7 +501,7 @@ static const char *config_diff(const dv_config *a, const dv_config *b)
     S(servicegroup.zk.auth);
     S(agent.host); S(agent.group); S(agent.libvirt_uri); S(agent.migration_uri);
     N(agent.libvirt_timeout_ms);
-    S(controller.libvirt_uri); L(controller.libvirt_uris);
+    S(controller.libvirt_uri); L(controller.libvirt_uris); N(controller.libvirt_timeout_ms);
     L(scheduler.filters); L(scheduler.weighers); N(scheduler.ram_weight_multiplier);
     N(scheduler.ram_allocation_ratio); N(scheduler.reserved_host_memory_mb);
     N(scheduler.host_subset_size); N(scheduler.max_retries); N(scheduler.claim_ttl_s);
@@ -571,7 +574,8 @@ static void test_overrides(void)
         "agent = { host = \"compute-7.example\"; group = \"g1\"; libvirt_uri = \"test:///default\";\n"
         "  migration_uri = \"qemu+tcp://10.0.0.7/system\"; libvirt_timeout_ms = 250; };\n"
         "controller = { libvirt_uri = \"qemu+ssh://root@%h/system\";\n"
-        "  libvirt_uris = [ \"c1=qemu+unix:///system?socket=/x/c1.sock\", \"c2=qemu+tcp://h=2/system\" ]; };\n"
+        "  libvirt_uris = [ \"c1=qemu+unix:///system?socket=/x/c1.sock\", \"c2=qemu+tcp://h=2/system\" ];\n"
+        "  libvirt_timeout_ms = 1500; };\n"
         "scheduler = { filters = [ ]; weighers = ( ); ram_weight_multiplier = -2;\n"
         "  ram_allocation_ratio = 1.5; reserved_host_memory_mb = 0; host_subset_size = 3;\n"
         "  max_retries = 7; claim_ttl_s = 30L; };\n"
@@ -612,6 +616,7 @@ static void test_overrides(void)
     is_str(c->agent.migration_uri, "qemu+tcp://10.0.0.7/system", "agent.migration_uri");
     is_str(c->controller.libvirt_uri, "qemu+ssh://root@%h/system", "controller.libvirt_uri");
     is_int(c->controller.libvirt_uris.n, 2, "controller.libvirt_uris: 2 items");
+    is_int(c->controller.libvirt_timeout_ms, 1500, "controller.libvirt_timeout_ms");
     if (c->controller.libvirt_uris.n == 2)
         is_str(c->controller.libvirt_uris.v[1], "c2=qemu+tcp://h=2/system",
                "controller.libvirt_uris[1]: split at the first '='");
