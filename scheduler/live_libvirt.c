@@ -22,6 +22,7 @@
  */
 #include "scheduler/scheduler.h"
 #include "core/model.h"
+#include "core/virt.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -68,6 +69,7 @@ struct job {
     char *uri, *host, *source_host, *instance_name, *uuid, *arch;
     char *report_cpu, *cpu_override, *virttype_override;
     uint64_t need_mib;
+    int keepalive_s;
     source_facts src;              /* out of the source job, into destination jobs */
     /* results */
     int rc;                        /* source: 0 / -1 (err); destination: 0 / 1 (why) */
@@ -77,20 +79,8 @@ struct job {
 
 /* ---------------------------------------------------------------- libvirt basics */
 
-static void quiet(void *arg, virErrorPtr e)
-{
-    (void)arg;
-    (void)e;   /* errors are read with virGetLastError and reported by drover */
-}
-
-static pthread_once_t libvirt_once = PTHREAD_ONCE_INIT;
-
-static void libvirt_init(void)
-{
-    virInitialize();
-    virSetErrorFunc(NULL, quiet);
-}
-
+/* libvirt's message of this thread's last error (core/virt.c silenced its
+ * printing; the message is ours to report). */
 static const char *last_error(void)
 {
     const char *m = virGetLastErrorMessage();
@@ -279,14 +269,18 @@ static job *job_new(int (*work)(job *, virConnectPtr), const char *uri, const ch
 static void *job_thread(void *arg)
 {
     job *j = arg;
-    virConnectPtr c = virConnectOpen(j->uri);
+    dv_virt *v = NULL;
     bool abandoned;
 
-    if (!c) {
+    /* not read-only: libvirt 9 refuses virConnectCompareHypervisorCPU on a
+     * read-only connection.  Keepalive makes a connection to a daemon that
+     * stopped answering fail instead of block, so an abandoned worker
+     * returns too, in time. */
+    if (dv_virt_open(j->uri, 0, j->keepalive_s, 3, &v, &j->err) < 0) {
         j->rc = j->work(j, NULL);
     } else {
-        j->rc = j->work(j, c);
-        virConnectClose(c);
+        j->rc = j->work(j, dv_virt_conn(v));
+        dv_virt_close(v);
     }
     pthread_mutex_lock(&j->mu);
     j->done = true;
@@ -345,10 +339,11 @@ static int source_work(job *j, virConnectPtr c)
     const char *type, *dtag;
     char *xml = NULL;
 
-    if (!c)
-        return dv_err(&j->err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT,
-                      "cannot reach the source host %s's libvirt at %s to read instance %s: %s",
-                      j->source_host, j->uri, j->instance_name, last_error());
+    if (!c) {
+        dv_err_prefix(&j->err, "cannot reach the source host %s's libvirt to read instance %s",
+                      j->source_host, j->instance_name);
+        return -1;
+    }
     if (!(dom = virDomainLookupByUUIDString(c, j->uuid)))
         return dv_err(&j->err, DROVER_ERR_NOT_FOUND, DROVER_FROM_LIBVIRT,
                       "instance %s (%s) is not on its source host %s any more (libvirt at %s: %s)",
@@ -362,9 +357,9 @@ static int source_work(job *j, virConnectPtr c)
     }
     if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED) {
         dv_err(&j->err, DROVER_ERR_INVALID, DROVER_FROM_SCHEDULER,
-               "instance %s is not running or paused on %s now (libvirt state %d): only a running "
-               "or paused instance can be live-migrated",
-               j->instance_name, j->source_host, state);
+               "instance %s is %s on %s now: only a running or paused instance can be "
+               "live-migrated",
+               j->instance_name, dv_virt_state_name(state), j->source_host);
         goto out;
     }
     snprintf(j->src.type, sizeof j->src.type, "%s", type);
@@ -402,13 +397,16 @@ static int live_prepare(dv_live_check *lc, const dv_sched_request *r, drover_err
     char uri[1024];
     job *j;
 
-    pthread_once(&libvirt_once, libvirt_init);
+    if (dv_virt_init(err) < 0)
+        return -1;
     free(lv->src.cpu_xml);
     memset(&lv->src, 0, sizeof lv->src);
     lv->prepared = false;
     if (dv_host_uri(&u, r->source, uri, sizeof uri, err) < 0)
         return -1;
-    if (!(j = job_new(source_work, uri, r->source->host, r)) ||
+    if ((j = job_new(source_work, uri, r->source->host, r)))
+        j->keepalive_s = lv->timeout_ms >= 2000 ? lv->timeout_ms / 1000 : 1;
+    if (!j ||
         !dup_into(&j->report_cpu, rep ? rep->cpu_xml : NULL) ||
         !dup_into(&j->cpu_override, lv->cpu_override) ||
         !dup_into(&j->virttype_override, lv->virttype_override)) {
@@ -502,8 +500,8 @@ static int dest_work(job *j, virConnectPtr c)
     uint64_t mib = 0;
 
     if (!c)
-        return refuse(j->why, sizeof j->why, "live: cannot reach %s's libvirt at %s: %s", h,
-                      j->uri, last_error());
+        return refuse(j->why, sizeof j->why, "live: cannot reach %s's libvirt: %s", h,
+                      j->err.message);
     if (!(type = virConnectGetType(c)) || virConnectGetVersion(c, &ver) < 0)
         return refuse(j->why, sizeof j->why, "live: cannot ask %s's hypervisor (libvirt at %s): %s",
                       h, j->uri, last_error());
@@ -545,13 +543,15 @@ static int live_check(dv_live_check *lc, const dv_host_state *dest, const dv_sch
     job *j;
     int rc;
 
-    pthread_once(&libvirt_once, libvirt_init);
+    if (dv_virt_init(&e) < 0)
+        return refuse(why, len, "live: %s", e.message);
     if (!lv->prepared)
         return refuse(why, len, "live: the source was not asked first (prepare): a bug in drover");
     if (dv_host_uri(&u, dest, uri, sizeof uri, &e) < 0)
         return refuse(why, len, "live: %s", e.message);
-    if (!(j = job_new(dest_work, uri, dest->host, r)) ||
-        !dup_into(&j->src.cpu_xml, lv->src.cpu_xml)) {
+    if ((j = job_new(dest_work, uri, dest->host, r)))
+        j->keepalive_s = lv->timeout_ms >= 2000 ? lv->timeout_ms / 1000 : 1;
+    if (!j || !dup_into(&j->src.cpu_xml, lv->src.cpu_xml)) {
         job_free(j);
         return refuse(why, len, "live: out of memory asking %s", dest->host);
     }

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/report.h"
 #include "core/statedb.h"
+#include "core/virt.h"
 #include "drivers/servicegroup.h"
 #include "scheduler/scheduler.h"
 #include "tests/harness/lvhosts.h"
@@ -43,66 +44,21 @@ static virConnectPtr conn[2];
 
 /* ---------------------------------------------------------------- reports */
 
-static char *host_cpu_xml(virConnectPtr c)
-{
-    char *caps = virConnectGetCapabilities(c), *p, *e, *cpu = NULL;
-    if (caps && (p = strstr(caps, "<cpu>")) && (e = strstr(p, "</cpu>")))
-        cpu = strndup(p, (size_t)(e + 6 - p));
-    free(caps);
-    return cpu ? cpu : strdup("");
-}
-
-static const char *state_name(int st)
-{
-    switch (st) {
-    case VIR_DOMAIN_RUNNING: return "running";
-    case VIR_DOMAIN_PAUSED: return "paused";
-    case VIR_DOMAIN_SHUTOFF: return "shutoff";
-    default: return "other";
-    }
-}
-
-/* A report read from host k's own libvirt, as an agent would publish it;
- * total_mib != 0 replaces the memory total (to make a host "small"). */
+/* Host k's report, read from its own libvirt by the agent's code
+ * (core/virt.c), as droverd publishes it; total_mib != 0 replaces the
+ * memory total (to make a host "small"). */
 static drover_report *report_of(int k, uint64_t total_mib)
 {
-    drover_report *r = calloc(1, sizeof *r);
-    virDomainPtr *doms = NULL;
-    virNodeInfo ni;
-    unsigned long hv = 0, lib = 0;
-    int n;
+    drover_report *r;
+    drover_error err;
+    dv_virt *v;
 
-    if (!r || virNodeGetInfo(conn[k], &ni) < 0 || virConnectGetVersion(conn[k], &hv) < 0 ||
-        virConnectGetLibVersion(conn[k], &lib) < 0)
-        bail_out("host %d: cannot read its libvirt: %s", k + 1, virGetLastErrorMessage());
-    r->schema = DROVER_REPORT_SCHEMA;
-    r->host = strdup(h.host[k].name);
-    r->generated_ms = 1;
-    r->hypervisor_type = strdup(virConnectGetType(conn[k]));
-    r->hypervisor_version = hv;
-    r->libvirt_version = lib;
-    r->arch = strdup(ni.model);
-    r->cpu_xml = host_cpu_xml(conn[k]);
-    r->memory_total_mib = total_mib ? total_mib : ni.memory / 1024;
-    r->memory_free_mib = r->memory_total_mib / 2;
-    r->vcpus = ni.cpus;
-    r->migration_uri = strdup(h.host[k].p2p_uri);
-    if ((n = virConnectListAllDomains(conn[k], &doms, 0)) < 0)
-        bail_out("host %d: cannot list domains: %s", k + 1, virGetLastErrorMessage());
-    r->instances = calloc((size_t)n + 1, sizeof *r->instances);
-    for (int i = 0; i < n; i++) {
-        char uuid[VIR_UUID_STRING_BUFLEN];
-        virDomainInfo di;
-        virDomainGetUUIDString(doms[i], uuid);
-        virDomainGetInfo(doms[i], &di);
-        r->instances[i].name = strdup(virDomainGetName(doms[i]));
-        r->instances[i].uuid = strdup(uuid);
-        r->instances[i].memory_mib = di.maxMem / 1024;
-        r->instances[i].state = strdup(state_name(di.state));
-        virDomainFree(doms[i]);
-    }
-    r->n_instances = (size_t)n;
-    free(doms);
+    if (dv_virt_open(h.host[k].uri, DV_VIRT_READONLY, 0, 0, &v, &err) < 0 ||
+        dv_virt_read_report(v, h.host[k].name, h.host[k].p2p_uri, &r, &err) < 0)
+        bail_out("host %d: %s", k + 1, err.message);
+    dv_virt_close(v);
+    if (total_mib)
+        r->memory_total_mib = total_mib;
     return r;
 }
 
@@ -540,7 +496,7 @@ static void test_concurrency(void)
                 ids[i] = jint(o, "claim_id");
                 json_object_put(o);
             } else if (r->status == 1) {
-                if (strstr(r->stderr_text, "lost a claim race"))
+                if (strstr(r->stderr_text, "(claim: host"))
                     races++;
                 if (!strstr(r->stderr_text, "no valid host"))
                     diag("round %d: loser's message: %s", round, r->stderr_text);
