@@ -65,7 +65,8 @@ int main(int argc, char **argv)
     }
     if (dv_cli_parse_global(argc, argv, &g, &action, &next, &err) < 0)
         return dv_cli_usage_error(&cli, NULL, "%s", err.message);
-    if (action == DV_CLI_HELP || strcmp(argv[next], "help") == 0) {
+    /* next is set only for DV_CLI_RUN */
+    if (action == DV_CLI_HELP || (action == DV_CLI_RUN && strcmp(argv[next], "help") == 0)) {
         print_usage(stdout);
         return DV_EXIT_OK;
     }
