@@ -397,7 +397,10 @@ static void test_schedule_cli(void)
     publish(0);
     {
         const char *args[] = { "schedule", "g1", NULL };
+        double t0 = now_s();
         is_int(drover(&r, args), 0, "schedule g1: exit 0");
+        diag("drover schedule g1 took %.0f ms (config, get_all, claims, the source's and the "
+             "destination's libvirt, the claim)", (now_s() - t0) * 1e3);
         has_str(r.stdout_text, h.host[1].name, "schedule g1: host 2 is the destination");
         has_str(r.stdout_text, "claim:", "schedule g1: the claim is shown");
         diag_lines("drover schedule g1:", r.stdout_text);
