@@ -148,18 +148,16 @@ static int rank(dv_verdict_kind k)
     return r[k];
 }
 
-static const dv_sched_result *sort_res;
-
-static int by_verdict(const void *a, const void *b)
+static int by_verdict(const void *a, const void *b, void *arg)
 {
-    const dv_verdict *x = &sort_res->verdicts[*(const size_t *)a];
-    const dv_verdict *y = &sort_res->verdicts[*(const size_t *)b];
+    const dv_sched_result *res = arg;
+    const dv_verdict *x = &res->verdicts[*(const size_t *)a];
+    const dv_verdict *y = &res->verdicts[*(const size_t *)b];
     if (rank(x->kind) != rank(y->kind))
         return rank(x->kind) - rank(y->kind);
     if (x->weight != y->weight)
         return x->weight > y->weight ? -1 : 1;
-    return strcmp(sort_res->verdict_hosts[*(const size_t *)a],
-                  sort_res->verdict_hosts[*(const size_t *)b]);
+    return strcmp(res->verdict_hosts[*(const size_t *)a], res->verdict_hosts[*(const size_t *)b]);
 }
 
 static size_t *verdict_order(const dv_sched_result *res)
@@ -169,8 +167,7 @@ static size_t *verdict_order(const dv_sched_result *res)
         return NULL;
     for (size_t i = 0; i < res->n_verdicts; i++)
         idx[i] = i;
-    sort_res = res;
-    qsort(idx, res->n_verdicts, sizeof *idx, by_verdict);
+    qsort_r(idx, res->n_verdicts, sizeof *idx, by_verdict, (void *)res);
     return idx;
 }
 
