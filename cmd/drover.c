@@ -35,11 +35,9 @@ typedef struct subcommand {
 static const subcommand subcommands[] = {
     { "service", cmd_service, "" },
     { "host", cmd_host, "" },
-#ifdef DV_HAVE_SCHEDULE
     { "schedule", cmd_schedule,
       "  schedule INSTANCE [--to HOST] [--ignore HOST]... [--explain]\n"
       "                    pick a destination for a live migration\n" },
-#endif
 };
 #define N_SUB (sizeof subcommands / sizeof subcommands[0])
 
