@@ -77,17 +77,21 @@ if [ $quick = 0 ]; then
     CHECK_ARGS=()
     run_phase "sanitizers" "$top/build/asan" --enable-sanitizers --enable-werror
 
-    # valgrind over the C test programs that need no server-side daemons of
-    # their own design (pure logic + SQLite): definite leaks fail the test
+    # valgrind over the C test programs of pure logic and SQLite, and the fuzz
+    # targets over their seeds: a definite leak or a memory error fails
+    # (the servers' tests run under the sanitizers above instead)
     say "valgrind"
+    fuzz_seeds() { case $1 in tests/fuzz/*) echo "$top/tests/fuzz/corpus/${1##*/}" ;; esac; }
     vdir="$top/build/werror"
     t0=$SECONDS
     vp=0 vf=0
-    for t in $(cd "$vdir" && ls tests/unit/test_* tests/fuzz/replay_* 2>/dev/null | grep -v '\.'); do
+    for t in $(cd "$vdir" && ls tests/unit/test_* tests/fuzz/fuzz_* tests/integration/test_db \
+                   tests/integration/test_statedb 2>/dev/null | grep -v '\.'); do
         [ -x "$vdir/$t" ] || continue
-        if (cd "$vdir" && top_srcdir="$top" top_builddir="$vdir" valgrind -q \
+        if (cd "$vdir" && top_srcdir="$top" top_builddir="$vdir" DROVER_TEST_SECONDS=2 valgrind -q \
                 --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=97 \
-                "./$t" >"$vdir/$t.valgrind.log" 2>&1); then
+                --suppressions="$top/tests/valgrind.supp" \
+                "./$t" $(fuzz_seeds "$t") >"$vdir/$t.valgrind.log" 2>&1); then
             vp=$((vp + 1))
         else
             vf=$((vf + 1)); echo "valgrind: $t"; tail -20 "$vdir/$t.valgrind.log"
