@@ -8,6 +8,7 @@
 /* One line per driver: a driver file adds itself here. */
 static const dv_sg_ops *const registry[] = {
     &dv_sg_db_ops,
+    &dv_sg_mc_ops,
 };
 #define N_DRIVERS (sizeof registry / sizeof registry[0])
 

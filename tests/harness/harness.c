@@ -1,4 +1,4 @@
-/* harness.c - run tests/harness/*.sh with fork + execve and read results. */
+/* harness.c - run tests/harness/NAME.sh with fork + execve and read results. */
 #include "tests/harness/harness.h"
 
 #include <errno.h>

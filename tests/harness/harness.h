@@ -1,4 +1,4 @@
-/* harness.h - run the project's server harness scripts (tests/harness/*.sh)
+/* harness.h - run the project's server harness scripts (tests/harness/NAME.sh)
  * from C tests and benchmarks.
  *
  * A script runs with fork + execve of bash and an argv (no shell string, so

@@ -1,0 +1,1093 @@
+/* sg_mc.c - the `mc` servicegroup driver on memcached (libmemcached).
+ *
+ * Storage
+ *   A member is the key "drover:<group>:<host>" (a 128-bit hash of the pair
+ *   when that would pass memcached's 250-byte key limit) with the TTL
+ *   service_down_time + 1 s, whose value is "dv1 <ms> <group> <host>\n"
+ *   followed by the last host report (JSON).  The +1 s: memcached counts
+ *   time in whole seconds, so a TTL of T lives between T-1 and T seconds;
+ *   T + 1 makes a key outlive service_down_time, never fall short of it.
+ *   Servers: servicegroup.mc.servers with consistent (ketama) hashing, the
+ *   binary protocol, poll and connect timeouts of mc.poll_timeout_ms and a
+ *   failed server left alone for mc.retry_timeout_s.  Never auto-eject: a
+ *   key moved to another server would not be there, and read as DOWN.
+ *
+ *   memcached cannot list its keys and forgets everything on a restart, so
+ *   the member list and the admin state (disabled, forced_down) live in the
+ *   state database (state.path, core/statedb.h).  Joining adds the member
+ *   there; so does a heartbeat that finds its key missing (a member that
+ *   never joined, or whose key was lost), as the db driver's heartbeat does.
+ *
+ * Liveness
+ *   forced_down                      DOWN (admin state; memcached not asked)
+ *   key present                      UP
+ *   server could not be asked        UNKNOWN (is_up: DROVER_ERR_UNREACHABLE)
+ *   key missing, server answered     DOWN, unless the server lost its keys
+ *                                    less than service_down_time ago: UNKNOWN
+ *
+ * Knowing that a server lost its keys (restart, flush_all, eviction) is the
+ * point of this driver: Nova's memcached driver calls every host DOWN after
+ * a memcached restart until each heartbeats again.  Each server carries two
+ * marker keys that hash to it (names found at open time):
+ *   epoch  no TTL: "this server has held drover's keys since then";
+ *   fresh  TTL service_down_time + 1 s, created together with epoch.
+ * Whoever finds a server without its epoch marker - a reader's multi-get or
+ * an agent's heartbeat whose key is missing - first adds fresh, then epoch
+ * (add: the first writer wins; fresh first, so epoch never exists without
+ * fresh having been set in the same life of the server).  A server whose
+ * epoch is missing or whose fresh marker still exists therefore lost its
+ * keys less than service_down_time ago, and a missing key there means
+ * "not heard from since", not "dead": UNKNOWN.  This treats a restarted
+ * server as though every member had heartbeated the moment drover first
+ * found it empty; from then on the ordinary rule holds.  A member whose
+ * agent lives writes again within report_interval (< service_down_time),
+ * so it is UP again long before fresh expires and is never reported DOWN; a
+ * member whose agent died is DOWN once fresh expires: service_down_time
+ * (+ up to 1 s) after the first contact with the restarted server.  Agents'
+ * writes ignore libmemcached's retry back-off (the handle is rebuilt and the
+ * write tried again at once), so a live agent's first heartbeat after the
+ * restart is not delayed by mc.retry_timeout_s; readers keep the back-off,
+ * so a dead server answers UNKNOWN at once instead of costing a timeout.
+ *
+ * A missing key is only trusted when the multi-get that missed it ran on
+ * that server without any error: libmemcached silently drops keys whose
+ * request failed and reconnects for the next ones, so after an error an
+ * absence proves nothing (UNKNOWN).  That is why get_all sends one multi-get
+ * per server (each carrying all of that server's members and its two
+ * markers): an error is then known to concern that one server.
+ */
+#include "core/log.h"
+#include "core/model.h"
+#include "core/report.h"
+#include "core/statedb.h"
+#include "drivers/servicegroup.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libmemcached/memcached.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_PREFIX "drover"
+#define KEY_MAX 250                 /* memcached's limit on a key */
+#define VALUE_MAGIC "dv1 "
+#define REPORT_MAX (1000 * 1000)    /* memcached stores items up to 1 MiB by default */
+#define MARKER_SEARCH 100000        /* names tried to find a marker hashing to a server */
+
+typedef struct mc_server {
+    char *addr;                     /* as configured, for messages */
+    char fresh[48], epoch[48];      /* marker keys that hash to this server */
+    bool auth_failed;               /* the last attempt was refused its credentials */
+} mc_server;
+
+typedef struct mc_sg {
+    dv_sg base;
+    const dv_config *cfg;
+    memcached_st *mc;
+    dv_statedb *db;
+    mc_server *srv;
+    uint32_t n_srv;
+    time_t ttl;                     /* service_down_time + 1 */
+} mc_sg;
+
+/* What one server told us in one multi-get. */
+typedef enum answer {
+    ANS_NONE,                       /* could not be asked (or an error spoiled the answer) */
+    ANS_STEADY,                     /* answered; has held our keys for a while */
+    ANS_FRESH                       /* answered; lost its keys less than service_down_time ago */
+} answer;
+
+static mc_sg *me(dv_sg *sg)
+{
+    return (mc_sg *)sg;
+}
+
+static int nomem(drover_error *err)
+{
+    return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_MC, "out of memory");
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static bool is_auth(memcached_return_t rc)
+{
+    return rc == MEMCACHED_AUTH_FAILURE || rc == MEMCACHED_AUTH_PROBLEM ||
+           rc == MEMCACHED_AUTH_CONTINUE;
+}
+
+/* Fill err for a failed memcached operation on server s.  Auth failures
+ * stay sticky per server: libmemcached then reports the server as merely
+ * "disabled", which would hide the reason. */
+static int mc_fail(mc_sg *m, uint32_t s, memcached_return_t rc, const char *what,
+                   drover_error *err)
+{
+    const char *user = m->cfg->servicegroup.mc.username;
+    const char *addr = s < m->n_srv ? m->srv[s].addr : "(no server)";
+    int e = 0;
+
+    if (rc == MEMCACHED_CONNECTION_FAILURE || rc == MEMCACHED_ERRNO ||
+        rc == MEMCACHED_WRITE_FAILURE || rc == MEMCACHED_READ_FAILURE)
+        e = memcached_last_error_errno(m->mc);
+    if (s < m->n_srv && is_auth(rc))
+        m->srv[s].auth_failed = true;
+    if (s < m->n_srv && m->srv[s].auth_failed) {
+        if (!user || !*user)
+            return dv_err(err, DROVER_ERR_AUTH, DROVER_FROM_MC,
+                          "%s: memcached %s requires SASL authentication: set "
+                          "servicegroup.mc.username and password", what, addr);
+        return dv_err(err, DROVER_ERR_AUTH, DROVER_FROM_MC,
+                      "%s: memcached %s: authentication failed for user \"%s\" (check "
+                      "servicegroup.mc.username and password)", what, addr, user);
+    }
+    if (rc == MEMCACHED_E2BIG)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_MC,
+                      "%s: memcached %s refused the value as too large (its item size limit, -I)",
+                      what, addr);
+    return dv_err(err, DROVER_ERR_UNREACHABLE, DROVER_FROM_MC,
+                  "%s: cannot reach memcached %s: %s%s%s", what, addr,
+                  memcached_strerror(m->mc, rc), e ? ": " : "", e ? strerror(e) : "");
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* The member's key into buf (KEY_MAX + 1 bytes); returns its length.  Names
+ * hold no spaces or control characters (dv_name_check), so keys are valid
+ * in either protocol; a pair too long for a key is hashed (the value names
+ * the pair, and reads check it). */
+static size_t member_key(char *buf, const char *group, const char *host)
+{
+    int n = snprintf(buf, KEY_MAX + 1, KEY_PREFIX ":%s:%s", group, host);
+    uint64_t a, b;
+
+    if (n > 0 && n <= KEY_MAX)
+        return (size_t)n;
+    a = fnv1a(host, strlen(host) + 1, fnv1a(group, strlen(group) + 1, 0xcbf29ce484222325ULL));
+    b = fnv1a(host, strlen(host) + 1, fnv1a(group, strlen(group) + 1, 0x84222325cbf29ce4ULL));
+    return (size_t)snprintf(buf, KEY_MAX + 1, KEY_PREFIX ":#%016" PRIx64 "%016" PRIx64, a, b);
+}
+
+static uint32_t server_of(mc_sg *m, const char *key, size_t len)
+{
+    return m->n_srv == 1 ? 0 : memcached_generate_hash(m->mc, key, len);
+}
+
+/* A marker name "drover:<kind>:<i>" that hashes to server s. */
+static int find_marker(mc_sg *m, const char *kind, uint32_t s, char *out, size_t outsz,
+                       drover_error *err)
+{
+    for (unsigned i = 0; i < MARKER_SEARCH; i++) {
+        int n = snprintf(out, outsz, KEY_PREFIX ":%s:%u", kind, i);
+        if (server_of(m, out, (size_t)n) == s)
+            return 0;
+    }
+    return dv_err(err, DROVER_ERR_INTERNAL, DROVER_FROM_MC,
+                  "no %s marker key hashes to memcached %s", kind, m->srv[s].addr);
+}
+
+/* ---------------------------------------------------------------- values */
+
+/* "dv1 <ms> <group> <host>\n<report>"; malloc'ed, *len set. */
+static char *value_make(int64_t now, const char *group, const char *host, const char *report,
+                        size_t report_len, size_t *len)
+{
+    size_t cap = 48 + strlen(group) + strlen(host) + report_len;
+    char *v = malloc(cap);
+    int n;
+
+    if (!v)
+        return NULL;
+    n = snprintf(v, cap, VALUE_MAGIC "%" PRId64 " %s %s\n", now, group, host);
+    if (n < 0 || (size_t)n + report_len >= cap) {
+        free(v);
+        return NULL;
+    }
+    memcpy(v + n, report, report_len);
+    v[n + report_len] = '\0';
+    *len = (size_t)n + report_len;
+    return v;
+}
+
+typedef struct parsed {
+    int64_t ts;
+    const char *report;             /* points into the value; not NUL-terminated */
+    size_t report_len;
+} parsed;
+
+/* Match "word " or "word\n" at *p (bounded by end). */
+static bool eat_word(const char **p, const char *end, const char *word, char stop)
+{
+    size_t n = strlen(word);
+
+    if ((size_t)(end - *p) < n + 1 || memcmp(*p, word, n) != 0 || (*p)[n] != stop)
+        return false;
+    *p += n + 1;
+    return true;
+}
+
+/* Parse a value read back for (group, host); false if it is not ours. */
+static bool value_parse(const char *v, size_t len, const char *group, const char *host,
+                        parsed *out)
+{
+    const char *p = v, *end = v + len;
+    int64_t ts = 0;
+    int digits = 0;
+
+    if (len < sizeof VALUE_MAGIC || memcmp(v, VALUE_MAGIC, sizeof VALUE_MAGIC - 1) != 0)
+        return false;
+    p += sizeof VALUE_MAGIC - 1;
+    while (p < end && *p >= '0' && *p <= '9' && digits < 18) {
+        ts = ts * 10 + (*p++ - '0');
+        digits++;
+    }
+    if (!digits || p == end || *p++ != ' ' || !eat_word(&p, end, group, ' ') ||
+        !eat_word(&p, end, host, '\n'))
+        return false;
+    out->ts = ts;
+    out->report = p;
+    out->report_len = (size_t)(end - p);
+    return true;
+}
+
+/* ---------------------------------------------------------------- handle */
+
+/* Split "host:port", "host", "[v6]:port" or "[v6]". */
+static int parse_server(const char *entry, char *host, size_t hostsz, in_port_t *port,
+                        drover_error *err)
+{
+    const char *h = entry, *colon;
+    size_t hlen;
+    long p = 11211;
+
+    if (*entry == '[') {
+        const char *close = strchr(entry, ']');
+        if (!close)
+            goto bad;
+        h = entry + 1;
+        hlen = (size_t)(close - h);
+        colon = close[1] == ':' ? close + 1 : NULL;
+        if (close[1] && !colon)
+            goto bad;
+    } else {
+        colon = strrchr(entry, ':');
+        if (colon && strchr(entry, ':') != colon)
+            goto bad;       /* a bare IPv6 address: brackets are needed to give a port */
+        hlen = colon ? (size_t)(colon - entry) : strlen(entry);
+    }
+    if (hlen == 0 || hlen >= hostsz)
+        goto bad;
+    if (colon) {
+        char *e;
+        errno = 0;
+        p = strtol(colon + 1, &e, 10);
+        if (errno || e == colon + 1 || *e || p < 1 || p > 65535)
+            goto bad;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (in_port_t)p;
+    return 0;
+bad:
+    return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
+                  "servicegroup.mc.servers: \"%s\" is not HOST:PORT (port 1..65535; IPv6 as "
+                  "[ADDR]:PORT)", entry);
+}
+
+/* A new libmemcached handle from the configuration. */
+static int mc_build(mc_sg *m, memcached_st **out, drover_error *err)
+{
+    const dv_config *c = m->cfg;
+    memcached_st *mc = memcached_create(NULL);
+    memcached_return_t rc;
+
+    *out = NULL;
+    if (!mc)
+        return nomem(err);
+    for (uint32_t s = 0; s < m->n_srv; s++) {
+        char host[256];
+        in_port_t port = 0;
+        if (parse_server(m->srv[s].addr, host, sizeof host, &port, err) < 0)
+            goto fail;
+        if ((rc = memcached_server_add(mc, host, port)) != MEMCACHED_SUCCESS) {
+            dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
+                   "servicegroup.mc.servers: cannot use \"%s\": %s", m->srv[s].addr,
+                   memcached_strerror(mc, rc));
+            goto fail;
+        }
+    }
+    if (memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1) != MEMCACHED_SUCCESS ||
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_DISTRIBUTION,
+                               MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA) != MEMCACHED_SUCCESS ||
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1) != MEMCACHED_SUCCESS ||
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
+                               (uint64_t)c->servicegroup.mc.poll_timeout_ms) != MEMCACHED_SUCCESS ||
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,
+                               (uint64_t)c->servicegroup.mc.poll_timeout_ms) != MEMCACHED_SUCCESS ||
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,
+                               (uint64_t)c->servicegroup.mc.retry_timeout_s) != MEMCACHED_SUCCESS ||
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1) != MEMCACHED_SUCCESS) {
+        dv_err(err, DROVER_ERR_INTERNAL, DROVER_FROM_MC, "libmemcached refused a setting: %s",
+               memcached_last_error_message(mc));
+        goto fail;
+    }
+    if (c->servicegroup.mc.username && *c->servicegroup.mc.username) {
+        rc = memcached_set_sasl_auth_data(mc, c->servicegroup.mc.username,
+                                          c->servicegroup.mc.password ? c->servicegroup.mc.password : "");
+        if (rc != MEMCACHED_SUCCESS) {
+            dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
+                   "servicegroup.mc.username: SASL cannot be used: %s", memcached_strerror(mc, rc));
+            goto fail;
+        }
+    }
+    *out = mc;
+    return 0;
+fail:
+    memcached_free(mc);
+    return -1;
+}
+
+/* A fresh handle, forgetting libmemcached's failed-server back-off. */
+static int mc_rebuild(mc_sg *m, drover_error *err)
+{
+    memcached_st *mc;
+
+    if (mc_build(m, &mc, err) < 0)
+        return -1;
+    memcached_free(m->mc);
+    m->mc = mc;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static int check_config(const dv_config *c, drover_error *err)
+{
+    if (c->servicegroup.mc.servers.n == 0)
+        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
+                      "servicegroup.mc.servers is empty: give at least one HOST:PORT");
+    if (c->servicegroup.mc.poll_timeout_ms < 1)
+        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
+                      "servicegroup.mc.poll_timeout_ms = %d: must be at least 1",
+                      c->servicegroup.mc.poll_timeout_ms);
+    if (c->servicegroup.mc.retry_timeout_s < 0)
+        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
+                      "servicegroup.mc.retry_timeout_s = %d: must not be negative",
+                      c->servicegroup.mc.retry_timeout_s);
+    if (c->servicegroup.service_down_time < 1)
+        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
+                      "servicegroup.service_down_time = %d: must be at least 1",
+                      c->servicegroup.service_down_time);
+    if (!c->state.path || !*c->state.path)
+        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
+                      "state.path is empty: the mc driver keeps its member list there");
+    return 0;
+}
+
+static void mc_close(dv_sg *sg)
+{
+    mc_sg *m = me(sg);
+
+    if (!m)
+        return;
+    memcached_free(m->mc);
+    dv_statedb_close(m->db);
+    for (uint32_t s = 0; s < m->n_srv; s++)
+        free(m->srv[s].addr);
+    free(m->srv);
+    free(m);
+}
+
+static int mc_open(const dv_config *cfg, dv_sg **out, drover_error *err)
+{
+    mc_sg *m;
+
+    *out = NULL;
+    if (check_config(cfg, err) < 0)
+        return -1;
+    if (!(m = calloc(1, sizeof *m)))
+        return nomem(err);
+    m->cfg = cfg;
+    m->ttl = (time_t)cfg->servicegroup.service_down_time + 1;
+    m->n_srv = (uint32_t)cfg->servicegroup.mc.servers.n;
+    if (!(m->srv = calloc(m->n_srv, sizeof *m->srv)))
+        goto oom;
+    for (uint32_t s = 0; s < m->n_srv; s++)
+        if (!(m->srv[s].addr = strdup(cfg->servicegroup.mc.servers.v[s])))
+            goto oom;
+    if (mc_build(m, &m->mc, err) < 0)
+        goto fail;
+    for (uint32_t s = 0; s < m->n_srv; s++)
+        if (find_marker(m, "fresh", s, m->srv[s].fresh, sizeof m->srv[s].fresh, err) < 0 ||
+            find_marker(m, "epoch", s, m->srv[s].epoch, sizeof m->srv[s].epoch, err) < 0)
+            goto fail;
+    if (dv_statedb_open(cfg->state.path, cfg->servicegroup.db.busy_timeout_ms, &m->db, err) < 0)
+        goto fail;
+    *out = &m->base;
+    return 0;
+oom:
+    nomem(err);
+fail:
+    mc_close(&m->base);
+    return -1;
+}
+
+/* ---------------------------------------------------------------- markers */
+
+static bool stored_or_exists(memcached_return_t rc)
+{
+    return rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS;
+}
+
+/* Server s answered without its epoch marker: it lost our keys.  Add fresh,
+ * then epoch (see the top of the file for why in this order). */
+static memcached_return_t claim_markers(mc_sg *m, uint32_t s)
+{
+    char stamp[24];
+    int n = snprintf(stamp, sizeof stamp, "%" PRId64, dv_wall_ms());
+    memcached_return_t rc;
+
+    rc = memcached_add(m->mc, m->srv[s].fresh, strlen(m->srv[s].fresh), stamp, (size_t)n,
+                       m->ttl, 0);
+    if (!stored_or_exists(rc))
+        return rc;
+    rc = memcached_add(m->mc, m->srv[s].epoch, strlen(m->srv[s].epoch), stamp, (size_t)n, 0, 0);
+    if (!stored_or_exists(rc))
+        return rc;
+    dv_info("memcached %s holds none of drover's keys (restarted, flushed or new): members on it "
+            "are UNKNOWN, not DOWN, until they heartbeat or %lld s pass",
+            m->srv[s].addr, (long long)m->ttl);
+    return MEMCACHED_SUCCESS;
+}
+
+/* The writer's side: before re-creating a missing member key, make sure the
+ * server's markers exist, so readers treat the others as UNKNOWN for now. */
+static memcached_return_t ensure_markers(mc_sg *m, uint32_t s)
+{
+    memcached_return_t rc;
+    size_t len;
+    uint32_t flags;
+    char *v = memcached_get(m->mc, m->srv[s].epoch, strlen(m->srv[s].epoch), &len, &flags, &rc);
+
+    free(v);
+    if (rc == MEMCACHED_SUCCESS)
+        return rc;
+    if (rc != MEMCACHED_NOTFOUND)
+        return rc;
+    return claim_markers(m, s);
+}
+
+/* ---------------------------------------------------------------- asking */
+
+typedef void (*hit_fn)(void *ctx, size_t j, const char *value, size_t len);
+
+/* key -> position, open addressing; slots hold position + 1. */
+typedef struct keymap {
+    size_t *slot;
+    size_t mask;
+} keymap;
+
+static int keymap_build(keymap *km, const char *const *keys, const size_t *lens, size_t n)
+{
+    size_t cap = 16;
+
+    while (cap < 2 * n)
+        cap *= 2;
+    if (!(km->slot = calloc(cap, sizeof *km->slot)))
+        return -1;
+    km->mask = cap - 1;
+    for (size_t j = 0; j < n; j++) {
+        size_t i = (size_t)fnv1a(keys[j], lens[j], 0xcbf29ce484222325ULL) & km->mask;
+        while (km->slot[i])
+            i = (i + 1) & km->mask;
+        km->slot[i] = j + 1;
+    }
+    return 0;
+}
+
+static size_t keymap_find(const keymap *km, const char *const *keys, const size_t *lens,
+                          const char *key, size_t len)
+{
+    size_t i = (size_t)fnv1a(key, len, 0xcbf29ce484222325ULL) & km->mask;
+
+    for (; km->slot[i]; i = (i + 1) & km->mask) {
+        size_t j = km->slot[i] - 1;
+        if (lens[j] == len && memcmp(keys[j], key, len) == 0)
+            return j;
+    }
+    return (size_t)-1;
+}
+
+/* Ask server s, in one multi-get, for keys[0..n) (all of which hash to s)
+ * and its two markers; keys and lens must have room for n + 2 entries.
+ * on_hit gets each key found.  *why is set when the answer is ANS_NONE. */
+static answer ask(mc_sg *m, uint32_t s, const char **keys, size_t *lens, size_t n, hit_fn on_hit,
+                  void *ctx, memcached_return_t *why)
+{
+    memcached_result_st res;
+    memcached_return_t rc, frc = MEMCACHED_END;
+    bool fresh = false, epoch = false, bad;
+    keymap km = { NULL, 0 };
+
+    *why = MEMCACHED_SUCCESS;
+    if (n > 4 && keymap_build(&km, keys, lens, n) < 0) {
+        *why = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+        return ANS_NONE;
+    }
+    keys[n] = m->srv[s].fresh;
+    lens[n] = strlen(keys[n]);
+    keys[n + 1] = m->srv[s].epoch;
+    lens[n + 1] = strlen(keys[n + 1]);
+
+    rc = memcached_mget(m->mc, keys, lens, n + 2);
+    bad = rc != MEMCACHED_SUCCESS;
+    if (bad)
+        *why = rc;
+    if (memcached_result_create(m->mc, &res)) {
+        while (memcached_fetch_result(m->mc, &res, &frc)) {
+            const char *key = memcached_result_key_value(&res);
+            size_t klen = memcached_result_key_length(&res), j;
+            if (klen == lens[n] && memcmp(key, keys[n], klen) == 0) {
+                fresh = true;
+            } else if (klen == lens[n + 1] && memcmp(key, keys[n + 1], klen) == 0) {
+                epoch = true;
+            } else {
+                if (km.slot) {
+                    j = keymap_find(&km, keys, lens, key, klen);
+                } else {
+                    for (j = 0; j < n && !(lens[j] == klen && memcmp(keys[j], key, klen) == 0); j++)
+                        ;
+                }
+                if (j < n)
+                    on_hit(ctx, j, memcached_result_value(&res), memcached_result_length(&res));
+            }
+        }
+        memcached_result_free(&res);
+    } else {
+        frc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    }
+    free(km.slot);
+    if (frc != MEMCACHED_END && frc != MEMCACHED_NOTFOUND && frc != MEMCACHED_SUCCESS) {
+        bad = true;
+        *why = frc;
+    }
+    /* libmemcached keeps the errors of the current request only */
+    if (memcached_last_error(m->mc) != MEMCACHED_SUCCESS) {
+        bad = true;
+        *why = memcached_last_error(m->mc);
+    }
+    if (bad) {
+        if (is_auth(*why))
+            m->srv[s].auth_failed = true;
+        return ANS_NONE;
+    }
+    m->srv[s].auth_failed = false;
+    if (!epoch) {
+        if ((rc = claim_markers(m, s)) != MEMCACHED_SUCCESS) {
+            *why = rc;
+            if (is_auth(rc))
+                m->srv[s].auth_failed = true;
+            return ANS_NONE;
+        }
+        return ANS_FRESH;
+    }
+    return fresh ? ANS_FRESH : ANS_STEADY;
+}
+
+static drover_liveness judge(bool forced_down, bool present, answer a)
+{
+    if (forced_down)
+        return DROVER_DOWN;
+    if (present)
+        return DROVER_UP;
+    return a == ANS_STEADY ? DROVER_DOWN : DROVER_UNKNOWN;
+}
+
+/* ---------------------------------------------------------------- members */
+
+static int not_member(mc_sg *m, const char *group, const char *host, drover_error *err)
+{
+    return dv_err(err, DROVER_ERR_NOT_FOUND, DROVER_FROM_MC,
+                  "host \"%s\" is not a member of group \"%s\" (the mc driver keeps its members in "
+                  "the state database %s)", host, group, m->cfg->state.path);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 1 if host is a member of group, 0 if not, -1 on error. */
+static int is_member(mc_sg *m, const char *group, const char *host, drover_error *err)
+{
+    char **hosts;
+    size_t n;
+    int found;
+
+    if (dv_statedb_member_list(m->db, group, &hosts, &n, err) < 0)
+        return -1;
+    found = n && bsearch(&host, hosts, n, sizeof *hosts, cmp_str) != NULL;
+    dv_strv_free(hosts, n);
+    return found;
+}
+
+static int need_member(mc_sg *m, const char *group, const char *host, drover_error *err)
+{
+    int r = is_member(m, group, host, err);
+
+    if (r < 0)
+        return -1;
+    return r ? 0 : not_member(m, group, host, err);
+}
+
+/* ---------------------------------------------------------------- writes */
+
+/* One attempt at "alive now": see mc_write. */
+static memcached_return_t try_write(mc_sg *m, const char *group, const char *host,
+                                    const char *report, bool keep_report, bool *db_failed,
+                                    drover_error *err)
+{
+    char key[KEY_MAX + 1];
+    size_t klen = member_key(key, group, host), vlen, olen = 0;
+    uint32_t s = server_of(m, key, klen), flags;
+    memcached_return_t rc;
+    char *old = NULL, *v;
+    parsed p = { 0, "", 0 };
+    bool missing = false;
+
+    if (keep_report) {
+        old = memcached_get(m->mc, key, klen, &olen, &flags, &rc);
+        if (rc == MEMCACHED_NOTFOUND)
+            missing = true;
+        else if (rc != MEMCACHED_SUCCESS)
+            return rc;
+        else if (!value_parse(old, olen, group, host, &p))
+            p = (parsed){ 0, "", 0 };
+    }
+    v = value_make(dv_clock_now(&m->base.clock), group, host, keep_report ? p.report : report,
+                   keep_report ? p.report_len : strlen(report), &vlen);
+    free(old);
+    if (!v)
+        return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    if (!keep_report) {
+        rc = memcached_replace(m->mc, key, klen, v, vlen, m->ttl, 0);
+        if (rc == MEMCACHED_SUCCESS || (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_NOTFOUND)) {
+            free(v);
+            return rc;
+        }
+        missing = true;
+    }
+    if (missing) {
+        /* a member that never joined, left, or whose key memcached lost */
+        if (dv_statedb_member_add(m->db, group, host, err) < 0) {
+            *db_failed = true;
+            free(v);
+            return MEMCACHED_FAILURE;
+        }
+        if ((rc = ensure_markers(m, s)) != MEMCACHED_SUCCESS) {
+            free(v);
+            return rc;
+        }
+    }
+    rc = memcached_set(m->mc, key, klen, v, vlen, m->ttl, 0);
+    free(v);
+    return rc;
+}
+
+/* Record "host is alive now" with its report (NULL: keep the stored one).
+ * A server libmemcached has put in back-off is tried again at once with a
+ * new handle: an agent's heartbeat must land as soon as the server is back. */
+static int mc_write(mc_sg *m, const char *group, const char *host, const char *report,
+                    const char *what, drover_error *err)
+{
+    char key[KEY_MAX + 1];
+    size_t klen = member_key(key, group, host);
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+    bool db_failed = false;
+
+    if (report && strlen(report) > REPORT_MAX)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_MC,
+                      "%s of %s: the report is %zu bytes; the limit is %d", what, host,
+                      strlen(report), REPORT_MAX);
+    rc = try_write(m, group, host, report, report == NULL, &db_failed, err);
+    if (!db_failed && (rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED ||
+                       rc == MEMCACHED_SERVER_MARKED_DEAD) && mc_rebuild(m, NULL) == 0)
+        rc = try_write(m, group, host, report, report == NULL, &db_failed, err);
+    if (db_failed)
+        return -1;
+    if (rc != MEMCACHED_SUCCESS) {
+        char w[300];
+        snprintf(w, sizeof w, "%s of %s", what, host);
+        return mc_fail(m, server_of(m, key, klen), rc, w, err);
+    }
+    m->srv[server_of(m, key, klen)].auth_failed = false;
+    return 0;
+}
+
+/* Joining counts as a sign of life (as in the db driver); the stored report
+ * and the admin state are kept. */
+static int mc_join(dv_sg *sg, const char *group, const char *host, drover_error *err)
+{
+    mc_sg *m = me(sg);
+
+    if (dv_statedb_member_add(m->db, group, host, err) < 0)
+        return -1;
+    return mc_write(m, group, host, NULL, "join", err);
+}
+
+static int mc_heartbeat(dv_sg *sg, const char *group, const char *host, const char *report_json,
+                        drover_error *err)
+{
+    return mc_write(me(sg), group, host, report_json, "heartbeat", err);
+}
+
+/* Forget the member and its admin state.  Its key is deleted too; if
+ * memcached cannot be reached it simply expires. */
+static int mc_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
+{
+    mc_sg *m = me(sg);
+    char key[KEY_MAX + 1];
+    size_t klen = member_key(key, group, host);
+    memcached_return_t rc;
+
+    if (dv_statedb_member_remove(m->db, group, host, err) < 0)
+        return -1;
+    rc = memcached_delete(m->mc, key, klen, 0);
+    if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
+        dv_warn("leave of %s: could not delete its key from memcached %s (%s); it expires in %lld s",
+                host, m->srv[server_of(m, key, klen)].addr, memcached_strerror(m->mc, rc),
+                (long long)m->ttl);
+    return 0;
+}
+
+static int mc_set_disabled(dv_sg *sg, const char *group, const char *host, bool disabled,
+                           const char *reason, drover_error *err)
+{
+    mc_sg *m = me(sg);
+
+    if (need_member(m, group, host, err) < 0)
+        return -1;
+    return dv_statedb_set_disabled(m->db, group, host, disabled, reason, err);
+}
+
+static int mc_set_forced_down(dv_sg *sg, const char *group, const char *host, bool forced_down,
+                              drover_error *err)
+{
+    mc_sg *m = me(sg);
+
+    if (need_member(m, group, host, err) < 0)
+        return -1;
+    return dv_statedb_set_forced_down(m->db, group, host, forced_down, err);
+}
+
+/* ---------------------------------------------------------------- reads */
+
+/* What a hit tells about member i of a batch. */
+typedef struct sweep {
+    drover_member *v;
+    const size_t *idx;              /* batch position -> member index */
+    bool *present;
+} sweep;
+
+static void fill_from_value(drover_member *mb, bool *present, const char *value, size_t len)
+{
+    parsed p;
+
+    if (!value_parse(value, len, mb->group, mb->host, &p)) {
+        dv_debug("memcached value of %s/%s is not drover's: ignored", mb->group, mb->host);
+        return;
+    }
+    *present = true;
+    mb->last_seen_ms = p.ts;
+    if (p.report_len && (mb->report_json = malloc(p.report_len + 1))) {
+        memcpy(mb->report_json, p.report, p.report_len);
+        mb->report_json[p.report_len] = '\0';
+        /* a report that does not decode is kept as text; report stays NULL */
+        dv_report_from_json(mb->report_json, p.report_len, &mb->report, NULL);
+    }
+}
+
+static void sweep_hit(void *ctx, size_t j, const char *value, size_t len)
+{
+    sweep *sw = ctx;
+    size_t i = sw->idx[j];
+
+    fill_from_value(&sw->v[i], &sw->present[i], value, len);
+}
+
+/* The members (sorted) with admin state merged in; hosts are taken over. */
+static int members_from_db(mc_sg *m, const char *group, drover_member **out, size_t *n,
+                           drover_error *err)
+{
+    char **hosts;
+    dv_admin *adm;
+    size_t nh, na, a = 0;
+    drover_member *v;
+
+    *out = NULL;
+    *n = 0;
+    if (dv_statedb_member_list(m->db, group, &hosts, &nh, err) < 0)
+        return -1;
+    if (dv_statedb_admin_all(m->db, group, &adm, &na, err) < 0) {
+        dv_strv_free(hosts, nh);
+        return -1;
+    }
+    if (!(v = calloc(nh ? nh : 1, sizeof *v))) {
+        dv_strv_free(hosts, nh);
+        dv_admins_free(adm, na);
+        return nomem(err);
+    }
+    for (size_t i = 0; i < nh; i++) {
+        v[i].host = hosts[i];
+        hosts[i] = NULL;
+        v[i].state = DROVER_UNKNOWN;
+        if (!(v[i].group = strdup(group))) {
+            dv_strv_free(hosts, nh);
+            dv_admins_free(adm, na);
+            drover_members_free(v, nh);
+            return nomem(err);
+        }
+        while (a < na && strcmp(adm[a].host, v[i].host) < 0)
+            a++;
+        if (a < na && strcmp(adm[a].host, v[i].host) == 0) {
+            v[i].disabled = adm[a].disabled;
+            v[i].forced_down = adm[a].forced_down;
+            v[i].disabled_reason = adm[a].reason;
+            adm[a].reason = NULL;
+        }
+    }
+    dv_strv_free(hosts, nh);
+    dv_admins_free(adm, na);
+    *out = v;
+    *n = nh;
+    return 0;
+}
+
+/* The keys of every member, in one buffer: key[i] (klen[i] bytes); the
+ * pointers are set at the end, once the buffer stops moving. */
+static int member_keys(const char *group, const drover_member *v, size_t nm, char **arena_out,
+                       char ***key_out, size_t **klen_out)
+{
+    size_t cap = nm * 32 + 256, used = 0;
+    char *arena = malloc(cap), **key = calloc(nm + 1, sizeof *key);
+    size_t *klen = calloc(nm + 1, sizeof *klen);
+
+    if (!arena || !key || !klen)
+        goto fail;
+    for (size_t i = 0; i < nm; i++) {
+        if (used + KEY_MAX + 1 > cap) {
+            char *bigger = realloc(arena, cap * 2);
+            if (!bigger)
+                goto fail;
+            arena = bigger;
+            cap *= 2;
+        }
+        klen[i] = member_key(arena + used, group, v[i].host);
+        used += klen[i] + 1;
+    }
+    for (size_t i = 0, off = 0; i < nm; i++) {
+        key[i] = arena + off;
+        off += klen[i] + 1;
+    }
+    *arena_out = arena;
+    *key_out = key;
+    *klen_out = klen;
+    return 0;
+fail:
+    free(arena);
+    free(key);
+    free(klen);
+    return -1;
+}
+
+/* Every member, with one multi-get per server. */
+static int mc_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
+                      drover_error *err)
+{
+    mc_sg *m = me(sg);
+    drover_member *v;
+    size_t nm, *klen = NULL, *lens = NULL, *idx = NULL;
+    uint32_t *srv = NULL;
+    const char **bkeys = NULL;
+    char *arena = NULL, **key = NULL;
+    bool *present = NULL;
+    int rc = -1;
+
+    if (members_from_db(m, group, &v, &nm, err) < 0)
+        return -1;
+    if (member_keys(group, v, nm, &arena, &key, &klen) < 0 ||
+        !(srv = calloc(nm + 1, sizeof *srv)) || !(present = calloc(nm + 1, sizeof *present)) ||
+        !(bkeys = calloc(nm + 2, sizeof *bkeys)) || !(lens = calloc(nm + 2, sizeof *lens)) ||
+        !(idx = calloc(nm + 1, sizeof *idx))) {
+        nomem(err);
+        goto out;
+    }
+    for (size_t i = 0; i < nm; i++)
+        srv[i] = server_of(m, key[i], klen[i]);
+    for (uint32_t s = 0; s < m->n_srv; s++) {
+        sweep sw = { v, idx, present };
+        memcached_return_t why;
+        size_t b = 0;
+        answer a;
+
+        for (size_t i = 0; i < nm; i++)
+            if (srv[i] == s && !v[i].forced_down) {
+                bkeys[b] = key[i];
+                lens[b] = klen[i];
+                idx[b++] = i;
+            }
+        /* forced-down members need no answer */
+        if (!b)
+            continue;
+        a = ask(m, s, bkeys, lens, b, sweep_hit, &sw, &why);
+        if (a == ANS_NONE && (is_auth(why) || m->srv[s].auth_failed)) {
+            mc_fail(m, s, why, "listing members", err);
+            goto out;
+        }
+        if (a == ANS_NONE)
+            dv_debug("listing members: memcached %s cannot be asked (%s): its members are UNKNOWN",
+                     m->srv[s].addr, memcached_strerror(m->mc, why));
+        for (size_t j = 0; j < b; j++)
+            v[idx[j]].state = judge(false, present[idx[j]], a);
+    }
+    for (size_t i = 0; i < nm; i++)
+        if (v[i].forced_down)
+            v[i].state = DROVER_DOWN;
+    *members = v;
+    *n = nm;
+    v = NULL;
+    rc = 0;
+out:
+    drover_members_free(v, nm);
+    free(arena);
+    free(key);
+    free(klen);
+    free(srv);
+    free(present);
+    free(bkeys);
+    free(lens);
+    free(idx);
+    return rc;
+}
+
+typedef struct one {
+    drover_member *mb;
+    bool present;
+} one;
+
+static void one_hit(void *ctx, size_t j, const char *value, size_t len)
+{
+    one *o = ctx;
+
+    (void)j;
+    fill_from_value(o->mb, &o->present, value, len);
+}
+
+/* Ask about one member: fills mb (group, host, admin, state, last seen,
+ * report).  Returns 0, or -1 on a statedb, auth or NOT_FOUND error; an
+ * unanswered server gives state UNKNOWN and the reason in *why_text. */
+static int probe(mc_sg *m, const char *group, const char *host, bool ask_forced,
+                 drover_member *mb, char *why_text, size_t why_sz, drover_error *err)
+{
+    char key[KEY_MAX + 1];
+    const char *keys[3];
+    size_t lens[3];
+    uint32_t s;
+    dv_admin adm;
+    one o = { mb, false };
+    memcached_return_t why;
+    answer a;
+
+    memset(mb, 0, sizeof *mb);
+    why_text[0] = '\0';
+    if (need_member(m, group, host, err) < 0)
+        return -1;
+    if (dv_statedb_admin_get(m->db, group, host, &adm, err) < 0)
+        return -1;
+    mb->disabled = adm.disabled;
+    mb->forced_down = adm.forced_down;
+    mb->disabled_reason = adm.reason;
+    adm.reason = NULL;
+    dv_admin_clear(&adm);
+    if (!(mb->group = strdup(group)) || !(mb->host = strdup(host))) {
+        drover_member_clear(mb);
+        return nomem(err);
+    }
+    if (mb->forced_down && !ask_forced) {
+        mb->state = DROVER_DOWN;
+        return 0;
+    }
+    keys[0] = key;
+    lens[0] = member_key(key, group, host);
+    s = server_of(m, key, lens[0]);
+    a = ask(m, s, keys, lens, 1, one_hit, &o, &why);
+    if (a == ANS_NONE && (is_auth(why) || m->srv[s].auth_failed)) {
+        drover_member_clear(mb);
+        return mc_fail(m, s, why, host, err);
+    }
+    mb->state = judge(mb->forced_down, o.present, a);
+    if (a == ANS_NONE)
+        snprintf(why_text, why_sz, "cannot reach memcached %s: %s", m->srv[s].addr,
+                 memcached_strerror(m->mc, why));
+    else if (mb->state == DROVER_UNKNOWN)
+        snprintf(why_text, why_sz,
+                 "memcached %s lost its keys less than %lld s ago (restarted or flushed) and "
+                 "\"%s\" has not heartbeated since: UNKNOWN until it does or that time passes",
+                 m->srv[s].addr, (long long)m->ttl, host);
+    return 0;
+}
+
+static int mc_is_up(dv_sg *sg, const char *group, const char *host, drover_liveness *state,
+                    drover_error *err)
+{
+    drover_member mb;
+    char why[512];
+    int rc = probe(me(sg), group, host, false, &mb, why, sizeof why, err);
+
+    if (rc < 0)
+        return -1;
+    *state = mb.state;
+    drover_member_clear(&mb);
+    if (*state == DROVER_UNKNOWN)
+        return dv_err(err, DROVER_ERR_UNREACHABLE, DROVER_FROM_MC, "is %s up? %s", host, why);
+    return 0;
+}
+
+/* One member; when memcached cannot be asked its state is UNKNOWN (and the
+ * admin state, kept locally, is still right). */
+static int mc_get(dv_sg *sg, const char *group, const char *host, drover_member *member,
+                  drover_error *err)
+{
+    char why[512];
+
+    if (probe(me(sg), group, host, true, member, why, sizeof why, err) < 0)
+        return -1;
+    if (why[0])
+        dv_debug("%s", why);
+    return 0;
+}
+
+const dv_sg_ops dv_sg_mc_ops = {
+    .version = DV_SG_OPS_VERSION,
+    .name = "mc",
+    .open = mc_open,
+    .close = mc_close,
+    .join = mc_join,
+    .heartbeat = mc_heartbeat,
+    .is_up = mc_is_up,
+    .get_all = mc_get_all,
+    .get = mc_get,
+    .leave = mc_leave,
+    .set_disabled = mc_set_disabled,
+    .set_forced_down = mc_set_forced_down,
+};
