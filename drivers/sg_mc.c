@@ -78,7 +78,7 @@
 typedef struct mc_server {
     char *addr;                     /* as configured, for messages */
     char fresh[48], epoch[48];      /* marker keys that hash to this server */
-    bool auth_failed;               /* the last attempt was refused its credentials */
+    memcached_return_t cause;       /* why it last failed; SUCCESS once it answers */
 } mc_server;
 
 typedef struct mc_sg {
@@ -116,22 +116,37 @@ static bool is_auth(memcached_return_t rc)
            rc == MEMCACHED_AUTH_CONTINUE;
 }
 
-/* Fill err for a failed memcached operation on server s.  Auth failures
- * stay sticky per server: libmemcached then reports the server as merely
- * "disabled", which would hide the reason. */
+static bool is_backoff(memcached_return_t rc)
+{
+    return rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED || rc == MEMCACHED_SERVER_MARKED_DEAD;
+}
+
+/* Remember why server s failed (or that it answered).  Once libmemcached
+ * puts a server in back-off it only says "disabled", which would hide the
+ * reason (refused credentials, connection refused, timeout). */
+static void note(mc_sg *m, uint32_t s, memcached_return_t rc)
+{
+    if (s >= m->n_srv)
+        return;
+    if (rc == MEMCACHED_SUCCESS)
+        m->srv[s].cause = MEMCACHED_SUCCESS;
+    else if (!is_backoff(rc))
+        m->srv[s].cause = rc;
+}
+
+/* Fill err for a failed memcached operation on server s. */
 static int mc_fail(mc_sg *m, uint32_t s, memcached_return_t rc, const char *what,
                    drover_error *err)
 {
     const char *user = m->cfg->servicegroup.mc.username;
     const char *addr = s < m->n_srv ? m->srv[s].addr : "(no server)";
+    memcached_return_t cause = rc;
     int e = 0;
 
-    if (rc == MEMCACHED_CONNECTION_FAILURE || rc == MEMCACHED_ERRNO ||
-        rc == MEMCACHED_WRITE_FAILURE || rc == MEMCACHED_READ_FAILURE)
-        e = memcached_last_error_errno(m->mc);
-    if (s < m->n_srv && is_auth(rc))
-        m->srv[s].auth_failed = true;
-    if (s < m->n_srv && m->srv[s].auth_failed) {
+    note(m, s, rc);
+    if (is_backoff(rc) && s < m->n_srv && m->srv[s].cause != MEMCACHED_SUCCESS)
+        cause = m->srv[s].cause;
+    if (is_auth(cause)) {
         if (!user || !*user)
             return dv_err(err, DROVER_ERR_AUTH, DROVER_FROM_MC,
                           "%s: memcached %s requires SASL authentication: set "
@@ -140,13 +155,35 @@ static int mc_fail(mc_sg *m, uint32_t s, memcached_return_t rc, const char *what
                       "%s: memcached %s: authentication failed for user \"%s\" (check "
                       "servicegroup.mc.username and password)", what, addr, user);
     }
-    if (rc == MEMCACHED_E2BIG)
+    if (cause == MEMCACHED_E2BIG)
         return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_MC,
                       "%s: memcached %s refused the value as too large (its item size limit, -I)",
                       what, addr);
+    if (cause == rc && (rc == MEMCACHED_CONNECTION_FAILURE || rc == MEMCACHED_ERRNO ||
+                        rc == MEMCACHED_WRITE_FAILURE || rc == MEMCACHED_READ_FAILURE))
+        e = memcached_last_error_errno(m->mc);
     return dv_err(err, DROVER_ERR_UNREACHABLE, DROVER_FROM_MC,
-                  "%s: cannot reach memcached %s: %s%s%s", what, addr,
-                  memcached_strerror(m->mc, rc), e ? ": " : "", e ? strerror(e) : "");
+                  "%s: cannot reach memcached %s: %s%s%s%s", what, addr,
+                  memcached_strerror(m->mc, cause), e ? " (" : "", e ? strerror(e) : "",
+                  e ? ")" : "");
+}
+
+/* The reason server s could not be asked, for messages (into buf). */
+static const char *cause_text(mc_sg *m, uint32_t s, memcached_return_t rc, char *buf, size_t sz)
+{
+    int e = 0;
+
+    if (is_backoff(rc) && m->srv[s].cause != MEMCACHED_SUCCESS)
+        rc = m->srv[s].cause;
+    else if (rc == MEMCACHED_ERRNO || rc == MEMCACHED_CONNECTION_FAILURE ||
+             rc == MEMCACHED_WRITE_FAILURE || rc == MEMCACHED_READ_FAILURE)
+        e = memcached_last_error_errno(m->mc);
+    if (rc == MEMCACHED_ERRNO && !e)
+        snprintf(buf, sz, "the connection broke");
+    else
+        snprintf(buf, sz, "%s%s%s%s", memcached_strerror(m->mc, rc), e ? " (" : "",
+                 e ? strerror(e) : "", e ? ")" : "");
+    return buf;
 }
 
 /* ---------------------------------------------------------------- keys */
@@ -336,7 +373,10 @@ static int mc_build(mc_sg *m, memcached_st **out, drover_error *err)
                                (uint64_t)c->servicegroup.mc.poll_timeout_ms) != MEMCACHED_SUCCESS ||
         memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,
                                (uint64_t)c->servicegroup.mc.retry_timeout_s) != MEMCACHED_SUCCESS ||
-        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1) != MEMCACHED_SUCCESS) {
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1) != MEMCACHED_SUCCESS ||
+        /* 2: the request that meets a failure reports its cause (refused
+         * credentials, refused connection) before the back-off starts */
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SERVER_TIMEOUT_LIMIT, 2) != MEMCACHED_SUCCESS) {
         dv_err(err, DROVER_ERR_INTERNAL, DROVER_FROM_MC, "libmemcached refused a setting: %s",
                memcached_last_error_message(mc));
         goto fail;
@@ -587,16 +627,14 @@ static answer ask(mc_sg *m, uint32_t s, const char **keys, size_t *lens, size_t 
         *why = memcached_last_error(m->mc);
     }
     if (bad) {
-        if (is_auth(*why))
-            m->srv[s].auth_failed = true;
+        note(m, s, *why);
         return ANS_NONE;
     }
-    m->srv[s].auth_failed = false;
+    note(m, s, MEMCACHED_SUCCESS);
     if (!epoch) {
         if ((rc = claim_markers(m, s)) != MEMCACHED_SUCCESS) {
             *why = rc;
-            if (is_auth(rc))
-                m->srv[s].auth_failed = true;
+            note(m, s, rc);
             return ANS_NONE;
         }
         return ANS_FRESH;
@@ -730,7 +768,7 @@ static int mc_write(mc_sg *m, const char *group, const char *host, const char *r
         snprintf(w, sizeof w, "%s of %s", what, host);
         return mc_fail(m, server_of(m, key, klen), rc, w, err);
     }
-    m->srv[server_of(m, key, klen)].auth_failed = false;
+    note(m, server_of(m, key, klen), MEMCACHED_SUCCESS);
     return 0;
 }
 
@@ -950,13 +988,15 @@ static int mc_get_all(dv_sg *sg, const char *group, drover_member **members, siz
         if (!b)
             continue;
         a = ask(m, s, bkeys, lens, b, sweep_hit, &sw, &why);
-        if (a == ANS_NONE && (is_auth(why) || m->srv[s].auth_failed)) {
+        if (a == ANS_NONE && is_auth(m->srv[s].cause)) {
             mc_fail(m, s, why, "listing members", err);
             goto out;
         }
-        if (a == ANS_NONE)
+        if (a == ANS_NONE) {
+            char buf[160];
             dv_debug("listing members: memcached %s cannot be asked (%s): its members are UNKNOWN",
-                     m->srv[s].addr, memcached_strerror(m->mc, why));
+                     m->srv[s].addr, cause_text(m, s, why, buf, sizeof buf));
+        }
         for (size_t j = 0; j < b; j++)
             v[idx[j]].state = judge(false, present[idx[j]], a);
     }
@@ -1031,19 +1071,21 @@ static int probe(mc_sg *m, const char *group, const char *host, bool ask_forced,
     lens[0] = member_key(key, group, host);
     s = server_of(m, key, lens[0]);
     a = ask(m, s, keys, lens, 1, one_hit, &o, &why);
-    if (a == ANS_NONE && (is_auth(why) || m->srv[s].auth_failed)) {
+    if (a == ANS_NONE && is_auth(m->srv[s].cause)) {
         drover_member_clear(mb);
         return mc_fail(m, s, why, host, err);
     }
     mb->state = judge(mb->forced_down, o.present, a);
-    if (a == ANS_NONE)
+    if (a == ANS_NONE) {
+        char buf[160];
         snprintf(why_text, why_sz, "cannot reach memcached %s: %s", m->srv[s].addr,
-                 memcached_strerror(m->mc, why));
-    else if (mb->state == DROVER_UNKNOWN)
+                 cause_text(m, s, why, buf, sizeof buf));
+    } else if (mb->state == DROVER_UNKNOWN) {
         snprintf(why_text, why_sz,
                  "memcached %s lost its keys less than %lld s ago (restarted or flushed) and "
                  "\"%s\" has not heartbeated since: UNKNOWN until it does or that time passes",
                  m->srv[s].addr, (long long)m->ttl, host);
+    }
     return 0;
 }
 

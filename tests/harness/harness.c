@@ -47,20 +47,13 @@ static char **make_env(const char *const extra[])
     return env;
 }
 
-int dv_harness_run(const char *script, const char *const argv[], const char *const extra_env[],
-                   char *out, size_t outsz)
+int dv_run(const char *const argv[], const char *const extra_env[], char *out, size_t outsz)
 {
-    const char *args[64];
-    size_t na = 0, len = 0;
+    size_t len = 0;
     int fds[2], status;
     char **env;
     pid_t pid;
 
-    args[na++] = BASH;
-    args[na++] = script;
-    for (size_t i = 0; argv && argv[i] && na < sizeof args / sizeof *args - 1; i++)
-        args[na++] = argv[i];
-    args[na] = NULL;
     if (outsz)
         out[0] = '\0';
     if (!(env = make_env(extra_env)))
@@ -86,8 +79,8 @@ int dv_harness_run(const char *script, const char *const argv[], const char *con
         if (null >= 0)
             dup2(null, STDIN_FILENO);
         dup2(fds[1], STDOUT_FILENO);
-        execve(BASH, (char *const *)args, env);
-        fprintf(stderr, "harness: cannot run %s: %s\n", BASH, strerror(errno));
+        execve(argv[0], (char *const *)argv, env);
+        fprintf(stderr, "harness: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     free(env);
@@ -110,11 +103,25 @@ int dv_harness_run(const char *script, const char *const argv[], const char *con
         if (errno != EINTR)
             return -1;
     if (!WIFEXITED(status)) {
-        fprintf(stderr, "harness: %s %s died of signal %d\n", script, argv && argv[0] ? argv[0] : "",
+        fprintf(stderr, "harness: %s died of signal %d\n", argv[0],
                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
         return -1;
     }
     return WEXITSTATUS(status);
+}
+
+int dv_harness_run(const char *script, const char *const argv[], const char *const extra_env[],
+                   char *out, size_t outsz)
+{
+    const char *args[64];
+    size_t na = 0;
+
+    args[na++] = BASH;
+    args[na++] = script;
+    for (size_t i = 0; argv && argv[i] && na < sizeof args / sizeof *args - 1; i++)
+        args[na++] = argv[i];
+    args[na] = NULL;
+    return dv_run(args, extra_env, out, outsz);
 }
 
 int dv_harness_value(const char *out, const char *key, char *val, size_t valsz)

@@ -20,6 +20,12 @@
 /* The path of tests/harness/<name> (static buffer). */
 const char *dv_harness_script(const char *name);
 
+/* Run the program argv[0] (a path) with argv; extra_env ("NAME=value"
+ * strings, NULL-ended, may be NULL) is added to our environment.  Fills out
+ * (NUL-terminated) with its stdout; stderr is ours.  Returns the exit
+ * status, or -1 if it could not run or died of a signal. */
+int dv_run(const char *const argv[], const char *const extra_env[], char *out, size_t outsz);
+
 /* Run bash <script> argv...; extra_env ("NAME=value" strings, NULL-ended,
  * may be NULL) is added to our environment.  Fills out (NUL-terminated)
  * with the script's stdout.  Returns the exit status, or -1 if it could not

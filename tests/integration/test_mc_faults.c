@@ -1,0 +1,645 @@
+/* test_mc_faults.c - the mc driver when memcached fails, on real memcached
+ * servers started by tests/harness/memcached.sh.
+ *
+ *  1. killed: is_up fails UNREACHABLE (state UNKNOWN), get_all lists every
+ *     member UNKNOWN, `drover service is-up` exits 3 and `drover service
+ *     list` says UNKNOWN; relaunched (all keys gone): sampled all the way
+ *     through, no member whose agent keeps heartbeating is ever DOWN, and a
+ *     member whose agent was killed during the outage is DOWN soon after.
+ *  2. two servers (consistent hashing), one killed: its members UNKNOWN,
+ *     the other server's members keep their true state (a dead one DOWN).
+ *  3. SASL: right credentials work; wrong or missing ones give
+ *     DROVER_ERR_AUTH naming the user, never the password.
+ *  4. a hung server (SIGSTOP): no call waits much past the poll timeout.
+ */
+#include "core/clock.h"
+#include "core/config.h"
+#include "drivers/servicegroup.h"
+#include "tests/harness/harness.h"
+#include "tests/integration/dbtest.h"
+#include "tests/tap.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+#define GROUP "compute"
+#define REPORT_INTERVAL 1
+#define DOWN_TIME 3
+#define POLL_MS 500
+#define RETRY_S 1
+#define N_LIVE 20
+
+static char *dir;
+
+/* ---------------------------------------------------------------- config */
+
+static void set_servers(dv_strlist *l, const char *const *addrs, size_t n)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    if (!(l->v = calloc(n, sizeof *l->v)))
+        bail_out("out of memory");
+    for (l->n = 0; l->n < n; l->n++)
+        if (!(l->v[l->n] = strdup(addrs[l->n])))
+            bail_out("out of memory");
+}
+
+static dv_config *make_cfg(const char *const *addrs, size_t n, const char *state_name)
+{
+    dv_config *cfg = dv_config_new_defaults();
+    drover_error err;
+
+    if (!cfg || dv_config_set_string(&cfg->servicegroup.driver, "mc", &err) < 0 ||
+        dv_config_set_string(&cfg->state.path, dbt_join(dir, state_name), &err) < 0)
+        bail_out("cannot make a config");
+    set_servers(&cfg->servicegroup.mc.servers, addrs, n);
+    cfg->servicegroup.report_interval = REPORT_INTERVAL;
+    cfg->servicegroup.service_down_time = DOWN_TIME;
+    cfg->servicegroup.mc.poll_timeout_ms = POLL_MS;
+    cfg->servicegroup.mc.retry_timeout_s = RETRY_S;
+    return cfg;
+}
+
+static dv_sg *open_sg(const dv_config *cfg)
+{
+    drover_error err;
+    dv_sg *sg;
+
+    if (dv_sg_open(cfg, &sg, &err) < 0)
+        bail_out("cannot open the mc driver: %s", err.message);
+    return sg;
+}
+
+/* The same settings as a drover.conf, for the drover command. */
+static const char *write_conf(const char *name, const dv_config *cfg)
+{
+    const char *path = dbt_join(dir, name);
+    FILE *f = fopen(path, "w");
+
+    if (!f)
+        bail_out("cannot write %s", path);
+    fprintf(f, "servicegroup = {\n  driver = \"mc\";\n  report_interval = %d;\n"
+               "  service_down_time = %d;\n  mc = {\n    servers = [ ",
+            cfg->servicegroup.report_interval, cfg->servicegroup.service_down_time);
+    for (size_t i = 0; i < cfg->servicegroup.mc.servers.n; i++)
+        fprintf(f, "%s\"%s\"", i ? ", " : "", cfg->servicegroup.mc.servers.v[i]);
+    fprintf(f, " ];\n    poll_timeout_ms = %d;\n    retry_timeout_s = %d;\n  };\n};\n"
+               "agent = { group = \"%s\"; };\nstate = { path = \"%s\"; };\n",
+            cfg->servicegroup.mc.poll_timeout_ms, cfg->servicegroup.mc.retry_timeout_s, GROUP,
+            cfg->state.path);
+    fclose(f);
+    return path;
+}
+
+/* Run `drover -c conf ARGS...`; returns its exit status, stdout in out. */
+static int drover(const char *conf, char *out, size_t outsz, const char *a1, const char *a2,
+                  const char *a3)
+{
+    static char prog[1024];
+    const char *top = getenv("top_builddir");
+    const char *argv[] = { prog, "-c", conf, a1, a2, a3, NULL };
+
+    snprintf(prog, sizeof prog, "%s/cmd/drover", top && *top ? top : ".");
+    return dv_run(argv, NULL, out, outsz);
+}
+
+/* The STATE column of host's line in `drover service list` output. */
+static const char *listed_state(const char *out, const char *host)
+{
+    static char state[16];
+    size_t hl = strlen(host);
+
+    for (const char *l = out; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+        if (strncmp(l, host, hl) == 0 && l[hl] == ' ') {
+            if (sscanf(l + hl, " %15s", state) == 1)
+                return state;
+        }
+    }
+    return "(absent)";
+}
+
+/* ---------------------------------------------------------------- agents */
+
+/* A child process heartbeating hosts every report_interval through its own
+ * handle, as droverd's agent does (one process stands in for many hosts).
+ * *beat is the wall time of its last round without an error. */
+typedef struct agent {
+    pid_t pid;
+    volatile int64_t *beat;
+} agent;
+
+static void agent_start(agent *a, const dv_config *cfg, char **hosts, size_t n)
+{
+    a->beat = mmap(NULL, sizeof *a->beat, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (a->beat == MAP_FAILED)
+        bail_out("mmap: %s", strerror(errno));
+    *a->beat = 0;
+    fflush(stdout);
+    if ((a->pid = fork()) < 0)
+        bail_out("fork: %s", strerror(errno));
+    if (a->pid == 0) {
+        drover_error err;
+        dv_sg *sg;
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (dv_sg_open(cfg, &sg, &err) < 0) {
+            fprintf(stderr, "agent: %s\n", err.message);
+            _exit(1);
+        }
+        for (;;) {
+            int64_t start = dv_mono_ms();
+            int failed = 0;
+            for (size_t i = 0; i < n; i++)
+                if (dv_sg_heartbeat(sg, GROUP, hosts[i], NULL, &err) < 0 && !failed++)
+                    fprintf(stderr, "agent: %s\n", err.message);
+            if (!failed)
+                *a->beat = dv_wall_ms();
+            dv_sleep_ms(REPORT_INTERVAL * 1000 - (dv_mono_ms() - start) % 1000);
+        }
+    }
+    for (int i = 0; i < 500 && !*a->beat; i++)
+        dv_sleep_ms(10);
+    if (!*a->beat)
+        bail_out("an agent did not heartbeat within 5 s");
+}
+
+static void agent_stop(agent *a)
+{
+    if (a->pid > 0) {
+        kill(a->pid, SIGKILL);
+        waitpid(a->pid, NULL, 0);
+    }
+    a->pid = 0;
+    if (a->beat && a->beat != MAP_FAILED)
+        munmap((void *)a->beat, sizeof *a->beat);
+    a->beat = NULL;
+}
+
+static char **host_names(const char *prefix, size_t n)
+{
+    char **v = calloc(n, sizeof *v);
+
+    for (size_t i = 0; v && i < n; i++) {
+        char b[64];
+        snprintf(b, sizeof b, "%s-%02zu", prefix, i);
+        if (!(v[i] = strdup(b)))
+            bail_out("out of memory");
+    }
+    if (!v)
+        bail_out("out of memory");
+    return v;
+}
+
+static void free_names(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static bool in_list(char **v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* ---------------------------------------------------------------- 1. restart */
+
+typedef struct tally {
+    int sweeps, live_down, live_unknown, live_up, dead_down, other;
+    int64_t dead_down_at;       /* wall ms of the first DOWN of the dead member */
+    int64_t all_live_up_at;     /* first sweep with every live member UP */
+} tally;
+
+/* One get_all, counted. */
+static void sweep(dv_sg *sg, char **live, size_t n_live, const char *dead, tally *t)
+{
+    drover_member *m;
+    drover_error err;
+    size_t n;
+    int up = 0;
+
+    if (dv_sg_get_all(sg, GROUP, &m, &n, &err) < 0) {
+        diag("get_all: %s", err.message);
+        t->other++;
+        return;
+    }
+    t->sweeps++;
+    for (size_t i = 0; i < n; i++) {
+        if (in_list(live, n_live, m[i].host)) {
+            if (m[i].state == DROVER_DOWN) {
+                if (t->live_down++ < 5)
+                    diag("FALSE DOWN: %s", m[i].host);
+            }
+            t->live_unknown += m[i].state == DROVER_UNKNOWN;
+            up += m[i].state == DROVER_UP;
+        } else if (dead && strcmp(m[i].host, dead) == 0 && m[i].state == DROVER_DOWN) {
+            t->dead_down++;
+            if (!t->dead_down_at)
+                t->dead_down_at = dv_wall_ms();
+        }
+    }
+    if (up == (int)n_live && !t->all_live_up_at)
+        t->all_live_up_at = dv_wall_ms();
+    t->live_up += up;
+    drover_members_free(m, n);
+}
+
+static void test_restart(void)
+{
+    dv_mc_server mc;
+    char **live = host_names("live", N_LIVE), *dead[] = { "dead-00" }, out[16384];
+    char *beat_hosts[N_LIVE + 1];
+    const char *conf;
+    dv_config *cfg;
+    dv_sg *sg;
+    agent a_live = { 0 }, a_dead = { 0 };
+    drover_error err = { 0 };
+    drover_member *m;
+    drover_liveness s;
+    size_t n;
+    int64_t t, t_kill, t_back, stop_at;
+    tally during = { 0 }, after = { 0 };
+    int bad = 0, cli_calls = 0, cli_down = 0;
+
+    diag("--- memcached killed and relaunched");
+    if (dv_mc_start(&mc, NULL, NULL, NULL) < 0)
+        bail_out("cannot start memcached");
+    cfg = make_cfg((const char *[]){ mc.addr }, 1, "restart.db");
+    conf = write_conf("restart.conf", cfg);
+    sg = open_sg(cfg);
+
+    /* the live agents also heartbeat "forced", which is forced down */
+    memcpy(beat_hosts, live, N_LIVE * sizeof *live);
+    beat_hosts[N_LIVE] = "forced";
+    agent_start(&a_live, cfg, beat_hosts, N_LIVE + 1);
+    agent_start(&a_dead, cfg, dead, 1);
+    if (dv_sg_set_forced_down(sg, GROUP, "forced", true, &err) < 0)
+        bail_out("force down: %s", err.message);
+    dv_sleep_ms(1200);
+    ok(dv_sg_get_all(sg, GROUP, &m, &n, &err) == 0 && n == N_LIVE + 2, "%d members listed",
+       N_LIVE + 2);
+    for (size_t i = 0; i < n; i++)
+        bad += m[i].state != (strcmp(m[i].host, "forced") == 0 ? DROVER_DOWN : DROVER_UP);
+    is_int(bad, 0, "all UP but the forced-down one");
+    drover_members_free(m, n);
+    is_int(drover(conf, out, sizeof out, "service", "is-up", "live-00"), 0,
+           "drover service is-up live-00: exit 0 while memcached runs");
+    has_str(out, "UP", "... printing UP");
+
+    if (dv_mc_kill(&mc) < 0)
+        bail_out("cannot kill memcached");
+    t_kill = dv_wall_ms();
+
+    t = dv_mono_ms();
+    s = DROVER_UP;
+    ok(dv_sg_is_up(sg, GROUP, "live-00", &s, &err) < 0 && err.code == DROVER_ERR_UNREACHABLE,
+       "memcached killed: is_up fails with DROVER_ERR_UNREACHABLE (%lld ms)",
+       (long long)(dv_mono_ms() - t));
+    is_int(s, DROVER_UNKNOWN, "... and the state is UNKNOWN");
+    has_str(err.message, mc.addr, "... naming the server");
+    diag("%s", err.message);
+    t = dv_mono_ms();
+    ok(dv_sg_is_up(sg, GROUP, "live-01", &s, &err) < 0 && err.code == DROVER_ERR_UNREACHABLE &&
+       dv_mono_ms() - t < 2000, "the next call too, quickly (%lld ms)", (long long)(dv_mono_ms() - t));
+    ok(dv_sg_is_up(sg, GROUP, "forced", &s, &err) == 0 && s == DROVER_DOWN,
+       "a forced-down member is still DOWN (admin state is kept locally)");
+    ok(dv_sg_get_all(sg, GROUP, &m, &n, &err) == 0 && n == N_LIVE + 2,
+       "get_all still lists every member");
+    bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += m[i].state != (strcmp(m[i].host, "forced") == 0 ? DROVER_DOWN : DROVER_UNKNOWN);
+    is_int(bad, 0, "... all UNKNOWN (the forced-down one DOWN)");
+    drover_members_free(m, n);
+
+    is_int(drover(conf, out, sizeof out, "service", "is-up", "live-00"), 3,
+           "drover service is-up live-00: exit 3");
+    has_str(out, "UNKNOWN", "... printing UNKNOWN");
+    is_int(drover(conf, out, sizeof out, "service", "list", NULL), 0, "drover service list: exit 0");
+    bad = 0;
+    for (int i = 0; i < N_LIVE; i++)
+        bad += strcmp(listed_state(out, live[i]), "UNKNOWN") != 0;
+    bad += strcmp(listed_state(out, "dead-00"), "UNKNOWN") != 0;
+    is_int(bad, 0, "... every member marked UNKNOWN");
+    is_str(listed_state(out, "forced"), "DOWN", "... but the forced-down one, DOWN");
+    if (bad)
+        diag("%s", out);
+
+    /* the dead member's agent dies during the outage */
+    dv_sleep_ms(300);
+    agent_stop(&a_dead);
+    stop_at = dv_wall_ms() + 1500;
+    while (dv_wall_ms() < stop_at) {
+        sweep(sg, live, N_LIVE, "dead-00", &during);
+        dv_sleep_ms(100);
+    }
+    is_int(during.live_down + during.dead_down, 0,
+           "during the outage: no member DOWN in %d sweeps", during.sweeps);
+    is_int(during.live_up, 0, "... and none UP: every one UNKNOWN");
+
+    if (dv_mc_relaunch(&mc) < 0)
+        bail_out("cannot relaunch memcached");
+    t_back = dv_wall_ms();
+    diag("memcached relaunched after %lld ms, empty", (long long)(t_back - t_kill));
+    stop_at = t_back + DOWN_TIME * 1000 + 8000;
+    while (dv_wall_ms() < stop_at) {
+        int k = after.sweeps % N_LIVE;
+        sweep(sg, live, N_LIVE, "dead-00", &after);
+        if (dv_sg_is_up(sg, GROUP, live[k], &s, &err) == 0 && s == DROVER_DOWN && after.live_down++ < 5)
+            diag("FALSE DOWN from is_up: %s", live[k]);
+        if (after.sweeps % 5 == 0) {
+            cli_calls++;
+            if (drover(conf, out, sizeof out, "service", "is-up", live[k]) == 1) {
+                cli_down++;
+                diag("FALSE DOWN from drover service is-up %s", live[k]);
+            }
+        }
+        /* go on for 2 s after the dead member is DOWN */
+        if (after.dead_down_at && dv_wall_ms() > after.dead_down_at + 2000)
+            break;
+        dv_sleep_ms(100);
+    }
+    diag("after the relaunch: %d sweeps, %d drover is-up calls", after.sweeps, cli_calls);
+    is_int(after.live_down, 0, "no member that kept heartbeating was ever DOWN (get_all and is_up)");
+    is_int(cli_down, 0, "... nor by `drover service is-up`");
+    ok(after.all_live_up_at != 0, "every live member UP again, %lld ms after the relaunch",
+       (long long)(after.all_live_up_at ? after.all_live_up_at - t_back : -1));
+    ok(after.dead_down_at != 0, "the member whose agent died in the outage is DOWN, %lld ms after "
+       "the relaunch (service_down_time %d s)",
+       (long long)(after.dead_down_at ? after.dead_down_at - t_back : -1), DOWN_TIME);
+    ok(after.dead_down_at && after.dead_down_at - t_back <= (DOWN_TIME + 1 + REPORT_INTERVAL + 1) * 1000,
+       "... within service_down_time + 1 s (TTL rounding) + report_interval + 1 s (sampling)");
+    is_int(after.other, 0, "get_all never failed");
+    ok(dv_sg_is_up(sg, GROUP, "live-00", &s, &err) == 0 && s == DROVER_UP, "live-00 UP at the end");
+
+    agent_stop(&a_live);
+    dv_sg_close(sg);
+    dv_config_free(cfg);
+    dv_mc_stop(&mc);
+    free_names(live, N_LIVE);
+}
+
+/* ---------------------------------------------------------------- 2. two servers */
+
+static void test_two_servers(void)
+{
+    dv_mc_server mc[2];
+    char **live = host_names("l", 60), **dead = host_names("d", 30);
+    dv_config *cfg;
+    dv_sg *sg;
+    agent a = { 0 };
+    drover_error err = { 0 };
+    drover_member *m;
+    size_t n;
+    int unknown_live = 0, unknown_dead = 0, down_dead = 0, up_live = 0, wrong = 0;
+    int sweeps = 0, live_down = 0;
+    bool all_up = false, all_down = false;
+    int64_t stop_at;
+
+    diag("--- two servers, one killed");
+    if (dv_mc_start(&mc[0], NULL, NULL, NULL) < 0 || dv_mc_start(&mc[1], NULL, NULL, NULL) < 0)
+        bail_out("cannot start two memcached servers");
+    cfg = make_cfg((const char *[]){ mc[0].addr, mc[1].addr }, 2, "two.db");
+    sg = open_sg(cfg);
+    for (int i = 0; i < 30; i++)
+        if (dv_sg_join(sg, GROUP, dead[i], &err) < 0)
+            bail_out("join: %s", err.message);
+    agent_start(&a, cfg, live, 60);
+    dv_sleep_ms((DOWN_TIME + 1) * 1000 + 200);    /* the dead ones expire */
+    ok(dv_sg_get_all(sg, GROUP, &m, &n, &err) == 0 && n == 90, "90 members over two servers");
+    for (size_t i = 0; i < n; i++)
+        wrong += m[i].state != (m[i].host[0] == 'l' ? DROVER_UP : DROVER_DOWN);
+    is_int(wrong, 0, "live ones UP, silent ones DOWN");
+    drover_members_free(m, n);
+
+    if (dv_mc_kill(&mc[1]) < 0)
+        bail_out("cannot kill memcached");
+    ok(dv_sg_get_all(sg, GROUP, &m, &n, &err) == 0 && n == 90, "second server killed: get_all works");
+    for (size_t i = 0; i < n; i++) {
+        bool is_live = m[i].host[0] == 'l';
+        if (m[i].state == DROVER_UNKNOWN)
+            is_live ? unknown_live++ : unknown_dead++;
+        else if (is_live)
+            up_live += m[i].state == DROVER_UP;
+        else
+            down_dead += m[i].state == DROVER_DOWN;
+    }
+    diag("live: %d UP, %d UNKNOWN; silent: %d DOWN, %d UNKNOWN", up_live, unknown_live, down_dead,
+         unknown_dead);
+    ok(unknown_live > 0 && up_live > 0, "the keys are spread: some live members UNKNOWN, some UP");
+    is_int(up_live + unknown_live, 60, "... no live member DOWN");
+    ok(down_dead > 0, "silent members on the surviving server are still DOWN");
+    is_int(down_dead + unknown_dead, 30, "... and those on the killed one UNKNOWN, none UP");
+
+    if (dv_mc_relaunch(&mc[1]) < 0)
+        bail_out("cannot relaunch memcached");
+    stop_at = dv_wall_ms() + DOWN_TIME * 1000 + 6000;
+    while (dv_wall_ms() < stop_at && !(all_up && all_down)) {
+        int up = 0, down = 0;
+        if (dv_sg_get_all(sg, GROUP, &m, &n, &err) < 0) {
+            diag("get_all: %s", err.message);
+            continue;
+        }
+        sweeps++;
+        for (size_t i = 0; i < n; i++) {
+            if (m[i].host[0] == 'l') {
+                up += m[i].state == DROVER_UP;
+                if (m[i].state == DROVER_DOWN && live_down++ < 5)
+                    diag("FALSE DOWN: %s", m[i].host);
+            } else {
+                down += m[i].state == DROVER_DOWN;
+            }
+        }
+        drover_members_free(m, n);
+        all_up = up == 60;
+        all_down = down == 30;
+        dv_sleep_ms(100);
+    }
+    is_int(live_down, 0, "relaunched: no live member DOWN in %d sweeps", sweeps);
+    ok(all_up, "all live members UP again");
+    ok(all_down, "all silent members DOWN again");
+
+    agent_stop(&a);
+    dv_sg_close(sg);
+    dv_config_free(cfg);
+    dv_mc_stop(&mc[0]);
+    dv_mc_stop(&mc[1]);
+    free_names(live, 60);
+    free_names(dead, 30);
+}
+
+/* ---------------------------------------------------------------- 3. SASL */
+
+#define SASL_USER "drover-agent"
+#define SASL_PASS "c0rrect-h0rse"
+#define WRONG_PASS "Tr0ub4dor-3"
+
+static void test_sasl(void)
+{
+    dv_mc_server mc;
+    dv_config *cfg;
+    dv_sg *sg;
+    drover_error err = { 0 };
+    drover_liveness s;
+    drover_member *m;
+    size_t n;
+    const char *conf;
+    char out[4096];
+    drover_error e2;
+
+    diag("--- SASL");
+    if (dv_mc_start(&mc, SASL_USER, SASL_PASS, NULL) < 0)
+        bail_out("cannot start memcached with SASL");
+    cfg = make_cfg((const char *[]){ mc.addr }, 1, "sasl.db");
+    dv_config_set_string(&cfg->servicegroup.mc.username, SASL_USER, &err);
+    dv_config_set_string(&cfg->servicegroup.mc.password, SASL_PASS, &err);
+    sg = open_sg(cfg);
+    ok(dv_sg_join(sg, GROUP, "s1", &err) == 0, "right credentials: join");
+    if (err.code)
+        diag("%s", err.message);
+    ok(dv_sg_is_up(sg, GROUP, "s1", &s, &err) == 0 && s == DROVER_UP, "... is_up UP");
+    ok(dv_sg_get_all(sg, GROUP, &m, &n, &err) == 0 && n == 1 && m[0].state == DROVER_UP,
+       "... get_all");
+    drover_members_free(m, n);
+    dv_sg_close(sg);
+
+    dv_config_set_string(&cfg->servicegroup.mc.password, WRONG_PASS, &err);
+    sg = open_sg(cfg);
+    ok(dv_sg_is_up(sg, GROUP, "s1", &s, &err) < 0 && err.code == DROVER_ERR_AUTH,
+       "wrong password: is_up fails with DROVER_ERR_AUTH");
+    is_int(s, DROVER_UNKNOWN, "... state UNKNOWN, not DOWN");
+    has_str(err.message, "authentication failed for user \"" SASL_USER "\"", "... saying so, naming the user");
+    has_str(err.message, mc.addr, "... and the server");
+    ok(!strstr(err.message, WRONG_PASS) && !strstr(err.message, SASL_PASS), "... never a password");
+    diag("%s", err.message);
+    ok(dv_sg_is_up(sg, GROUP, "s1", &s, &e2) < 0 && e2.code == DROVER_ERR_AUTH,
+       "asked again: still DROVER_ERR_AUTH (not a vague \"server disabled\")");
+    ok(dv_sg_heartbeat(sg, GROUP, "s1", NULL, &err) < 0 && err.code == DROVER_ERR_AUTH,
+       "heartbeat: DROVER_ERR_AUTH");
+    has_str(err.message, "authentication failed", "... saying so");
+    ok(dv_sg_get_all(sg, GROUP, &m, &n, &err) < 0 && err.code == DROVER_ERR_AUTH,
+       "get_all: DROVER_ERR_AUTH");
+    ok(dv_sg_get(sg, GROUP, "s1", &(drover_member){ 0 }, &err) < 0 && err.code == DROVER_ERR_AUTH,
+       "get: DROVER_ERR_AUTH");
+    dv_sg_close(sg);
+
+    /* the command line, with the wrong password in its config */
+    {
+        FILE *f;
+        int rc;
+        conf = dbt_join(dir, "sasl.conf");
+        if (!(f = fopen(conf, "w")))
+            bail_out("cannot write %s", conf);
+        fprintf(f, "servicegroup = { driver = \"mc\"; report_interval = 1; service_down_time = 3;\n"
+                   "  mc = { servers = [ \"%s\" ]; username = \"%s\"; password = \"%s\";\n"
+                   "         poll_timeout_ms = %d; retry_timeout_s = %d; }; };\n"
+                   "agent = { group = \"%s\"; };\nstate = { path = \"%s\"; };\n",
+                mc.addr, SASL_USER, WRONG_PASS, POLL_MS, RETRY_S, GROUP, cfg->state.path);
+        fclose(f);
+        rc = drover(conf, out, sizeof out, "service", "is-up", "s1");
+        /* the message is on stderr (in this test's log); exit 1 is the
+         * command's code for any failure other than unreachable/config */
+        ok(rc != 0 && rc != 3, "drover service is-up with the wrong password fails (exit %d)", rc);
+        ok(!strstr(out, "UP") && !strstr(out, "DOWN"), "... printing no state");
+        ok(!strstr(out, WRONG_PASS), "... and no password");
+    }
+
+    dv_config_set_string(&cfg->servicegroup.mc.username, "", &err);
+    dv_config_set_string(&cfg->servicegroup.mc.password, "", &err);
+    sg = open_sg(cfg);
+    ok(dv_sg_is_up(sg, GROUP, "s1", &s, &err) < 0 && err.code == DROVER_ERR_AUTH,
+       "no credentials for a SASL server: DROVER_ERR_AUTH");
+    has_str(err.message, "requires SASL authentication", "... saying what is missing");
+    diag("%s", err.message);
+    dv_sg_close(sg);
+
+    dv_config_free(cfg);
+    dv_mc_stop(&mc);
+}
+
+/* ---------------------------------------------------------------- 4. hung */
+
+static void test_hung(void)
+{
+    dv_mc_server mc;
+    dv_config *cfg;
+    dv_sg *sg;
+    drover_error err = { 0 };
+    drover_liveness s;
+    drover_member *m;
+    size_t n;
+    int64_t t, worst = 0, el;
+    int slow = 0, unknown_all = 1;
+
+    diag("--- a hung server (SIGSTOP)");
+    if (dv_mc_start(&mc, NULL, NULL, NULL) < 0)
+        bail_out("cannot start memcached");
+    cfg = make_cfg((const char *[]){ mc.addr }, 1, "hung.db");
+    sg = open_sg(cfg);
+    for (int i = 0; i < 1000; i++) {
+        char h[32];
+        snprintf(h, sizeof h, "hung-%04d", i);
+        if (dv_sg_join(sg, GROUP, h, &err) < 0)
+            bail_out("join: %s", err.message);
+    }
+    if (dv_mc_pause(&mc) < 0)
+        bail_out("cannot stop memcached");
+    for (int round = 0; round < 3; round++) {
+        t = dv_mono_ms();
+        ok(dv_sg_is_up(sg, GROUP, "hung-0001", &s, &err) < 0 && err.code == DROVER_ERR_UNREACHABLE &&
+           s == DROVER_UNKNOWN, "hung server, round %d: is_up UNKNOWN", round + 1);
+        el = dv_mono_ms() - t;
+        diag("is_up took %lld ms (%s)", (long long)el, err.message);
+        worst = el > worst ? el : worst;
+        slow += el >= 2000;
+
+        t = dv_mono_ms();
+        if (dv_sg_get_all(sg, GROUP, &m, &n, &err) == 0) {
+            for (size_t i = 0; i < n; i++)
+                unknown_all &= m[i].state == DROVER_UNKNOWN;
+            drover_members_free(m, n);
+        } else {
+            unknown_all = 0;
+        }
+        el = dv_mono_ms() - t;
+        diag("get_all of 1000 took %lld ms", (long long)el);
+        worst = el > worst ? el : worst;
+        slow += el >= 2000;
+
+        t = dv_mono_ms();
+        ok(dv_sg_heartbeat(sg, GROUP, "hung-0002", "{}", &err) < 0 &&
+           err.code == DROVER_ERR_UNREACHABLE, "heartbeat fails UNREACHABLE");
+        el = dv_mono_ms() - t;
+        diag("heartbeat took %lld ms", (long long)el);
+        worst = el > worst ? el : worst;
+        slow += el >= 2000;
+    }
+    ok(unknown_all, "get_all lists all 1000 UNKNOWN each time");
+    is_int(slow, 0, "no call took 2 s or more (poll timeout %d ms; slowest %lld ms)", POLL_MS,
+           (long long)worst);
+    if (dv_mc_resume(&mc) < 0)
+        bail_out("cannot continue memcached");
+    t = dv_mono_ms();
+    while (dv_mono_ms() - t < 5000 && dv_sg_heartbeat(sg, GROUP, "hung-0001", NULL, &err) < 0)
+        dv_sleep_ms(100);
+    ok(dv_sg_is_up(sg, GROUP, "hung-0001", &s, &err) == 0 && s == DROVER_UP,
+       "continued: heartbeats land and the member is UP (%lld ms)", (long long)(dv_mono_ms() - t));
+    dv_sg_close(sg);
+    dv_config_free(cfg);
+    dv_mc_stop(&mc);
+}
+
+int main(void)
+{
+    if (!(dir = dbt_tmpdir()))
+        bail_out("cannot make a temporary directory");
+    test_restart();
+    test_two_servers();
+    test_sasl();
+    test_hung();
+    dbt_rmrf(dir);
+    return done_testing();
+}
