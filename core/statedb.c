@@ -52,6 +52,7 @@ enum {
     S_CLAIM_PURGE,
     S_CLAIM_ADD,
     S_CLAIM_DEL,
+    S_MEMBER_HAS,
 };
 
 #define FAIL(db, rc, what) dv_sqlite_fail((db)->h, (rc), (what), err)
@@ -206,6 +207,26 @@ int dv_statedb_member_list(dv_statedb *db, const char *group, char ***hosts, siz
     }
     sqlite3_reset(st);
     return 0;
+}
+
+int dv_statedb_member_has(dv_statedb *db, const char *group, const char *host, bool *yes,
+                          drover_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    *yes = false;
+    if (names_ok(group, host, err) < 0 ||
+        !(st = stmt2(db, S_MEMBER_HAS, "SELECT 1 FROM member WHERE grp = ?1 AND host = ?2",
+                     group, host, err)))
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *yes = true;
+    else if (rc != SQLITE_DONE)
+        FAIL(db, rc, "looking up a member");
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- admin */

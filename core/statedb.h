@@ -29,6 +29,9 @@ int dv_statedb_member_remove(dv_statedb *db, const char *group, const char *host
 /* Hosts sorted by name; free with dv_strv_free(). */
 int dv_statedb_member_list(dv_statedb *db, const char *group, char ***hosts, size_t *n,
                            drover_error *err);
+/* *yes = whether host is a member of group (one indexed lookup). */
+int dv_statedb_member_has(dv_statedb *db, const char *group, const char *host, bool *yes,
+                          drover_error *err);
 void dv_strv_free(char **v, size_t n);
 
 /* ---- admin state; a member never set reads as all false / NULL */

@@ -660,32 +660,13 @@ static int not_member(mc_sg *m, const char *group, const char *host, drover_erro
                   "the state database %s)", host, group, m->cfg->state.path);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* 1 if host is a member of group, 0 if not, -1 on error. */
-static int is_member(mc_sg *m, const char *group, const char *host, drover_error *err)
-{
-    char **hosts;
-    size_t n;
-    int found;
-
-    if (dv_statedb_member_list(m->db, group, &hosts, &n, err) < 0)
-        return -1;
-    found = n && bsearch(&host, hosts, n, sizeof *hosts, cmp_str) != NULL;
-    dv_strv_free(hosts, n);
-    return found;
-}
-
 static int need_member(mc_sg *m, const char *group, const char *host, drover_error *err)
 {
-    int r = is_member(m, group, host, err);
+    bool yes;
 
-    if (r < 0)
+    if (dv_statedb_member_has(m->db, group, host, &yes, err) < 0)
         return -1;
-    return r ? 0 : not_member(m, group, host, err);
+    return yes ? 0 : not_member(m, group, host, err);
 }
 
 /* ---------------------------------------------------------------- writes */

@@ -66,11 +66,25 @@ static void test_members(void)
         is_str(hosts[1], "node-b", "sorted: node-b second");
     }
     dv_strv_free(hosts, n);
+    {
+        bool yes = false;
+        ok(dv_statedb_member_has(db, "compute", "node-b", &yes, &err) == 0 && yes,
+           "member_has: node-b is a member of compute");
+        ok(dv_statedb_member_has(db, "other", "node-b", &yes, &err) == 0 && !yes,
+           "... but not of other");
+        ok(dv_statedb_member_has(db, "compute", "a/b", &yes, &err) < 0 &&
+           err.code == DROVER_ERR_INVALID && !yes, "... and a bad name is refused");
+    }
     ok(dv_statedb_member_remove(db, "compute", "node-b", &err) == 0, "remove node-b");
     ok(dv_statedb_member_remove(db, "compute", "node-b", &err) < 0, "removing it again fails");
     is_int(err.code, DROVER_ERR_NOT_FOUND, "... with not-found");
     has_str(err.message, "node-b", "... naming the host");
     has_str(err.message, "compute", "... and the group");
+    {
+        bool yes = true;
+        ok(dv_statedb_member_has(db, "compute", "node-b", &yes, &err) == 0 && !yes,
+           "member_has: node-b is gone");
+    }
     ok(dv_statedb_member_list(db, "empty", &hosts, &n, &err) == 0 && n == 0 && !hosts,
        "an empty group lists nothing");
     ok(dv_statedb_member_add(db, "compute", "../x", &err) < 0 && err.code == DROVER_ERR_INVALID,
