@@ -52,9 +52,14 @@
  * A missing key is only trusted when the multi-get that missed it ran on
  * that server without any error: libmemcached silently drops keys whose
  * request failed and reconnects for the next ones, so after an error an
- * absence proves nothing (UNKNOWN).  That is why get_all sends one multi-get
- * per server (each carrying all of that server's members and its two
- * markers): an error is then known to concern that one server.
+ * absence proves nothing (UNKNOWN).  That is why get_all asks each server
+ * apart: an error is then known to concern that one server.  It asks with
+ * multi-gets of up to 48 KiB of requests (~800 members), not one for all:
+ * libmemcached sends a whole multi-get before reading any answer, and one
+ * larger than the socket buffers can hold deadlocks against a server whose
+ * answers fill them (seen with 100,000 members).  Every batch carries the
+ * server's two markers and is judged on its own, so a restart between two
+ * batches cannot turn the later batch's missing keys into DOWN.
  */
 #include "core/log.h"
 #include "core/model.h"
@@ -537,6 +542,18 @@ typedef struct keymap {
     size_t mask;
 } keymap;
 
+/* FNV-1a's low bits depend only on the low bits of each byte: mix the high
+ * bits down before masking, or keys that differ in a digit or two cluster. */
+static size_t key_hash(const char *key, size_t len)
+{
+    uint64_t h = fnv1a(key, len, 0xcbf29ce484222325ULL);
+
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (size_t)h;
+}
+
 static int keymap_build(keymap *km, const char *const *keys, const size_t *lens, size_t n)
 {
     size_t cap = 16;
@@ -547,7 +564,7 @@ static int keymap_build(keymap *km, const char *const *keys, const size_t *lens,
         return -1;
     km->mask = cap - 1;
     for (size_t j = 0; j < n; j++) {
-        size_t i = (size_t)fnv1a(keys[j], lens[j], 0xcbf29ce484222325ULL) & km->mask;
+        size_t i = key_hash(keys[j], lens[j]) & km->mask;
         while (km->slot[i])
             i = (i + 1) & km->mask;
         km->slot[i] = j + 1;
@@ -558,7 +575,7 @@ static int keymap_build(keymap *km, const char *const *keys, const size_t *lens,
 static size_t keymap_find(const keymap *km, const char *const *keys, const size_t *lens,
                           const char *key, size_t len)
 {
-    size_t i = (size_t)fnv1a(key, len, 0xcbf29ce484222325ULL) & km->mask;
+    size_t i = key_hash(key, len) & km->mask;
 
     for (; km->slot[i]; i = (i + 1) & km->mask) {
         size_t j = km->slot[i] - 1;
@@ -568,11 +585,12 @@ static size_t keymap_find(const keymap *km, const char *const *keys, const size_
     return (size_t)-1;
 }
 
-/* Ask server s, in one multi-get, for keys[0..n) (all of which hash to s)
- * and its two markers; keys and lens must have room for n + 2 entries.
- * on_hit gets each key found.  *why is set when the answer is ANS_NONE. */
-static answer ask(mc_sg *m, uint32_t s, const char **keys, size_t *lens, size_t n, hit_fn on_hit,
-                  void *ctx, memcached_return_t *why)
+/* One multi-get of keys[0..n) (all of which hash to server s) followed by
+ * the server's two markers; keys and lens must have room for n + 2 entries.
+ * on_hit gets each key found, numbered from base.  *why is set when the
+ * answer is ANS_NONE. */
+static answer ask_batch(mc_sg *m, uint32_t s, const char **keys, size_t *lens, size_t n,
+                        size_t base, hit_fn on_hit, void *ctx, memcached_return_t *why)
 {
     memcached_result_st res;
     memcached_return_t rc, frc = MEMCACHED_END;
@@ -609,7 +627,8 @@ static answer ask(mc_sg *m, uint32_t s, const char **keys, size_t *lens, size_t 
                         ;
                 }
                 if (j < n)
-                    on_hit(ctx, j, memcached_result_value(&res), memcached_result_length(&res));
+                    on_hit(ctx, base + j, memcached_result_value(&res),
+                           memcached_result_length(&res));
             }
         }
         memcached_result_free(&res);
@@ -640,6 +659,57 @@ static answer ask(mc_sg *m, uint32_t s, const char **keys, size_t *lens, size_t 
         return ANS_FRESH;
     }
     return fresh ? ANS_FRESH : ANS_STEADY;
+}
+
+/* Request bytes per multi-get.  libmemcached writes a whole multi-get before
+ * it reads any answer; if the server's answers fill the socket buffers it
+ * stops reading, and a multi-get larger than what the buffers hold (the
+ * server's receive buffer, 128 KiB by default) never finishes.  Batches
+ * below that always do. */
+#define BATCH_BYTES (48 * 1024)
+
+/* Ask server s about keys[0..n) (all of which hash to it), in as few
+ * multi-gets as the limit above allows, each carrying the server's markers
+ * and judged on its own.  verdict[j] is the answer for key j; on_hit gets
+ * each key found.  Once a batch gets no answer the server is not asked
+ * again in this call (a hung server costs one poll timeout, not one per
+ * batch).  *why: the reason of the first batch without an answer. */
+static int ask(mc_sg *m, uint32_t s, const char *const *keys, const size_t *lens, size_t n,
+               hit_fn on_hit, void *ctx, answer *verdict, memcached_return_t *why)
+{
+    size_t max = n < BATCH_BYTES / 24 ? n : BATCH_BYTES / 24 + 1, off = 0;
+    const char **bk;
+    size_t *bl;
+
+    *why = MEMCACHED_SUCCESS;
+    bk = malloc((max + 2) * sizeof *bk);
+    bl = malloc((max + 2) * sizeof *bl);
+    if (!bk || !bl) {
+        free(bk);
+        free(bl);
+        return -1;
+    }
+    while (off < n) {
+        size_t cnt = 0, bytes = 0;
+        answer a;
+        memcached_return_t w;
+
+        while (off + cnt < n && (cnt == 0 || bytes + 24 + lens[off + cnt] <= BATCH_BYTES)) {
+            bk[cnt] = keys[off + cnt];
+            bl[cnt] = lens[off + cnt];
+            bytes += 24 + lens[off + cnt++];
+        }
+        a = *why == MEMCACHED_SUCCESS ? ask_batch(m, s, bk, bl, cnt, off, on_hit, ctx, &w)
+                                      : ANS_NONE;
+        if (a == ANS_NONE && *why == MEMCACHED_SUCCESS)
+            *why = w;
+        for (size_t j = 0; j < cnt; j++)
+            verdict[off + j] = a;
+        off += cnt;
+    }
+    free(bk);
+    free(bl);
+    return 0;
 }
 
 static drover_liveness judge(bool forced_down, bool present, answer a)
@@ -940,14 +1010,15 @@ static int mc_get_all(dv_sg *sg, const char *group, drover_member **members, siz
     const char **bkeys = NULL;
     char *arena = NULL, **key = NULL;
     bool *present = NULL;
+    answer *verdict = NULL;
     int rc = -1;
 
     if (members_from_db(m, group, &v, &nm, err) < 0)
         return -1;
     if (member_keys(group, v, nm, &arena, &key, &klen) < 0 ||
         !(srv = calloc(nm + 1, sizeof *srv)) || !(present = calloc(nm + 1, sizeof *present)) ||
-        !(bkeys = calloc(nm + 2, sizeof *bkeys)) || !(lens = calloc(nm + 2, sizeof *lens)) ||
-        !(idx = calloc(nm + 1, sizeof *idx))) {
+        !(bkeys = calloc(nm + 1, sizeof *bkeys)) || !(lens = calloc(nm + 1, sizeof *lens)) ||
+        !(idx = calloc(nm + 1, sizeof *idx)) || !(verdict = calloc(nm + 1, sizeof *verdict))) {
         nomem(err);
         goto out;
     }
@@ -957,7 +1028,6 @@ static int mc_get_all(dv_sg *sg, const char *group, drover_member **members, siz
         sweep sw = { v, idx, present };
         memcached_return_t why;
         size_t b = 0;
-        answer a;
 
         for (size_t i = 0; i < nm; i++)
             if (srv[i] == s && !v[i].forced_down) {
@@ -968,18 +1038,21 @@ static int mc_get_all(dv_sg *sg, const char *group, drover_member **members, siz
         /* forced-down members need no answer */
         if (!b)
             continue;
-        a = ask(m, s, bkeys, lens, b, sweep_hit, &sw, &why);
-        if (a == ANS_NONE && is_auth(m->srv[s].cause)) {
+        if (ask(m, s, bkeys, lens, b, sweep_hit, &sw, verdict, &why) < 0) {
+            nomem(err);
+            goto out;
+        }
+        if (why != MEMCACHED_SUCCESS && is_auth(m->srv[s].cause)) {
             mc_fail(m, s, why, "listing members", err);
             goto out;
         }
-        if (a == ANS_NONE) {
+        if (why != MEMCACHED_SUCCESS) {
             char buf[160];
             dv_debug("listing members: memcached %s cannot be asked (%s): its members are UNKNOWN",
                      m->srv[s].addr, cause_text(m, s, why, buf, sizeof buf));
         }
         for (size_t j = 0; j < b; j++)
-            v[idx[j]].state = judge(false, present[idx[j]], a);
+            v[idx[j]].state = judge(false, present[idx[j]], verdict[j]);
     }
     for (size_t i = 0; i < nm; i++)
         if (v[i].forced_down)
@@ -998,6 +1071,7 @@ out:
     free(bkeys);
     free(lens);
     free(idx);
+    free(verdict);
     return rc;
 }
 
@@ -1021,8 +1095,8 @@ static int probe(mc_sg *m, const char *group, const char *host, bool ask_forced,
                  drover_member *mb, char *why_text, size_t why_sz, drover_error *err)
 {
     char key[KEY_MAX + 1];
-    const char *keys[3];
-    size_t lens[3];
+    const char *keys[1];
+    size_t lens[1];
     uint32_t s;
     dv_admin adm;
     one o = { mb, false };
@@ -1051,7 +1125,10 @@ static int probe(mc_sg *m, const char *group, const char *host, bool ask_forced,
     keys[0] = key;
     lens[0] = member_key(key, group, host);
     s = server_of(m, key, lens[0]);
-    a = ask(m, s, keys, lens, 1, one_hit, &o, &why);
+    if (ask(m, s, keys, lens, 1, one_hit, &o, &a, &why) < 0) {
+        drover_member_clear(mb);
+        return nomem(err);
+    }
     if (a == ANS_NONE && is_auth(m->srv[s].cause)) {
         drover_member_clear(mb);
         return mc_fail(m, s, why, host, err);
