@@ -94,6 +94,7 @@ typedef struct mc_sg {
     mc_server *srv;
     uint32_t n_srv;
     time_t ttl;                     /* service_down_time + 1 */
+    dv_report_decoder *dec;         /* json-c's parser, kept for every report read */
 } mc_sg;
 
 /* What one server told us in one multi-get. */
@@ -447,6 +448,7 @@ static void mc_close(dv_sg *sg)
         return;
     memcached_free(m->mc);
     dv_statedb_close(m->db);
+    dv_report_decoder_free(m->dec);
     for (uint32_t s = 0; s < m->n_srv; s++)
         free(m->srv[s].addr);
     free(m->srv);
@@ -465,7 +467,7 @@ static int mc_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     m->cfg = cfg;
     m->ttl = (time_t)cfg->servicegroup.service_down_time + 1;
     m->n_srv = (uint32_t)cfg->servicegroup.mc.servers.n;
-    if (!(m->srv = calloc(m->n_srv, sizeof *m->srv)))
+    if (!(m->srv = calloc(m->n_srv, sizeof *m->srv)) || !(m->dec = dv_report_decoder_new()))
         goto oom;
     for (uint32_t s = 0; s < m->n_srv; s++)
         if (!(m->srv[s].addr = strdup(cfg->servicegroup.mc.servers.v[s])))
@@ -883,12 +885,15 @@ static int mc_set_forced_down(dv_sg *sg, const char *group, const char *host, bo
 
 /* What a hit tells about member i of a batch. */
 typedef struct sweep {
+    mc_sg *m;
     drover_member *v;
     const size_t *idx;              /* batch position -> member index */
     bool *present;
+    bool reports;                   /* copy and decode reports (get_all) or not (get_states) */
 } sweep;
 
-static void fill_from_value(drover_member *mb, bool *present, const char *value, size_t len)
+static void fill_from_value(mc_sg *m, drover_member *mb, bool *present, bool reports,
+                            const char *value, size_t len)
 {
     parsed p;
 
@@ -898,11 +903,11 @@ static void fill_from_value(drover_member *mb, bool *present, const char *value,
     }
     *present = true;
     mb->last_seen_ms = p.ts;
-    if (p.report_len && (mb->report_json = malloc(p.report_len + 1))) {
+    if (reports && p.report_len && (mb->report_json = malloc(p.report_len + 1))) {
         memcpy(mb->report_json, p.report, p.report_len);
         mb->report_json[p.report_len] = '\0';
         /* a report that does not decode is kept as text; report stays NULL */
-        dv_report_from_json(mb->report_json, p.report_len, &mb->report, NULL);
+        dv_report_decode(m->dec, mb->report_json, p.report_len, &mb->report, NULL);
     }
 }
 
@@ -911,7 +916,7 @@ static void sweep_hit(void *ctx, size_t j, const char *value, size_t len)
     sweep *sw = ctx;
     size_t i = sw->idx[j];
 
-    fill_from_value(&sw->v[i], &sw->present[i], value, len);
+    fill_from_value(sw->m, &sw->v[i], &sw->present[i], sw->reports, value, len);
 }
 
 /* The members (sorted) with admin state merged in; hosts are taken over. */
@@ -999,9 +1004,9 @@ fail:
     return -1;
 }
 
-/* Every member, with one multi-get per server. */
-static int mc_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
-                      drover_error *err)
+/* Every member, asking each server apart; reports too if asked for. */
+static int sweep_all(dv_sg *sg, const char *group, bool reports, drover_member **members,
+                     size_t *n, drover_error *err)
 {
     mc_sg *m = me(sg);
     drover_member *v;
@@ -1025,7 +1030,7 @@ static int mc_get_all(dv_sg *sg, const char *group, drover_member **members, siz
     for (size_t i = 0; i < nm; i++)
         srv[i] = server_of(m, key[i], klen[i]);
     for (uint32_t s = 0; s < m->n_srv; s++) {
-        sweep sw = { v, idx, present };
+        sweep sw = { m, v, idx, present, reports };
         memcached_return_t why;
         size_t b = 0;
 
@@ -1075,7 +1080,21 @@ out:
     return rc;
 }
 
+static int mc_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
+                      drover_error *err)
+{
+    return sweep_all(sg, group, true, members, n, err);
+}
+
+/* The liveness sweep: the same multi-gets, no report copied or decoded. */
+static int mc_get_states(dv_sg *sg, const char *group, drover_member **members, size_t *n,
+                         drover_error *err)
+{
+    return sweep_all(sg, group, false, members, n, err);
+}
+
 typedef struct one {
+    mc_sg *m;
     drover_member *mb;
     bool present;
 } one;
@@ -1085,7 +1104,7 @@ static void one_hit(void *ctx, size_t j, const char *value, size_t len)
     one *o = ctx;
 
     (void)j;
-    fill_from_value(o->mb, &o->present, value, len);
+    fill_from_value(o->m, o->mb, &o->present, true, value, len);
 }
 
 /* Ask about one member: fills mb (group, host, admin, state, last seen,
@@ -1099,7 +1118,7 @@ static int probe(mc_sg *m, const char *group, const char *host, bool ask_forced,
     size_t lens[1];
     uint32_t s;
     dv_admin adm;
-    one o = { mb, false };
+    one o = { m, mb, false };
     memcached_return_t why;
     answer a;
 
@@ -1186,6 +1205,7 @@ const dv_sg_ops dv_sg_mc_ops = {
     .heartbeat = mc_heartbeat,
     .is_up = mc_is_up,
     .get_all = mc_get_all,
+    .get_states = mc_get_states,
     .get = mc_get,
     .leave = mc_leave,
     .set_disabled = mc_set_disabled,

@@ -396,6 +396,12 @@ static void test_report(dv_sg *sg)
     if (n == 1)
         check_report(&all[0], json, "get_all");
     drover_members_free(all, n);
+    ok(dv_sg_get_states(sg, GROUP, &all, &n, &err) == 0 && n == 1, "get_states");
+    if (n == 1) {
+        ok(!all[0].report_json && !all[0].report, "... carries no report");
+        ok(all[0].state == DROVER_UP && strcmp(all[0].host, "delta") == 0, "... but the state");
+    }
+    drover_members_free(all, n);
     ok(dv_sg_heartbeat(sg, GROUP, "delta", NULL, &err) == 0, "a heartbeat without a report");
     ok(dv_sg_join(sg, GROUP, "delta", &err) == 0, "and a join again");
     ok(dv_sg_get(sg, GROUP, "delta", &m, &err) == 0, "get delta");
@@ -492,6 +498,19 @@ static void test_fleet(dv_sg *sg)
     is_int(unsorted, 0, "strictly ascending");
     is_int(bad_state, 0, "states right: %d forced down DOWN, the rest UP", n_forced);
     is_int(bad_admin, 0, "admin state and group right on every member");
+    {
+        drover_member *st = NULL;
+        size_t ns = 0;
+        int differ = 0;
+        t0 = dv_mono_ms();
+        ok(dv_sg_get_states(sg, GROUP, &st, &ns, &err) == 0 && ns == n,
+           "get_states of the fleet (%lld ms)", (long long)(dv_mono_ms() - t0));
+        for (size_t i = 0; i < ns && i < n; i++)
+            differ += strcmp(st[i].host, all[i].host) != 0 || st[i].state != all[i].state ||
+                      st[i].forced_down != all[i].forced_down || st[i].report_json != NULL;
+        is_int(differ, 0, "... the same hosts, states and admin state as get_all, no reports");
+        drover_members_free(st, ns);
+    }
     drover_members_free(all, n);
     {
         drover_liveness s;
