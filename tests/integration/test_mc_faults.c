@@ -427,6 +427,7 @@ static void test_two_servers(void)
         else
             down_dead += m[i].state == DROVER_DOWN;
     }
+    drover_members_free(m, n);
     diag("live: %d UP, %d UNKNOWN; silent: %d DOWN, %d UNKNOWN", up_live, unknown_live, down_dead,
          unknown_dead);
     ok(unknown_live > 0 && up_live > 0, "the keys are spread: some live members UNKNOWN, some UP");
