@@ -17,6 +17,9 @@
  *   state database (state.path, core/statedb.h).  Joining adds the member
  *   there; so does a heartbeat that finds its key missing (a member that
  *   never joined, or whose key was lost), as the db driver's heartbeat does.
+ *   memcached must have room for every key (-m): an evicted member key
+ *   reads as DOWN, like one that expired.  Every process of a deployment
+ *   must list the same servers, or keys hash to different ones.
  *
  * Liveness
  *   forced_down                      DOWN (admin state; memcached not asked)
