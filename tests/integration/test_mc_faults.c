@@ -19,6 +19,7 @@
 #include "tests/integration/dbtest.h"
 #include "tests/tap.h"
 
+#include <libmemcached/memcached.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -633,6 +634,155 @@ static void test_hung(void)
     dv_mc_stop(&mc);
 }
 
+/* ---------------------------------------------------------------- 5. flush_all */
+
+/* memcached flushed (no restart): a live member is never DOWN, a silent
+ * one is UNKNOWN for service_down_time, then DOWN. */
+static void test_flush(void)
+{
+    dv_mc_server mc;
+    char **live = host_names("fl", 5);
+    dv_config *cfg;
+    dv_sg *sg;
+    agent a = { 0 };
+    drover_error err = { 0 };
+    memcached_st *raw;
+    int64_t t_flush, silent_down_at = 0, stop_at;
+    int live_down = 0, silent_unknown = 0, sweeps = 0;
+
+    diag("--- flush_all");
+    if (dv_mc_start(&mc, NULL, NULL, NULL) < 0)
+        bail_out("cannot start memcached");
+    cfg = make_cfg((const char *[]){ mc.addr }, 1, "flush.db");
+    sg = open_sg(cfg);
+    if (dv_sg_join(sg, GROUP, "silent", &err) < 0)
+        bail_out("join: %s", err.message);
+    agent_start(&a, cfg, live, 5);
+    dv_sleep_ms((DOWN_TIME + 1) * 1000 + 200);
+    ok(dv_sg_is_up(sg, GROUP, "silent", &(drover_liveness){ 0 }, &err) == 0,
+       "a member that stopped heartbeating is answered (DOWN)");
+    if (!(raw = memcached_create(NULL)) || memcached_server_add(raw, "127.0.0.1", (in_port_t)mc.port) ||
+        memcached_flush(raw, 0) != MEMCACHED_SUCCESS)
+        bail_out("cannot flush memcached");
+    memcached_free(raw);
+    t_flush = dv_wall_ms();
+    stop_at = t_flush + (DOWN_TIME + 4) * 1000;
+    while (dv_wall_ms() < stop_at && !silent_down_at) {
+        drover_member *m;
+        size_t n;
+        if (dv_sg_get_all(sg, GROUP, &m, &n, &err) < 0)
+            bail_out("get_all: %s", err.message);
+        sweeps++;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(m[i].host, "silent") == 0) {
+                silent_unknown += m[i].state == DROVER_UNKNOWN;
+                if (m[i].state == DROVER_DOWN)
+                    silent_down_at = dv_wall_ms();
+            } else if (m[i].state == DROVER_DOWN) {
+                live_down++;
+            }
+        }
+        drover_members_free(m, n);
+        dv_sleep_ms(50);
+    }
+    is_int(live_down, 0, "after flush_all: no live member DOWN (%d sweeps)", sweeps);
+    ok(silent_unknown > 0, "the silent member UNKNOWN first (%d sweeps)", silent_unknown);
+    ok(silent_down_at && silent_down_at - t_flush >= DOWN_TIME * 1000 - 100 &&
+       silent_down_at - t_flush <= (DOWN_TIME + 2) * 1000,
+       "... then DOWN %lld ms after the flush (service_down_time %d s)",
+       (long long)(silent_down_at ? silent_down_at - t_flush : -1), DOWN_TIME);
+    agent_stop(&a);
+    dv_sg_close(sg);
+    dv_config_free(cfg);
+    dv_mc_stop(&mc);
+    free_names(live, 5);
+}
+
+/* ---------------------------------------------------------------- 6. foreign data */
+
+/* A value under a member's key that drover did not write (or written for
+ * another member) is not a heartbeat. */
+static void test_foreign_value(void)
+{
+    dv_mc_server mc;
+    dv_config *cfg;
+    dv_sg *sg;
+    drover_error err = { 0 };
+    drover_liveness s;
+    drover_member mb;
+    memcached_st *raw;
+    static const char *const bad[] = { "garbage", "dv1 ", "dv1 12 compute other\n{}",
+                                       "dv1 x compute f1\n", "dv1 12 compute f1", "" };
+
+    diag("--- values drover did not write");
+    if (dv_mc_start(&mc, NULL, NULL, NULL) < 0)
+        bail_out("cannot start memcached");
+    cfg = make_cfg((const char *[]){ mc.addr }, 1, "foreign.db");
+    sg = open_sg(cfg);
+    if (dv_sg_join(sg, GROUP, "f1", &err) < 0)
+        bail_out("join: %s", err.message);
+    /* a server drover just found empty reads missing keys as UNKNOWN for
+     * service_down_time: let that pass */
+    dv_sleep_ms((DOWN_TIME + 1) * 1000 + 200);
+    if (!(raw = memcached_create(NULL)) || memcached_server_add(raw, "127.0.0.1", (in_port_t)mc.port))
+        bail_out("libmemcached");
+    memcached_behavior_set(raw, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (memcached_set(raw, "drover:" GROUP ":f1", strlen("drover:" GROUP ":f1"), bad[i],
+                          strlen(bad[i]), 60, 0) != MEMCACHED_SUCCESS)
+            bail_out("cannot write a foreign value");
+        ok(dv_sg_is_up(sg, GROUP, "f1", &s, &err) == 0 && s == DROVER_DOWN,
+           "foreign value #%zu under f1's key: not a heartbeat (DOWN)", i);
+        ok(dv_sg_get(sg, GROUP, "f1", &mb, &err) == 0 && !mb.report_json && mb.last_seen_ms == 0,
+           "... get reads no report and no time from it");
+        drover_member_clear(&mb);
+    }
+    memcached_free(raw);
+    ok(dv_sg_heartbeat(sg, GROUP, "f1", "{}", &err) == 0 && dv_sg_is_up(sg, GROUP, "f1", &s, &err) == 0 &&
+       s == DROVER_UP, "a real heartbeat replaces it: UP");
+    dv_sg_close(sg);
+    dv_config_free(cfg);
+    dv_mc_stop(&mc);
+}
+
+/* ---------------------------------------------------------------- 7. bad config */
+
+static void test_bad_config(void)
+{
+    static const char *const bad[] = { "", "host:", ":11211", "h:0", "h:65536", "h:12x",
+                                       "[::1", "[::1]x", "::1:11211", "[]:11211" };
+    static const char *const good[] = { "localhost", "127.0.0.1", "[::1]:11211", "[::1]",
+                                        "mc.example.net:11311" };
+    drover_error err;
+    dv_sg *sg;
+
+    diag("--- server lists the driver refuses (it contacts nobody at open)");
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        dv_config *cfg = make_cfg((const char *[]){ bad[i] }, 1, "badcfg.db");
+        err = (drover_error){ 0 };
+        ok(dv_sg_open(cfg, &sg, &err) < 0 && err.code == DROVER_ERR_CONFIG,
+           "server \"%s\" refused as a configuration error", bad[i]);
+        has_str(err.message, "servicegroup.mc.servers", "... naming the key");
+        dv_config_free(cfg);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        dv_config *cfg = make_cfg((const char *[]){ good[i] }, 1, "goodcfg.db");
+        ok(dv_sg_open(cfg, &sg, &err) == 0, "server \"%s\" accepted", good[i]);
+        if (sg)
+            dv_sg_close(sg);
+        dv_config_free(cfg);
+    }
+    {
+        dv_config *cfg = make_cfg((const char *[]){ "127.0.0.1" }, 1, "badcfg.db");
+        cfg->servicegroup.mc.servers.n = 0;
+        ok(dv_sg_open(cfg, &sg, &err) < 0 && err.code == DROVER_ERR_CONFIG, "no server at all: refused");
+        cfg->servicegroup.mc.servers.n = 1;
+        cfg->servicegroup.mc.poll_timeout_ms = 0;
+        ok(dv_sg_open(cfg, &sg, &err) < 0 && err.code == DROVER_ERR_CONFIG, "poll_timeout_ms 0: refused");
+        dv_config_free(cfg);
+    }
+}
+
 int main(void)
 {
     if (!(dir = dbt_tmpdir()))
@@ -641,6 +791,9 @@ int main(void)
     test_two_servers();
     test_sasl();
     test_hung();
+    test_flush();
+    test_foreign_value();
+    test_bad_config();
     dbt_rmrf(dir);
     return done_testing();
 }
