@@ -32,6 +32,7 @@ int dv_cli_fail(const dv_cli *cli, const drover_error *err)
         return DV_EXIT_UNREACHABLE;
     case DROVER_ERR_CONFIG:
     case DROVER_ERR_INVALID:
+    case DROVER_ERR_AUTH:      /* the configured credentials are wrong */
         return DV_EXIT_USAGE;
     default:
         return DV_EXIT_FAIL;

@@ -30,7 +30,7 @@ typedef struct dv_cli {
 int dv_cli_config(dv_cli *cli);
 
 /* Print "drover: <message>" to stderr; returns the exit code matching the
- * error (UNREACHABLE -> 3, CONFIG/INVALID -> 2, else 1). */
+ * error (UNREACHABLE -> 3, CONFIG/INVALID/AUTH -> 2, else 1). */
 int dv_cli_fail(const dv_cli *cli, const drover_error *err);
 
 /* Print a usage error and a hint to use --help; returns DV_EXIT_USAGE. */
