@@ -150,6 +150,47 @@ fail:
     return -1;
 }
 
+int dv_statedb_member_sync(dv_statedb *db, const char *group, const char *const *add,
+                           size_t n_add, const char *const *del, size_t n_del,
+                           drover_error *err)
+{
+    sqlite3_stmt *st;
+    int64_t now = dv_wall_ms();
+
+    if (dv_name_check("group", group, err) < 0)
+        return -1;
+    if (!n_add && !n_del)
+        return 0;
+    if (dv_sqlite_begin(db->h, true, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n_add; i++) {
+        if (dv_name_check("host", add[i], NULL) < 0)
+            continue;
+        if (!(st = stmt2(db, S_MEMBER_ADD,
+                         "INSERT INTO member (grp, host, joined_ms) VALUES (?1, ?2, ?3)"
+                         " ON CONFLICT (grp, host) DO NOTHING", group, add[i], err)))
+            goto fail;
+        sqlite3_bind_int64(st, 3, now);
+        if (dv_sqlite_exec_stmt(db->h, st, "adding a member", err) < 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < n_del; i++) {
+        if (dv_name_check("host", del[i], NULL) < 0)
+            continue;
+        if (!(st = stmt2(db, S_MEMBER_DEL, "DELETE FROM member WHERE grp = ?1 AND host = ?2",
+                         group, del[i], err)) ||
+            dv_sqlite_exec_stmt(db->h, st, "removing a member", err) < 0 ||
+            !(st = stmt2(db, S_ADMIN_DEL, "DELETE FROM admin WHERE grp = ?1 AND host = ?2",
+                         group, del[i], err)) ||
+            dv_sqlite_exec_stmt(db->h, st, "removing a member's admin state", err) < 0)
+            goto fail;
+    }
+    return dv_sqlite_commit(db->h, err);
+fail:
+    dv_sqlite_rollback(db->h);
+    return -1;
+}
+
 void dv_strv_free(char **v, size_t n)
 {
     if (!v)

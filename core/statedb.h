@@ -29,6 +29,13 @@ int dv_statedb_member_remove(dv_statedb *db, const char *group, const char *host
 /* Hosts sorted by name; free with dv_strv_free(). */
 int dv_statedb_member_list(dv_statedb *db, const char *group, char ***hosts, size_t *n,
                            drover_error *err);
+/* Apply what another source of truth says, in one transaction: add every
+ * host of add[] (members already there stay as they are), remove every
+ * host of del[] with its admin state (non-members are no error).  Names
+ * that fail dv_name_check are skipped, not errors: they come from outside. */
+int dv_statedb_member_sync(dv_statedb *db, const char *group, const char *const *add,
+                           size_t n_add, const char *const *del, size_t n_del,
+                           drover_error *err);
 /* *yes = whether host is a member of group (one indexed lookup). */
 int dv_statedb_member_has(dv_statedb *db, const char *group, const char *host, bool *yes,
                           drover_error *err);

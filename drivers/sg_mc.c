@@ -82,6 +82,8 @@
 #define VALUE_MAGIC "dv1 "
 #define REPORT_MAX (1000 * 1000)    /* memcached stores items up to 1 MiB by default */
 #define MARKER_SEARCH 100000        /* names tried to find a marker hashing to a server */
+#define IDX_SHARDS 64               /* index keys per server and group */
+#define IDX_COMPACT_BYTES (64 * 1024) /* a shard above this, mostly superseded, is rewritten */
 
 typedef struct mc_server {
     char *addr;                     /* as configured, for messages */
@@ -98,6 +100,9 @@ typedef struct mc_sg {
     uint32_t n_srv;
     time_t ttl;                     /* service_down_time + 1 */
     dv_report_decoder *dec;         /* json-c's parser, kept for every report read */
+    char *idx_group;                /* the group whose index names are below */
+    char (*idx_name)[KEY_MAX + 1];  /* n_srv * IDX_SHARDS shard keys (see idx_names) */
+    uint64_t *idx_cas;              /* CAS of each shard when last merged; 0: never */
 } mc_sg;
 
 /* What one server told us in one multi-get. */
@@ -452,6 +457,9 @@ static void mc_close(dv_sg *sg)
     memcached_free(m->mc);
     dv_statedb_close(m->db);
     dv_report_decoder_free(m->dec);
+    free(m->idx_group);
+    free(m->idx_name);
+    free(m->idx_cas);
     for (uint32_t s = 0; s < m->n_srv; s++)
         free(m->srv[s].addr);
     free(m->srv);
@@ -726,6 +734,340 @@ static drover_liveness judge(bool forced_down, bool present, answer a)
     return a == ANS_STEADY ? DROVER_DOWN : DROVER_UNKNOWN;
 }
 
+/* ---------------------------------------------------------------- index */
+
+/* The shard names of group: names[s * IDX_SHARDS + k] is the first
+ * "drover:idx:<group>:<k>.<i>" (group hashed when too long) that hashes to
+ * server s.  Every process listing the same servers finds the same names. */
+static int idx_names(mc_sg *m, const char *group, drover_error *err)
+{
+    size_t glen = strlen(group), total = (size_t)m->n_srv * IDX_SHARDS;
+    char gname[KEY_MAX + 1], key[KEY_MAX + 1];
+
+    if (m->idx_group && strcmp(m->idx_group, group) == 0)
+        return 0;
+    free(m->idx_group);
+    m->idx_group = NULL;
+    if (!m->idx_name && !(m->idx_name = malloc(total * sizeof *m->idx_name)))
+        return nomem(err);
+    if (!m->idx_cas && !(m->idx_cas = calloc(total, sizeof *m->idx_cas)))
+        return nomem(err);
+    memset(m->idx_cas, 0, total * sizeof *m->idx_cas);
+    if (glen + sizeof KEY_PREFIX ":idx::64.1000000" > KEY_MAX)
+        snprintf(gname, sizeof gname, "#%016" PRIx64,
+                 fnv1a(group, glen, 0xcbf29ce484222325ULL));
+    else
+        snprintf(gname, sizeof gname, "%s", group);
+    for (unsigned k = 0; k < IDX_SHARDS; k++) {
+        uint32_t found = 0;
+        for (unsigned s = 0; s < m->n_srv; s++)
+            m->idx_name[s * IDX_SHARDS + k][0] = '\0';
+        for (unsigned i = 0; i < MARKER_SEARCH && found < m->n_srv; i++) {
+            int n = snprintf(key, sizeof key, KEY_PREFIX ":idx:%s:%u.%u", gname, k, i);
+            uint32_t s = server_of(m, key, (size_t)n);
+            if (s < m->n_srv && !m->idx_name[s * IDX_SHARDS + k][0]) {
+                memcpy(m->idx_name[s * IDX_SHARDS + k], key, (size_t)n + 1);
+                found++;
+            }
+        }
+        if (found < m->n_srv)
+            return dv_err(err, DROVER_ERR_INTERNAL, DROVER_FROM_MC,
+                          "no index key of group \"%s\" hashes to every memcached server", group);
+    }
+    if (!(m->idx_group = strdup(group)))
+        return nomem(err);
+    return 0;
+}
+
+/* The shard of host: on the server of its member key, so that a server
+ * that loses its keys loses the member key together with its index entry,
+ * and the agent's next heartbeat (key missing) writes both again. */
+static size_t idx_slot(mc_sg *m, const char *host, uint32_t s)
+{
+    return (size_t)s * IDX_SHARDS + key_hash(host, strlen(host)) % IDX_SHARDS;
+}
+
+/* One distinct host of a shard and the last thing said about it. */
+typedef struct ientry {
+    const char *host;               /* into the shard's value; not NUL-terminated */
+    size_t len;
+    char op;                        /* '+' member, '-' left */
+} ientry;
+
+/* The distinct hosts of a shard value, in order of first appearance, each
+ * with its last entry.  *lines: how many entries the value holds.  Lines
+ * that are not "+host" or "-host" are skipped (not ours, or cut short). */
+static int idx_parse(const char *v, size_t len, ientry **out, size_t *n_out, size_t *lines)
+{
+    size_t cap = 16, n = 0, ecap = 16, *slot;
+    const char *p = v, *end = v + len;
+    ientry *e = malloc(ecap * sizeof *e);
+
+    *out = NULL;
+    *n_out = *lines = 0;
+    while (cap < len / 4)
+        cap *= 2;
+    slot = calloc(cap, sizeof *slot);
+    if (!e || !slot)
+        goto oom;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *h = p + 1;
+        size_t hl, i;
+        if (!nl)
+            break;
+        hl = (size_t)(nl - h);
+        if ((*p == '+' || *p == '-') && hl > 0 && hl <= DV_NAME_MAX) {
+            (*lines)++;
+            for (i = key_hash(h, hl) & (cap - 1); slot[i]; i = (i + 1) & (cap - 1)) {
+                ientry *x = &e[slot[i] - 1];
+                if (x->len == hl && memcmp(x->host, h, hl) == 0)
+                    break;
+            }
+            if (slot[i]) {
+                e[slot[i] - 1].op = *p;
+            } else {
+                if (n == ecap) {
+                    ientry *bigger = realloc(e, 2 * ecap * sizeof *e);
+                    if (!bigger)
+                        goto oom;
+                    e = bigger;
+                    ecap *= 2;
+                }
+                e[n] = (ientry){ h, hl, *p };
+                slot[i] = ++n;
+                if (2 * n > cap) {      /* grow and rehash */
+                    size_t ncap = cap * 2, *ns = calloc(ncap, sizeof *ns);
+                    if (!ns)
+                        goto oom;
+                    for (size_t j = 0; j < n; j++) {
+                        size_t q = key_hash(e[j].host, e[j].len) & (ncap - 1);
+                        while (ns[q])
+                            q = (q + 1) & (ncap - 1);
+                        ns[q] = j + 1;
+                    }
+                    free(slot);
+                    slot = ns;
+                    cap = ncap;
+                }
+            }
+        }
+        p = nl + 1;
+    }
+    free(slot);
+    *out = e;
+    *n_out = n;
+    return 0;
+oom:
+    free(e);
+    free(slot);
+    return -1;
+}
+
+/* Rewrite a shard holding many superseded entries as one entry per host
+ * (tombstones kept: a reader that has not seen a leave yet must still see
+ * it).  With CAS: if a writer appended meanwhile, nothing is written and
+ * the next reader tries again. */
+static void idx_compact(mc_sg *m, const char *key, const ientry *e, size_t n, uint64_t cas)
+{
+    size_t len = 0;
+    char *v, *p;
+    memcached_return_t rc;
+
+    for (size_t i = 0; i < n; i++)
+        len += e[i].len + 2;
+    if (!(p = v = malloc(len + 1)))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        *p++ = e[i].op;
+        memcpy(p, e[i].host, e[i].len);
+        p += e[i].len;
+        *p++ = '\n';
+    }
+    rc = memcached_cas(m->mc, key, strlen(key), v, len, 0, 0, cas);
+    dv_debug("index %s compacted to %zu bytes: %s", key, len, memcached_strerror(m->mc, rc));
+    free(v);
+}
+
+/* Whether a shard is worth compacting: big, and mostly superseded. */
+static bool idx_bloated(size_t len, size_t lines, size_t distinct)
+{
+    return len > IDX_COMPACT_BYTES && 2 * (lines - distinct) > lines;
+}
+
+/* Fetch one shard with its CAS and compact it if it is still worth it. */
+static void idx_compact_now(mc_sg *m, const char *key)
+{
+    const char *keys[1] = { key };
+    size_t lens[1] = { strlen(key) }, n, lines;
+    memcached_result_st res;
+    memcached_return_t rc;
+    ientry *e;
+
+    if (memcached_mget(m->mc, keys, lens, 1) != MEMCACHED_SUCCESS ||
+        !memcached_result_create(m->mc, &res))
+        return;
+    while (memcached_fetch_result(m->mc, &res, &rc)) {
+        const char *v = memcached_result_value(&res);
+        size_t len = memcached_result_length(&res);
+        if (idx_parse(v, len, &e, &n, &lines) == 0) {
+            if (lines > n)
+                idx_compact(m, key, e, n, memcached_result_cas(&res));
+            free(e);
+        }
+    }
+    memcached_result_free(&res);
+}
+
+/* Append "<op><host>\n" to host's shard on server s, creating the shard if
+ * it does not exist.  A shard too big to grow is compacted first. */
+static memcached_return_t idx_put(mc_sg *m, const char *group, const char *host, uint32_t s,
+                                  char op)
+{
+    char entry[DV_NAME_MAX + 3];
+    int n = snprintf(entry, sizeof entry, "%c%s\n", op, host);
+    drover_error err;
+    const char *key;
+    memcached_return_t rc = MEMCACHED_NOTSTORED;
+
+    if (idx_names(m, group, &err) < 0)
+        return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    key = m->idx_name[idx_slot(m, host, s)];
+    for (int attempt = 0; attempt < 3; attempt++) {
+        rc = memcached_append(m->mc, key, strlen(key), entry, (size_t)n, 0, 0);
+        if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_NOTFOUND) {
+            /* no shard yet (new, restarted, flushed): create it; if another
+             * writer just did, append again */
+            rc = memcached_add(m->mc, key, strlen(key), entry, (size_t)n, 0, 0);
+            if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS)
+                continue;
+        } else if (rc == MEMCACHED_E2BIG && attempt == 0) {
+            idx_compact_now(m, key);
+            continue;
+        }
+        break;
+    }
+    return rc;
+}
+
+/* What one changed shard says, merged into the lists to apply. */
+typedef struct idx_delta {
+    char **add, **del;
+    size_t n_add, n_del, cap_add, cap_del;
+} idx_delta;
+
+static int delta_push(char ***v, size_t *n, size_t *cap, const char *h, size_t len)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 64;
+        char **bigger = realloc(*v, c * sizeof *bigger);
+        if (!bigger)
+            return -1;
+        *v = bigger;
+        *cap = c;
+    }
+    if (!((*v)[*n] = strndup(h, len)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+static void delta_free(idx_delta *d)
+{
+    dv_strv_free(d->add, d->n_add);
+    dv_strv_free(d->del, d->n_del);
+}
+
+/* Read the group's index (every shard, or the one at slot only) and make
+ * the state database agree with it: hosts it lists are added, hosts it
+ * says left are removed.  Shards whose CAS has not changed since this
+ * handle last merged them are skipped.  A shard that cannot be read or
+ * does not exist changes nothing: after a restart the index is rebuilt by
+ * the agents' heartbeats, and until then the database still knows every
+ * member.  Fails only when the database does. */
+static int idx_sync(mc_sg *m, const char *group, size_t slot, drover_error *err)
+{
+    size_t total = (size_t)m->n_srv * IDX_SHARDS, nk = 0;
+    const char **keys;
+    size_t *lens, *which, *done, n_done = 0;
+    uint64_t *done_cas;
+    memcached_result_st res;
+    memcached_return_t rc;
+    idx_delta d = { 0 };
+    int ret = -1;
+
+    if (idx_names(m, group, err) < 0)
+        return -1;
+    keys = malloc(total * sizeof *keys);
+    lens = malloc(total * sizeof *lens);
+    which = malloc(total * sizeof *which);
+    done = malloc(total * sizeof *done);
+    done_cas = malloc(total * sizeof *done_cas);
+    if (!keys || !lens || !which || !done || !done_cas) {
+        nomem(err);
+        goto out;
+    }
+    for (size_t i = 0; i < total; i++)
+        if (slot == SIZE_MAX || i == slot) {
+            keys[nk] = m->idx_name[i];
+            lens[nk] = strlen(keys[nk]);
+            which[nk++] = i;
+        }
+    if (memcached_mget(m->mc, keys, lens, nk) != MEMCACHED_SUCCESS)
+        dv_debug("reading the index of %s: %s", group, memcached_last_error_message(m->mc));
+    if (!memcached_result_create(m->mc, &res)) {
+        nomem(err);
+        goto out;
+    }
+    while (memcached_fetch_result(m->mc, &res, &rc)) {
+        const char *key = memcached_result_key_value(&res), *v;
+        size_t klen = memcached_result_key_length(&res), j, n, lines, len;
+        uint64_t cas = memcached_result_cas(&res);
+        ientry *e;
+
+        for (j = 0; j < nk && !(lens[j] == klen && memcmp(keys[j], key, klen) == 0); j++)
+            ;
+        if (j == nk || (cas && cas == m->idx_cas[which[j]]))
+            continue;
+        v = memcached_result_value(&res);
+        len = memcached_result_length(&res);
+        if (idx_parse(v, len, &e, &n, &lines) < 0) {
+            memcached_result_free(&res);
+            nomem(err);
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            int r = e[i].op == '+' ? delta_push(&d.add, &d.n_add, &d.cap_add, e[i].host, e[i].len)
+                                   : delta_push(&d.del, &d.n_del, &d.cap_del, e[i].host, e[i].len);
+            if (r < 0) {
+                free(e);
+                memcached_result_free(&res);
+                nomem(err);
+                goto out;
+            }
+        }
+        if (idx_bloated(len, lines, n))
+            idx_compact(m, m->idx_name[which[j]], e, n, cas);
+        free(e);
+        done[n_done] = which[j];
+        done_cas[n_done++] = cas;
+    }
+    memcached_result_free(&res);
+    if (dv_statedb_member_sync(m->db, group, (const char *const *)d.add, d.n_add,
+                               (const char *const *)d.del, d.n_del, err) < 0)
+        goto out;
+    for (size_t i = 0; i < n_done; i++)
+        m->idx_cas[done[i]] = done_cas[i];
+    ret = 0;
+out:
+    delta_free(&d);
+    free(keys);
+    free(lens);
+    free(which);
+    free(done);
+    free(done_cas);
+    return ret;
+}
+
 /* ---------------------------------------------------------------- members */
 
 static int not_member(mc_sg *m, const char *group, const char *host, drover_error *err)
@@ -735,11 +1077,21 @@ static int not_member(mc_sg *m, const char *group, const char *host, drover_erro
                   "the state database %s)", host, group, m->cfg->state.path);
 }
 
+/* A member this process has not heard of may have joined elsewhere: read
+ * its index shard once before saying it is not a member. */
 static int need_member(mc_sg *m, const char *group, const char *host, drover_error *err)
 {
+    char key[KEY_MAX + 1];
+    size_t klen;
     bool yes;
 
     if (dv_statedb_member_has(m->db, group, host, &yes, err) < 0)
+        return -1;
+    if (yes)
+        return 0;
+    klen = member_key(key, group, host);
+    if (idx_sync(m, group, idx_slot(m, host, server_of(m, key, klen)), err) < 0 ||
+        dv_statedb_member_has(m->db, group, host, &yes, err) < 0)
         return -1;
     return yes ? 0 : not_member(m, group, host, err);
 }
@@ -748,8 +1100,8 @@ static int need_member(mc_sg *m, const char *group, const char *host, drover_err
 
 /* One attempt at "alive now": see mc_write. */
 static memcached_return_t try_write(mc_sg *m, const char *group, const char *host,
-                                    const char *report, bool keep_report, bool *db_failed,
-                                    drover_error *err)
+                                    const char *report, bool keep_report, bool indexed,
+                                    bool *db_failed, drover_error *err)
 {
     char key[KEY_MAX + 1];
     size_t klen = member_key(key, group, host), vlen, olen = 0;
@@ -788,7 +1140,8 @@ static memcached_return_t try_write(mc_sg *m, const char *group, const char *hos
             free(v);
             return MEMCACHED_FAILURE;
         }
-        if ((rc = ensure_markers(m, s)) != MEMCACHED_SUCCESS) {
+        if ((rc = ensure_markers(m, s)) != MEMCACHED_SUCCESS ||
+            (!indexed && (rc = idx_put(m, group, host, s, '+')) != MEMCACHED_SUCCESS)) {
             free(v);
             return rc;
         }
@@ -802,7 +1155,7 @@ static memcached_return_t try_write(mc_sg *m, const char *group, const char *hos
  * A server libmemcached has put in back-off is tried again at once with a
  * new handle: an agent's heartbeat must land as soon as the server is back. */
 static int mc_write(mc_sg *m, const char *group, const char *host, const char *report,
-                    const char *what, drover_error *err)
+                    bool indexed, const char *what, drover_error *err)
 {
     char key[KEY_MAX + 1];
     size_t klen = member_key(key, group, host);
@@ -813,10 +1166,10 @@ static int mc_write(mc_sg *m, const char *group, const char *host, const char *r
         return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_MC,
                       "%s of %s: the report is %zu bytes; the limit is %d", what, host,
                       strlen(report), REPORT_MAX);
-    rc = try_write(m, group, host, report, report == NULL, &db_failed, err);
+    rc = try_write(m, group, host, report, report == NULL, indexed, &db_failed, err);
     if (!db_failed && (rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED ||
                        rc == MEMCACHED_SERVER_MARKED_DEAD) && mc_rebuild(m, NULL) == 0)
-        rc = try_write(m, group, host, report, report == NULL, &db_failed, err);
+        rc = try_write(m, group, host, report, report == NULL, indexed, &db_failed, err);
     if (db_failed)
         return -1;
     if (rc != MEMCACHED_SUCCESS) {
@@ -829,33 +1182,57 @@ static int mc_write(mc_sg *m, const char *group, const char *host, const char *r
 }
 
 /* Joining counts as a sign of life (as in the db driver); the stored report
- * and the admin state are kept. */
+ * and the admin state are kept.  The member is added to the index in
+ * memcached (for every other process) and to this process's database. */
 static int mc_join(dv_sg *sg, const char *group, const char *host, drover_error *err)
 {
     mc_sg *m = me(sg);
+    char key[KEY_MAX + 1];
+    size_t klen = member_key(key, group, host);
+    uint32_t s = server_of(m, key, klen);
+    memcached_return_t rc;
 
     if (dv_statedb_member_add(m->db, group, host, err) < 0)
         return -1;
-    return mc_write(m, group, host, NULL, "join", err);
+    rc = idx_put(m, group, host, s, '+');
+    if ((rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED || rc == MEMCACHED_SERVER_MARKED_DEAD) &&
+        mc_rebuild(m, NULL) == 0)
+        rc = idx_put(m, group, host, s, '+');
+    if (rc != MEMCACHED_SUCCESS) {
+        char w[300];
+        snprintf(w, sizeof w, "join of %s (the member index)", host);
+        return mc_fail(m, s, rc, w, err);
+    }
+    return mc_write(m, group, host, NULL, true, "join", err);
 }
 
+/* Needs nothing from the state database but to note the member there when
+ * its key was missing: the admin state is the controller's. */
 static int mc_heartbeat(dv_sg *sg, const char *group, const char *host, const char *report_json,
                         drover_error *err)
 {
-    return mc_write(me(sg), group, host, report_json, "heartbeat", err);
+    return mc_write(me(sg), group, host, report_json, false, "heartbeat", err);
 }
 
-/* Forget the member and its admin state.  Its key is deleted too; if
- * memcached cannot be reached it simply expires. */
+/* Forget the member and its admin state here, and say in the index that
+ * it left (every other reader forgets it at its next sweep).  Its key is
+ * deleted too; if memcached cannot be reached the key simply expires, but
+ * other readers keep listing the member (DOWN) until it leaves again. */
 static int mc_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
 {
     mc_sg *m = me(sg);
     char key[KEY_MAX + 1];
     size_t klen = member_key(key, group, host);
+    uint32_t s = server_of(m, key, klen);
     memcached_return_t rc;
 
-    if (dv_statedb_member_remove(m->db, group, host, err) < 0)
+    if (need_member(m, group, host, err) < 0 ||
+        dv_statedb_member_remove(m->db, group, host, err) < 0)
         return -1;
+    rc = idx_put(m, group, host, s, '-');
+    if (rc != MEMCACHED_SUCCESS)
+        dv_warn("leave of %s: could not note it in the index on memcached %s (%s): other "
+                "readers keep listing it", host, m->srv[s].addr, memcached_strerror(m->mc, rc));
     rc = memcached_delete(m->mc, key, klen, 0);
     if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
         dv_warn("leave of %s: could not delete its key from memcached %s (%s); it expires in %lld s",
@@ -1021,7 +1398,7 @@ static int sweep_all(dv_sg *sg, const char *group, bool reports, drover_member *
     answer *verdict = NULL;
     int rc = -1;
 
-    if (members_from_db(m, group, &v, &nm, err) < 0)
+    if (idx_sync(m, group, SIZE_MAX, err) < 0 || members_from_db(m, group, &v, &nm, err) < 0)
         return -1;
     if (member_keys(group, v, nm, &arena, &key, &klen) < 0 ||
         !(srv = calloc(nm + 1, sizeof *srv)) || !(present = calloc(nm + 1, sizeof *present)) ||
