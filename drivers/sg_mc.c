@@ -919,7 +919,10 @@ static void idx_compact_now(mc_sg *m, const char *key)
 }
 
 /* Append "<op><host>\n" to host's shard on server s, creating the shard if
- * it does not exist.  A shard too big to grow is compacted first. */
+ * it does not exist.  memcached answers an append that would pass its item
+ * size limit (-I) with NOT_STORED, as it does for a missing key: when the
+ * add that follows finds the key there, the shard is compacted and the
+ * append tried again.  A shard that cannot shrink enough: E2BIG. */
 static memcached_return_t idx_put(mc_sg *m, const char *group, const char *host, uint32_t s,
                                   char op)
 {
@@ -928,25 +931,24 @@ static memcached_return_t idx_put(mc_sg *m, const char *group, const char *host,
     drover_error err;
     const char *key;
     memcached_return_t rc = MEMCACHED_NOTSTORED;
+    bool compacted = false;
 
     if (idx_names(m, group, &err) < 0)
         return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
     key = m->idx_name[idx_slot(m, host, s)];
-    for (int attempt = 0; attempt < 3; attempt++) {
+    for (int attempt = 0; attempt < 4; attempt++) {
         rc = memcached_append(m->mc, key, strlen(key), entry, (size_t)n, 0, 0);
-        if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_NOTFOUND) {
-            /* no shard yet (new, restarted, flushed): create it; if another
-             * writer just did, append again */
+        if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_NOTFOUND)
             rc = memcached_add(m->mc, key, strlen(key), entry, (size_t)n, 0, 0);
-            if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS)
-                continue;
-        } else if (rc == MEMCACHED_E2BIG && attempt == 0) {
+        if (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_DATA_EXISTS && rc != MEMCACHED_E2BIG)
+            return rc;
+        /* there but refused: created meanwhile by another writer, or full */
+        if (attempt > 0 && !compacted) {
             idx_compact_now(m, key);
-            continue;
+            compacted = true;
         }
-        break;
     }
-    return rc;
+    return MEMCACHED_E2BIG;
 }
 
 /* What one changed shard says, merged into the lists to apply. */
