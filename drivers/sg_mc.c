@@ -76,6 +76,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define KEY_PREFIX "drover"
 #define KEY_MAX 250                 /* memcached's limit on a key */
@@ -102,7 +103,9 @@ typedef struct mc_sg {
     dv_report_decoder *dec;         /* json-c's parser, kept for every report read */
     char *idx_group;                /* the group whose index names are below */
     char (*idx_name)[KEY_MAX + 1];  /* n_srv * IDX_SHARDS shard keys (see idx_names) */
+    char (*idx_vname)[KEY_MAX + 1]; /* the stamp key of each shard, on the same server */
     uint64_t *idx_cas;              /* CAS of each shard when last merged; 0: never */
+    uint64_t *idx_seen;             /* its stamp then; 0: none */
 } mc_sg;
 
 /* What one server told us in one multi-get. */
@@ -460,6 +463,8 @@ static void mc_close(dv_sg *sg)
     free(m->idx_group);
     free(m->idx_name);
     free(m->idx_cas);
+    free(m->idx_vname);
+    free(m->idx_seen);
     for (uint32_t s = 0; s < m->n_srv; s++)
         free(m->srv[s].addr);
     free(m->srv);
@@ -750,23 +755,29 @@ static int idx_names(mc_sg *m, const char *group, drover_error *err)
     m->idx_group = NULL;
     if (!m->idx_name && !(m->idx_name = malloc(total * sizeof *m->idx_name)))
         return nomem(err);
-    if (!m->idx_cas && !(m->idx_cas = calloc(total, sizeof *m->idx_cas)))
+    if ((!m->idx_cas && !(m->idx_cas = calloc(total, sizeof *m->idx_cas))) ||
+        (!m->idx_seen && !(m->idx_seen = calloc(total, sizeof *m->idx_seen))) ||
+        (!m->idx_vname && !(m->idx_vname = malloc(total * sizeof *m->idx_vname))))
         return nomem(err);
     memset(m->idx_cas, 0, total * sizeof *m->idx_cas);
+    memset(m->idx_seen, 0, total * sizeof *m->idx_seen);
     if (glen + sizeof KEY_PREFIX ":idx::64.1000000" > KEY_MAX)
         snprintf(gname, sizeof gname, "#%016" PRIx64,
                  fnv1a(group, glen, 0xcbf29ce484222325ULL));
     else
         snprintf(gname, sizeof gname, "%s", group);
-    for (unsigned k = 0; k < IDX_SHARDS; k++) {
+    for (unsigned k = 0; k < 2 * IDX_SHARDS; k++) {
+        char (*name)[KEY_MAX + 1] = k < IDX_SHARDS ? m->idx_name : m->idx_vname;
+        unsigned ks = k % IDX_SHARDS;
         uint32_t found = 0;
         for (unsigned s = 0; s < m->n_srv; s++)
-            m->idx_name[s * IDX_SHARDS + k][0] = '\0';
+            name[s * IDX_SHARDS + ks][0] = '\0';
         for (unsigned i = 0; i < MARKER_SEARCH && found < m->n_srv; i++) {
-            int n = snprintf(key, sizeof key, KEY_PREFIX ":idx:%s:%u.%u", gname, k, i);
+            int n = snprintf(key, sizeof key, KEY_PREFIX ":%s:%s:%u.%u",
+                             k < IDX_SHARDS ? "idx" : "idxv", gname, ks, i);
             uint32_t s = server_of(m, key, (size_t)n);
-            if (s < m->n_srv && !m->idx_name[s * IDX_SHARDS + k][0]) {
-                memcpy(m->idx_name[s * IDX_SHARDS + k], key, (size_t)n + 1);
+            if (s < m->n_srv && !name[s * IDX_SHARDS + ks][0]) {
+                memcpy(name[s * IDX_SHARDS + ks], key, (size_t)n + 1);
                 found++;
             }
         }
@@ -918,6 +929,22 @@ static void idx_compact_now(mc_sg *m, const char *key)
     memcached_result_free(&res);
 }
 
+/* A new stamp for shard i, after every change to it: readers fetch a shard
+ * only when its stamp differs from the one they saw when they last read
+ * it (an idle index costs a sweep a few tiny gets, not its whole size).
+ * Set after the append, so a reader that sees the new stamp reads the new
+ * entry; one that read the stamp just before it reads the shard again at
+ * its next sweep. */
+static memcached_return_t idx_stamp(mc_sg *m, size_t i)
+{
+    static uint64_t counter;
+    char v[24];
+    uint64_t stamp = ((uint64_t)dv_wall_ms() << 20) ^ ((uint64_t)getpid() << 4) ^ ++counter;
+    int n = snprintf(v, sizeof v, "%" PRIx64, stamp ? stamp : 1);
+
+    return memcached_set(m->mc, m->idx_vname[i], strlen(m->idx_vname[i]), v, (size_t)n, 0, 0);
+}
+
 /* Append "<op><host>\n" to host's shard on server s, creating the shard if
  * it does not exist.  memcached answers an append that would pass its item
  * size limit (-I) with NOT_STORED, as it does for a missing key: when the
@@ -940,6 +967,8 @@ static memcached_return_t idx_put(mc_sg *m, const char *group, const char *host,
         rc = memcached_append(m->mc, key, strlen(key), entry, (size_t)n, 0, 0);
         if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_NOTFOUND)
             rc = memcached_add(m->mc, key, strlen(key), entry, (size_t)n, 0, 0);
+        if (rc == MEMCACHED_SUCCESS)
+            return idx_stamp(m, idx_slot(m, host, s));
         if (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_DATA_EXISTS && rc != MEMCACHED_E2BIG)
             return rc;
         /* there but refused: created meanwhile by another writer, or full */
@@ -979,6 +1008,46 @@ static void delta_free(idx_delta *d)
     dv_strv_free(d->del, d->n_del);
 }
 
+/* The stamp of every shard of the current group into stamp[] (0: none or
+ * unreadable).  -1: out of memory. */
+static int idx_stamps(mc_sg *m, uint64_t *stamp)
+{
+    size_t total = (size_t)m->n_srv * IDX_SHARDS;
+    const char **keys = malloc(total * sizeof *keys);
+    size_t *lens = malloc(total * sizeof *lens);
+    memcached_result_st res;
+    memcached_return_t rc;
+    int ret = -1;
+
+    if (!keys || !lens)
+        goto out;
+    for (size_t i = 0; i < total; i++) {
+        keys[i] = m->idx_vname[i];
+        lens[i] = strlen(keys[i]);
+    }
+    if (memcached_mget(m->mc, keys, lens, total) != MEMCACHED_SUCCESS)
+        dv_debug("reading index stamps: %s", memcached_last_error_message(m->mc));
+    if (!memcached_result_create(m->mc, &res))
+        goto out;
+    while (memcached_fetch_result(m->mc, &res, &rc)) {
+        const char *key = memcached_result_key_value(&res);
+        size_t klen = memcached_result_key_length(&res), vlen = memcached_result_length(&res);
+        char v[24];
+        for (size_t i = 0; i < total; i++)
+            if (lens[i] == klen && memcmp(keys[i], key, klen) == 0 && vlen < sizeof v) {
+                memcpy(v, memcached_result_value(&res), vlen);
+                v[vlen] = '\0';
+                stamp[i] = strtoull(v, NULL, 16);
+            }
+    }
+    memcached_result_free(&res);
+    ret = 0;
+out:
+    free(keys);
+    free(lens);
+    return ret;
+}
+
 /* Read the group's index (every shard, or the one at slot only) and make
  * the state database agree with it: hosts it lists are added, hosts it
  * says left are removed.  Shards whose CAS has not changed since this
@@ -991,7 +1060,7 @@ static int idx_sync(mc_sg *m, const char *group, size_t slot, drover_error *err)
     size_t total = (size_t)m->n_srv * IDX_SHARDS, nk = 0;
     const char **keys;
     size_t *lens, *which, *done, n_done = 0;
-    uint64_t *done_cas;
+    uint64_t *done_cas, *stamp;
     memcached_result_st res;
     memcached_return_t rc;
     idx_delta d = { 0 };
@@ -1004,16 +1073,25 @@ static int idx_sync(mc_sg *m, const char *group, size_t slot, drover_error *err)
     which = malloc(total * sizeof *which);
     done = malloc(total * sizeof *done);
     done_cas = malloc(total * sizeof *done_cas);
-    if (!keys || !lens || !which || !done || !done_cas) {
+    stamp = calloc(total, sizeof *stamp);
+    if (!keys || !lens || !which || !done || !done_cas || !stamp) {
+        nomem(err);
+        goto out;
+    }
+    if (slot == SIZE_MAX && idx_stamps(m, stamp) < 0) {
         nomem(err);
         goto out;
     }
     for (size_t i = 0; i < total; i++)
-        if (slot == SIZE_MAX || i == slot) {
+        if ((slot == SIZE_MAX && (!stamp[i] || stamp[i] != m->idx_seen[i])) || i == slot) {
             keys[nk] = m->idx_name[i];
             lens[nk] = strlen(keys[nk]);
             which[nk++] = i;
         }
+    if (!nk) {
+        ret = 0;
+        goto out;
+    }
     if (memcached_mget(m->mc, keys, lens, nk) != MEMCACHED_SUCCESS)
         dv_debug("reading the index of %s: %s", group, memcached_last_error_message(m->mc));
     if (!memcached_result_create(m->mc, &res)) {
@@ -1057,8 +1135,11 @@ static int idx_sync(mc_sg *m, const char *group, size_t slot, drover_error *err)
     if (dv_statedb_member_sync(m->db, group, (const char *const *)d.add, d.n_add,
                                (const char *const *)d.del, d.n_del, err) < 0)
         goto out;
-    for (size_t i = 0; i < n_done; i++)
+    for (size_t i = 0; i < n_done; i++) {
         m->idx_cas[done[i]] = done_cas[i];
+        if (slot == SIZE_MAX)
+            m->idx_seen[done[i]] = stamp[done[i]];
+    }
     ret = 0;
 out:
     delta_free(&d);
@@ -1067,6 +1148,7 @@ out:
     free(which);
     free(done);
     free(done_cas);
+    free(stamp);
     return ret;
 }
 
