@@ -12,11 +12,38 @@
  *   failed server left alone for mc.retry_timeout_s.  Never auto-eject: a
  *   key moved to another server would not be there, and read as DOWN.
  *
- *   memcached cannot list its keys and forgets everything on a restart, so
- *   the member list and the admin state (disabled, forced_down) live in the
- *   state database (state.path, core/statedb.h).  Joining adds the member
- *   there; so does a heartbeat that finds its key missing (a member that
- *   never joined, or whose key was lost), as the db driver's heartbeat does.
+ *   Members: memcached cannot list its keys, and agents (droverd on each
+ *   compute host) and readers (the controller, `drover service list`) run
+ *   on different machines, each with its own state database (state.path,
+ *   core/statedb.h).  So the member list lives in two places:
+ *   - an index in memcached: per group and server, IDX_SHARDS keys with no
+ *     TTL (names found at open time, like the markers, that hash to that
+ *     server), each a list of "+host\n" (member) and "-host\n" (left)
+ *     entries; the last entry for a host wins.  A host's shard is on the
+ *     server of its member key, so a server that loses its keys loses
+ *     both, and the agent's next heartbeat (key missing) writes both again.
+ *     Writers append (created with add when missing); join appends "+",
+ *     so does a heartbeat that finds its key missing, leave appends "-".
+ *     Each shard has a stamp key, set after every append: a sweep reads
+ *     the stamps and fetches only shards whose stamp changed.  A shard
+ *     mostly made of superseded entries is rewritten with CAS as one entry
+ *     per host (tombstones kept) by the reader that finds it so, and by a
+ *     writer whose append memcached refuses for its item size limit.
+ *   - each process's state database, which remembers every member it ever
+ *     saw in the index (until the index says it left): a reader's sweep
+ *     merges changed shards into it, and is_up/get/leave/admin calls read
+ *     the host's shard first when the database does not know the host.
+ *     After a memcached restart the index is empty until the agents
+ *     heartbeat again, and the database still lists every member (UNKNOWN,
+ *     then UP or DOWN by the rules below), never drops one.
+ *   Admin state (disabled, forced_down) belongs to the controller's state
+ *   database (DESIGN.md): set and read where the CLI and controller run.
+ *   An agent's heartbeat never reads it.  A leave while memcached cannot
+ *   be reached is not seen by other readers (they list the member DOWN
+ *   until it leaves again); tombstones vanish with a server restart, so a
+ *   reader that never swept between a leave and a restart keeps the member
+ *   likewise.  An index key evicted for lack of memory (-m) is not rebuilt
+ *   until its members' keys are missing too.
  *   memcached must have room for every key (-m): an evicted member key
  *   reads as DOWN, like one that expired.  Every process of a deployment
  *   must list the same servers, or keys hash to different ones.
