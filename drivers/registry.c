@@ -9,6 +9,7 @@
 static const dv_sg_ops *const registry[] = {
     &dv_sg_db_ops,
     &dv_sg_mc_ops,
+    &dv_sg_zk_ops,
 };
 #define N_DRIVERS (sizeof registry / sizeof registry[0])
 

@@ -103,5 +103,6 @@ int dv_sg_set_forced_down(dv_sg *sg, const char *group, const char *host,
 /* The drivers (one file each; each also adds itself to registry.c). */
 extern const dv_sg_ops dv_sg_db_ops;
 extern const dv_sg_ops dv_sg_mc_ops;
+extern const dv_sg_ops dv_sg_zk_ops;
 
 #endif
