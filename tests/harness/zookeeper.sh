@@ -1,32 +1,41 @@
 #!/bin/bash
 # zookeeper.sh - throwaway ZooKeeper servers for drover's tests and benchmarks.
 #
-#   zookeeper.sh start DIR [NODES]   start a standalone server (NODES=1, the default) or an
-#                                    ensemble of NODES servers on 127.0.0.1, on free ports picked
-#                                    now; DIR is created and holds everything (configs, data, logs).
-#                                    Prints the connect string ("127.0.0.1:P1,127.0.0.1:P2,...").
-#   zookeeper.sh hosts DIR           print the connect string again
-#   zookeeper.sh stop DIR            stop every server (TERM, KILL after a grace), remove DIR
-#   zookeeper.sh kill DIR NODE       SIGKILL one server (a crash); its data stays for relaunch
-#   zookeeper.sh term DIR NODE       stop one server gracefully; its data stays for relaunch
-#   zookeeper.sh relaunch DIR NODE   start a stopped server again on its own data and config,
-#                                    wait until it serves (needs a quorum in an ensemble)
-#   zookeeper.sh wait DIR            wait until every running server serves
-#   zookeeper.sh leader DIR          node number of the current leader
-#   zookeeper.sh leader-port DIR     client port of the current leader
-#   zookeeper.sh mode DIR NODE       standalone | leader | follower, or "" when it does not serve
-#   zookeeper.sh port DIR NODE       client port of a node
-#   zookeeper.sh pid DIR NODE        process id of a running node (for SIGSTOP/SIGCONT)
-# NODE is a node number (1..NODES) or that node's client port.
+#   zookeeper.sh start [--nodes N] [--owner PID]
+#       Start a standalone server (N=1, the default) or an ensemble of N servers on
+#       127.0.0.1, on free ports picked now, in a private directory of its own, and wait
+#       until every server serves (an ensemble: a leader is elected).  Prints
+#           dir=DIR
+#           hosts=127.0.0.1:P1[,127.0.0.1:P2,...]   (the connect string)
+#           leader=NODE                              (ensembles)
+#       Every other command takes DIR.  --owner PID: when process PID ends, the servers are
+#       killed and DIR removed, so a crashed test leaves nothing behind (default: the
+#       caller, i.e. our parent; 0 = never).
+#   zookeeper.sh stop DIR             stop every server (TERM, KILL after 10 s), remove DIR
+#   zookeeper.sh kill DIR NODE        SIGKILL one server (a crash); its data stays for relaunch
+#   zookeeper.sh term DIR NODE        stop one server gracefully; its data stays
+#   zookeeper.sh pause DIR NODE       SIGSTOP one server (hung: its port still accepts)
+#   zookeeper.sh resume DIR NODE      SIGCONT
+#   zookeeper.sh relaunch DIR NODE    start a stopped server again on its own data and
+#                                     config; wait until it serves (an ensemble: needs quorum)
+#   zookeeper.sh wait DIR             wait until every running server serves
+#   zookeeper.sh leader DIR           prints leader=NODE and port=PORT of the current leader
+#   zookeeper.sh mode DIR NODE        prints mode=standalone|leader|follower ("" = not serving)
+#   zookeeper.sh port DIR NODE        prints port=PORT (the node's client port)
+#   zookeeper.sh pid DIR NODE         prints pid=PID of a running node
+#   zookeeper.sh hosts DIR            prints hosts=CONNECT_STRING
+# NODE is a node number (1..N) or that node's client port.
 #
-# Exit status: 0 done, 1 failed (the reason on stderr), 2 usage.
-# Environment: ZK_HARNESS_TIMEOUT_S (readiness limit, default 60), ZK_TICK_MS (default 200),
-# ZK_LOG_LEVEL (server log level, default INFO), ZK_CLASSPATH, JAVA.
+# Exit status: 0 done; 1 failed (the reason on stderr); 2 bad usage.  Results go to
+# stdout as key=value lines, messages to stderr.
+# Environment: DV_HARNESS_TIMEOUT_S (readiness limit, default 60), DV_HARNESS_TMP (where
+# directories are made, default $TMPDIR or /tmp), ZK_TICK_MS (default 200), ZK_LOG_LEVEL
+# (server log level, default INFO), ZK_CLASSPATH, JAVA.
 #
 # Several tests may run at once: ports come from 20000-31999 (below the kernel's ephemeral
 # range, so client sockets never hold them), are skipped when any socket uses them, and are
 # reserved with an atomic mkdir under $TMPDIR/drover-ports until stop.  A server that still
-# loses a race for its port is detected (it dies, or another process answers on the port) and
+# loses a race for a port is detected (it dies, or another server answers on its port) and
 # the whole start is retried on fresh ports.
 set -u
 
@@ -36,7 +45,7 @@ ZK_CLASSPATH=${ZK_CLASSPATH:-/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/
 JVM_FLAGS=(-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData
            -Djava.net.preferIPv4Stack=true)
 TICK_MS=${ZK_TICK_MS:-200}
-TIMEOUT_S=${ZK_HARNESS_TIMEOUT_S:-60}
+TIMEOUT_S=${DV_HARNESS_TIMEOUT_S:-60}
 PORT_LOCKS=${TMPDIR:-/tmp}/drover-ports
 MARKER=.drover-zk-harness
 
@@ -199,6 +208,7 @@ stop_node() {
     node_running "$dir" "$i" || { rm -f "$(node_dir "$dir" "$i")/pid"; return 0; }
     pid=$(node_pid "$dir" "$i")
     kill -"$sig" "$pid" 2>/dev/null
+    kill -CONT "$pid" 2>/dev/null    # a paused server could not act on TERM
     # a JVM takes ~0.4 s to exit on TERM; give it 10 s, then KILL
     for ((k = 0; k < 500; k++)); do running "$pid" || break; sleep 0.02; done
     if running "$pid"; then
@@ -235,11 +245,20 @@ start_once() {
 }
 
 cmd_start() {
-    local dir=${1:?DIR} n=${2:-1} t0 attempt rc
-    [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 9)) || die "NODES must be 1..9, not \"$n\""
-    [[ -e $dir ]] && die "$dir exists; start wants a new directory"
-    mkdir -p "$dir" || die "cannot create $dir"
-    dir=$(cd "$dir" && pwd)
+    local n=1 owner=$PPID dir t0 attempt rc
+    while (($#)); do
+        case $1 in
+        --nodes) (($# >= 2)) || usage; n=$2; shift 2 ;;
+        --owner) (($# >= 2)) || usage; owner=$2; shift 2 ;;
+        *) usage ;;
+        esac
+    done
+    [[ $n =~ ^[1-9]$ ]] || die "--nodes must be 1..9, not \"$n\""
+    command -v "$JAVA" >/dev/null || die "no $JAVA: install zookeeper and default-jre-headless (scripts/deps.sh test)"
+    [[ -r ${ZK_CLASSPATH%%:*} && -r /usr/share/java/zookeeper.jar ]] ||
+        die "ZooKeeper is not installed (Debian package zookeeper; scripts/deps.sh test)"
+    dir=$(mktemp -d "${DV_HARNESS_TMP:-${TMPDIR:-/tmp}}/dv-zk.XXXXXX") || die "cannot make a temporary directory"
+    chmod 700 "$dir"
     echo "$n" > "$dir/$MARKER"
     t0=$(now_ms)
     for attempt in 1 2 3; do
@@ -248,28 +267,61 @@ cmd_start() {
         ((rc == 0)) && break
         stop_all "$dir"
         release_ports "$dir"
-        ((rc == 2)) || { rm -rf "$dir"; exit 1; }
+        ((rc == 2)) || break
         say "attempt $attempt lost a port race; retrying on fresh ports"
         find "$dir" -mindepth 1 -maxdepth 1 ! -name "$MARKER" -exec rm -rf {} +
     done
     if ((rc != 0)); then rm -rf "$dir"; die "could not start ZooKeeper"; fi
-    if ((n == 1)); then say "standalone server on port $(node_port "$dir" 1) serving after $(($(now_ms) - t0)) ms"
-    else say "ensemble of $n serving after $(($(now_ms) - t0)) ms, leader node $(cmd_leader "$dir")"; fi
+    [[ $owner != 0 ]] && watch_owner "$dir" "$owner"
+    echo "dir=$dir"
     cmd_hosts "$dir"
+    if ((n == 1)); then
+        say "standalone server on port $(node_port "$dir" 1) serving after $(($(now_ms) - t0)) ms"
+    else
+        local leader
+        leader=$(find_leader "$dir")
+        say "ensemble of $n serving after $(($(now_ms) - t0)) ms, leader node ${leader:-?}"
+        [[ -n $leader ]] && echo "leader=$leader"
+    fi
+    return 0
+}
+
+# Kill the servers when the owner process ends (checked every second).
+watch_owner() {
+    local dir=$1 owner=$2
+    (
+        trap '' HUP INT
+        while running "$owner" && [[ -d $dir ]]; do sleep 1; done
+        [[ -d $dir ]] || exit 0
+        n=$(node_count "$dir")
+        for ((i = 1; i <= n; i++)); do
+            node_running "$dir" "$i" && kill -KILL "$(node_pid "$dir" "$i")" 2>/dev/null
+        done
+        release_ports "$dir"
+        rm -rf "$dir"
+    ) < /dev/null > /dev/null 2>&1 &
+    echo $! > "$dir/watcher"
 }
 
 cmd_hosts() {
     local dir=$1 n i out=""
     n=$(node_count "$dir")
     for ((i = 1; i <= n; i++)); do out+="${out:+,}127.0.0.1:$(node_port "$dir" "$i")"; done
-    echo "$out"
+    echo "hosts=$out"
 }
 
 cmd_stop() {
     local dir=$1
+    [[ -f $dir/watcher ]] && kill -KILL "$(cat "$dir/watcher")" 2>/dev/null
     stop_all "$dir"
     release_ports "$dir"
     rm -rf "$dir"
+}
+
+signal_node() {
+    local dir=$1 i=$2 sig=$3
+    node_running "$dir" "$i" || die "node $i is not running"
+    kill -"$sig" "$(node_pid "$dir" "$i")" || die "kill -$sig failed"
 }
 
 cmd_kill() {
@@ -286,6 +338,7 @@ cmd_relaunch() {
     node_running "$dir" "$i" && die "node $i is running"
     launch "$dir" "$i"
     wait_serving "$dir" "$i" || die "node $i did not come back"
+    echo "port=$(node_port "$dir" "$i")"
 }
 
 cmd_wait() {
@@ -296,13 +349,20 @@ cmd_wait() {
     wait_serving "$dir" "${nodes[@]}" || exit 1
 }
 
-cmd_leader() {
+find_leader() {
     local dir=$1 n i
     n=$(node_count "$dir")
     for ((i = 1; i <= n; i++)); do
         node_running "$dir" "$i" && [[ $(mode "$dir" "$i") == leader ]] && { echo "$i"; return 0; }
     done
-    die "no leader"
+    return 1
+}
+
+cmd_leader() {
+    local node
+    node=$(find_leader "$1") || die "no leader"
+    echo "leader=$node"
+    echo "port=$(node_port "$1" "$node")"
 }
 
 # NODE as a number or a client port -> node number
@@ -315,31 +375,39 @@ resolve_node() {
     die "no node $want in $dir"
 }
 
-usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() {
+    echo "usage: zookeeper.sh start [--nodes N] [--owner PID] | stop DIR | kill|term|pause|resume|relaunch|mode|port|pid DIR NODE | wait|leader|hosts DIR" >&2
+    exit 2
+}
 
 main() {
-    local cmd=${1:-} dir=${2:-} node
-    [[ -n $cmd && -n $dir ]] || usage
-    if [[ $cmd != start ]]; then
-        [[ -f $dir/$MARKER ]] || die "$dir was not made by zookeeper.sh start"
+    local cmd=${1:-} dir node
+    [[ -n $cmd ]] || usage
+    shift
+    if [[ $cmd == start ]]; then
+        cmd_start "$@"
+        return
     fi
+    dir=${1:-}
+    [[ -n $dir ]] || usage
+    [[ -f $dir/$MARKER ]] || die "$dir is not a directory made by 'zookeeper.sh start'"
     case $cmd in
-    start) cmd_start "$dir" "${3:-1}" ;;
-    hosts) cmd_hosts "$dir" ;;
     stop) cmd_stop "$dir" ;;
     wait) cmd_wait "$dir" ;;
     leader) cmd_leader "$dir" ;;
-    leader-port) node=$(cmd_leader "$dir") && node_port "$dir" "$node" ;;
-    kill | term | relaunch | mode | port | pid)
-        [[ -n ${3:-} ]] || usage
-        node=$(resolve_node "$dir" "$3") || exit 1
+    hosts) cmd_hosts "$dir" ;;
+    kill | term | pause | resume | relaunch | mode | port | pid)
+        [[ -n ${2:-} ]] || usage
+        node=$(resolve_node "$dir" "$2") || exit 1
         case $cmd in
         kill) cmd_kill "$dir" "$node" ;;
         term) node_running "$dir" "$node" || die "node $node is not running"; stop_node "$dir" "$node" ;;
+        pause) signal_node "$dir" "$node" STOP ;;
+        resume) signal_node "$dir" "$node" CONT ;;
         relaunch) cmd_relaunch "$dir" "$node" ;;
-        mode) mode "$dir" "$node"; true ;;
-        port) node_port "$dir" "$node" ;;
-        pid) node_running "$dir" "$node" || die "node $node is not running"; node_pid "$dir" "$node" ;;
+        mode) echo "mode=$(mode "$dir" "$node")" ;;
+        port) echo "port=$(node_port "$dir" "$node")" ;;
+        pid) node_running "$dir" "$node" || die "node $node is not running"; echo "pid=$(node_pid "$dir" "$node")" ;;
         esac ;;
     *) usage ;;
     esac

@@ -1,0 +1,545 @@
+/* test_zk.c - the zk servicegroup driver against a real standalone
+ * ZooKeeper started by tests/harness/zookeeper.sh: membership, reports,
+ * admin state, session loss, a server outage, bad input and configuration,
+ * digest-auth ACLs (checked with the raw ZooKeeper C API), and 1,000
+ * members read with pipelined gets. */
+#include "tests/tap.h"
+#include "tests/harness/zk.h"
+#include "tests/integration/zktest.h"
+
+#include "core/model.h"
+#include "core/report.h"
+#include "drivers/servicegroup.h"
+
+#include <zookeeper/zookeeper.h>
+
+#define SESSION_MS 2000
+#define GROUP "compute"
+
+static dv_zk_cluster zk;
+static const char *dir;
+
+/* A test section's own config: its own prefix, and its own state db (the
+ * state db belongs to one deployment, i.e. one prefix). */
+static dv_config *section_config(const char *prefix, const char *auth, const char *hosts)
+{
+    dv_config *cfg = zkt_config(hosts ? hosts : zk.hosts, dir, SESSION_MS, prefix, auth);
+    char state[600];
+
+    if (!cfg)
+        bail_out("out of memory");
+    snprintf(state, sizeof state, "%s/state%s.db", dir, prefix[0] == '/' ? prefix + 1 : prefix);
+    for (char *p = state + strlen(dir) + 1; *p; p++)
+        if (*p == '/')
+            *p = '_';
+    if (dv_config_set_string(&cfg->state.path, state, NULL) < 0)
+        bail_out("out of memory");
+    return cfg;
+}
+
+static dv_sg *open_zk(const char *prefix, const char *auth, const char *hosts)
+{
+    dv_config *cfg = section_config(prefix, auth, hosts);
+    drover_error err;
+    dv_sg *sg = NULL;
+
+    if (dv_sg_open(cfg, &sg, &err) < 0) {
+        diag("open: %s", err.message);
+        dv_config_free(cfg);
+        return NULL;
+    }
+    return sg;
+}
+
+/* dv_sg borrows its config: free both. */
+static void close_zk(dv_sg *sg)
+{
+    dv_config *cfg;
+
+    if (!sg)
+        return;
+    cfg = (dv_config *)sg->cfg;
+    dv_sg_close(sg);
+    dv_config_free(cfg);
+}
+
+static drover_liveness is_up(dv_sg *sg, const char *host, int *rc, drover_error *err)
+{
+    drover_liveness st = DROVER_UNKNOWN;
+    *rc = dv_sg_is_up(sg, GROUP, host, &st, err);
+    return st;
+}
+
+/* A raw ZooKeeper client, connected, with optional digest credentials. */
+static void watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh; (void)type; (void)state; (void)path; (void)ctx;
+}
+
+static zhandle_t *raw_client(const char *digest)
+{
+    zhandle_t *zh = zookeeper_init(zk.hosts, watcher, 10000, NULL, NULL, 0);
+    int64_t until = dv_mono_ms() + 10000;
+
+    if (!zh)
+        bail_out("zookeeper_init failed");
+    while (zoo_state(zh) != ZOO_CONNECTED_STATE && dv_mono_ms() < until)
+        dv_sleep_ms(10);
+    if (zoo_state(zh) != ZOO_CONNECTED_STATE)
+        bail_out("raw client cannot connect to %s", zk.hosts);
+    if (digest)
+        zoo_add_auth(zh, "digest", digest, (int)strlen(digest), NULL, NULL);
+    return zh;
+}
+
+static void test_membership(void)
+{
+    dv_sg *w = open_zk("/t-member", NULL, NULL), *r = open_zk("/t-member", NULL, NULL);
+    drover_member *all = NULL, m;
+    drover_error err;
+    size_t n = 0;
+    int rc;
+    char *json = NULL;
+    drover_report rep = { .schema = DROVER_REPORT_SCHEMA, .host = "h1", .generated_ms = 1700000000000,
+                          .hypervisor_type = "QEMU", .hypervisor_version = 7002000,
+                          .libvirt_version = 9000000, .arch = "x86_64", .cpu_xml = "<cpu/>",
+                          .memory_total_mib = 4096, .memory_free_mib = 1024, .vcpus = 4,
+                          .migration_uri = "qemu+tcp://h1/system" };
+
+    ok(w && r, "open a writer and a reader on a standalone server");
+    if (!w || !r)
+        bail_out("cannot open the zk driver");
+    is_int(is_up(r, "h1", &rc, &err), DROVER_UNKNOWN, "never joined: no answer");
+    is_int(err.code, DROVER_ERR_NOT_FOUND, "never joined: NOT_FOUND (%s)", err.message);
+
+    ok(dv_sg_join(w, GROUP, "h1", &err) == 0, "join h1");
+    is_int(is_up(r, "h1", &rc, &err), DROVER_UP, "joined: UP for another session");
+    ok(dv_sg_join(w, GROUP, "h1", &err) == 0, "join again is harmless");
+
+    ok(dv_sg_get(r, GROUP, "h1", &m, &err) == 0, "get h1");
+    ok(m.report_json == NULL && m.report == NULL, "no report before the first heartbeat");
+    ok(m.last_seen_ms > dv_wall_ms() - 60000 && m.last_seen_ms < dv_wall_ms() + 60000,
+       "last_seen is the node's time (%lld)", (long long)m.last_seen_ms);
+    drover_member_clear(&m);
+
+    if (dv_report_to_json(&rep, &json, &err) < 0)
+        bail_out("report encode: %s", err.message);
+    ok(dv_sg_heartbeat(w, GROUP, "h1", json, &err) == 0, "heartbeat with a report");
+    ok(dv_sg_get(r, GROUP, "h1", &m, &err) == 0, "get h1 after the heartbeat");
+    is_str(m.report_json, json, "the report round-trips byte for byte");
+    ok(m.report && m.report->memory_total_mib == 4096 && strcmp(m.report->host, "h1") == 0,
+       "and decodes");
+    is_int(m.state, DROVER_UP, "get says UP");
+    drover_member_clear(&m);
+    ok(dv_sg_heartbeat(w, GROUP, "h1", NULL, &err) == 0, "heartbeat without a report");
+    ok(dv_sg_get(r, GROUP, "h1", &m, &err) == 0 && m.report_json && strcmp(m.report_json, json) == 0,
+       "keeps the last report");
+    drover_member_clear(&m);
+
+    ok(dv_sg_join(w, GROUP, "h2", &err) == 0, "join h2");
+    ok(dv_sg_get_all(r, GROUP, &all, &n, &err) == 0, "get_all");
+    is_int(n, 2, "two members");
+    if (n == 2) {
+        is_str(all[0].host, "h1", "sorted: h1 first");
+        is_str(all[1].host, "h2", "then h2");
+        ok(all[0].state == DROVER_UP && all[1].state == DROVER_UP, "both UP");
+        is_str(all[0].group, GROUP, "group filled in");
+    }
+    drover_members_free(all, n);
+
+    ok(dv_sg_leave(w, GROUP, "h2", &err) == 0, "leave h2");
+    is_int(is_up(r, "h2", &rc, &err), DROVER_UNKNOWN, "left: not a member");
+    is_int(err.code, DROVER_ERR_NOT_FOUND, "left: NOT_FOUND");
+    ok(dv_sg_get_all(r, GROUP, &all, &n, &err) == 0 && n == 1 && strcmp(all[0].host, "h1") == 0,
+       "get_all no longer lists h2");
+    drover_members_free(all, n);
+    ok(dv_sg_leave(w, GROUP, "h2", &err) < 0 && err.code == DROVER_ERR_NOT_FOUND,
+       "leave twice: NOT_FOUND");
+
+    /* a member whose session ends is DOWN (known), not forgotten */
+    {
+        dv_sg *w2 = open_zk("/t-member", NULL, NULL);
+        ok(w2 && dv_sg_join(w2, GROUP, "h3", &err) == 0, "h3 joins through its own session");
+        is_int(is_up(r, "h3", &rc, &err), DROVER_UP, "h3 UP");
+        close_zk(w2);
+        is_int(is_up(r, "h3", &rc, &err), DROVER_DOWN, "its session closed: h3 DOWN");
+        ok(dv_sg_get(r, GROUP, "h3", &m, &err) == 0 && m.state == DROVER_DOWN, "get h3: DOWN");
+        drover_member_clear(&m);
+    }
+    free(json);
+    close_zk(w);
+    close_zk(r);
+}
+
+static void test_admin(void)
+{
+    dv_sg *w = open_zk("/t-admin", NULL, NULL), *r = open_zk("/t-admin", NULL, NULL);
+    drover_member m, *all = NULL;
+    drover_error err;
+    size_t n = 0;
+    int rc;
+
+    if (!w || !r)
+        bail_out("cannot open the zk driver");
+    ok(dv_sg_join(w, GROUP, "a1", &err) == 0, "join a1");
+    ok(dv_sg_set_forced_down(r, GROUP, "a1", true, &err) == 0, "force a1 down");
+    is_int(is_up(r, "a1", &rc, &err), DROVER_DOWN, "forced down: DOWN although its node exists");
+    ok(dv_sg_get(r, GROUP, "a1", &m, &err) == 0 && m.forced_down && m.state == DROVER_DOWN,
+       "get shows forced_down");
+    drover_member_clear(&m);
+    ok(dv_sg_set_forced_down(r, GROUP, "a1", false, &err) == 0, "clear forced_down");
+    is_int(is_up(r, "a1", &rc, &err), DROVER_UP, "UP again");
+
+    ok(dv_sg_set_disabled(r, GROUP, "a1", true, "disk swap", &err) == 0, "disable a1");
+    ok(dv_sg_get(r, GROUP, "a1", &m, &err) == 0, "get a1");
+    ok(m.disabled && m.disabled_reason && strcmp(m.disabled_reason, "disk swap") == 0,
+       "disabled, with its reason");
+    is_int(m.state, DROVER_UP, "a disabled member is still UP");
+    drover_member_clear(&m);
+
+    ok(dv_sg_set_forced_down(r, GROUP, "nobody", true, &err) < 0 && err.code == DROVER_ERR_NOT_FOUND,
+       "admin state of a non-member: NOT_FOUND (%s)", err.message);
+
+    /* admin state lives in the state db: it survives a new ZooKeeper with no data */
+    close_zk(w);
+    close_zk(r);
+    {
+        dv_zk_cluster old = zk;
+        if (dv_zk_start(&zk, 1) < 0)
+            bail_out("cannot start a second ZooKeeper");
+        dv_zk_stop(&old);
+    }
+    r = open_zk("/t-admin", NULL, NULL);
+    w = open_zk("/t-admin", NULL, NULL);
+    if (!w || !r)
+        bail_out("cannot open the zk driver on the new server");
+    ok(dv_sg_set_forced_down(r, GROUP, "a1", true, &err) == 0, "force a1 down on an empty server");
+    ok(dv_sg_get_all(r, GROUP, &all, &n, &err) == 0 && n == 1, "get_all lists a1 from admin state");
+    if (n == 1) {
+        ok(all[0].disabled && all[0].forced_down && all[0].state == DROVER_DOWN,
+           "disabled and forced down survived the server's data (DOWN, no node)");
+        is_str(all[0].disabled_reason, "disk swap", "reason kept");
+    }
+    drover_members_free(all, n);
+    ok(dv_sg_set_forced_down(r, GROUP, "a1", false, &err) == 0 && dv_sg_join(w, GROUP, "a1", &err) == 0,
+       "a1 rejoins");
+    ok(dv_sg_get(r, GROUP, "a1", &m, &err) == 0 && m.state == DROVER_UP && m.disabled,
+       "a1 UP and still disabled");
+    drover_member_clear(&m);
+    close_zk(w);
+    close_zk(r);
+}
+
+/* An agent killed with SIGKILL: its node lives until the session times out. */
+static void test_agent_killed(void)
+{
+    dv_config *cfg = section_config("/t-kill", NULL, NULL);
+    char conf[600];
+    dv_sg *r = open_zk("/t-kill", NULL, NULL);
+    drover_error err;
+    pid_t pid;
+    int rc;
+    int64_t t0, t_down = -1;
+
+    snprintf(conf, sizeof conf, "%s/kill.conf", dir);
+    if (!cfg || !r || zkt_write_config(cfg, conf) < 0)
+        bail_out("setup failed");
+    pid = zkt_spawn_heartbeater(conf, "k1", 500, 20000);
+    ok(pid > 0, "an agent process joined as k1");
+    if (pid < 0)
+        bail_out("no heartbeater");
+    is_int(is_up(r, "k1", &rc, &err), DROVER_UP, "k1 UP");
+    kill(pid, SIGKILL);
+    t0 = dv_mono_ms();
+    waitpid(pid, NULL, 0);
+    is_int(is_up(r, "k1", &rc, &err), DROVER_UP, "just killed: still UP (its session lives on)");
+    while (dv_mono_ms() - t0 < 5 * SESSION_MS) {
+        if (is_up(r, "k1", &rc, &err) == DROVER_DOWN) {
+            t_down = dv_mono_ms() - t0;
+            break;
+        }
+        dv_sleep_ms(20);
+    }
+    ok(t_down >= 0, "killed agent DOWN after %lld ms (session timeout %d ms)", (long long)t_down,
+       SESSION_MS);
+    ok(t_down >= SESSION_MS / 2, "not before its session could have timed out");
+    close_zk(r);
+    dv_config_free(cfg);
+}
+
+static void test_bad_input(void)
+{
+    dv_sg *sg = open_zk("/t-bad", NULL, NULL);
+    drover_error err;
+    char longname[300];
+    const char *bad[] = { "", "a/b", "..", ".", "tab\there", "nl\n", longname };
+    char big_report_head[] = "{\"schema\":1}";
+    char *big;
+    size_t big_len = 1100 * 1000;
+
+    memset(longname, 'x', 256);
+    longname[256] = '\0';
+    if (!sg)
+        bail_out("cannot open the zk driver");
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = dv_sg_join(sg, GROUP, bad[i], &err);
+        ok(rc < 0 && err.code == DROVER_ERR_INVALID, "host name #%zu refused", i);
+        has_str(err.message, "host", "the message names the host (%s)", err.message);
+    }
+    ok(dv_sg_join(sg, "a/b", "h", &err) < 0 && err.code == DROVER_ERR_INVALID, "bad group refused");
+    if (!(big = malloc(big_len + 1)))
+        bail_out("out of memory");
+    memset(big, ' ', big_len);
+    memcpy(big, big_report_head, strlen(big_report_head));
+    big[big_len] = '\0';
+    ok(dv_sg_heartbeat(sg, GROUP, "big", big, &err) < 0 && err.code == DROVER_ERR_INVALID,
+       "a report over ZooKeeper's 1 MB limit is refused (%s)", err.message);
+    free(big);
+    close_zk(sg);
+}
+
+static void test_bad_config(void)
+{
+    struct { const char *prefix, *auth, *hosts; int session; const char *secret; } cases[] = {
+        { "drover", "", NULL, SESSION_MS, NULL },
+        { "/", "", NULL, SESSION_MS, NULL },
+        { "/a/", "", NULL, SESSION_MS, NULL },
+        { "/a//b", "", NULL, SESSION_MS, NULL },
+        { "/zookeeper/x", "", NULL, SESSION_MS, NULL },
+        { "/a/..", "", NULL, SESSION_MS, NULL },
+        { "/ok", "nocolon-s3cret", NULL, SESSION_MS, "s3cret" },
+        { "/ok", ":s3cret", NULL, SESSION_MS, "s3cret" },
+        { "/ok", "user:", NULL, SESSION_MS, NULL },
+        { "/ok", "", "", SESSION_MS, NULL },
+        { "/ok", "", NULL, 50, NULL },
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        dv_config *cfg = zkt_config(cases[i].hosts ? cases[i].hosts : zk.hosts, dir, cases[i].session,
+                                    cases[i].prefix, cases[i].auth);
+
+        if (!cfg)
+            bail_out("out of memory");
+        drover_error err;
+        dv_sg *sg = NULL;
+        int rc = dv_sg_open(cfg, &sg, &err);
+
+        ok(rc < 0 && err.code == DROVER_ERR_CONFIG, "bad config #%zu refused: %s", i, err.message);
+        if (cases[i].secret)
+            ok(!strstr(err.message, cases[i].secret), "the message does not show the password");
+        if (rc == 0)
+            dv_sg_close(sg);
+        dv_config_free(cfg);
+    }
+}
+
+/* Nothing listens: open works (the ensemble may come later), calls say UNKNOWN. */
+static void test_unreachable_at_open(void)
+{
+    char hosts[64];
+    dv_sg *sg;
+    drover_error err;
+    drover_member *all = NULL;
+    size_t n = 0;
+    int rc;
+    int64_t t0;
+
+    /* a port of the stopped first server's range is not guaranteed free: use the
+     * discard port on loopback, which nothing serves here */
+    snprintf(hosts, sizeof hosts, "127.0.0.1:9");
+    t0 = dv_mono_ms();
+    sg = open_zk("/t-none", NULL, hosts);
+    ok(sg != NULL, "open with no server answering succeeds (after %lld ms)", (long long)(dv_mono_ms() - t0));
+    if (!sg)
+        return;
+    t0 = dv_mono_ms();
+    is_int(is_up(sg, "h1", &rc, &err), DROVER_UNKNOWN, "is_up: UNKNOWN");
+    ok(rc < 0 && err.code == DROVER_ERR_UNREACHABLE, "UNREACHABLE: %s", err.message);
+    diag("is_up answered after %lld ms", (long long)(dv_mono_ms() - t0));
+    t0 = dv_mono_ms();
+    ok(dv_sg_get_all(sg, GROUP, &all, &n, &err) < 0 && err.code == DROVER_ERR_UNREACHABLE,
+       "get_all with nothing known: UNREACHABLE");
+    ok(dv_mono_ms() - t0 < 1000, "a known outage answers at once (%lld ms)", (long long)(dv_mono_ms() - t0));
+    ok(dv_sg_join(sg, GROUP, "h1", &err) < 0 && err.code == DROVER_ERR_UNREACHABLE, "join: UNREACHABLE");
+    close_zk(sg);
+}
+
+/* The server dies and comes back: UNKNOWN while it is away, never DOWN. */
+static void test_outage(void)
+{
+    dv_sg *w = open_zk("/t-outage", NULL, NULL), *r = open_zk("/t-outage", NULL, NULL);
+    drover_member *all = NULL;
+    drover_error err;
+    size_t n = 0;
+    int rc, down = 0;
+
+    if (!w || !r)
+        bail_out("cannot open the zk driver");
+    ok(dv_sg_join(w, GROUP, "o1", &err) == 0 && dv_sg_join(w, GROUP, "o2", &err) == 0, "o1, o2 join");
+    ok(dv_sg_get_all(r, GROUP, &all, &n, &err) == 0 && n == 2, "both listed");
+    drover_members_free(all, n);
+    if (dv_zk_kill(&zk, 1) < 0)
+        bail_out("cannot kill the server");
+    is_int(is_up(r, "o1", &rc, &err), DROVER_UNKNOWN, "server killed: o1 UNKNOWN");
+    ok(rc < 0 && err.code == DROVER_ERR_UNREACHABLE, "UNREACHABLE (%s)", err.message);
+    ok(dv_sg_get_all(r, GROUP, &all, &n, &err) == 0 && n == 2, "get_all still lists both");
+    for (size_t i = 0; i < n; i++)
+        if (all[i].state != DROVER_UNKNOWN)
+            down++;
+    is_int(down, 0, "every member UNKNOWN, none DOWN");
+    drover_members_free(all, n);
+    ok(dv_sg_heartbeat(w, GROUP, "o1", "{}", &err) < 0 && err.code == DROVER_ERR_UNREACHABLE,
+       "a heartbeat in the outage: UNREACHABLE");
+    if (dv_zk_relaunch(&zk, 1) < 0)
+        bail_out("cannot relaunch the server");
+    {
+        /* the client reconnects on its own schedule: an agent simply beats again */
+        int64_t t0 = dv_mono_ms();
+        while ((rc = dv_sg_heartbeat(w, GROUP, "o1", "{}", &err)) < 0 && dv_mono_ms() - t0 < 10000)
+            dv_sleep_ms(50);
+        ok(rc == 0, "server back: a heartbeat works after %lld ms (%s)",
+           (long long)(dv_mono_ms() - t0), rc ? err.message : "ok");
+    }
+    is_int(is_up(r, "o1", &rc, &err), DROVER_UP, "o1 UP again, same processes");
+    is_int(is_up(r, "o2", &rc, &err), DROVER_UP, "o2 UP (its session survived)");
+    close_zk(w);
+    close_zk(r);
+}
+
+/* 1,000 members through one session; one get_all reads them all. */
+static void test_many(void)
+{
+    enum { N = 1000 };
+    dv_sg *w = open_zk("/t-many", NULL, NULL), *r = open_zk("/t-many", NULL, NULL);
+    drover_member *all = NULL;
+    drover_error err;
+    size_t n = 0, up = 0, exact = 0;
+    int failed = 0;
+    int64_t t0;
+
+    if (!w || !r)
+        bail_out("cannot open the zk driver");
+    for (int i = 0; i < N; i++) {
+        char host[32], report[64];
+        snprintf(host, sizeof host, "m%04d", i);
+        snprintf(report, sizeof report, "{\"n\":%d}", i);
+        if (dv_sg_heartbeat(w, GROUP, host, report, &err) < 0 && failed++ == 0)
+            diag("heartbeat %s: %s", host, err.message);
+    }
+    is_int(failed, 0, "1,000 members joined with a report");
+    t0 = dv_mono_ms();
+    ok(dv_sg_get_all(r, GROUP, &all, &n, &err) == 0, "get_all of 1,000");
+    diag("get_all of %zu members: %lld ms", n, (long long)(dv_mono_ms() - t0));
+    is_int(n, N, "exactly 1,000");
+    for (size_t i = 0; i < n; i++) {
+        char host[32], report[64];
+        snprintf(host, sizeof host, "m%04zu", i);
+        snprintf(report, sizeof report, "{\"n\":%zu}", i);
+        up += all[i].state == DROVER_UP;
+        exact += strcmp(all[i].host, host) == 0 && all[i].report_json &&
+                 strcmp(all[i].report_json, report) == 0;
+    }
+    is_int(up, N, "all UP");
+    is_int(exact, N, "each in order with its own report");
+    drover_members_free(all, n);
+    close_zk(w);
+    close_zk(r);
+}
+
+/* A node left by an earlier session of the same host is taken over. */
+static void test_take_over(void)
+{
+    zhandle_t *old = raw_client(NULL);
+    dv_sg *w = open_zk("/t-over", NULL, NULL), *r = open_zk("/t-over", NULL, NULL);
+    struct Stat st;
+    drover_error err;
+    int rc;
+
+    if (!w || !r)
+        bail_out("cannot open the zk driver");
+    ok(dv_sg_join(w, GROUP, "seed", &err) == 0, "the group exists");
+    ok(zoo_create(old, "/t-over/" GROUP "/t1", "stale", 5, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0) == ZOK,
+       "another session holds t1's node");
+    ok(dv_sg_join(w, GROUP, "t1", &err) == 0, "t1 joins anyway (%s)", err.message);
+    ok(zoo_exists(old, "/t-over/" GROUP "/t1", 0, &st) == ZOK &&
+       st.ephemeralOwner != zoo_client_id(old)->client_id, "the node now belongs to t1's session");
+    zookeeper_close(old);
+    is_int(is_up(r, "t1", &rc, &err), DROVER_UP, "the old session ends: t1 stays UP");
+    close_zk(w);
+    close_zk(r);
+}
+
+static void test_auth(void)
+{
+    const char *member = "/t-auth/" GROUP "/s1";
+    dv_sg *w = open_zk("/t-auth", "drover:s3cret", NULL);
+    dv_sg *anon = open_zk("/t-auth", NULL, NULL);
+    dv_sg *wrong = open_zk("/t-auth", "drover:wr0ng", NULL);
+    zhandle_t *raw = raw_client(NULL);
+    drover_member *all = NULL;
+    drover_error err;
+    char buf[64];
+    int len = sizeof buf, rc;
+    size_t n = 0;
+
+    if (!w || !anon || !wrong)
+        bail_out("cannot open the zk driver");
+    ok(dv_sg_heartbeat(w, GROUP, "s1", "{\"a\":1}", &err) == 0, "authenticated member joins (%s)", err.message);
+    is_int(zoo_delete(raw, member, -1), ZNOAUTH, "a client without credentials cannot delete it");
+    is_int(zoo_set(raw, member, "x", 1, -1), ZNOAUTH, "nor overwrite it");
+    is_int(zoo_create(raw, "/t-auth/" GROUP "/fake", "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0),
+           ZNOAUTH, "nor add a fake member");
+    ok(zoo_get(raw, member, 0, buf, &len, NULL) == ZOK && len == 7, "but may read the report");
+
+    is_int(is_up(anon, "s1", &rc, &err), DROVER_UP, "an unauthenticated drover reads liveness");
+    ok(dv_sg_leave(anon, GROUP, "s1", &err) < 0 && err.code == DROVER_ERR_AUTH,
+       "an unauthenticated drover cannot remove it");
+    has_str(err.message, "servicegroup.zk.auth", "the message says what to fix: %s", err.message);
+    ok(dv_sg_join(wrong, GROUP, "s9", &err) < 0 && err.code == DROVER_ERR_AUTH,
+       "wrong password: AUTH error");
+    has_str(err.message, "digest user \"drover\"", "it names the user: %s", err.message);
+    ok(!strstr(err.message, "wr0ng") && !strstr(err.message, "s3cret"), "and never the password");
+
+    ok(dv_sg_get_all(w, GROUP, &all, &n, &err) == 0 && n == 1 && all[0].state == DROVER_UP,
+       "the authenticated drover lists s1 UP");
+    drover_members_free(all, n);
+    ok(dv_sg_leave(w, GROUP, "s1", &err) == 0, "and may remove it");
+
+    /* a group made before auth was configured is closed to strangers */
+    {
+        zhandle_t *owner = raw_client("drover:s3cret");
+        ok(zoo_create(owner, "/t-auth/open", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0) == ZOK,
+           "a group node open to anyone exists");
+        zookeeper_close(owner);
+    }
+    ok(dv_sg_join(w, "open", "s2", &err) == 0, "an authenticated member joins it");
+    is_int(zoo_delete(raw, "/t-auth/open/s2", -1), ZNOAUTH, "its group node was restricted");
+    zookeeper_close(raw);
+    close_zk(w);
+    close_zk(anon);
+    close_zk(wrong);
+}
+
+int main(void)
+{
+    if (!(dir = zkt_tmpdir()))
+        bail_out("cannot make a scratch directory");
+    if (dv_zk_start(&zk, 1) < 0)
+        bail_out("cannot start ZooKeeper (tests/harness/zookeeper.sh)");
+    diag("ZooKeeper at %s, scratch %s", zk.hosts, dir);
+
+    test_membership();
+    test_bad_input();
+    test_bad_config();
+    test_take_over();
+    test_auth();
+    test_many();
+    test_agent_killed();
+    test_unreachable_at_open();
+    test_outage();
+    test_admin();      /* replaces the server: last */
+
+    dv_zk_stop(&zk);
+    zkt_rmrf(dir);
+    return done_testing();
+}
