@@ -18,6 +18,9 @@
 #include "core/report.h"
 #include "drivers/servicegroup.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #define SESSION_MS 4000
 #define GROUP "compute"
 #define N_AGENTS 3
@@ -90,6 +93,33 @@ static int64_t report_time(dv_sg *r, const char *host)
         t = m.report->generated_ms;
     drover_member_clear(&m);
     return t;
+}
+
+/* A second reader on its own session samples without pause in a thread,
+ * also while the main thread waits for a server to be killed or relaunched. */
+typedef struct sampler {
+    const dv_config *cfg;
+    atomic_int stop;
+    tally t;
+    int failed_open;
+} sampler;
+
+static void *sample_loop(void *arg)
+{
+    sampler *s = arg;
+    drover_error err;
+    dv_sg *r = NULL;
+
+    if (dv_sg_open(s->cfg, &r, &err) < 0) {
+        s->failed_open = 1;
+        return NULL;
+    }
+    while (!atomic_load(&s->stop)) {
+        sample(r, &s->t, -1, NULL);
+        dv_sleep_ms(2);
+    }
+    dv_sg_close(r);
+    return NULL;
 }
 
 static void kill_leader(dv_sg *r)
@@ -232,8 +262,21 @@ int main(void)
         ok(sample(r, &t, -1, NULL) == N_AGENTS, "three agents UP on the ensemble");
     }
 
-    kill_leader(r);
-    lose_quorum(r);
+    {
+        sampler bg = { .cfg = cfg };
+        pthread_t th;
+
+        if (pthread_create(&th, NULL, sample_loop, &bg) != 0)
+            bail_out("cannot start the sampling thread");
+        kill_leader(r);
+        lose_quorum(r);
+        atomic_store(&bg.stop, 1);
+        pthread_join(th, NULL);
+        ok(!bg.failed_open, "a second reader sampled in the background");
+        is_int(bg.t.down, 0, "it saw zero DOWN in %ld samples through both faults", bg.t.samples);
+        diag("background reader: %ld UP, %ld UNKNOWN, %ld DOWN answers", bg.t.up, bg.t.unknown,
+             bg.t.down);
+    }
     stop_agent(r, cfg->servicegroup.report_interval);
 
     dv_sg_close(r);
