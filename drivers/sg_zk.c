@@ -182,8 +182,9 @@ static void table_free(zk_table *t, void (*free_val)(void *))
 /* A member this handle joined: made again after a session is replaced. */
 typedef struct zk_member {
     char *path;
-    char *data;            /* the last report; NULL = empty node */
+    char *data;            /* the last report; NULL = none known */
     int len;
+    uint64_t gen;          /* the handle whose session made the node; 0 = none */
 } zk_member;
 
 typedef struct zk_sg {
@@ -269,7 +270,12 @@ static int zk_fail(const zk_sg *z, int zrc, const char *what, const char *path, 
                       "ZooKeeper refused to %s %s: the node is protected and servicegroup.zk.auth"
                       " gives no credentials", what, path);
     }
-    if (zrc == ZBADARGUMENTS || zrc == ZINVALIDACL || zrc == ZMARSHALLINGERROR)
+    if (zrc == ZBADARGUMENTS)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_ZK,
+                      "cannot %s %s: ZooKeeper refuses the path (its node names cannot hold"
+                      " invalid UTF-8, C1 control, private-use or non-BMP characters such as emoji)",
+                      what, path);
+    if (zrc == ZINVALIDACL || zrc == ZMARSHALLINGERROR)
         return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_ZK, "cannot %s %s: %s",
                       what, path, zerror(zrc));
     return dv_err(err, DROVER_ERR_UNREACHABLE, DROVER_FROM_ZK,
@@ -645,53 +651,98 @@ static int ensure_group(zk_sg *z, const char *group, drover_error *err)
     return rc;
 }
 
-/* The member's ephemeral node holds m's report and belongs to our session. */
+/* The group node of a member path was deleted under us: make it again. */
+static int remake_group(zk_sg *z, const char *member, drover_error *err)
+{
+    const char *slash = strrchr(member, '/');
+    char *gpath = strndup(member, (size_t)(slash - member));
+    int rc;
+
+    if (!gpath)
+        return nomem(err);
+    table_del(&z->ready, gpath);
+    rc = make_prefix(z, err) == 0 ? make_persistent(z, gpath, true, err) : -1;
+    free(gpath);
+    return rc;
+}
+
+/* The data of a node another session left, so a take-over keeps it. */
+static int keep_old_data(zk_sg *z, zk_member *m, const struct Stat *st)
+{
+    char *buf = malloc((size_t)st->dataLength + 1);
+    int len = st->dataLength;
+
+    if (!buf)
+        return -1;
+    if (len <= 0 || zoo_get(z->zh, m->path, 0, buf, &len, NULL) != ZOK || len <= 0) {
+        free(buf);
+        return 0;
+    }
+    buf[len] = '\0';
+    m->data = buf;
+    m->len = len;
+    return 0;
+}
+
+/* Make the member's ephemeral node exist, belong to our session and hold
+ * m's report; with no report known yet, whatever it holds is kept.  The
+ * usual cases take one round trip: a new member is created, a known one
+ * is written. */
 static int put_member(zk_sg *z, zk_member *m, drover_error *err)
 {
-    zk_op op = { .path = m->path, .data = m->data, .len = m->len, .flags = ZOO_EPHEMERAL };
+    zk_op op = { .path = m->path, .flags = ZOO_EPHEMERAL };
+    bool exists = m->gen == z->gen;    /* made by this session before */
     int zrc;
 
-    for (int tries = 0; tries < 5; tries++) {
-        if (run(z, call_set, &op, &zrc, err) < 0)
-            return -1;
-        if (zrc == ZOK && op.stat.ephemeralOwner == my_session(z))
-            return 0;
-        if (zrc == ZOK) {
-            /* left by an earlier session of this member (a restarted
-             * agent), or by a second agent wrongly using the same name */
-            dv_warn("zk: %s belonged to session 0x%llx; taking it over", m->path,
-                    (unsigned long long)op.stat.ephemeralOwner);
-            op.version = op.stat.version;
-            if (run(z, call_take_over, &op, &zrc, err) < 0)
+    for (int tries = 0; tries < 6; tries++) {
+        op.data = m->data;
+        op.len = m->len;
+        if (!exists) {
+            if (run(z, call_create, &op, &zrc, err) < 0)
                 return -1;
-            if (zrc == ZOK)
+            if (zrc == ZOK) {
+                m->gen = z->gen;
                 return 0;
-            if (zrc == ZNOAUTH)
-                return zk_fail(z, zrc, "take over", m->path, err);
-            continue;      /* it changed meanwhile: look again */
+            }
+            if (zrc == ZNONODE) {
+                if (remake_group(z, m->path, err) < 0)
+                    return -1;
+                continue;
+            }
+            if (zrc != ZNODEEXISTS)
+                return zk_fail(z, zrc, "create", m->path, err);
         }
-        if (zrc != ZNONODE)
-            return zk_fail(z, zrc, "write", m->path, err);
-        if (run(z, call_create, &op, &zrc, err) < 0)
+        /* the node exists: whose is it? */
+        if (run(z, m->data ? call_set : call_exists, &op, &zrc, err) < 0)
             return -1;
-        if (zrc == ZOK || zrc == ZNODEEXISTS)
-            continue;      /* made (or raced): the set above confirms the owner */
-        if (zrc != ZNONODE)
-            return zk_fail(z, zrc, "create", m->path, err);
-        /* the group node is gone: make it again */
-        {
-            char *slash = strrchr(m->path, '/');
-            char *gpath = strndup(m->path, (size_t)(slash - m->path));
-            if (!gpath)
-                return nomem(err);
-            int rc;
-
-            table_del(&z->ready, gpath);
-            rc = make_prefix(z, err) == 0 ? make_persistent(z, gpath, true, err) : -1;
-            free(gpath);
-            if (rc < 0)
-                return -1;
+        if (zrc == ZNONODE) {
+            exists = false;
+            continue;
         }
+        if (zrc != ZOK)
+            return zk_fail(z, zrc, "write", m->path, err);
+        if (op.stat.ephemeralOwner == my_session(z)) {
+            m->gen = z->gen;
+            return 0;
+        }
+        /* left by an earlier session of this member (a restarted agent),
+         * or held by a second agent wrongly using the same name */
+        dv_warn("zk: %s belonged to session 0x%llx; taking it over", m->path,
+                (unsigned long long)op.stat.ephemeralOwner);
+        if (!m->data && keep_old_data(z, m, &op.stat) < 0)
+            return nomem(err);
+        op.data = m->data;
+        op.len = m->len;
+        op.version = op.stat.version;
+        if (run(z, call_take_over, &op, &zrc, err) < 0)
+            return -1;
+        if (zrc == ZOK) {
+            m->gen = z->gen;
+            return 0;
+        }
+        if (zrc == ZNOAUTH)
+            return zk_fail(z, zrc, "take over", m->path, err);
+        exists = zrc != ZNONODE;   /* it changed meanwhile: look again */
     }
     return dv_err(err, DROVER_ERR_CONFLICT, DROVER_FROM_ZK,
                   "%s keeps changing under us: is a second agent using this host name?", m->path);

@@ -287,6 +287,14 @@ static void test_bad_input(void)
         has_str(err.message, "host", "the message names the host (%s)", err.message);
     }
     ok(dv_sg_join(sg, "a/b", "h", &err) < 0 && err.code == DROVER_ERR_INVALID, "bad group refused");
+    /* names drover accepts but ZooKeeper's node names cannot hold */
+    ok(dv_sg_join(sg, GROUP, "smile\xf0\x9f\x98\x80", &err) < 0 && err.code == DROVER_ERR_INVALID,
+       "a host name ZooKeeper refuses (emoji): INVALID");
+    has_str(err.message, "ZooKeeper refuses the path", "saying why: %s", err.message);
+    ok(dv_sg_join(sg, GROUP, "bad\xff", &err) < 0 && err.code == DROVER_ERR_INVALID,
+       "invalid UTF-8: INVALID");
+    ok(dv_sg_join(sg, GROUP, "n\xc3\xb6" "de-\xe2\x82\xac", &err) == 0, "valid UTF-8 is fine (%s)",
+       err.message);
     if (!(big = malloc(big_len + 1)))
         bail_out("out of memory");
     memset(big, ' ', big_len);
@@ -465,6 +473,12 @@ static void test_take_over(void)
        st.ephemeralOwner != zoo_client_id(old)->client_id, "the node now belongs to t1's session");
     zookeeper_close(old);
     is_int(is_up(r, "t1", &rc, &err), DROVER_UP, "the old session ends: t1 stays UP");
+    {
+        drover_member m;
+        ok(dv_sg_get(r, GROUP, "t1", &m, &err) == 0 && m.report_json &&
+           strcmp(m.report_json, "stale") == 0, "a join without a report kept the node's data");
+        drover_member_clear(&m);
+    }
     close_zk(w);
     close_zk(r);
 }
