@@ -30,7 +30,7 @@
 # stdout as key=value lines, messages to stderr.
 # Environment: DV_HARNESS_TIMEOUT_S (readiness limit, default 60), DV_HARNESS_TMP (where
 # directories are made, default $TMPDIR or /tmp), ZK_TICK_MS (default 200), ZK_LOG_LEVEL
-# (server log level, default INFO), ZK_CLASSPATH, JAVA.
+# (server log level, default INFO), ZK_JVM_OPTS (replaces the JVM flags), ZK_CLASSPATH, JAVA.
 #
 # Several tests may run at once: ports come from 20000-31999 (below the kernel's ephemeral
 # range, so client sockets never hold them), are skipped when any socket uses them, and are
@@ -41,9 +41,14 @@ set -u
 
 JAVA=${JAVA:-java}
 ZK_CLASSPATH=${ZK_CLASSPATH:-/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar}
-# A small serial-collector heap and the C1 compiler only: three JVMs stay cheap on two cores.
-JVM_FLAGS=(-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData
-           -Djava.net.preferIPv4Stack=true)
+# A small serial-collector heap and the C1 compiler only: three JVMs start fast and stay
+# cheap on two cores.  ZK_JVM_OPTS replaces these (a benchmark may want the full JIT).
+if [[ -n ${ZK_JVM_OPTS:-} ]]; then
+    read -r -a JVM_FLAGS <<< "$ZK_JVM_OPTS"
+else
+    JVM_FLAGS=(-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData
+               -Djava.net.preferIPv4Stack=true)
+fi
 TICK_MS=${ZK_TICK_MS:-200}
 TIMEOUT_S=${DV_HARNESS_TIMEOUT_S:-60}
 PORT_LOCKS=${TMPDIR:-/tmp}/drover-ports
