@@ -45,7 +45,7 @@ static int usage(FILE *to, int rc)
 static int sweep(dv_sg *r, victim *v, int n, long *sweeps, long *unknown)
 {
     drover_member *all = NULL;
-    drover_error err;
+    drover_error err = { 0 };
     size_t got = 0;
     int64_t now;
 
@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     const char *dir;
     char conf[600];
     dv_config *cfg = NULL;
-    drover_error err;
+    drover_error err = { 0 };
     dv_sg *r = NULL;
 
     for (int i = 1; i < argc; i++) {

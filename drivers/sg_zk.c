@@ -800,6 +800,18 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* key in the sorted v[n] (v may be NULL when n is 0). */
+static char **find_str(const char *key, char **v, size_t n)
+{
+    return n ? bsearch(&key, v, n, sizeof *v, cmp_str) : NULL;
+}
+
+static void sort_strs(char **v, size_t n)
+{
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_str);
+}
+
 /* Was group/host ever a member (seen, joined, or given admin state)? */
 static int is_known(zk_sg *z, const char *group, const char *host, bool *known, drover_error *err)
 {
@@ -815,7 +827,7 @@ static int is_known(zk_sg *z, const char *group, const char *host, bool *known, 
         return 0;
     if (dv_statedb_member_list(z->db, group, &hosts, &n, err) < 0)
         return -1;
-    *known = bsearch(&host, hosts, n, sizeof *hosts, cmp_str) != NULL;
+    *known = find_str(host, hosts, n) != NULL;
     dv_strv_free(hosts, n);
     if (*known)
         return 0;
@@ -1010,7 +1022,7 @@ static char **union_hosts(char **a, size_t na, char **b, size_t nb, const dv_adm
         v[k++] = b[i];
     for (size_t i = 0; i < nc; i++)
         v[k++] = c[i].host;
-    qsort(v, k, sizeof *v, cmp_str);
+    sort_strs(v, k);
     for (size_t i = 0; i < k; i++)
         if (!u || strcmp(v[u - 1], v[i]) != 0)
             v[u++] = v[i];
@@ -1069,7 +1081,7 @@ static int list_group(zk_sg *z, const char *group, zk_listing *l, drover_error *
     if (!l->reachable)
         return 0;
     l->kids = op.kids;
-    qsort(l->kids.data, (size_t)l->kids.count, sizeof *l->kids.data, cmp_str);
+    sort_strs(l->kids.data, (size_t)l->kids.count);
     l->fetch = calloc((size_t)l->kids.count + 1, sizeof *l->fetch);
     l->paths = calloc((size_t)l->kids.count + 1, sizeof *l->paths);
     if (!l->fetch || !l->paths)
@@ -1078,7 +1090,7 @@ static int list_group(zk_sg *z, const char *group, zk_listing *l, drover_error *
         if (!(l->paths[i] = member_path(z, group, l->kids.data[i])))
             return nomem(err);
         l->fetch[i].path = l->paths[i];
-        if (!bsearch(&l->kids.data[i], l->known, l->n_known, sizeof *l->known, cmp_str) &&
+        if (!find_str(l->kids.data[i], l->known, l->n_known) &&
             learn(z, group, l->kids.data[i], err) < 0)
             return -1;
     }
@@ -1111,8 +1123,7 @@ static int zk_get_all(dv_sg *sg, const char *group, drover_member **members, siz
     }
     for (k = 0; k < nh; k++) {
         const dv_admin *a = admin_find(l.admin, l.n_admin, hosts[k]);
-        char **kid = l.reachable ? bsearch(&hosts[k], l.kids.data, (size_t)l.kids.count,
-                                           sizeof *l.kids.data, cmp_str) : NULL;
+        char **kid = l.reachable ? find_str(hosts[k], l.kids.data, (size_t)l.kids.count) : NULL;
         zk_fetch *f = kid ? &l.fetch[kid - l.kids.data] : NULL;
         drover_liveness st = l.reachable ? state_of(f, a) : DROVER_UNKNOWN;
 

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 {
     struct sigaction sa = { .sa_handler = on_signal };
     dv_config *cfg = NULL;
-    drover_error err;
+    drover_error err = { 0 };
     dv_sg *sg = NULL;
     const char *host;
     int64_t interval_ms, next;

@@ -49,7 +49,7 @@ static void count(tally *t, const char *host, drover_liveness st, const char *ho
 static int sample(dv_sg *r, tally *t, int watch, drover_liveness *watched)
 {
     drover_member *all = NULL;
-    drover_error err;
+    drover_error err = { 0 };
     size_t n = 0;
     int up = 0;
 
@@ -86,7 +86,7 @@ static int agents_alive(void)
 static int64_t report_time(dv_sg *r, const char *host)
 {
     drover_member m;
-    drover_error err;
+    drover_error err = { 0 };
     int64_t t = 0;
 
     if (dv_sg_get(r, GROUP, host, &m, &err) == 0 && m.report)
@@ -107,7 +107,7 @@ typedef struct sampler {
 static void *sample_loop(void *arg)
 {
     sampler *s = arg;
-    drover_error err;
+    drover_error err = { 0 };
     dv_sg *r = NULL;
 
     if (dv_sg_open(s->cfg, &r, &err) < 0) {
@@ -201,7 +201,7 @@ static void stop_agent(dv_sg *r, int report_interval_s)
     tally t = { 0 };
     drover_liveness st = DROVER_UP;
     int64_t t0, t_down = -1, t_up = -1;
-    drover_error err;
+    drover_error err = { 0 };
 
     kill(agents[0], SIGSTOP);
     t0 = dv_mono_ms();
@@ -239,7 +239,7 @@ int main(void)
     const char *dir = zkt_tmpdir();
     char conf[600];
     dv_config *cfg;
-    drover_error err;
+    drover_error err = { 0 };
     dv_sg *r = NULL;
 
     if (!dir)
