@@ -1,0 +1,96 @@
+#!/bin/bash
+# test_zk_cli.sh - the drover command on the zk driver, against a real ZooKeeper
+# (tests/harness/zookeeper.sh) and a real agent process (tests/harness/heartbeater):
+# is-up says UP (exit 0); with ZooKeeper killed it says UNKNOWN (exit 3) and
+# `service list` marks the member UNKNOWN, never DOWN; with ZooKeeper back the same
+# agent is UP again; a stopped agent is DOWN (exit 1).  Prints TAP.
+set -u
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+harness=$top_srcdir/tests/harness/zookeeper.sh
+drover=$top_builddir/cmd/drover
+beater=$top_builddir/tests/harness/heartbeater
+
+n=0 failed=0
+ok() {   # ok COND-STATUS DESCRIPTION
+    n=$((n + 1))
+    if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
+}
+diag() { echo "# $*"; }
+bail() { echo "Bail out! $*"; exit 99; }
+now_ms() { date +%s%3N; }
+
+[[ -x $drover && -x $beater ]] || bail "build cmd/drover and tests/harness/heartbeater first"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/drover-zk-cli.XXXXXX") || bail "mktemp"
+zkdir="" agent=""
+cleanup() {
+    [[ -n $agent ]] && { kill -CONT "$agent"; kill -KILL "$agent"; wait "$agent"; } 2>/dev/null
+    [[ -n $zkdir ]] && "$harness" stop "$zkdir"
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+out=$("$harness" start --owner $$) || bail "cannot start ZooKeeper"
+zkdir=$(sed -n 's/^dir=//p' <<< "$out")
+hosts=$(sed -n 's/^hosts=//p' <<< "$out")
+diag "ZooKeeper at $hosts"
+conf=$tmp/drover.conf
+cat > "$conf" <<EOF
+servicegroup = {
+  driver = "zk"; report_interval = 1; service_down_time = 3;
+  zk = { hosts = "$hosts"; session_timeout_ms = 2000; prefix = "/drover"; };
+};
+agent = { group = "compute"; };
+state = { path = "$tmp/state.db"; };
+EOF
+
+"$beater" "$conf" cli1 > "$tmp/agent.out" 2> "$tmp/agent.err" &
+agent=$!
+for ((i = 0; i < 300; i++)); do grep -q '^joined' "$tmp/agent.out" && break; sleep 0.05; done
+grep -q '^joined' "$tmp/agent.out" || bail "the agent did not join: $(cat "$tmp/agent.err")"
+
+is_up() { "$drover" -c "$conf" service is-up "$1" 2> "$tmp/err"; }
+
+got=$(is_up cli1); rc=$?
+ok $((rc != 0)) "is-up of a live agent exits 0 (got $rc)"
+[[ $got == UP ]]; ok $? "and prints UP (got \"$got\")"
+got=$("$drover" -c "$conf" service list 2>&1)
+grep -Eq '^cli1 +UP ' <<< "$got"; ok $? "service list shows cli1 UP"
+is_up nobody > /dev/null; rc=$?
+ok $((rc == 0 || rc == 3)) "is-up of a host that never joined fails, and not as UNKNOWN (exit $rc)"
+
+"$harness" kill "$zkdir" 1 || bail "cannot kill ZooKeeper"
+t0=$(now_ms)
+got=$(is_up cli1); rc=$?
+ok $((rc != 3)) "ZooKeeper killed: is-up exits 3 (got $rc, after $(($(now_ms) - t0)) ms)"
+[[ $got == UNKNOWN ]]; ok $? "and prints UNKNOWN, not DOWN (got \"$got\")"
+got=$("$drover" -c "$conf" service list 2>&1)
+grep -Eq '^cli1 +UNKNOWN ' <<< "$got"; ok $? "service list marks cli1 UNKNOWN"
+! grep -Eq ' DOWN ' <<< "$got"; ok $? "and nobody DOWN"
+
+"$harness" relaunch "$zkdir" 1 > /dev/null || bail "cannot relaunch ZooKeeper"
+t0=$(now_ms) rc=9 downs=0
+while (($(now_ms) - t0 < 15000)); do
+    got=$(is_up cli1); rc=$?
+    [[ $got == DOWN ]] && downs=$((downs + 1))
+    ((rc == 0)) && break
+    sleep 0.1
+done
+ok $((rc != 0)) "ZooKeeper back: cli1 UP again after $(($(now_ms) - t0)) ms, same agent"
+ok $((downs != 0)) "never DOWN on the way ($downs)"
+kill -0 "$agent" 2> /dev/null; ok $? "the agent process was not restarted"
+
+kill -STOP "$agent"
+t0=$(now_ms) rc=9
+while (($(now_ms) - t0 < 15000)); do
+    got=$(is_up cli1); rc=$?
+    ((rc == 1)) && break
+    sleep 0.1
+done
+ok $((rc != 1)) "agent stopped: is-up exits 1 after $(($(now_ms) - t0)) ms (session 2000 ms)"
+[[ $got == DOWN ]]; ok $? "and prints DOWN"
+kill -CONT "$agent"
+
+echo "1..$n"
+((failed == 0))
