@@ -605,13 +605,15 @@ static int make_persistent(zk_sg *z, const char *path, bool guard, drover_error 
     return z->auth && guard ? restrict_acl(z, path, err) : 0;
 }
 
-/* The prefix, component by component. */
+/* The prefix, component by component (nothing for the root). */
 static int make_prefix(zk_sg *z, drover_error *err)
 {
-    char *p = strdup(z->prefix);
+    char *p;
     int rc = 0;
 
-    if (!p)
+    if (!z->prefix[0])
+        return 0;
+    if (!(p = strdup(z->prefix)))
         return nomem(err);
     for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
         if (s)
@@ -1364,10 +1366,12 @@ static int check_prefix(const char *prefix, drover_error *err)
     char *copy, *save = NULL;
     int rc = 0;
 
-    if (!prefix || prefix[0] != '/' || !prefix[1] || prefix[strlen(prefix) - 1] == '/')
+    if (prefix && strcmp(prefix, "/") == 0)
+        return 0;
+    if (!prefix || prefix[0] != '/' || prefix[strlen(prefix) - 1] == '/')
         return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_ZK,
-                      "servicegroup.zk.prefix \"%s\" must be an absolute path below the root,"
-                      " without a trailing '/', like \"/drover\"", prefix ? prefix : "");
+                      "servicegroup.zk.prefix \"%s\" must be an absolute path without a trailing"
+                      " '/', like \"/drover\" (or \"/\")", prefix ? prefix : "");
     if (strncmp(prefix, "/zookeeper", 10) == 0 && (!prefix[10] || prefix[10] == '/'))
         return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_ZK,
                       "servicegroup.zk.prefix \"%s\": /zookeeper belongs to ZooKeeper itself", prefix);
@@ -1462,7 +1466,9 @@ static int zk_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     /* bridge a leader election; give up on an outage after one session */
     z->wait_ms = session_ms < 1000 ? 1000 : session_ms;
     z->stale_ms = 2 * z->wait_ms;
-    if (!(z->hosts = strdup(hosts)) || !(z->prefix = strdup(cfg->servicegroup.zk.prefix))) {
+    /* kept without a trailing '/': "" for the root, so paths are prefix + "/group" */
+    if (!(z->hosts = strdup(hosts)) ||
+        !(z->prefix = strdup(strcmp(cfg->servicegroup.zk.prefix, "/") == 0 ? "" : cfg->servicegroup.zk.prefix))) {
         zk_close(&z->base);
         return nomem(err);
     }

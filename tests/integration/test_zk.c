@@ -306,11 +306,35 @@ static void test_bad_input(void)
     close_zk(sg);
 }
 
+/* prefix "/": groups right under the root */
+static void test_root_prefix(void)
+{
+    dv_sg *sg = open_zk("/", NULL, NULL);
+    zhandle_t *raw = raw_client(NULL);
+    drover_error err = { 0 };
+    struct Stat st;
+    int rc;
+
+    ok(sg != NULL, "prefix \"/\" is accepted");
+    if (!sg)
+        return;
+    ok(dv_sg_join(sg, "rootgroup", "r1", &err) == 0, "join under the root (%s)", err.message);
+    is_int(zoo_exists(raw, "/rootgroup/r1", 0, &st), ZOK, "the node is /rootgroup/r1");
+    ok(st.ephemeralOwner != 0, "and ephemeral");
+    {
+        drover_liveness s = DROVER_UNKNOWN;
+        rc = dv_sg_is_up(sg, "rootgroup", "r1", &s, &err);
+        ok(rc == 0 && s == DROVER_UP, "r1 UP");
+    }
+    zookeeper_close(raw);
+    close_zk(sg);
+}
+
 static void test_bad_config(void)
 {
     struct { const char *prefix, *auth, *hosts; int session; const char *secret; } cases[] = {
         { "drover", "", NULL, SESSION_MS, NULL },
-        { "/", "", NULL, SESSION_MS, NULL },
+        { "", "", NULL, SESSION_MS, NULL },
         { "/a/", "", NULL, SESSION_MS, NULL },
         { "/a//b", "", NULL, SESSION_MS, NULL },
         { "/zookeeper/x", "", NULL, SESSION_MS, NULL },
@@ -560,6 +584,7 @@ int main(void)
     test_membership();
     test_bad_input();
     test_bad_config();
+    test_root_prefix();
     test_take_over();
     test_auth();
     test_many();
