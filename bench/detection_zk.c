@@ -4,7 +4,7 @@
  *   bench/detection_zk [--agents N] [--session-ms MS] [--sweep-ms MS]
  *
  * Starts a standalone ZooKeeper (tests/harness/zookeeper.sh) and N agents
- * (tests/harness/heartbeater processes; report_interval 1 s,
+ * (cmd/droverd on libvirt's test driver; report_interval 1 s,
  * service_down_time 3 s, ZooKeeper session 2 s by default), then kills
  * them with SIGKILL one after another at random points of their heartbeat
  * cycle while a reader sweeps the group (get_all every --sweep-ms, default
@@ -108,8 +108,11 @@ int main(int argc, char **argv)
     }
     srandom((unsigned)dv_wall_ms());
     for (int k = 0; k < n; k++) {
+        char log[700];
+
         snprintf(v[k].host, sizeof v[k].host, "victim-%02d", k);
-        if ((v[k].pid = zkt_spawn_heartbeater(conf, v[k].host, 0, 30000)) < 0)
+        if (snprintf(log, sizeof log, "%s/droverd-%s.log", dir, v[k].host) >= (int)sizeof log ||
+            (v[k].pid = zkt_spawn_agent(conf, v[k].host, log, 30000)) < 0)
             goto out;
     }
     printf("zk detection: %d agents, report_interval %d s, service_down_time %d s, session %d ms,"

@@ -234,7 +234,7 @@ static void test_admin(void)
 static void test_agent_killed(void)
 {
     dv_config *cfg = section_config("/t-kill", NULL, NULL);
-    char conf[600];
+    char conf[600], log[600];
     dv_sg *r = open_zk("/t-kill", NULL, NULL);
     drover_error err = { 0 };
     pid_t pid;
@@ -244,10 +244,11 @@ static void test_agent_killed(void)
     snprintf(conf, sizeof conf, "%s/kill.conf", dir);
     if (!cfg || !r || zkt_write_config(cfg, conf) < 0)
         bail_out("setup failed");
-    pid = zkt_spawn_heartbeater(conf, "k1", 500, 20000);
-    ok(pid > 0, "an agent process joined as k1");
+    snprintf(log, sizeof log, "%s/droverd-k1.log", dir);
+    pid = zkt_spawn_agent(conf, "k1", log, 20000);
+    ok(pid > 0, "an agent (droverd) joined as k1");
     if (pid < 0)
-        bail_out("no heartbeater");
+        bail_out("no agent");
     is_int(is_up(r, "k1", &rc, &err), DROVER_UP, "k1 UP");
     kill(pid, SIGKILL);
     t0 = dv_mono_ms();

@@ -1,6 +1,6 @@
 #!/bin/bash
 # test_zk_cli.sh - the drover command on the zk driver, against a real ZooKeeper
-# (tests/harness/zookeeper.sh) and a real agent process (tests/harness/heartbeater):
+# (tests/harness/zookeeper.sh) and a real agent (cmd/droverd on libvirt's test driver):
 # is-up says UP (exit 0); with ZooKeeper killed it says UNKNOWN (exit 3) and
 # `service list` marks the member UNKNOWN, never DOWN; with ZooKeeper back the same
 # agent is UP again; a stopped agent is DOWN (exit 1).  Prints TAP.
@@ -10,7 +10,7 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 harness=$top_srcdir/tests/harness/zookeeper.sh
 drover=$top_builddir/cmd/drover
-beater=$top_builddir/tests/harness/heartbeater
+droverd=$top_builddir/cmd/droverd
 
 n=0 failed=0
 ok() {   # ok COND-STATUS DESCRIPTION
@@ -21,7 +21,7 @@ diag() { echo "# $*"; }
 bail() { echo "Bail out! $*"; exit 99; }
 now_ms() { date +%s%3N; }
 
-[[ -x $drover && -x $beater ]] || bail "build cmd/drover and tests/harness/heartbeater first"
+[[ -x $drover && -x $droverd ]] || bail "build cmd/drover and cmd/droverd first"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/drover-zk-cli.XXXXXX") || bail "mktemp"
 zkdir="" agent=""
 cleanup() {
@@ -45,10 +45,11 @@ agent = { group = "compute"; };
 state = { path = "$tmp/state.db"; };
 EOF
 
-"$beater" "$conf" cli1 > "$tmp/agent.out" 2> "$tmp/agent.err" &
+"$droverd" -c "$conf" --host cli1 --libvirt-uri test:///default --log-level info \
+    < /dev/null > /dev/null 2> "$tmp/agent.log" &
 agent=$!
-for ((i = 0; i < 300; i++)); do grep -q '^joined' "$tmp/agent.out" && break; sleep 0.05; done
-grep -q '^joined' "$tmp/agent.out" || bail "the agent did not join: $(cat "$tmp/agent.err")"
+for ((i = 0; i < 300; i++)); do grep -q 'publishing liveness' "$tmp/agent.log" && break; sleep 0.05; done
+grep -q 'publishing liveness' "$tmp/agent.log" || bail "the agent did not join: $(cat "$tmp/agent.log")"
 
 is_up() { "$drover" -c "$conf" service is-up "$1" 2> "$tmp/err"; }
 

@@ -1,6 +1,6 @@
 /* test_zk_faults.c - liveness on a 3-node ZooKeeper ensemble while it fails.
  *
- * Three agents (tests/harness/heartbeater processes, report_interval 1 s,
+ * Three agents (cmd/droverd on libvirt's test driver, report_interval 1 s,
  * session 4 s) are members; a reader samples is_up and get_all without
  * pause while the test
  *   1. kills the leader: every member stays UP throughout (zero DOWN);
@@ -229,8 +229,11 @@ static void stop_agent(dv_sg *r, int report_interval_s)
         dv_sleep_ms(5);
     }
     ok(t_up >= 0, "continued (SIGCONT): UP again after %lld ms", (long long)t_up);
-    ok(t_up >= 0 && t_up <= report_interval_s * 1000,
-       "within one report_interval (%d s), with no restart", report_interval_s);
+    /* droverd beats on a fixed grid: its next tick comes within one
+     * report_interval; that heartbeat opens a new session and makes the node */
+    ok(t_up >= 0 && t_up <= report_interval_s * 1000 + 500,
+       "at its next tick: within one report_interval (%d s) plus that heartbeat, no restart",
+       report_interval_s);
     ok(zkt_alive(agents[0]), "the same agent process");
 }
 
@@ -252,9 +255,12 @@ int main(void)
     snprintf(conf, sizeof conf, "%s/drover.conf", dir);
     if (zkt_write_config(cfg, conf) < 0)
         bail_out("cannot write %s", conf);
-    for (int i = 0; i < N_AGENTS; i++)
-        if ((agents[i] = zkt_spawn_heartbeater(conf, hosts[i], 0, 30000)) < 0)
+    for (int i = 0; i < N_AGENTS; i++) {
+        char log[600];
+        snprintf(log, sizeof log, "%s/droverd-%s.log", dir, hosts[i]);
+        if ((agents[i] = zkt_spawn_agent(conf, hosts[i], log, 30000)) < 0)
             bail_out("agent %s did not join", hosts[i]);
+    }
     if (dv_sg_open(cfg, &r, &err) < 0)
         bail_out("reader: %s", err.message);
     {

@@ -1,13 +1,12 @@
 /* zktest.h - helpers for tests and benchmarks of the zk driver against real
- * ZooKeeper servers: scratch directories, configurations, and heartbeater
- * agents run as separate processes (fork + execve, never a shell). */
+ * ZooKeeper servers: scratch directories, configurations, and real agents
+ * (cmd/droverd) run as separate processes (fork + execve, never a shell). */
 #ifndef DV_ZKTEST_H
 #define DV_ZKTEST_H
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,63 +101,71 @@ static inline int zkt_write_config(const dv_config *cfg, const char *path)
     return fclose(f) == 0 ? 0 : -1;
 }
 
-/* Start tests/harness/heartbeater CONF HOST [INTERVAL_MS] and wait (up to
- * timeout_ms) until it says it joined.  It dies with this process.  Returns
- * its pid, or -1 (after killing it) when it did not join. */
-static inline pid_t zkt_spawn_heartbeater(const char *conf, const char *host, int interval_ms,
-                                          int timeout_ms)
+/* Whether the file at path contains needle. */
+static inline int zkt_file_has(const char *path, const char *needle)
+{
+    char buf[65536];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (!f)
+        return 0;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+/* Start the real agent, cmd/droverd -c CONF --host HOST, on libvirt's test
+ * driver (test:///default: in-process, no daemon), its log in LOG; wait (up
+ * to timeout_ms) until it published its first heartbeat.  It dies with this
+ * process.  Returns its pid, or -1 (after killing it). */
+static inline pid_t zkt_spawn_agent(const char *conf, const char *host, const char *log,
+                                    int timeout_ms)
 {
     const char *top = getenv("top_builddir");
-    char prog[600], interval[32], line[512];
-    const char *argv[] = { prog, conf, host, interval_ms > 0 ? interval : NULL, NULL };
-    int fds[2];
-    size_t len = 0;
+    char prog[600];
+    const char *argv[] = { prog, "-c", conf, "--host", host, "--libvirt-uri", "test:///default",
+                           "--log-level", "info", NULL };
     int64_t deadline = dv_mono_ms() + timeout_ms;
     pid_t parent = getpid(), pid;
 
-    snprintf(prog, sizeof prog, "%s/tests/harness/heartbeater", top && *top ? top : DV_TOP_BUILDDIR);
-    snprintf(interval, sizeof interval, "%d", interval_ms);
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return -1;
+    snprintf(prog, sizeof prog, "%s/cmd/droverd", top && *top ? top : DV_TOP_BUILDDIR);
     fflush(stdout);
     fflush(stderr);
-    if ((pid = fork()) < 0) {
-        close(fds[0]);
-        close(fds[1]);
+    if ((pid = fork()) < 0)
         return -1;
-    }
     if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+        int null = open("/dev/null", O_RDWR);
+
         /* die with the test, even if it crashes */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
+        if (getppid() != parent || fd < 0 || null < 0)
             _exit(1);
-        dup2(fds[1], STDOUT_FILENO);
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
         execve(prog, (char *const *)argv, environ);
-        fprintf(stderr, "cannot run %s: %s\n", prog, strerror(errno));
+        dprintf(fd, "cannot run %s: %s\n", prog, strerror(errno));
         _exit(127);
     }
-    close(fds[1]);
-    while (len + 1 < sizeof line && !memchr(line, '\n', len)) {
-        struct pollfd p = { .fd = fds[0], .events = POLLIN };
-        int64_t left = deadline - dv_mono_ms();
-        ssize_t r;
+    while (dv_mono_ms() < deadline) {
+        int status;
 
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-            break;
-        if ((r = read(fds[0], line + len, sizeof line - 1 - len)) <= 0)
-            break;
-        len += (size_t)r;
+        if (zkt_file_has(log, "publishing liveness"))
+            return pid;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            fprintf(stderr, "droverd for %s exited; its log is %s\n", host, log);
+            return -1;
+        }
+        dv_sleep_ms(20);
     }
-    close(fds[0]);
-    line[len] = '\0';
-    if (strncmp(line, "joined ", 7) != 0) {
-        fprintf(stderr, "heartbeater %s did not join within %d ms (said \"%s\")\n", host,
-                timeout_ms, line);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -1;
-    }
-    return pid;
+    fprintf(stderr, "droverd for %s published nothing within %d ms; its log is %s\n", host,
+            timeout_ms, log);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
 }
 
 /* Still running (not exited, not a zombie we have not reaped)? */
