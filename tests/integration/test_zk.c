@@ -595,6 +595,9 @@ int main(void)
     test_admin();      /* replaces the server: last */
 
     dv_zk_stop(&zk);
-    zkt_rmrf(dir);
+    if (tap_failed)
+        diag("scratch directory kept for a look: %s", dir);   /* agents' logs, state db */
+    else
+        zkt_rmrf(dir);
     return done_testing();
 }

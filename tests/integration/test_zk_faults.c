@@ -286,10 +286,22 @@ int main(void)
     stop_agent(r, cfg->servicegroup.report_interval);
 
     dv_sg_close(r);
-    for (int i = 0; i < N_AGENTS; i++)
-        zkt_reap(agents[i], SIGTERM);
+    for (int i = 0; i < N_AGENTS; i++) {
+        char log[600];
+        int st = zkt_reap(agents[i], SIGTERM);
+
+        snprintf(log, sizeof log, "%s/droverd-%s.log", dir, hosts[i]);
+        /* under the sanitizers a leak or an error in the agent shows here */
+        ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 && zkt_file_has(log, "left group"),
+           "%s: SIGTERM, it left the group and exited 0", hosts[i]);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            diag("%s status 0x%x; see %s", hosts[i], st, log);
+    }
     dv_zk_stop(&zk);
     dv_config_free(cfg);
-    zkt_rmrf(dir);
+    if (tap_failed)
+        diag("scratch directory kept for a look: %s", dir);   /* agents' logs, state db */
+    else
+        zkt_rmrf(dir);
     return done_testing();
 }

@@ -175,14 +175,18 @@ static inline int zkt_alive(pid_t pid)
     return pid > 0 && waitpid(pid, &status, WNOHANG) == 0;
 }
 
-/* Send sig and reap. */
-static inline void zkt_reap(pid_t pid, int sig)
+/* Send sig and reap; returns the wait status (-1 when there was no child). */
+static inline int zkt_reap(pid_t pid, int sig)
 {
+    int status = -1;
+
     if (pid > 0) {
         kill(pid, SIGCONT);
         kill(pid, sig);
-        waitpid(pid, NULL, 0);
+        if (waitpid(pid, &status, 0) != pid)
+            status = -1;
     }
+    return status;
 }
 
 #endif
