@@ -892,9 +892,20 @@ static void on_data(int rc, const char *value, int len, const struct Stat *stat,
     fetch_done(f, rc);
 }
 
+/* The same for a node's Stat alone (a liveness sweep needs no report). */
+static void on_stat(int rc, const struct Stat *stat, const void *arg)
+{
+    zk_fetch *f = (zk_fetch *)arg;
+
+    if (rc == ZOK)
+        f->stat = *stat;
+    fetch_done(f, rc);
+}
+
 /* Ask for every fetch still unanswered at once, then wait for all answers:
- * one round trip for the lot instead of one per member. */
-static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n)
+ * one round trip for the lot instead of one per member.  with_data: the
+ * nodes' data (reports) too, else only their Stat (mtime = last seen). */
+static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n, bool with_data)
 {
     zk_batch b = { .pending = 1 };
 
@@ -910,7 +921,9 @@ static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n)
         pthread_mutex_lock(&b.mu);
         b.pending++;
         pthread_mutex_unlock(&b.mu);
-        if ((rc = zoo_aget(z->zh, f->path, 0, on_data, f)) != ZOK)
+        rc = with_data ? zoo_aget(z->zh, f->path, 0, on_data, f)
+                       : zoo_aexists(z->zh, f->path, 0, on_stat, f);
+        if (rc != ZOK)
             fetch_done(f, rc);
     }
     /* the client answers every request it took, on close or loss too */
@@ -926,7 +939,7 @@ static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n)
 /* Read every path; a read lost with the connection is asked again once the
  * session is back.  -1 only when no session could be had at all; reads
  * left unanswered keep a connection-loss code. */
-static int fetch_all(zk_sg *z, zk_fetch *fs, size_t n, drover_error *err)
+static int fetch_all(zk_sg *z, zk_fetch *fs, size_t n, bool with_data, drover_error *err)
 {
     for (size_t i = 0; i < n; i++)
         fs[i].rc = ZNOTHING;
@@ -935,7 +948,7 @@ static int fetch_all(zk_sg *z, zk_fetch *fs, size_t n, drover_error *err)
 
         if (ensure_session(z, err) < 0)
             return round ? 0 : -1;
-        fetch_round(z, fs, n);
+        fetch_round(z, fs, n, with_data);
         for (size_t i = 0; i < n; i++) {
             if (retryable(fs[i].rc))
                 again = true;
@@ -1059,8 +1072,9 @@ static void listing_free(zk_listing *l)
     dv_admins_free(l->admin, l->n_admin);
 }
 
-/* Children of the group, the state db's view, and every child's data. */
-static int list_group(zk_sg *z, const char *group, zk_listing *l, drover_error *err)
+/* Children of the group, the state db's view, and every child's data (or,
+ * without reports, its Stat). */
+static int list_group(zk_sg *z, const char *group, bool reports, zk_listing *l, drover_error *err)
 {
     char *gpath = group_path(z, group);
     zk_op op = { .path = gpath };
@@ -1096,13 +1110,13 @@ static int list_group(zk_sg *z, const char *group, zk_listing *l, drover_error *
             learn(z, group, l->kids.data[i], err) < 0)
             return -1;
     }
-    if (fetch_all(z, l->fetch, (size_t)l->kids.count, &l->why) < 0)
+    if (fetch_all(z, l->fetch, (size_t)l->kids.count, reports, &l->why) < 0)
         l->reachable = false;
     return 0;
 }
 
-static int zk_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
-                      drover_error *err)
+static int list_members(dv_sg *sg, const char *group, bool reports, drover_member **members,
+                        size_t *n, drover_error *err)
 {
     zk_sg *z = as_zk(sg);
     zk_listing l = { 0 };
@@ -1111,7 +1125,7 @@ static int zk_get_all(dv_sg *sg, const char *group, drover_member **members, siz
     drover_member *out = NULL;
     int rc = -1;
 
-    if (list_group(z, group, &l, err) < 0)
+    if (list_group(z, group, reports, &l, err) < 0)
         goto done;
     if (!l.reachable && l.n_known + l.n_admin == 0) {
         dv_err_copy(err, &l.why);
@@ -1143,6 +1157,19 @@ done:
     return rc;
 }
 
+static int zk_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
+                      drover_error *err)
+{
+    return list_members(sg, group, true, members, n, err);
+}
+
+/* A liveness sweep: existence and mtime of every node, no report moved. */
+static int zk_get_states(dv_sg *sg, const char *group, drover_member **members, size_t *n,
+                         drover_error *err)
+{
+    return list_members(sg, group, false, members, n, err);
+}
+
 static int zk_get(dv_sg *sg, const char *group, const char *host, drover_member *member,
                   drover_error *err)
 {
@@ -1154,7 +1181,7 @@ static int zk_get(dv_sg *sg, const char *group, const char *host, drover_member 
 
     if (!(f.path = member_path(z, group, host)))
         return nomem(err);
-    if (fetch_all(z, &f, 1, err) < 0)
+    if (fetch_all(z, &f, 1, true, err) < 0)
         goto done;
     if (f.rc != ZOK && f.rc != ZNONODE) {
         zk_fail(z, f.rc, "read", f.path, err);
@@ -1502,6 +1529,7 @@ const dv_sg_ops dv_sg_zk_ops = {
     .heartbeat = zk_heartbeat,
     .is_up = zk_is_up,
     .get_all = zk_get_all,
+    .get_states = zk_get_states,
     .get = zk_get,
     .leave = zk_leave,
     .set_disabled = zk_set_disabled,

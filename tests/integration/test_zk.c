@@ -421,6 +421,12 @@ static void test_outage(void)
             down++;
     is_int(down, 0, "every member UNKNOWN, none DOWN");
     drover_members_free(all, n);
+    down = 0;
+    ok(dv_sg_get_states(r, GROUP, &all, &n, &err) == 0 && n == 2, "get_states lists both too");
+    for (size_t i = 0; i < n; i++)
+        down += all[i].state != DROVER_UNKNOWN;
+    is_int(down, 0, "UNKNOWN there as well");
+    drover_members_free(all, n);
     ok(dv_sg_heartbeat(w, GROUP, "o1", "{}", &err) < 0 && err.code == DROVER_ERR_UNREACHABLE,
        "a heartbeat in the outage: UNREACHABLE");
     if (dv_zk_relaunch(&zk, 1) < 0)
@@ -489,6 +495,22 @@ static void test_many(void)
     }
     is_int(up, N, "all UP");
     is_int(exact, N, "each in order with its own report");
+    drover_members_free(all, n);
+
+    t0 = dv_mono_ms();
+    ok(dv_sg_get_states(r, GROUP, &all, &n, &err) == 0, "get_states of 1,000 (a liveness sweep)");
+    diag("get_states of %zu members: %lld ms", n, (long long)(dv_mono_ms() - t0));
+    is_int(n, N, "exactly 1,000");
+    up = exact = 0;
+    for (size_t i = 0; i < n; i++) {
+        char host[32];
+        snprintf(host, sizeof host, "m%04zu", i);
+        up += all[i].state == DROVER_UP;
+        exact += strcmp(all[i].host, host) == 0 && !all[i].report_json && !all[i].report &&
+                 all[i].last_seen_ms > dv_wall_ms() - 600000;
+    }
+    is_int(up, N, "all UP");
+    is_int(exact, N, "in order, last seen filled in, no report moved");
     drover_members_free(all, n);
     close_zk(w);
     close_zk(r);
