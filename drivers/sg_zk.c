@@ -8,7 +8,10 @@
  * An ephemeral node lives exactly as long as the session that made it, so a
  * member whose agent dies, hangs or is cut off past the session timeout
  * disappears without anyone sweeping.  The ZooKeeper client keeps the session
- * alive on its own; a heartbeat only refreshes the report.
+ * alive on its own (its pings are the heartbeats); a heartbeat call only
+ * refreshes the report.  So a live member's last_seen is the time of the
+ * answer, and a liveness sweep (get_states) is one getChildren; get_all adds
+ * the reports with pipelined asynchronous reads.
  *
  * What ZooKeeper cannot say lives in the state db (state.path): the hosts
  * seen in a group, so that a vanished node reads DOWN rather than "never
@@ -892,20 +895,9 @@ static void on_data(int rc, const char *value, int len, const struct Stat *stat,
     fetch_done(f, rc);
 }
 
-/* The same for a node's Stat alone (a liveness sweep needs no report). */
-static void on_stat(int rc, const struct Stat *stat, const void *arg)
-{
-    zk_fetch *f = (zk_fetch *)arg;
-
-    if (rc == ZOK)
-        f->stat = *stat;
-    fetch_done(f, rc);
-}
-
 /* Ask for every fetch still unanswered at once, then wait for all answers:
- * one round trip for the lot instead of one per member.  with_data: the
- * nodes' data (reports) too, else only their Stat (mtime = last seen). */
-static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n, bool with_data)
+ * one round trip for the lot instead of one per member. */
+static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n)
 {
     zk_batch b = { .pending = 1 };
 
@@ -921,9 +913,7 @@ static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n, bool with_data)
         pthread_mutex_lock(&b.mu);
         b.pending++;
         pthread_mutex_unlock(&b.mu);
-        rc = with_data ? zoo_aget(z->zh, f->path, 0, on_data, f)
-                       : zoo_aexists(z->zh, f->path, 0, on_stat, f);
-        if (rc != ZOK)
+        if ((rc = zoo_aget(z->zh, f->path, 0, on_data, f)) != ZOK)
             fetch_done(f, rc);
     }
     /* the client answers every request it took, on close or loss too */
@@ -939,7 +929,7 @@ static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n, bool with_data)
 /* Read every path; a read lost with the connection is asked again once the
  * session is back.  -1 only when no session could be had at all; reads
  * left unanswered keep a connection-loss code. */
-static int fetch_all(zk_sg *z, zk_fetch *fs, size_t n, bool with_data, drover_error *err)
+static int fetch_all(zk_sg *z, zk_fetch *fs, size_t n, drover_error *err)
 {
     for (size_t i = 0; i < n; i++)
         fs[i].rc = ZNOTHING;
@@ -948,7 +938,7 @@ static int fetch_all(zk_sg *z, zk_fetch *fs, size_t n, bool with_data, drover_er
 
         if (ensure_session(z, err) < 0)
             return round ? 0 : -1;
-        fetch_round(z, fs, n, with_data);
+        fetch_round(z, fs, n);
         for (size_t i = 0; i < n; i++) {
             if (retryable(fs[i].rc))
                 again = true;
@@ -965,8 +955,11 @@ static int fetch_all(zk_sg *z, zk_fetch *fs, size_t n, bool with_data, drover_er
 
 /* ---------------------------------------------------------------- members */
 
-/* Fill m for host from what was read (f, NULL when no node) and its admin state. */
-static int fill_member(drover_member *m, const char *group, const char *host,
+/* Fill m for host from what was read (f, NULL when no node) and its admin
+ * state.  A live node's member was seen now: its session is alive, which
+ * the ensemble checks by the agent's pings; when its last report was made
+ * is the report's generated_ms. */
+static int fill_member(drover_member *m, const char *group, const char *host, int64_t now,
                        drover_liveness state, const dv_admin *a, zk_fetch *f, drover_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -980,7 +973,7 @@ static int fill_member(drover_member *m, const char *group, const char *host,
             goto oom;
     }
     if (f && f->rc == ZOK) {
-        m->last_seen_ms = f->stat.mtime;
+        m->last_seen_ms = now;
         if (f->data) {
             m->report_json = f->data;   /* taken over */
             f->data = NULL;
@@ -1072,8 +1065,9 @@ static void listing_free(zk_listing *l)
     dv_admins_free(l->admin, l->n_admin);
 }
 
-/* Children of the group, the state db's view, and every child's data (or,
- * without reports, its Stat). */
+/* Children of the group, the state db's view, and (reports) every child's
+ * data.  Without reports the children list is all a sweep needs: a node
+ * exists exactly while its member's session lives. */
 static int list_group(zk_sg *z, const char *group, bool reports, zk_listing *l, drover_error *err)
 {
     char *gpath = group_path(z, group);
@@ -1110,7 +1104,12 @@ static int list_group(zk_sg *z, const char *group, bool reports, zk_listing *l, 
             learn(z, group, l->kids.data[i], err) < 0)
             return -1;
     }
-    if (fetch_all(z, l->fetch, (size_t)l->kids.count, reports, &l->why) < 0)
+    if (!reports) {
+        for (int i = 0; i < l->kids.count; i++)
+            l->fetch[i].rc = ZOK;
+        return 0;
+    }
+    if (fetch_all(z, l->fetch, (size_t)l->kids.count, &l->why) < 0)
         l->reachable = false;
     return 0;
 }
@@ -1123,10 +1122,12 @@ static int list_members(dv_sg *sg, const char *group, bool reports, drover_membe
     char **hosts = NULL;
     size_t nh = 0, k = 0;
     drover_member *out = NULL;
+    int64_t now;
     int rc = -1;
 
     if (list_group(z, group, reports, &l, err) < 0)
         goto done;
+    now = dv_clock_now(&z->base.clock);
     if (!l.reachable && l.n_known + l.n_admin == 0) {
         dv_err_copy(err, &l.why);
         goto done;
@@ -1143,7 +1144,7 @@ static int list_members(dv_sg *sg, const char *group, bool reports, drover_membe
         zk_fetch *f = kid ? &l.fetch[kid - l.kids.data] : NULL;
         drover_liveness st = l.reachable ? state_of(f, a) : DROVER_UNKNOWN;
 
-        if (fill_member(&out[k], group, hosts[k], st, a, f, err) < 0)
+        if (fill_member(&out[k], group, hosts[k], now, st, a, f, err) < 0)
             goto done;
     }
     *members = out;
@@ -1163,7 +1164,7 @@ static int zk_get_all(dv_sg *sg, const char *group, drover_member **members, siz
     return list_members(sg, group, true, members, n, err);
 }
 
-/* A liveness sweep: existence and mtime of every node, no report moved. */
+/* A liveness sweep: one getChildren, no report moved. */
 static int zk_get_states(dv_sg *sg, const char *group, drover_member **members, size_t *n,
                          drover_error *err)
 {
@@ -1181,7 +1182,7 @@ static int zk_get(dv_sg *sg, const char *group, const char *host, drover_member 
 
     if (!(f.path = member_path(z, group, host)))
         return nomem(err);
-    if (fetch_all(z, &f, 1, true, err) < 0)
+    if (fetch_all(z, &f, 1, err) < 0)
         goto done;
     if (f.rc != ZOK && f.rc != ZNONODE) {
         zk_fail(z, f.rc, "read", f.path, err);
@@ -1195,7 +1196,8 @@ static int zk_get(dv_sg *sg, const char *group, const char *host, drover_member 
                "host \"%s\" is not a member of group \"%s\"", host, group);
         goto done;
     }
-    rc = fill_member(member, group, host, state_of(&f, &a), &a, &f, err);
+    rc = fill_member(member, group, host, dv_clock_now(&z->base.clock), state_of(&f, &a), &a, &f,
+                     err);
 done:
     free((char *)f.path);
     free(f.data);
