@@ -32,6 +32,13 @@
  *    replaced the same way.
  *  - A node left by an earlier session of the same member is taken over in
  *    one multi-op (delete + create), so readers never see it missing.
+ *  - In a process that joined members (an agent), a watchdog thread deletes
+ *    the node of a member with no join or heartbeat call for
+ *    service_down_time: an agent that lives on but stopped heartbeating (its
+ *    libvirt hung) must look DOWN, as with the other drivers, although its
+ *    session is fine.  Its next heartbeat makes the node again.  A heartbeat
+ *    that fails because ZooKeeper is away still counts as a call: a backend
+ *    outage never withdraws anyone.
  *
  * Digest auth (servicegroup.zk.auth = "user:password"): the prefix, group
  * and member nodes carry creator-all plus world-read ACLs, so a client
@@ -188,6 +195,8 @@ typedef struct zk_member {
     char *data;            /* the last report; NULL = none known */
     int len;
     uint64_t gen;          /* the handle whose session made the node; 0 = none */
+    int64_t beat_ms;       /* monotonic ms of the last join or heartbeat call */
+    bool withdrawn;        /* its node was deleted for want of heartbeats */
 } zk_member;
 
 typedef struct zk_sg {
@@ -207,10 +216,18 @@ typedef struct zk_sg {
     uint64_t gen;          /* handles made so far */
     uint64_t nodes_gen;    /* the handle whose session holds our joined nodes */
     bool remaking;         /* remake_joined() runs: do not recurse */
+    int64_t down_ms;       /* service_down_time */
+
+    /* Every operation holds op_mu, and so does the watchdog when it acts. */
+    pthread_mutex_t op_mu;
+    pthread_cond_t stop_cv;
+    pthread_t watchdog;
+    bool watchdog_on, stopping;
 
     pthread_mutex_t mu;    /* the fields below are also written by the client's thread */
     pthread_cond_t cv;
     int64_t down_since;    /* monotonic ms the connection was lost; 0 while connected */
+    int64_t up_since;      /* monotonic ms the connection was (re)established */
     int64_t born;          /* monotonic ms the handle was made */
     bool expired;
 } zk_sg;
@@ -297,6 +314,8 @@ static void on_session_event(zhandle_t *zh, int type, int state, const char *pat
         return;
     pthread_mutex_lock(&z->mu);
     if (state == ZOO_CONNECTED_STATE) {
+        if (z->down_since || !z->up_since)
+            z->up_since = dv_mono_ms();
         z->down_since = 0;
     } else {
         if (!z->down_since)
@@ -331,6 +350,7 @@ static int handle_new(zk_sg *z, bool keep_down, drover_error *err)
     z->born = dv_mono_ms();
     if (!keep_down || !z->down_since)
         z->down_since = z->born;
+    z->up_since = 0;
     z->expired = false;
     pthread_mutex_unlock(&z->mu);
 
@@ -764,10 +784,20 @@ static int remake_joined(zk_sg *z, drover_error *err)
 
     for (size_t i = 0; i < z->joined.cap; i++) {
         zk_member *m = z->joined.keys[i] ? z->joined.vals[i] : NULL;
-        if (!m)
+        drover_error why;
+
+        if (!m || m->withdrawn)
             continue;
-        if (put_member(z, m, err) < 0)
-            return -1;
+        if (put_member(z, m, &why) < 0) {
+            /* an outage stops us; any other refusal is this member's own,
+             * told again at its next heartbeat */
+            if (why.code == DROVER_ERR_UNREACHABLE) {
+                dv_err_copy(err, &why);
+                return -1;
+            }
+            dv_warn("zk: cannot make %s again: %s", m->path, why.message);
+            continue;
+        }
         made++;
     }
     if (made)
@@ -1158,20 +1188,20 @@ done:
     return rc;
 }
 
-static int zk_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
+static int op_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
                       drover_error *err)
 {
     return list_members(sg, group, true, members, n, err);
 }
 
 /* A liveness sweep: one getChildren, no report moved. */
-static int zk_get_states(dv_sg *sg, const char *group, drover_member **members, size_t *n,
+static int op_get_states(dv_sg *sg, const char *group, drover_member **members, size_t *n,
                          drover_error *err)
 {
     return list_members(sg, group, false, members, n, err);
 }
 
-static int zk_get(dv_sg *sg, const char *group, const char *host, drover_member *member,
+static int op_get(dv_sg *sg, const char *group, const char *host, drover_member *member,
                   drover_error *err)
 {
     zk_sg *z = as_zk(sg);
@@ -1205,7 +1235,7 @@ done:
     return rc;
 }
 
-static int zk_is_up(dv_sg *sg, const char *group, const char *host, drover_liveness *state,
+static int op_is_up(dv_sg *sg, const char *group, const char *host, drover_liveness *state,
                     drover_error *err)
 {
     zk_sg *z = as_zk(sg);
@@ -1267,18 +1297,64 @@ static zk_member *joined_entry(zk_sg *z, const char *group, const char *host, dr
     return m;
 }
 
-static int zk_join(dv_sg *sg, const char *group, const char *host, drover_error *err)
+static void watchdog_start(zk_sg *z);
+
+/* A join or heartbeat call for m: it counts even when ZooKeeper is away. */
+static int beat(zk_sg *z, zk_member *m, const char *group, const char *host, drover_error *err)
+{
+    drover_error why;
+    int rc;
+
+    m->beat_ms = dv_mono_ms();
+    watchdog_start(z);
+    rc = put_member(z, m, &why);
+    /* the agent was busy heartbeating until now: a call blocked by an outage
+     * must not count against it */
+    m->beat_ms = dv_mono_ms();
+    if (rc < 0) {
+        /* refused (not merely unreachable) before its node ever existed:
+         * not a member of ours, nothing to make again later */
+        if (!m->gen && why.code != DROVER_ERR_UNREACHABLE) {
+            char *key = key_of(group, host);
+            if (key)
+                member_free(table_del(&z->joined, key));
+            free(key);
+        }
+        dv_err_copy(err, &why);
+        return -1;
+    }
+    if (m->withdrawn)
+        dv_info("zk: %s heartbeats again", m->path);
+    m->withdrawn = false;
+    return learn(z, group, host, err);
+}
+
+/* The group could not be made ready: the call still counts for a member
+ * already joined (an outage withdraws nobody). */
+static int group_failed(zk_sg *z, const char *group, const char *host)
+{
+    char *key = key_of(group, host);
+    zk_member *m = key ? table_get(&z->joined, key) : NULL;
+
+    if (m)
+        m->beat_ms = dv_mono_ms();
+    free(key);
+    return -1;
+}
+
+static int op_join(dv_sg *sg, const char *group, const char *host, drover_error *err)
 {
     zk_sg *z = as_zk(sg);
     zk_member *m;
 
-    if (ensure_group(z, group, err) < 0 || !(m = joined_entry(z, group, host, err)) ||
-        put_member(z, m, err) < 0)
+    if (ensure_group(z, group, err) < 0)
+        return group_failed(z, group, host);
+    if (!(m = joined_entry(z, group, host, err)))
         return -1;
-    return learn(z, group, host, err);
+    return beat(z, m, group, host, err);
 }
 
-static int zk_heartbeat(dv_sg *sg, const char *group, const char *host, const char *report_json,
+static int op_heartbeat(dv_sg *sg, const char *group, const char *host, const char *report_json,
                         drover_error *err)
 {
     zk_sg *z = as_zk(sg);
@@ -1288,7 +1364,9 @@ static int zk_heartbeat(dv_sg *sg, const char *group, const char *host, const ch
         return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_ZK,
                       "report of host \"%s\" is %zu bytes; ZooKeeper nodes take at most %d",
                       host, strlen(report_json), ZK_MAX_REPORT);
-    if (ensure_group(z, group, err) < 0 || !(m = joined_entry(z, group, host, err)))
+    if (ensure_group(z, group, err) < 0)
+        return group_failed(z, group, host);
+    if (!(m = joined_entry(z, group, host, err)))
         return -1;
     if (report_json) {
         char *copy = strdup(report_json);
@@ -1298,12 +1376,10 @@ static int zk_heartbeat(dv_sg *sg, const char *group, const char *host, const ch
         m->data = copy;
         m->len = (int)strlen(copy);
     }
-    if (put_member(z, m, err) < 0)
-        return -1;
-    return learn(z, group, host, err);
+    return beat(z, m, group, host, err);
 }
 
-static int zk_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
+static int op_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
 {
     zk_sg *z = as_zk(sg);
     char *key = key_of(group, host);
@@ -1368,7 +1444,7 @@ static int need_member(zk_sg *z, const char *group, const char *host, drover_err
     return rc;
 }
 
-static int zk_set_disabled(dv_sg *sg, const char *group, const char *host, bool disabled,
+static int op_set_disabled(dv_sg *sg, const char *group, const char *host, bool disabled,
                            const char *reason, drover_error *err)
 {
     zk_sg *z = as_zk(sg);
@@ -1378,7 +1454,7 @@ static int zk_set_disabled(dv_sg *sg, const char *group, const char *host, bool 
     return dv_statedb_set_disabled(z->db, group, host, disabled, reason, err);
 }
 
-static int zk_set_forced_down(dv_sg *sg, const char *group, const char *host, bool forced_down,
+static int op_set_forced_down(dv_sg *sg, const char *group, const char *host, bool forced_down,
                               drover_error *err)
 {
     zk_sg *z = as_zk(sg);
@@ -1386,6 +1462,148 @@ static int zk_set_forced_down(dv_sg *sg, const char *group, const char *host, bo
     if (need_member(z, group, host, err) < 0)
         return -1;
     return dv_statedb_set_forced_down(z->db, group, host, forced_down, err);
+}
+
+/* ---------------------------------------------------------------- the watchdog */
+
+/* Delete the nodes of members whose heartbeat calls stopped (op_mu held). */
+static void withdraw_silent(zk_sg *z)
+{
+    int64_t now = dv_mono_ms(), since;
+
+    if (!z->zh || zoo_state(z->zh) != ZOO_CONNECTED_STATE)
+        return;    /* nothing to do now; and an outage withdraws nobody */
+    /* after an outage every member gets service_down_time to beat again */
+    pthread_mutex_lock(&z->mu);
+    since = z->down_since || !z->up_since ? now : z->up_since;
+    pthread_mutex_unlock(&z->mu);
+    for (size_t i = 0; i < z->joined.cap; i++) {
+        zk_member *m = z->joined.keys[i] ? z->joined.vals[i] : NULL;
+        int zrc;
+
+        if (!m || m->withdrawn || now - m->beat_ms <= z->down_ms || now - since <= z->down_ms)
+            continue;
+        zrc = zoo_delete(z->zh, m->path, -1);
+        if (conn_lost(zrc) || session_gone(zrc) || zrc == ZCLOSING)
+            continue;      /* the next round tries again */
+        m->withdrawn = true;
+        if (zrc == ZOK || zrc == ZNONODE)
+            dv_warn("zk: no heartbeat for %s in %lld s: its node is withdrawn (DOWN) until the next",
+                    m->path, (long long)(z->down_ms / 1000));
+        else
+            dv_warn("zk: no heartbeat for %s in %lld s, but it cannot be withdrawn: %s", m->path,
+                    (long long)(z->down_ms / 1000), zerror(zrc));
+    }
+}
+
+static void *watchdog_run(void *arg)
+{
+    zk_sg *z = arg;
+
+    pthread_mutex_lock(&z->op_mu);
+    while (!z->stopping) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 250 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&z->stop_cv, &z->op_mu, &ts);
+        if (!z->stopping)
+            withdraw_silent(z);
+    }
+    pthread_mutex_unlock(&z->op_mu);
+    return NULL;
+}
+
+/* Once this handle has members of its own (op_mu held). */
+static void watchdog_start(zk_sg *z)
+{
+    if (z->watchdog_on)
+        return;
+    if (pthread_create(&z->watchdog, NULL, watchdog_run, z) == 0)
+        z->watchdog_on = true;
+    else
+        dv_warn("zk: no watchdog thread: a member that stops heartbeating stays UP while its"
+                " process lives");
+}
+
+static void watchdog_stop(zk_sg *z)
+{
+    if (!z->watchdog_on)
+        return;
+    pthread_mutex_lock(&z->op_mu);
+    z->stopping = true;
+    pthread_cond_broadcast(&z->stop_cv);
+    pthread_mutex_unlock(&z->op_mu);
+    pthread_join(z->watchdog, NULL);
+    z->watchdog_on = false;
+}
+
+/* ---------------------------------------------------------------- the operations, serialised */
+
+#define LOCKED(call)                                  \
+    do {                                              \
+        zk_sg *z_ = as_zk(sg);                        \
+        int rc_;                                      \
+        pthread_mutex_lock(&z_->op_mu);               \
+        rc_ = call;                                   \
+        pthread_mutex_unlock(&z_->op_mu);             \
+        return rc_;                                   \
+    } while (0)
+
+static int zk_join(dv_sg *sg, const char *group, const char *host, drover_error *err)
+{
+    LOCKED(op_join(sg, group, host, err));
+}
+
+static int zk_heartbeat(dv_sg *sg, const char *group, const char *host, const char *report_json,
+                        drover_error *err)
+{
+    LOCKED(op_heartbeat(sg, group, host, report_json, err));
+}
+
+static int zk_is_up(dv_sg *sg, const char *group, const char *host, drover_liveness *state,
+                    drover_error *err)
+{
+    LOCKED(op_is_up(sg, group, host, state, err));
+}
+
+static int zk_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
+                      drover_error *err)
+{
+    LOCKED(op_get_all(sg, group, members, n, err));
+}
+
+static int zk_get_states(dv_sg *sg, const char *group, drover_member **members, size_t *n,
+                         drover_error *err)
+{
+    LOCKED(op_get_states(sg, group, members, n, err));
+}
+
+static int zk_get(dv_sg *sg, const char *group, const char *host, drover_member *member,
+                  drover_error *err)
+{
+    LOCKED(op_get(sg, group, host, member, err));
+}
+
+static int zk_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
+{
+    LOCKED(op_leave(sg, group, host, err));
+}
+
+static int zk_set_disabled(dv_sg *sg, const char *group, const char *host, bool disabled,
+                           const char *reason, drover_error *err)
+{
+    LOCKED(op_set_disabled(sg, group, host, disabled, reason, err));
+}
+
+static int zk_set_forced_down(dv_sg *sg, const char *group, const char *host, bool forced_down,
+                              drover_error *err)
+{
+    LOCKED(op_set_forced_down(sg, group, host, forced_down, err));
 }
 
 /* ---------------------------------------------------------------- open / close */
@@ -1450,6 +1668,7 @@ static void zk_close(dv_sg *sg)
 
     if (!z)
         return;
+    watchdog_stop(z);
     handle_close(z);
     dv_statedb_close(z->db);
     table_free(&z->joined, member_free);
@@ -1457,6 +1676,8 @@ static void zk_close(dv_sg *sg)
     table_free(&z->ready, NULL);
     pthread_cond_destroy(&z->cv);
     pthread_mutex_destroy(&z->mu);
+    pthread_cond_destroy(&z->stop_cv);
+    pthread_mutex_destroy(&z->op_mu);
     free(z->hosts);
     free(z->prefix);
     if (z->auth)
@@ -1486,15 +1707,18 @@ static int zk_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     if (!(z = calloc(1, sizeof *z)))
         return nomem(err);
     pthread_mutex_init(&z->mu, NULL);
+    pthread_mutex_init(&z->op_mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&z->cv, &ca);
+    pthread_cond_init(&z->stop_cv, &ca);
     pthread_condattr_destroy(&ca);
     z->acl = &ZOO_OPEN_ACL_UNSAFE;
     z->session_ms = session_ms;
     /* bridge a leader election; give up on an outage after one session */
     z->wait_ms = session_ms < 1000 ? 1000 : session_ms;
     z->stale_ms = 2 * z->wait_ms;
+    z->down_ms = (int64_t)cfg->servicegroup.service_down_time * 1000;
     /* kept without a trailing '/': "" for the root, so paths are prefix + "/group" */
     if (!(z->hosts = strdup(hosts)) ||
         !(z->prefix = strdup(strcmp(cfg->servicegroup.zk.prefix, "/") == 0 ? "" : cfg->servicegroup.zk.prefix))) {

@@ -34,6 +34,8 @@ static dv_config *section_config(const char *prefix, const char *auth, const cha
             *p = '_';
     if (dv_config_set_string(&cfg->state.path, state, NULL) < 0)
         bail_out("out of memory");
+    /* members here heartbeat when a check says so: no withdrawal in the way */
+    cfg->servicegroup.service_down_time = 30;
     return cfg;
 }
 
@@ -267,6 +269,47 @@ static void test_agent_killed(void)
     ok(t_down >= SESSION_MS / 2, "not before its session could have timed out");
     close_zk(r);
     dv_config_free(cfg);
+}
+
+/* A member whose process lives on but stops heartbeating (a hung libvirt
+ * in droverd) keeps its session; its node is withdrawn after
+ * service_down_time all the same, and comes back with the next heartbeat. */
+static void test_withdraw(void)
+{
+    dv_config *cfg = section_config("/t-withdraw", NULL, NULL);
+    dv_sg *w = NULL, *r = open_zk("/t-withdraw", NULL, NULL);
+    drover_error err = { 0 };
+    drover_member m;
+    int64_t last, t_down = -1;
+    int rc;
+
+    cfg->servicegroup.service_down_time = 2;
+    if (!r || dv_sg_open(cfg, &w, &err) < 0)
+        bail_out("cannot open the zk driver: %s", err.message);
+    ok(dv_sg_join(w, GROUP, "quiet", &err) == 0, "quiet joins (service_down_time 2 s)");
+    last = dv_mono_ms();    /* before the call: the watchdog counts from the call's start */
+    ok(dv_sg_heartbeat(w, GROUP, "quiet", "{}", &err) == 0, "and heartbeats");
+    is_int(is_up(r, "quiet", &rc, &err), DROVER_UP, "UP");
+    while (dv_mono_ms() - last < 6000) {
+        if (is_up(r, "quiet", &rc, &err) == DROVER_DOWN) {
+            t_down = dv_mono_ms() - last;
+            break;
+        }
+        dv_sleep_ms(20);
+    }
+    ok(t_down >= 2000, "no heartbeat call: DOWN %lld ms after the last one, not before 2 s",
+       (long long)t_down);
+    ok(t_down >= 0 && t_down < 3500, "and soon after (the watchdog looks 4 times a second)");
+    ok(dv_sg_get(r, GROUP, "quiet", &m, &err) == 0 && m.state == DROVER_DOWN, "get: DOWN, still a member");
+    drover_member_clear(&m);
+    ok(dv_sg_heartbeat(w, GROUP, "quiet", "{\"back\":1}", &err) == 0, "it heartbeats again");
+    is_int(is_up(r, "quiet", &rc, &err), DROVER_UP, "UP at once");
+    ok(dv_sg_get(r, GROUP, "quiet", &m, &err) == 0 && m.report_json && strcmp(m.report_json, "{\"back\":1}") == 0,
+       "with the new report");
+    drover_member_clear(&m);
+    dv_sg_close(w);
+    dv_config_free(cfg);
+    close_zk(r);
 }
 
 static void test_bad_input(void)
@@ -607,6 +650,7 @@ int main(void)
 
     test_membership();
     test_bad_input();
+    test_withdraw();
     test_bad_config();
     test_root_prefix();
     test_take_over();
