@@ -1,10 +1,11 @@
 /* detection.c - how long from an agent's death to DOWN?
  *
- *   bench/detection [--driver db,mc] [--trials 5]
+ *   bench/detection [--driver db,mc,zk] [--trials 5]
  *
  * For each driver: start its backend (the project's harness), then, per
  * trial, run a real droverd (the agent, on libvirt's test driver) at
- * report_interval 1 s with service_down_time 3 s, wait until its host is UP,
+ * report_interval 1 s with service_down_time 3 s (zk: a 2 s session, which
+ * is what ends a killed agent's membership), wait until its host is UP,
  * wait a random 1-2 s (so the kill lands anywhere between two heartbeats),
  * kill -9 it, and sweep the group with get_all every 20 ms until the host is
  * DOWN.  Prints min / median / max of kill -> DOWN per driver.  Run from the
@@ -17,6 +18,7 @@
 #include "core/config.h"
 #include "drivers/servicegroup.h"
 #include "tests/harness/harness.h"
+#include "tests/harness/zk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,9 +70,29 @@ static void mc_teardown(void)
     dv_mc_stop(&mc);
 }
 
+/* zk: a standalone ZooKeeper of our own; the agent's session times out
+ * after 2 s, which is what ends its membership when it is killed. */
+static dv_zk_cluster zk;
+
+static int zk_setup(char *sect, size_t len)
+{
+    if (dv_zk_start(&zk, 1) < 0) {
+        fprintf(stderr, "detection: cannot start ZooKeeper\n");
+        return -1;
+    }
+    snprintf(sect, len, "  zk = { hosts = \"%s\"; session_timeout_ms = 2000; };\n", zk.hosts);
+    return 0;
+}
+
+static void zk_teardown(void)
+{
+    dv_zk_stop(&zk);
+}
+
 static const bench_driver drivers[] = {
     { "db", db_setup, NULL },
     { "mc", mc_setup, mc_teardown },
+    { "zk", zk_setup, zk_teardown },
 };
 
 /* ---------------------------------------------------------------- agent */
@@ -216,7 +238,7 @@ out:
 
 int main(int argc, char **argv)
 {
-    const char *want = "db,mc", *droverd = getenv("DROVERD");
+    const char *want = "db,mc,zk", *droverd = getenv("DROVERD");
     const char *tmp = getenv("TMPDIR");
     int trials = 5, rc = 0;
 
@@ -227,7 +249,7 @@ int main(int argc, char **argv)
                  (trials = atoi(argv[++i])) >= 1 && trials <= 64)
             ;
         else {
-            fprintf(stderr, "usage: detection [--driver db,mc] [--trials 1..64]\n");
+            fprintf(stderr, "usage: detection [--driver db,mc,zk] [--trials 1..64]\n");
             return 2;
         }
     }

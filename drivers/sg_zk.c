@@ -850,8 +850,7 @@ static void sort_strs(char **v, size_t n)
 /* Was group/host ever a member (seen, joined, or given admin state)? */
 static int is_known(zk_sg *z, const char *group, const char *host, bool *known, drover_error *err)
 {
-    char *key = key_of(group, host), **hosts = NULL;
-    size_t n = 0;
+    char *key = key_of(group, host);
     dv_admin a;
 
     if (!key)
@@ -860,10 +859,8 @@ static int is_known(zk_sg *z, const char *group, const char *host, bool *known, 
     free(key);
     if (*known)
         return 0;
-    if (dv_statedb_member_list(z->db, group, &hosts, &n, err) < 0)
+    if (dv_statedb_member_has(z->db, group, host, known, err) < 0)
         return -1;
-    *known = find_str(host, hosts, n) != NULL;
-    dv_strv_free(hosts, n);
     if (*known)
         return 0;
     if (dv_statedb_admin_get(z->db, group, host, &a, err) < 0)

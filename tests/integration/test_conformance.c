@@ -18,6 +18,7 @@
 #include "core/report.h"
 #include "drivers/servicegroup.h"
 #include "tests/harness/harness.h"
+#include "tests/harness/zk.h"
 #include "tests/integration/dbtest.h"
 #include "tests/tap.h"
 
@@ -41,6 +42,7 @@ typedef struct backend {
      * and must show by down_max_ms (set by setup from the config). */
     int64_t down_min_ms, down_max_ms;
     dv_mc_server mc;
+    dv_zk_cluster zk;
 } backend;
 
 static char *dir;
@@ -87,9 +89,35 @@ static void teardown_mc(backend *b)
     dv_mc_stop(&b->mc);
 }
 
+/* zk: a standalone ZooKeeper of our own; liveness is the agent's session,
+ * whose timeout here is service_down_time.  A killed agent's node vanishes
+ * one session timeout after its client's last contact with the server (a
+ * heartbeat, or a ping at most a third of the timeout before the kill):
+ * never before service_down_time after its last heartbeat, and by one
+ * report_interval plus a few ZooKeeper ticks after that. */
+static void setup_zk(backend *b, dv_config *cfg)
+{
+    drover_error err;
+
+    if (dv_zk_start(&b->zk, 1) < 0)
+        bail_out("cannot start ZooKeeper with tests/harness/zookeeper.sh");
+    diag("ZooKeeper on %s (%s)", b->zk.hosts, b->zk.dir);
+    if (dv_config_set_string(&cfg->servicegroup.zk.hosts, b->zk.hosts, &err) < 0)
+        bail_out("config: %s", err.message);
+    cfg->servicegroup.zk.session_timeout_ms = DOWN_TIME * 1000;
+    b->down_min_ms = DOWN_TIME * 1000;
+    b->down_max_ms = DOWN_TIME * 1000 + REPORT_INTERVAL * 1000 + 1000;
+}
+
+static void teardown_zk(backend *b)
+{
+    dv_zk_stop(&b->zk);
+}
+
 static backend backends[] = {
     { .driver = "db", .setup = setup_db },
     { .driver = "mc", .setup = setup_mc, .teardown = teardown_mc },
+    { .driver = "zk", .setup = setup_zk, .teardown = teardown_zk },
 };
 
 /* ---------------------------------------------------------------- helpers */
