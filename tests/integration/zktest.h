@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,36 +17,13 @@
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "tests/integration/dbtest.h"      /* dbt_tmpdir, dbt_rmrf */
 
 #ifndef DV_TOP_BUILDDIR
 #define DV_TOP_BUILDDIR "."
 #endif
 
 extern char **environ;
-
-/* A fresh private directory under $TMPDIR (or /tmp); static buffer. */
-static inline const char *zkt_tmpdir(void)
-{
-    const char *base = getenv("TMPDIR");
-    static char dir[512];
-
-    snprintf(dir, sizeof dir, "%s/drover-zk-test-XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(dir);
-}
-
-static inline int zkt_rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
-static inline void zkt_rmrf(const char *dir)
-{
-    if (dir && *dir)
-        nftw(dir, zkt_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* A configuration for the zk driver: state db in dir, report_interval 1 s. */
 static inline dv_config *zkt_config(const char *hosts, const char *dir, int session_ms,
