@@ -1,5 +1,6 @@
 /* registry.c - find a servicegroup driver by name; guard every call. */
 #include "drivers/servicegroup.h"
+#include "core/registry.h"
 #include "core/model.h"
 
 #include <stdlib.h>
@@ -13,36 +14,38 @@ static const dv_sg_ops *const registry[] = {
 };
 #define N_DRIVERS (sizeof registry / sizeof registry[0])
 
-static const char *names[N_DRIVERS + 1];
+static const char *name_at(size_t i)
+{
+    return registry[i]->name;
+}
+
+static int version_at(size_t i)
+{
+    return registry[i]->version;
+}
+
+static const dv_registry table = {
+    .what = "servicegroup driver",
+    .key = "servicegroup.driver",
+    .n = N_DRIVERS,
+    .name_at = name_at,
+    .version_at = version_at,
+    .version = DV_SG_OPS_VERSION,
+    .missing = DROVER_ERR_UNSUPPORTED,
+    .domain = DROVER_FROM_SERVICEGROUP,
+};
 
 const char *const *dv_sg_names(void)
 {
-    for (size_t i = 0; i < N_DRIVERS; i++)
-        names[i] = registry[i]->name;
-    names[N_DRIVERS] = NULL;
+    static const char *names[N_DRIVERS + 1];
+    dv_registry_names(&table, names);
     return names;
 }
 
 const dv_sg_ops *dv_sg_find(const char *name, drover_error *err)
 {
-    char known[128] = "";
-
-    for (size_t i = 0; i < N_DRIVERS; i++) {
-        if (name && strcmp(registry[i]->name, name) == 0) {
-            if (registry[i]->version != DV_SG_OPS_VERSION) {
-                dv_err(err, DROVER_ERR_INTERNAL, DROVER_FROM_SERVICEGROUP,
-                       "servicegroup driver \"%s\" has interface version %d; this build expects %d",
-                       name, registry[i]->version, DV_SG_OPS_VERSION);
-                return NULL;
-            }
-            return registry[i];
-        }
-        strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
-        strncat(known, registry[i]->name, sizeof known - strlen(known) - 1);
-    }
-    dv_err(err, DROVER_ERR_UNSUPPORTED, DROVER_FROM_SERVICEGROUP,
-           "no servicegroup driver named \"%s\" (this build has: %s)", name ? name : "(null)", known);
-    return NULL;
+    long i = dv_registry_find(&table, name, err);
+    return i < 0 ? NULL : registry[i];
 }
 
 int dv_sg_open(const dv_config *cfg, dv_sg **out, drover_error *err)
