@@ -55,7 +55,7 @@ run_phase() {
     make -C "$dir" -j"$jobs" check "${CHECK_ARGS[@]}" >"$dir.check.log" 2>&1
     rc=$?
     read -r p f s < <(count "$dir")
-    grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir.check.log" | grep -v '^PASS:' | head -60
+    grep -aE '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir.check.log" | grep -v '^PASS:' | head -60
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # a test program crashed before printing
     if [ "$f" -ne 0 ]; then
         for log in $(grep -lE '^:test-result: (FAIL|ERROR)' $(find "$dir" -name '*.trs') 2>/dev/null); do
