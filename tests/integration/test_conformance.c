@@ -17,6 +17,7 @@
 #include "core/model.h"
 #include "core/report.h"
 #include "drivers/servicegroup.h"
+#include "tests/harness/agentproc.h"
 #include "tests/harness/harness.h"
 #include "tests/harness/zk.h"
 #include "tests/integration/dbtest.h"
@@ -183,62 +184,20 @@ static char *report_json(const char *host)
 /* ---------------------------------------------------------------- a real agent */
 
 /* A child process heartbeating host every report_interval through its own
- * driver handle, the way droverd's agent does.  The time of its last
- * successful heartbeat is kept in shared memory. */
-typedef struct agent {
-    pid_t pid;
-    volatile int64_t *last_ms;
-} agent;
+ * driver handle, the way droverd's agent does (tests/harness/agentproc.h). */
+typedef dv_agentproc agent;
 
 static void agent_start(agent *a, const char *host)
 {
-    a->last_ms = mmap(NULL, sizeof *a->last_ms, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (a->last_ms == MAP_FAILED)
-        bail_out("mmap: %s", strerror(errno));
-    *a->last_ms = 0;
-    fflush(stdout);
-    if ((a->pid = fork()) < 0)
-        bail_out("fork: %s", strerror(errno));
-    if (a->pid == 0) {
-        drover_error err;
-        dv_sg *sg;
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (dv_sg_open(cfg, &sg, &err) < 0) {
-            fprintf(stderr, "agent %s: %s\n", host, err.message);
-            _exit(1);
-        }
-        for (;;) {
-            if (dv_sg_heartbeat(sg, GROUP, host, NULL, &err) == 0)
-                *a->last_ms = dv_wall_ms();
-            else
-                fprintf(stderr, "agent %s: %s\n", host, err.message);
-            dv_sleep_ms(REPORT_INTERVAL * 1000);
-        }
-    }
-    /* wait for its first heartbeat */
-    for (int i = 0; i < 500 && !*a->last_ms; i++)
-        dv_sleep_ms(10);
-    if (!*a->last_ms)
-        bail_out("the agent for %s did not heartbeat within 5 s", host);
+    char *hosts[] = { (char *)host };
+    dv_agentproc_spec spec = { .cfg = cfg, .group = GROUP, .hosts = hosts, .n_hosts = 1,
+                               .interval_s = REPORT_INTERVAL };
+    if (dv_agentproc_start(a, &spec) < 0)
+        bail_out("the agent for %s did not start", host);
 }
 
-static void agent_kill(agent *a)
-{
-    if (a->pid > 0) {
-        kill(a->pid, SIGKILL);
-        waitpid(a->pid, NULL, 0);
-        a->pid = 0;
-    }
-}
-
-static void agent_free(agent *a)
-{
-    agent_kill(a);
-    if (a->last_ms && a->last_ms != MAP_FAILED)
-        munmap((void *)a->last_ms, sizeof *a->last_ms);
-    a->last_ms = NULL;
-}
+#define agent_kill dv_agentproc_kill
+#define agent_free dv_agentproc_free
 
 /* ---------------------------------------------------------------- tests */
 
@@ -302,7 +261,7 @@ static void test_heartbeats_stop(dv_sg *sg)
     dv_sleep_ms(2500);
     is_int(state_of(sg, "beta", NULL), DROVER_UP, "a heartbeating agent is UP (2.5 s in)");
     agent_kill(&a);
-    last = *a.last_ms;
+    last = *a.beat;
     t0 = dv_wall_ms();
     diag("agent killed %lld ms after its last heartbeat", (long long)(t0 - last));
     deadline = last + be->down_max_ms + 2000;

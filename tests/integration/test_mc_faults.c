@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "drivers/servicegroup.h"
+#include "tests/harness/agentproc.h"
 #include "tests/harness/harness.h"
 #include "tests/integration/dbtest.h"
 #include "tests/tap.h"
@@ -124,58 +125,19 @@ static const char *listed_state(const char *out, const char *host)
 /* ---------------------------------------------------------------- agents */
 
 /* A child process heartbeating hosts every report_interval through its own
- * handle, as droverd's agent does (one process stands in for many hosts).
- * *beat is the wall time of its last round without an error. */
-typedef struct agent {
-    pid_t pid;
-    volatile int64_t *beat;
-} agent;
+ * handle, as droverd's agent does (one process stands in for many hosts);
+ * tests/harness/agentproc.h. */
+typedef dv_agentproc agent;
 
 static void agent_start(agent *a, const dv_config *cfg, char **hosts, size_t n)
 {
-    a->beat = mmap(NULL, sizeof *a->beat, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (a->beat == MAP_FAILED)
-        bail_out("mmap: %s", strerror(errno));
-    *a->beat = 0;
-    fflush(stdout);
-    if ((a->pid = fork()) < 0)
-        bail_out("fork: %s", strerror(errno));
-    if (a->pid == 0) {
-        drover_error err;
-        dv_sg *sg;
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (dv_sg_open(cfg, &sg, &err) < 0) {
-            fprintf(stderr, "agent: %s\n", err.message);
-            _exit(1);
-        }
-        for (;;) {
-            int64_t start = dv_mono_ms();
-            int failed = 0;
-            for (size_t i = 0; i < n; i++)
-                if (dv_sg_heartbeat(sg, GROUP, hosts[i], NULL, &err) < 0 && !failed++)
-                    fprintf(stderr, "agent: %s\n", err.message);
-            if (!failed)
-                *a->beat = dv_wall_ms();
-            dv_sleep_ms(REPORT_INTERVAL * 1000 - (dv_mono_ms() - start) % 1000);
-        }
-    }
-    for (int i = 0; i < 500 && !*a->beat; i++)
-        dv_sleep_ms(10);
-    if (!*a->beat)
-        bail_out("an agent did not heartbeat within 5 s");
+    dv_agentproc_spec spec = { .cfg = cfg, .group = GROUP, .hosts = hosts, .n_hosts = n,
+                               .interval_s = REPORT_INTERVAL };
+    if (dv_agentproc_start(a, &spec) < 0)
+        bail_out("an agent did not start");
 }
 
-static void agent_stop(agent *a)
-{
-    if (a->pid > 0) {
-        kill(a->pid, SIGKILL);
-        waitpid(a->pid, NULL, 0);
-    }
-    a->pid = 0;
-    if (a->beat && a->beat != MAP_FAILED)
-        munmap((void *)a->beat, sizeof *a->beat);
-    a->beat = NULL;
-}
+#define agent_stop dv_agentproc_free
 
 static char **host_names(const char *prefix, size_t n)
 {

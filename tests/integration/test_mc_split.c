@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "drivers/servicegroup.h"
+#include "tests/harness/agentproc.h"
 #include "tests/harness/harness.h"
 #include "tests/integration/dbtest.h"
 #include "tests/tap.h"
@@ -74,55 +75,20 @@ static dv_sg *open_sg(const dv_config *cfg)
 /* ---------------------------------------------------------------- agents */
 
 /* A child process with its own driver handle (and so its own state
- * database): joins host if asked, then heartbeats every report_interval.
- * *beat: wall time of its last successful heartbeat. */
-typedef struct agent {
-    pid_t pid;
-    volatile int64_t *beat;
-} agent;
+ * database): joins host if asked, then heartbeats every report_interval
+ * (tests/harness/agentproc.h). */
+typedef dv_agentproc agent;
 
 static void agent_start(agent *a, const dv_config *cfg, const char *host, bool join)
 {
-    a->beat = mmap(NULL, sizeof *a->beat, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (a->beat == MAP_FAILED)
-        bail_out("mmap: %s", strerror(errno));
-    *a->beat = 0;
-    fflush(stdout);
-    if ((a->pid = fork()) < 0)
-        bail_out("fork: %s", strerror(errno));
-    if (a->pid == 0) {
-        drover_error err;
-        dv_sg *sg;
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (dv_sg_open(cfg, &sg, &err) < 0 || (join && dv_sg_join(sg, GROUP, host, &err) < 0)) {
-            fprintf(stderr, "agent %s: %s\n", host, err.message);
-            _exit(1);
-        }
-        for (;;) {
-            if (dv_sg_heartbeat(sg, GROUP, host, "{}", &err) == 0)
-                *a->beat = dv_wall_ms();
-            else
-                fprintf(stderr, "agent %s: %s\n", host, err.message);
-            dv_sleep_ms(REPORT_INTERVAL * 1000);
-        }
-    }
-    for (int i = 0; i < 500 && !*a->beat; i++)
-        dv_sleep_ms(10);
-    if (!*a->beat)
-        bail_out("the agent for %s did not heartbeat within 5 s", host);
+    char *hosts[] = { (char *)host };
+    dv_agentproc_spec spec = { .cfg = cfg, .group = GROUP, .hosts = hosts, .n_hosts = 1,
+                               .report = "{}", .join = join, .interval_s = REPORT_INTERVAL };
+    if (dv_agentproc_start(a, &spec) < 0)
+        bail_out("the agent for %s did not start", host);
 }
 
-static void agent_stop(agent *a)
-{
-    if (a->pid > 0) {
-        kill(a->pid, SIGKILL);
-        waitpid(a->pid, NULL, 0);
-    }
-    a->pid = 0;
-    if (a->beat && a->beat != MAP_FAILED)
-        munmap((void *)a->beat, sizeof *a->beat);
-    a->beat = NULL;
-}
+#define agent_stop dv_agentproc_free
 
 /* `host` leaves through a fresh process with cfg's state database; its
  * exit status is 0 when the leave worked. */
