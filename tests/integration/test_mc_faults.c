@@ -19,6 +19,7 @@
 #include "tests/harness/harness.h"
 #include "tests/integration/dbtest.h"
 #include "tests/tap.h"
+#include "tests/integration/mctest.h"  /* uses bail_out */
 
 #include <libmemcached/memcached.h>
 #include <signal.h>
@@ -36,43 +37,12 @@ static char *dir;
 
 /* ---------------------------------------------------------------- config */
 
-static void set_servers(dv_strlist *l, const char *const *addrs, size_t n)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    if (!(l->v = calloc(n, sizeof *l->v)))
-        bail_out("out of memory");
-    for (l->n = 0; l->n < n; l->n++)
-        if (!(l->v[l->n] = strdup(addrs[l->n])))
-            bail_out("out of memory");
-}
-
 static dv_config *make_cfg(const char *const *addrs, size_t n, const char *state_name)
 {
-    dv_config *cfg = dv_config_new_defaults();
-    drover_error err;
-
-    if (!cfg || dv_config_set_string(&cfg->servicegroup.driver, "mc", &err) < 0 ||
-        dv_config_set_string(&cfg->state.path, dbt_join(dir, state_name), &err) < 0)
-        bail_out("cannot make a config");
-    set_servers(&cfg->servicegroup.mc.servers, addrs, n);
-    cfg->servicegroup.report_interval = REPORT_INTERVAL;
-    cfg->servicegroup.service_down_time = DOWN_TIME;
-    cfg->servicegroup.mc.poll_timeout_ms = POLL_MS;
-    cfg->servicegroup.mc.retry_timeout_s = RETRY_S;
-    return cfg;
+    return mct_config(dir, addrs, n, state_name, REPORT_INTERVAL, DOWN_TIME, POLL_MS, RETRY_S);
 }
 
-static dv_sg *open_sg(const dv_config *cfg)
-{
-    drover_error err;
-    dv_sg *sg;
-
-    if (dv_sg_open(cfg, &sg, &err) < 0)
-        bail_out("cannot open the mc driver: %s", err.message);
-    return sg;
-}
+#define open_sg mct_open
 
 /* The same settings as a drover.conf, for the drover command. */
 static const char *write_conf(const char *name, const dv_config *cfg)

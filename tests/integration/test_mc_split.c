@@ -24,6 +24,7 @@
 #include "tests/harness/harness.h"
 #include "tests/integration/dbtest.h"
 #include "tests/tap.h"
+#include "tests/integration/mctest.h"  /* uses bail_out */
 
 #include <libmemcached/memcached.h>
 #include <signal.h>
@@ -39,38 +40,10 @@ static char *dir;
 
 static dv_config *make_cfg(const char *const *addrs, size_t n, const char *state_name)
 {
-    dv_config *cfg = dv_config_new_defaults();
-    drover_error err;
-
-    if (!cfg || dv_config_set_string(&cfg->servicegroup.driver, "mc", &err) < 0 ||
-        dv_config_set_string(&cfg->state.path, dbt_join(dir, state_name), &err) < 0)
-        bail_out("cannot make a config");
-    for (size_t i = 0; i < cfg->servicegroup.mc.servers.n; i++)
-        free(cfg->servicegroup.mc.servers.v[i]);
-    free(cfg->servicegroup.mc.servers.v);
-    if (!(cfg->servicegroup.mc.servers.v = calloc(n, sizeof(char *))))
-        bail_out("out of memory");
-    for (cfg->servicegroup.mc.servers.n = 0; cfg->servicegroup.mc.servers.n < n;
-         cfg->servicegroup.mc.servers.n++)
-        if (!(cfg->servicegroup.mc.servers.v[cfg->servicegroup.mc.servers.n] =
-                  strdup(addrs[cfg->servicegroup.mc.servers.n])))
-            bail_out("out of memory");
-    cfg->servicegroup.report_interval = REPORT_INTERVAL;
-    cfg->servicegroup.service_down_time = DOWN_TIME;
-    cfg->servicegroup.mc.poll_timeout_ms = 500;
-    cfg->servicegroup.mc.retry_timeout_s = 1;
-    return cfg;
+    return mct_config(dir, addrs, n, state_name, REPORT_INTERVAL, DOWN_TIME, 500, 1);
 }
 
-static dv_sg *open_sg(const dv_config *cfg)
-{
-    drover_error err;
-    dv_sg *sg;
-
-    if (dv_sg_open(cfg, &sg, &err) < 0)
-        bail_out("cannot open the mc driver: %s", err.message);
-    return sg;
-}
+#define open_sg mct_open
 
 /* ---------------------------------------------------------------- agents */
 
