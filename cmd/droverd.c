@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "core/model.h"
 #include "core/report.h"
-#include "core/virt.h"
+#include "virt/virt.h"
 #include "drivers/servicegroup.h"
 
 #include <errno.h>
