@@ -15,10 +15,11 @@
  *
  *   rounds: abort (timeout_action = abort: the guest must stay on the source)
  *           postcopy (force_complete, post-copy permitted: it must complete)
+ *           converge (a small working set: it must complete, no decision)
  *   targets: a decision within 30 s; with post-copy, completed within 60 s
  *
  * usage: bench/convergence [--memory-mib N] [--wss MIB] [--bandwidth MIB/S]
- *                          [--round abort|postcopy|both] [--trace FILE]
+ *                          [--round abort|postcopy|converge|all] [--trace FILE]
  *                          [--postcopy-trace FILE] [--limit S]
  * (--trace saves the abort round's samples in tests/data/traces/ format.) */
 #include "migrator/policy.h"
@@ -38,8 +39,9 @@
 
 typedef struct opts {
     int memory_mib, wss_mib, bandwidth_mib, limit_s;
-    bool abort_round, postcopy_round;
-    const char *trace, *postcopy_trace;
+    bool abort_round, postcopy_round, converge_round;
+    const char *trace, *postcopy_trace, *converge_trace;
+    int converge_wss_mib;
 } opts;
 
 /* The migration call, in its own thread. */
@@ -189,7 +191,8 @@ static void monitor(virDomainPtr dom, virDomainPtr ctl, const dv_mig_params *p, 
     }
 }
 
-static int save_trace(const char *path, const round_result *r, const opts *o, const char *what)
+static int save_trace(const char *path, const round_result *r, const opts *o, int wss,
+                      const char *what)
 {
     FILE *f = fopen(path, "w");
     time_t now = time(NULL);
@@ -203,7 +206,7 @@ static int save_trace(const char *path, const round_result *r, const opts *o, co
     fprintf(f, "# real: bench/convergence, %s round, %s; two libvirt 9.0 hosts, TCG guest\n", what,
             date);
     fprintf(f, "# %d MiB guest re-dirtying %d MiB, bandwidth %d MiB/s; adaptive's decision: %s "
-            "at %.1f s, iteration %llu\n", o->memory_mib, o->wss_mib, o->bandwidth_mib,
+            "at %.1f s, iteration %llu\n", o->memory_mib, wss, o->bandwidth_mib,
             r->decided ? dv_mig_action_name(r->decision.kind) : "none",
             (double)r->decision_ms / 1000, (unsigned long long)r->decision_iteration);
     fprintf(f, "# elapsed_ms data_total data_processed data_remaining mem_bps dirty_rate page_size "
@@ -267,12 +270,15 @@ static void report(const char *what, const round_result *r, int64_t t0, const mi
     printf("  result (%s): migration call %s after %.1f s%s%s\n", what,
            m->rc == 0 ? "succeeded" : "failed", (double)(m->end_ms - t0) / 1000,
            m->rc == 0 ? "" : ": ", m->rc == 0 ? "" : m->error);
-    printf("  adaptive decided: %s at %.1f s (iteration %llu) after %zu downtime change(s), last "
-           "%llu ms%s\n",
-           r->decided ? dv_mig_action_name(r->decision.kind) : "nothing",
-           (double)r->decision_ms / 1000, (unsigned long long)r->decision_iteration, r->n_set,
-           (unsigned long long)r->last_set_ms,
-           r->decided && r->decision_ms <= 30000 ? " (target <= 30 s: met)" : " (target <= 30 s: MISSED)");
+    if (r->decided)
+        printf("  adaptive decided: %s at %.1f s (iteration %llu) after %zu downtime change(s), "
+               "last %llu ms%s\n", dv_mig_action_name(r->decision.kind),
+               (double)r->decision_ms / 1000, (unsigned long long)r->decision_iteration, r->n_set,
+               (unsigned long long)r->last_set_ms,
+               r->decision_ms <= 30000 ? " (target <= 30 s: met)" : " (target <= 30 s: MISSED)");
+    else
+        printf("  adaptive took no decision; %zu downtime change(s), last %llu ms\n", r->n_set,
+               (unsigned long long)r->last_set_ms);
     if (r->decided && r->decision.kind == DV_MIG_ACT_POSTCOPY)
         printf("  post-copy: completed %.1f s after the switch, %.1f s after the start%s\n",
                (double)(m->end_ms - t0 - r->decision_ms) / 1000, (double)(m->end_ms - t0) / 1000,
@@ -281,37 +287,65 @@ static void report(const char *what, const round_result *r, int64_t t0, const mi
            !on_src && !on_dst ? "NOWHERE" : "");
 }
 
+/* The rounds: what timeout_action is, and what must happen. */
+typedef enum round_kind { ROUND_ABORT, ROUND_POSTCOPY, ROUND_CONVERGE } round_kind;
+static const char *const round_names[] = { "abort", "force_complete + post-copy",
+                                           "converging (small working set)" };
+
+static virDomainPtr start_guest(const lvh *h, virConnectPtr c, const opts *o, round_kind kind)
+{
+    char cmd[32];
+    virDomainPtr dom;
+    lvh_beat b;
+    int64_t t = dv_mono_ms();
+
+    int wss = kind == ROUND_CONVERGE ? o->converge_wss_mib : o->wss_mib;
+    snprintf(cmd, sizeof cmd, "wss=%d", wss);
+    if (!(dom = lvh_guest_start(h, c, GUEST, o->memory_mib, cmd)) ||
+        lvh_beat_wait_running(dom, 180000, &b) < 0) {
+        fprintf(stderr, "the guest did not start and fill its RAM\n");
+        if (dom)
+            virDomainFree(dom);
+        return NULL;
+    }
+    printf("\nround %s: %d MiB guest, wss %d MiB, bandwidth %d MiB/s (guest ready in %.1f s)\n",
+           round_names[kind], o->memory_mib, wss,
+           o->bandwidth_mib, (double)(dv_mono_ms() - t) / 1000);
+    return dom;
+}
+
+/* leave no guest for the next round */
+static void destroy_guest(virConnectPtr c)
+{
+    virDomainPtr d = virDomainLookupByName(c, GUEST);
+    if (d) {
+        virDomainDestroy(d);
+        virDomainFree(d);
+    }
+}
+
 /* One round on a fresh guest on host 1; 0 when it ended as it should. */
-static int run_round(const lvh *h, const opts *o, bool postcopy_round, round_result *r)
+static int run_round(const lvh *h, const opts *o, round_kind kind, round_result *r)
 {
     virConnectPtr c1 = virConnectOpen(h->host[0].uri), c2 = virConnectOpen(h->host[1].uri);
     virConnectPtr cc = virConnectOpen(h->host[0].uri);
-    char cmd[32];
     virDomainPtr dom, ctl;
-    lvh_beat b;
     virTypedParameterPtr params = NULL;
     int np = 0, maxp = 0, ok;
     pthread_t th;
     dv_mig_params p = { .memory_mib = (uint64_t)o->memory_mib, .downtime_ms = 500,
                         .downtime_steps = 10, .downtime_delay_s = 75,
                         .completion_timeout_s = 800, .poll_interval_ms = POLL_MS,
-                        .timeout_force_complete = postcopy_round,
-                        .post_copy_permitted = postcopy_round };
+                        .timeout_force_complete = kind == ROUND_POSTCOPY,
+                        .post_copy_permitted = kind == ROUND_POSTCOPY };
+    bool postcopy_round = kind == ROUND_POSTCOPY;
 
     if (!c1 || !c2 || !cc) {
         fprintf(stderr, "cannot connect to the hosts: %s\n", virGetLastErrorMessage());
         return -1;
     }
-    snprintf(cmd, sizeof cmd, "wss=%d", o->wss_mib);
-    int64_t tb = dv_mono_ms();
-    if (!(dom = lvh_guest_start(h, c1, GUEST, o->memory_mib, cmd)) ||
-        lvh_beat_wait_running(dom, 180000, &b) < 0) {
-        fprintf(stderr, "the guest did not start and fill its RAM\n");
+    if (!(dom = start_guest(h, c1, o, kind)))
         return -1;
-    }
-    printf("\nround %s: %d MiB guest, wss %d MiB, bandwidth %d MiB/s (guest ready in %.1f s)\n",
-           postcopy_round ? "force_complete + post-copy" : "abort", o->memory_mib, o->wss_mib,
-           o->bandwidth_mib, (double)(dv_mono_ms() - tb) / 1000);
     virTypedParamsAddULLong(&params, &np, &maxp, VIR_MIGRATE_PARAM_BANDWIDTH,
                             (unsigned long long)o->bandwidth_mib);
     mig_call m = { .dom = dom, .uri = h->host[1].p2p_uri, .params = params, .nparams = np,
@@ -328,17 +362,15 @@ static int run_round(const lvh *h, const opts *o, bool postcopy_round, round_res
     r->rc = m.rc;
     snprintf(r->error, sizeof r->error, "%s", m.error);
     bool on_src = runs_on(c1, GUEST), on_dst = runs_on(c2, GUEST);
-    report(postcopy_round ? "post-copy" : "abort", r, t0, &m, on_src, on_dst);
+    report(round_names[kind], r, t0, &m, on_src, on_dst);
     nova_beside(&p, r);
-    ok = postcopy_round ? m.rc == 0 && on_dst && !on_src : m.rc < 0 && on_src && !on_dst;
+    if (kind == ROUND_ABORT)
+        ok = m.rc < 0 && on_src && !on_dst;
+    else   /* post-copy completes; a converging guest completes with no decision */
+        ok = m.rc == 0 && on_dst && !on_src && (kind == ROUND_POSTCOPY || !r->decided);
     printf("  outcome: %s\n", ok ? "as expected" : "NOT as expected");
     virTypedParamsFree(params, np);
-    /* leave no guest for the next round */
-    virDomainPtr d = virDomainLookupByName(on_dst ? c2 : c1, GUEST);
-    if (d) {
-        virDomainDestroy(d);
-        virDomainFree(d);
-    }
+    destroy_guest(on_dst ? c2 : c1);
     virDomainFree(dom);
     virDomainFree(ctl);
     virConnectClose(c1);
@@ -350,8 +382,10 @@ static int run_round(const lvh *h, const opts *o, bool postcopy_round, round_res
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){ .memory_mib = 256, .wss_mib = 64, .bandwidth_mib = 16, .limit_s = 120,
-                 .abort_round = true, .postcopy_round = true };
-    for (int i = 1; i < argc; i++) {
+                 .abort_round = true, .postcopy_round = true, .converge_round = true,
+                 .converge_wss_mib = 4 };
+    /* every option takes a value */
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             return -1;
@@ -367,29 +401,33 @@ static int parse(int argc, char **argv, opts *o)
             o->trace = v;
         else if (!strcmp(a, "--postcopy-trace"))
             o->postcopy_trace = v;
+        else if (!strcmp(a, "--converge-trace"))
+            o->converge_trace = v;
+        else if (!strcmp(a, "--converge-wss"))
+            o->converge_wss_mib = atoi(v);
         else if (!strcmp(a, "--round")) {
-            o->abort_round = !strcmp(v, "abort") || !strcmp(v, "both");
-            o->postcopy_round = !strcmp(v, "postcopy") || !strcmp(v, "both");
+            o->abort_round = !strcmp(v, "abort") || !strcmp(v, "all");
+            o->postcopy_round = !strcmp(v, "postcopy") || !strcmp(v, "all");
+            o->converge_round = !strcmp(v, "converge") || !strcmp(v, "all");
         } else
             return -1;
-        i++;
     }
     return o->memory_mib > 0 && o->wss_mib >= 0 && o->bandwidth_mib > 0 && o->limit_s > 0 &&
-                   (o->abort_round || o->postcopy_round)
+                   (o->abort_round || o->postcopy_round || o->converge_round)
                ? 0
                : -1;
 }
 
 int main(int argc, char **argv)
 {
-    static round_result ra, rp;
+    static round_result ra, rp, rc;
     opts o;
     lvh h;
     int bad = 0;
 
     if (parse(argc, argv, &o) < 0) {
         fprintf(stderr, "usage: %s [--memory-mib N] [--wss MIB] [--bandwidth MIB/S] "
-                "[--round abort|postcopy|both] [--trace FILE] [--postcopy-trace FILE] [--limit S]\n",
+                "[--round abort|postcopy|converge|all] [--trace FILE] [--postcopy-trace FILE] [--limit S]\n",
                 argv[0]);
         return 2;
     }
@@ -399,14 +437,19 @@ int main(int argc, char **argv)
         return 99;
     printf("two libvirt hosts in %ld ms\n", h.start_ms);
     if (o.abort_round) {
-        bad |= run_round(&h, &o, false, &ra) != 0;
-        if (o.trace && save_trace(o.trace, &ra, &o, "abort") == 0)
+        bad |= run_round(&h, &o, ROUND_ABORT, &ra) != 0;
+        if (o.trace && save_trace(o.trace, &ra, &o, o.wss_mib, "abort") == 0)
             printf("  trace: %zu samples in %s\n", ra.n, o.trace);
     }
     if (o.postcopy_round) {
-        bad |= run_round(&h, &o, true, &rp) != 0;
-        if (o.postcopy_trace && save_trace(o.postcopy_trace, &rp, &o, "post-copy") == 0)
+        bad |= run_round(&h, &o, ROUND_POSTCOPY, &rp) != 0;
+        if (o.postcopy_trace && save_trace(o.postcopy_trace, &rp, &o, o.wss_mib, "post-copy") == 0)
             printf("  trace: %zu samples in %s\n", rp.n, o.postcopy_trace);
+    }
+    if (o.converge_round) {
+        bad |= run_round(&h, &o, ROUND_CONVERGE, &rc) != 0;
+        if (o.converge_trace && save_trace(o.converge_trace, &rc, &o, o.converge_wss_mib, "converging") == 0)
+            printf("  trace: %zu samples in %s\n", rc.n, o.converge_trace);
     }
     lvh_stop(&h);
     return bad ? 1 : 0;

@@ -376,6 +376,24 @@ static void test_adaptive_converging(const char *name, uint64_t mib)
     free(t.s);
 }
 
+/* recorded by bench/convergence (its converge round): a 4 MiB working set
+ * at 16 MiB/s converges once the downtime covers it */
+static void test_real_converging(void)
+{
+    const char *name = "real-converge-256m-wss4-16mibs.trace";
+    trace t = load_trace(name);
+    dv_mig_params p = default_params(256);
+    replay r = run_trace(&dv_mig_policy_adaptive, &p, &t);
+
+    is_int(r.n_final, 0, "adaptive, real %s: no abort, post-copy or pause", name);
+    ok(r.n_set >= 2 && r.n_set <= 11, "adaptive, real %s: the downtime raised, in steps (%zu)", name,
+       r.n_set);
+    /* a pass of the whole 4 MiB at 16 MiB/s needs 250 ms */
+    ok(r.max_set_ms >= 250 && r.max_set_ms <= 500, "... to cover the working set (%llu ms)",
+       (unsigned long long)r.max_set_ms);
+    free(t.s);
+}
+
 static void test_adaptive_stall_fits(void)
 {
     trace t = load_trace("stall-fits.trace");
@@ -595,6 +613,7 @@ int main(void)
     test_adaptive_converging("converge-fast.trace", 512);
     test_adaptive_converging("converge-slow.trace", 1024);
     test_adaptive_stall_fits();
+    test_real_converging();
     test_adaptive_nonconverging("wss-nonconverge.trace", 256, 5, 30000);
     test_real_trace("real-abort-256m-wss64-16mibs.trace", 256);
     test_real_trace("real-postcopy-256m-wss64-16mibs.trace", 256);
