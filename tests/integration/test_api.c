@@ -118,9 +118,9 @@ int main(void)
     drover_error err = { 0 };
     drover_ctx *ctx;
 
-    if (!(dir = dbt_tmpdir()))
+    if (!(dir = dv_scratch_dir()))
         bail_out("mkdtemp failed");
-    db = dbt_join(dir, "drover.db");
+    db = dv_scratch_join(dir, "drover.db");
     snprintf(conf, sizeof conf, "%s/drover.conf", dir);
     snprintf(text, sizeof text,
              "servicegroup = { driver = \"db\"; db = { path = \"%s\"; }; };\n"
@@ -132,6 +132,6 @@ int main(void)
     is_str(drover_ctx_group(ctx), "compute", "the context's group is compute");
     test_list_states(ctx, db);
     drover_close(ctx);
-    dbt_rmrf(dir);
+    dv_scratch_rmrf(dir);
     return done_testing();
 }

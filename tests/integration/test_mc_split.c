@@ -22,14 +22,20 @@
 #include "drivers/servicegroup.h"
 #include "tests/harness/agentproc.h"
 #include "tests/harness/harness.h"
-#include "tests/integration/dbtest.h"
+#include "tests/harness/scratch.h"
 #include "tests/tap.h"
 #include "tests/integration/mctest.h"  /* uses bail_out */
 
+#include <errno.h>
 #include <libmemcached/memcached.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define GROUP "compute"
 #define REPORT_INTERVAL 1
@@ -412,12 +418,12 @@ static void test_compaction(void)
 
 int main(void)
 {
-    if (!(dir = dbt_tmpdir()))
+    if (!(dir = dv_scratch_dir()))
         bail_out("cannot make a temporary directory");
     test_split();
     test_restart();
     test_fleet();
     test_compaction();
-    dbt_rmrf(dir);
+    dv_scratch_rmrf(dir);
     return done_testing();
 }

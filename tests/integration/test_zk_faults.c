@@ -239,7 +239,7 @@ static void stop_agent(dv_sg *r, int report_interval_s)
 
 int main(void)
 {
-    const char *dir = dbt_tmpdir();
+    const char *dir = dv_scratch_dir();
     char conf[600];
     dv_config *cfg;
     drover_error err = { 0 };
@@ -302,6 +302,6 @@ int main(void)
     if (tap_failed)
         diag("scratch directory kept for a look: %s", dir);   /* agents' logs, state db */
     else
-        dbt_rmrf(dir);
+        dv_scratch_rmrf(dir);
     return done_testing();
 }
