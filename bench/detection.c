@@ -18,11 +18,11 @@
 #include "core/config.h"
 #include "drivers/servicegroup.h"
 #include "tests/harness/harness.h"
+#include "tests/harness/scratch.h"
 #include "tests/harness/zk.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,12 +184,6 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st; (void)flag; (void)f;
-    return remove(p);
-}
-
 static int run_driver(const bench_driver *bd, const char *droverd, int trials)
 {
     char sect[1024], conf[600], text[2048];
@@ -239,7 +233,7 @@ out:
 int main(int argc, char **argv)
 {
     const char *want = "db,mc,zk", *droverd = getenv("DROVERD");
-    const char *tmp = getenv("TMPDIR");
+    const char *scratch;
     int trials = 5, rc = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -260,11 +254,11 @@ int main(int argc, char **argv)
                 droverd);
         return 2;
     }
-    snprintf(dir, sizeof dir, "%s/drover-detect-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        fprintf(stderr, "detection: mkdtemp: %s\n", strerror(errno));
+    if (!(scratch = dv_scratch_dir())) {
+        fprintf(stderr, "detection: cannot make a scratch directory: %s\n", strerror(errno));
         return 1;
     }
+    snprintf(dir, sizeof dir, "%s", scratch);
     srand((unsigned)getpid());
     printf("kill -9 of a droverd (report_interval %d s, service_down_time %d s) -> DOWN seen by a "
            "reader sweeping every 20 ms\n", REPORT_INTERVAL, DOWN_TIME);
@@ -279,6 +273,6 @@ int main(int argc, char **argv)
         }
     }
     printf("anchor: Nova defaults (report_interval 10 s, service_down_time 60 s) detect in up to 60 s\n");
-    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    dv_scratch_rmrf(dir);
     return rc;
 }

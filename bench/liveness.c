@@ -27,9 +27,9 @@
 #include "core/report.h"
 #include "drivers/servicegroup.h"
 #include "tests/harness/harness.h"
+#include "tests/harness/scratch.h"
 #include "tests/harness/zk.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,27 +51,17 @@ typedef struct bench_driver {
 
 static int db_setup(dv_config *cfg, char **scratch, drover_error *err)
 {
-    const char *tmp = getenv("TMPDIR");
-    char dir[512], path[600];
+    const char *dir = dv_scratch_dir();
 
-    snprintf(dir, sizeof dir, "%s/drover-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir))
-        return dv_err(err, DROVER_ERR_IO, DROVER_FROM_CORE, "mkdtemp %s failed", dir);
-    snprintf(path, sizeof path, "%s/bench.db", dir);
-    *scratch = strdup(dir);
-    return dv_config_set_string(&cfg->servicegroup.db.path, path, err);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st; (void)flag; (void)f;
-    return remove(p);
+    if (!dir || !(*scratch = strdup(dir)))
+        return dv_err(err, DROVER_ERR_IO, DROVER_FROM_CORE, "cannot make a scratch directory");
+    return dv_config_set_string(&cfg->servicegroup.db.path,
+                                dv_scratch_join(*scratch, "bench.db"), err);
 }
 
 static void db_teardown(char *scratch)
 {
-    if (scratch)
-        nftw(scratch, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    dv_scratch_rmrf(scratch);
     free(scratch);
 }
 

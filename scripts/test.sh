@@ -4,7 +4,9 @@
 # Installs every dependency (scripts/deps.sh test), builds drover twice and
 # runs `make check` in each: once warning-free with -Werror, once under
 # AddressSanitizer + UndefinedBehaviorSanitizer; then the pure-logic tests
-# under valgrind (no definite leaks) and `make distcheck`.  Every real server
+# under valgrind (no definite leaks) and `make distcheck` (the tarball builds
+# every test and runs the unit tests and fuzz seed replays; the integration
+# tests already ran twice above; counted as one result).  Every real server
 # a test needs (SQLite files, memcached, ZooKeeper, libvirtd + qemu) is
 # started by that test through tests/harness/.  Ends with "N passed, N failed".
 #
@@ -99,6 +101,8 @@ if [ $quick = 0 ]; then
     done
     record "valgrind" "$vp" "$vf" 0 "$((SECONDS - t0)) s"
 
+    # distcheck configures with DV_DISTCHECK=1 (Makefile.am): it builds every
+    # test from the tarball but runs only the fast ones
     say "distcheck"
     t0=$SECONDS
     if make -C "$top/build/werror" distcheck >"$top/build/distcheck.log" 2>&1; then

@@ -1,13 +1,12 @@
-/* dbtest.h - helpers for tests on real SQLite files: a scratch directory,
- * whole-file snapshots (to prove a file was left unchanged), and running a
- * step as an unprivileged user (root ignores permission bits). */
+/* dbtest.h - helpers for tests on real SQLite files: whole-file snapshots
+ * (to prove a file was left unchanged), writing a file whole, and running a
+ * step as an unprivileged user (root ignores permission bits).  The scratch
+ * directory they work in is tests/harness/scratch.h. */
 #ifndef DV_DBTEST_H
 #define DV_DBTEST_H
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,43 +16,9 @@
 #include <unistd.h>
 
 #include "drover.h"
+#include "tests/harness/scratch.h"
 
 #define DBT_NOBODY 65534
-
-/* A fresh directory under $TMPDIR (or /tmp), searchable by everyone so an
- * unprivileged child can reach what is inside. */
-static inline char *dbt_tmpdir(void)
-{
-    const char *base = getenv("TMPDIR");
-    static char dir[512];
-
-    snprintf(dir, sizeof dir, "%s/drover-test-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir) || chmod(dir, 0755) < 0)
-        return NULL;
-    return dir;
-}
-
-/* dir/name in a rotating set of buffers (enough for a few at a time). */
-static inline const char *dbt_join(const char *dir, const char *name)
-{
-    static char buf[8][600];
-    static int next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof buf[0], "%s/%s", dir, name);
-    return b;
-}
-
-static inline int dbt_rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st; (void)flag; (void)f;
-    return remove(p);
-}
-
-static inline void dbt_rmrf(const char *dir)
-{
-    if (dir)
-        nftw(dir, dbt_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Whole contents of a file; NULL if it cannot be read. */
 typedef struct dbt_blob {
@@ -108,22 +73,6 @@ static inline int dbt_write_file(const char *path, const void *data, size_t len)
         return -1;
     }
     return fclose(f);
-}
-
-/* Names in dir (not . and ..), for "nothing was created" checks. */
-static inline int dbt_count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            n++;
-    closedir(d);
-    return n;
 }
 
 /* Run fn in a child that has dropped to uid/gid nobody; returns fn's result

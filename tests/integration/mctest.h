@@ -1,5 +1,5 @@
 /* mctest.h - configs and driver handles for tests of the mc driver.
- * Include after tests/tap.h and tests/integration/dbtest.h. */
+ * Include after tests/tap.h and tests/harness/scratch.h. */
 #ifndef DV_MCTEST_H
 #define DV_MCTEST_H
 
@@ -18,7 +18,7 @@ static inline dv_config *mct_config(const char *dir, const char *const *addrs, s
     drover_error err;
 
     if (!cfg || dv_config_set_string(&cfg->servicegroup.driver, "mc", &err) < 0 ||
-        dv_config_set_string(&cfg->state.path, dbt_join(dir, state_name), &err) < 0)
+        dv_config_set_string(&cfg->state.path, dv_scratch_join(dir, state_name), &err) < 0)
         bail_out("cannot make a config");
     l = &cfg->servicegroup.mc.servers;
     for (size_t i = 0; i < l->n; i++)

@@ -13,7 +13,7 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$(pwd)}
 droverd=$top_builddir/cmd/droverd
 drover=$top_builddir/cmd/drover
-silent=$top_builddir/tests/integration/silent_socket
+silent=$top_builddir/tests/harness/silent_socket
 . "$top_srcdir/tests/harness/libvirtd_session.sh"
 
 n=0 failed=0

@@ -167,9 +167,9 @@ int main(void)
     drover_error err = { 0 };
     drover_ctx *ctx;
 
-    if (!(dir = dbt_tmpdir()))
+    if (!(dir = dv_scratch_dir()))
         bail_out("mkdtemp failed");
-    db = dbt_join(dir, "drover.db");
+    db = dv_scratch_join(dir, "drover.db");
     snprintf(conf, sizeof conf, "%s/drover.conf", dir);
     snprintf(node, sizeof node, "%s/src-node.xml", dir);
     snprintf(text, sizeof text,
@@ -191,6 +191,6 @@ int main(void)
     test_list_states(ctx, db);
     test_schedule(ctx, db);
     drover_close(ctx);
-    dbt_rmrf(dir);
+    dv_scratch_rmrf(dir);
     return done_testing();
 }

@@ -20,7 +20,7 @@
 #include "tests/harness/agentproc.h"
 #include "tests/harness/harness.h"
 #include "tests/harness/zk.h"
-#include "tests/integration/dbtest.h"
+#include "tests/harness/scratch.h"
 #include "tests/tap.h"
 
 #include <signal.h>
@@ -64,7 +64,7 @@ static void setup_db(backend *b, dv_config *cfg)
 {
     drover_error err;
 
-    if (dv_config_set_string(&cfg->servicegroup.db.path, dbt_join(dir, "drover.db"), &err) < 0)
+    if (dv_config_set_string(&cfg->servicegroup.db.path, dv_scratch_join(dir, "drover.db"), &err) < 0)
         bail_out("config: %s", err.message);
     b->down_min_ms = DOWN_TIME * 1000;
     b->down_max_ms = DOWN_TIME * 1000 + 1000;
@@ -579,14 +579,14 @@ int main(int argc, char **argv)
     if (!be)
         bail_out("no conformance backend for driver \"%s\"", want);
     diag("conformance of the \"%s\" driver", be->driver);
-    if (!(dir = dbt_tmpdir()))
+    if (!(dir = dv_scratch_dir()))
         bail_out("cannot make a temporary directory");
     if (!(cfg = dv_config_new_defaults()))
         bail_out("out of memory");
     {
         drover_error err;
         if (dv_config_set_string(&cfg->servicegroup.driver, be->driver, &err) < 0 ||
-            dv_config_set_string(&cfg->state.path, dbt_join(dir, "state.db"), &err) < 0)
+            dv_config_set_string(&cfg->state.path, dv_scratch_join(dir, "state.db"), &err) < 0)
             bail_out("config: %s", err.message);
     }
     cfg->servicegroup.report_interval = REPORT_INTERVAL;
@@ -605,6 +605,6 @@ int main(int argc, char **argv)
     if (be->teardown)
         be->teardown(be);
     dv_config_free(cfg);
-    dbt_rmrf(dir);
+    dv_scratch_rmrf(dir);
     return done_testing();
 }

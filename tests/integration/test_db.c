@@ -77,7 +77,7 @@ static const dv_sg_ops future_ops = {
 
 static void test_guards(void)
 {
-    dv_config *cfg = config_for(dbt_join(dir, "unused.db"));
+    dv_config *cfg = config_for(dv_scratch_join(dir, "unused.db"));
     drover_error err = { 0 };
     drover_member *all = (drover_member *)&err, one;
     drover_liveness s = DROVER_UP;
@@ -562,7 +562,7 @@ static void test_states_upgrade(void)
         .what = "servicegroup database", .application_id = DV_APPID_SERVICEGROUP,
         .domain = DROVER_FROM_DB, .steps = v1, .n_steps = 1,
     };
-    const char *path = dbt_join(dir, "v1.db");
+    const char *path = dv_scratch_join(dir, "v1.db");
     dv_config *cfg = config_for(path);
     drover_error err = { 0 };
     dv_sqlite *h;
@@ -599,7 +599,7 @@ static void test_states_upgrade(void)
 
 static void test_states(void)
 {
-    dv_config *cfg = config_for(dbt_join(dir, "states.db"));
+    dv_config *cfg = config_for(dv_scratch_join(dir, "states.db"));
     drover_error err = { 0 };
     dv_sg *sg = open_sg(cfg), *fb;
 
@@ -682,7 +682,7 @@ static void refused_sg(const char *path, const char *why, drover_code code, cons
     dv_config *cfg = config_for(path);
     drover_error err = { 0 };
     dbt_blob before, after;
-    int entries = dbt_count_entries(dir);
+    int entries = dv_scratch_count_entries(dir);
     dv_sg *sg = (dv_sg *)&err;
 
     if (dbt_snapshot(path, &before) < 0)
@@ -693,7 +693,7 @@ static void refused_sg(const char *path, const char *why, drover_code code, cons
     has_str(err.message, needle, "%s: says why", why);
     ok(dbt_snapshot(path, &after) == 0 && dbt_same(&before, &after),
        "%s: the file is byte-for-byte unchanged", why);
-    is_int(dbt_count_entries(dir), entries, "%s: nothing created next to it", why);
+    is_int(dv_scratch_count_entries(dir), entries, "%s: nothing created next to it", why);
     dbt_blob_free(&before);
     dbt_blob_free(&after);
     dv_config_free(cfg);
@@ -723,11 +723,11 @@ static void test_files(void)
 
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (char)(i * 7919 % 251);
-    p = dbt_join(dir, "junk");
+    p = dv_scratch_join(dir, "junk");
     dbt_write_file(p, junk, sizeof junk);
     refused_sg(p, "random bytes", DROVER_ERR_CORRUPT, "not an SQLite database");
 
-    p = dbt_join(dir, "foreign.db");
+    p = dv_scratch_join(dir, "foreign.db");
     if (sqlite3_open(p, &s) != SQLITE_OK ||
         sqlite3_exec(s, "CREATE TABLE member (name TEXT); INSERT INTO member VALUES ('x');",
                      NULL, NULL, NULL) != SQLITE_OK)
@@ -736,14 +736,14 @@ static void test_files(void)
     refused_sg(p, "another application's db with a member table", DROVER_ERR_CORRUPT,
                "another application");
 
-    p = dbt_join(dir, "state.db");
+    p = dv_scratch_join(dir, "state.db");
     if (dv_statedb_open(p, 1000, &sdb, &err) < 0)
         bail_out("statedb: %s", err.message);
     dv_statedb_close(sdb);
     refused_sg(p, "a drover state db", DROVER_ERR_CORRUPT,
                "is a drover state database, not a drover servicegroup database");
 
-    p = dbt_join(dir, "newer.db");
+    p = dv_scratch_join(dir, "newer.db");
     cfg = config_for(p);
     dv_sg_close(open_sg(cfg));
     dv_config_free(cfg);
@@ -769,7 +769,7 @@ static void test_files(void)
     ok(rc == -1, "as uid %d, opening in a root-owned 0755 directory fails", DBT_NOBODY);
     is_int(err.code, DROVER_ERR_IO, "... io");
     has_str(err.message, "root-only is not writable", "... naming the directory");
-    is_int(dbt_count_entries(dbt_join(dir, "root-only")), 0, "... nothing was created");
+    is_int(dv_scratch_count_entries(dv_scratch_join(dir, "root-only")), 0, "... nothing was created");
 }
 
 /* ---- two writers and a reader on one file */
@@ -861,7 +861,7 @@ static void reader(const char *path, int seconds, int fd)
 
 static void test_concurrency(void)
 {
-    const char *path = dbt_join(dir, "shared.db");
+    const char *path = dv_scratch_join(dir, "shared.db");
     const char *env = getenv("DROVER_TEST_SECONDS");
     int seconds = env && atoi(env) > 0 ? atoi(env) : 10;
     const char *who[3] = { "writer w1", "writer w2", "reader" };
@@ -904,12 +904,12 @@ int main(void)
     dv_sg *sg;
     dbt_blob b;
 
-    if (!(dir = dbt_tmpdir()))
+    if (!(dir = dv_scratch_dir()))
         bail_out("mkdtemp failed");
     diag("scratch directory %s", dir);
     test_guards();
 
-    cfg = config_for(dbt_join(dir, "drover.db"));
+    cfg = config_for(dv_scratch_join(dir, "drover.db"));
     sg = open_sg(cfg);
     ok(dbt_snapshot(cfg->servicegroup.db.path, &b) == 0 && (b.mode & 07777) == 0600,
        "the servicegroup db is created mode 0600");
@@ -938,6 +938,6 @@ int main(void)
 
     test_files();
     test_concurrency();
-    dbt_rmrf(dir);
+    dv_scratch_rmrf(dir);
     return done_testing();
 }

@@ -17,14 +17,20 @@
 #include "drivers/servicegroup.h"
 #include "tests/harness/agentproc.h"
 #include "tests/harness/harness.h"
-#include "tests/integration/dbtest.h"
+#include "tests/harness/scratch.h"
 #include "tests/tap.h"
 #include "tests/integration/mctest.h"  /* uses bail_out */
 
+#include <errno.h>
 #include <libmemcached/memcached.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define GROUP "compute"
 #define REPORT_INTERVAL 1
@@ -47,7 +53,7 @@ static dv_config *make_cfg(const char *const *addrs, size_t n, const char *state
 /* The same settings as a drover.conf, for the drover command. */
 static const char *write_conf(const char *name, const dv_config *cfg)
 {
-    const char *path = dbt_join(dir, name);
+    const char *path = dv_scratch_join(dir, name);
     FILE *f = fopen(path, "w");
 
     if (!f)
@@ -464,7 +470,7 @@ static void test_sasl(void)
     {
         FILE *f;
         int rc;
-        conf = dbt_join(dir, "sasl.conf");
+        conf = dv_scratch_join(dir, "sasl.conf");
         if (!(f = fopen(conf, "w")))
             bail_out("cannot write %s", conf);
         fprintf(f, "servicegroup = { driver = \"mc\"; report_interval = 1; service_down_time = 3;\n"
@@ -590,8 +596,11 @@ static void test_flush(void)
         bail_out("join: %s", err.message);
     agent_start(&a, cfg, live, 5);
     dv_sleep_ms((DOWN_TIME + 1) * 1000 + 200);
-    ok(dv_sg_is_up(sg, GROUP, "silent", &(drover_liveness){ 0 }, &err) == 0,
-       "a member that stopped heartbeating is answered (DOWN)");
+    {
+        drover_liveness st = DROVER_UNKNOWN;
+        ok(dv_sg_is_up(sg, GROUP, "silent", &st, &err) == 0 && st == DROVER_DOWN,
+           "a member that stopped heartbeating is answered: DOWN");
+    }
     if (!(raw = memcached_create(NULL)) || memcached_server_add(raw, "127.0.0.1", (in_port_t)mc.port) ||
         memcached_flush(raw, 0) != MEMCACHED_SUCCESS)
         bail_out("cannot flush memcached");
@@ -716,7 +725,7 @@ static void test_bad_config(void)
 
 int main(void)
 {
-    if (!(dir = dbt_tmpdir()))
+    if (!(dir = dv_scratch_dir()))
         bail_out("cannot make a temporary directory");
     test_restart();
     test_two_servers();
@@ -725,6 +734,6 @@ int main(void)
     test_flush();
     test_foreign_value();
     test_bad_config();
-    dbt_rmrf(dir);
+    dv_scratch_rmrf(dir);
     return done_testing();
 }

@@ -22,14 +22,20 @@
 #include "drivers/servicegroup.h"
 #include "tests/harness/agentproc.h"
 #include "tests/harness/harness.h"
-#include "tests/integration/dbtest.h"
+#include "tests/harness/scratch.h"
 #include "tests/tap.h"
 #include "tests/integration/mctest.h"  /* uses bail_out */
 
+#include <errno.h>
 #include <libmemcached/memcached.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define GROUP "compute"
 #define REPORT_INTERVAL 1
@@ -142,8 +148,10 @@ static void test_split(void)
 
     /* admin state lives in the reader's database; the agent needs none of it */
     ok(dv_sg_set_forced_down(reader, GROUP, "node-b", true, &err) == 0, "the reader forces node-b down");
+    /* its next round is waited for: a loaded machine may delay a tick */
     beat_before = *b.beat;
-    dv_sleep_ms(REPORT_INTERVAL * 1000 + 300);
+    for (t = dv_mono_ms(); *b.beat <= beat_before && dv_mono_ms() - t < 10000;)
+        dv_sleep_ms(50);
     ok(*b.beat > beat_before, "node-b's agent keeps heartbeating");
     is_int(listed(reader, "node-b", NULL), DROVER_DOWN, "... and the reader says DOWN (forced)");
     ok(dv_sg_set_forced_down(reader, GROUP, "node-b", false, &err) == 0 &&
@@ -196,7 +204,7 @@ static void test_restart(void)
     dv_config *acfg, *rcfg, *r2cfg;
     dv_sg *reader, *reader2;
     agent a = { 0 };
-    int64_t t_back, stop_at, learned_at = 0, up_again_at = 0;
+    int64_t t_back, stop_at, learned_at = 0, up_again_at = 0, beat_back = 0;
     int sweeps = 0, absent = 0, down = 0, unknown = 0, st;
 
     diag("--- memcached killed and relaunched under a split deployment");
@@ -228,6 +236,8 @@ static void test_restart(void)
             up_again_at = dv_wall_ms();
         if (!learned_at && listed(reader2, "node-r", NULL) == DROVER_UP)
             learned_at = dv_wall_ms();
+        if (!beat_back && *a.beat >= t_back)
+            beat_back = *a.beat;
         dv_sleep_ms(50);
     }
     diag("%d sweeps after the relaunch: %d UNKNOWN", sweeps, unknown);
@@ -235,9 +245,13 @@ static void test_restart(void)
     is_int(down, 0, "... never said DOWN while it heartbeats");
     ok(unknown > 0 && up_again_at, "... UNKNOWN first, then UP %lld ms after the relaunch",
        (long long)(up_again_at ? up_again_at - t_back : -1));
-    ok(learned_at && learned_at - t_back <= (REPORT_INTERVAL + 1) * 1000,
-       "a reader with an empty database learned node-r, UP, %lld ms after the relaunch",
-       (long long)(learned_at ? learned_at - t_back : -1));
+    /* measured from the agent's first heartbeat to the relaunched server (when
+     * that comes is the scheduler's business, not the driver's) */
+    ok(learned_at && beat_back && learned_at - beat_back <= 1000,
+       "a reader with an empty database learned node-r, UP, %lld ms after the relaunch, "
+       "%lld ms after the agent's first heartbeat to it",
+       (long long)(learned_at ? learned_at - t_back : -1),
+       (long long)(learned_at && beat_back ? learned_at - beat_back : -1));
 
     agent_stop(&a);
     dv_sg_close(reader);
@@ -412,12 +426,12 @@ static void test_compaction(void)
 
 int main(void)
 {
-    if (!(dir = dbt_tmpdir()))
+    if (!(dir = dv_scratch_dir()))
         bail_out("cannot make a temporary directory");
     test_split();
     test_restart();
     test_fleet();
     test_compaction();
-    dbt_rmrf(dir);
+    dv_scratch_rmrf(dir);
     return done_testing();
 }

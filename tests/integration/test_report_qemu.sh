@@ -6,7 +6,7 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$(pwd)}
 . "$top_srcdir/tests/harness/libvirtd_session.sh"
 
-prog=$top_builddir/tests/integration/report_qemu
+prog=$top_builddir/tests/harness/report_qemu
 [ -x "$prog" ] || { echo "Bail out! $prog is not built"; exit 99; }
 tmp=$(mktemp -d /tmp/dv-qemu.XXXXXX) || { echo "Bail out! mktemp"; exit 99; }
 trap 'lvs_stop; rm -rf "$tmp"' EXIT

@@ -29,7 +29,7 @@ static uint32_t header_u32(const dbt_blob *b, size_t off)
 
 static void test_create(void)
 {
-    const char *path = dbt_join(dir, "create.db");
+    const char *path = dv_scratch_join(dir, "create.db");
     dv_statedb *db = open_ok(path);
     dbt_blob b;
 
@@ -41,7 +41,7 @@ static void test_create(void)
     is_int(b.data[18], 2, "journal mode is WAL (header write version 2)");
     dbt_blob_free(&b);
     /* create.db only: no temporary name, -wal or -shm left over */
-    is_int(dbt_count_entries(dir), 1, "nothing but the db file is left in the directory");
+    is_int(dv_scratch_count_entries(dir), 1, "nothing but the db file is left in the directory");
     db = open_ok(path);
     dv_statedb_close(db);
     ok(1, "an existing state db opens again");
@@ -50,7 +50,7 @@ static void test_create(void)
 
 static void test_members(void)
 {
-    dv_statedb *db = open_ok(dbt_join(dir, "members.db"));
+    dv_statedb *db = open_ok(dv_scratch_join(dir, "members.db"));
     drover_error err = { 0 };
     char **hosts;
     size_t n;
@@ -96,7 +96,7 @@ static void test_members(void)
 
 static void test_admin(void)
 {
-    const char *path = dbt_join(dir, "admin.db");
+    const char *path = dv_scratch_join(dir, "admin.db");
     dv_statedb *db = open_ok(path);
     drover_error err = { 0 };
     dv_admin a, *all;
@@ -145,7 +145,7 @@ static void test_admin(void)
 
 static void test_claims(void)
 {
-    dv_statedb *db = open_ok(dbt_join(dir, "claims.db"));
+    dv_statedb *db = open_ok(dv_scratch_join(dir, "claims.db"));
     drover_error err = { 0 };
     int64_t id1, id2, id3;
     uint64_t mib;
@@ -228,7 +228,7 @@ static void race_child(const char *path, struct race *r, int fd)
 
 static void test_race(void)
 {
-    const char *path = dbt_join(dir, "race.db");
+    const char *path = dv_scratch_join(dir, "race.db");
     struct race *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int fds[2], wins = 0, errors = 0, all_once = 1;
     pid_t pid[2];
@@ -293,7 +293,7 @@ static void refused(const char *path, const char *why, const char *needle)
     dbt_blob before, after;
     drover_error err = { 0 };
     dv_statedb *db = NULL;
-    int entries = dbt_count_entries(dir);
+    int entries = dv_scratch_count_entries(dir);
 
     if (dbt_snapshot(path, &before) < 0)
         bail_out("cannot read %s", path);
@@ -303,7 +303,7 @@ static void refused(const char *path, const char *why, const char *needle)
     has_str(err.message, needle, "%s: and says why", why);
     ok(dbt_snapshot(path, &after) == 0 && dbt_same(&before, &after),
        "%s: the file is byte-for-byte unchanged", why);
-    is_int(dbt_count_entries(dir), entries, "%s: no -wal/-shm/journal created", why);
+    is_int(dv_scratch_count_entries(dir), entries, "%s: no -wal/-shm/journal created", why);
     dbt_blob_free(&before);
     dbt_blob_free(&after);
     dv_statedb_close(db);
@@ -326,29 +326,29 @@ static void test_foreign_files(void)
 
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 2654435761u >> 13);
-    p = dbt_join(dir, "junk.db");
+    p = dv_scratch_join(dir, "junk.db");
     dbt_write_file(p, junk, sizeof junk);
     refused(p, "random bytes", "not an SQLite database");
 
-    p = dbt_join(dir, "short.db");
+    p = dv_scratch_join(dir, "short.db");
     dbt_write_file(p, "SQLite format 3", 16);
     refused(p, "a 16-byte file", "not an SQLite database");
 
-    p = dbt_join(dir, "other-app.db");
+    p = dv_scratch_join(dir, "other-app.db");
     sql_exec(p, "CREATE TABLE songs (title TEXT); INSERT INTO songs VALUES ('x');");
     refused(p, "another application's db", "another application");
 
-    p = dbt_join(dir, "other-app-wal.db");
+    p = dv_scratch_join(dir, "other-app-wal.db");
     sql_exec(p, "PRAGMA journal_mode=WAL; PRAGMA application_id=7; CREATE TABLE t (a);");
     refused(p, "another application's WAL db", "application_id 0x00000007");
 
-    p = dbt_join(dir, "servicegroup.db");
+    p = dv_scratch_join(dir, "servicegroup.db");
     if (dv_sqlite_open(p, &sg_kind, 1000, &h, &err) < 0)
         bail_out("cannot make a servicegroup db: %s", err.message);
     dv_sqlite_close(h);
     refused(p, "a drover servicegroup db", "is a drover servicegroup database, not a drover state database");
 
-    p = dbt_join(dir, "newer.db");
+    p = dv_scratch_join(dir, "newer.db");
     dv_statedb_close(open_ok(p));
     sql_exec(p, "PRAGMA user_version = 99;");
     refused(p, "a newer schema", "schema version 99 is newer");
@@ -387,7 +387,7 @@ static void test_dirs(void)
     is_int(err.code, DROVER_ERR_IO, "... io");
     has_str(err.message, "not writable", "... saying the directory is not writable");
     has_str(err.message, "/ro", "... naming it");
-    is_int(dbt_count_entries(dbt_join(dir, "ro")), 0, "... and nothing was created there");
+    is_int(dv_scratch_count_entries(dv_scratch_join(dir, "ro")), 0, "... and nothing was created there");
 
     /* an existing db whose directory nobody may write: WAL needs -shm */
     snprintf(sub, sizeof sub, "%s/ro/state.db", dir);
@@ -411,7 +411,7 @@ static void test_dirs(void)
         ok(rc == -1 && err.code == DROVER_ERR_IO, "as nobody, a root-owned 0644 state db fails");
         has_str(err.message, "state.db: not writable", "... naming the file and why");
         ok(dbt_snapshot(sub, &after) == 0 && dbt_same(&before, &after), "... and leaves it as it was");
-        is_int(dbt_count_entries(dbt_join(dir, "open")), 1, "... creating nothing next to it");
+        is_int(dv_scratch_count_entries(dv_scratch_join(dir, "open")), 1, "... creating nothing next to it");
         dbt_blob_free(&before);
         dbt_blob_free(&after);
     }
@@ -431,7 +431,7 @@ static void test_upgrade(void)
 {
     dv_db_kind k = { .what = "state database", .application_id = DV_APPID_STATE,
                      .domain = DROVER_FROM_STATE, .steps = v2_steps, .n_steps = 1 };
-    const char *p = dbt_join(dir, "upgrade.db");
+    const char *p = dv_scratch_join(dir, "upgrade.db");
     drover_error err = { 0 };
     dv_sqlite *h;
     sqlite3_stmt *st;
@@ -467,7 +467,7 @@ static void test_upgrade(void)
 
 int main(void)
 {
-    if (!(dir = dbt_tmpdir()))
+    if (!(dir = dv_scratch_dir()))
         bail_out("mkdtemp failed");
     diag("scratch directory %s", dir);
     test_create();
@@ -478,6 +478,6 @@ int main(void)
     test_foreign_files();
     test_dirs();
     test_upgrade();
-    dbt_rmrf(dir);
+    dv_scratch_rmrf(dir);
     return done_testing();
 }

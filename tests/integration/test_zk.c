@@ -642,7 +642,7 @@ static void test_auth(void)
 
 int main(void)
 {
-    if (!(dir = dbt_tmpdir()))
+    if (!(dir = dv_scratch_dir()))
         bail_out("cannot make a scratch directory");
     if (dv_zk_start(&zk, 1) < 0)
         bail_out("cannot start ZooKeeper (tests/harness/zookeeper.sh)");
@@ -665,6 +665,6 @@ int main(void)
     if (tap_failed)
         diag("scratch directory kept for a look: %s", dir);   /* agents' logs, state db */
     else
-        dbt_rmrf(dir);
+        dv_scratch_rmrf(dir);
     return done_testing();
 }

@@ -136,11 +136,15 @@ static void kill_leader(dv_sg *r)
         bail_out("cannot kill the leader");
     t0 = dv_mono_ms();
     memset(&t, 0, sizeof t);
-    while (dv_mono_ms() - t0 < 6000) {
+    /* 6 s of samples at least, then until every member is UP again (how
+     * long the election and the agents' reconnection take on a loaded
+     * machine is not ours to bound); DOWN is counted all along */
+    while (dv_mono_ms() - t0 < 6000 || (up != N_AGENTS && dv_mono_ms() - t0 < 30000)) {
         up = sample(r, &t, -1, NULL);
         dv_sleep_ms(5);
     }
-    is_int(t.down, 0, "leader killed: zero DOWN in %ld samples over 6 s", t.samples);
+    is_int(t.down, 0, "leader killed: zero DOWN in %ld samples over %lld ms", t.samples,
+           (long long)(dv_mono_ms() - t0));
     diag("leader killed: %ld UP, %ld UNKNOWN, %ld DOWN answers", t.up, t.unknown, t.down);
     is_int(up, N_AGENTS, "every member UP at the end");
     is_int(agents_alive(), N_AGENTS, "every agent still running");
@@ -230,8 +234,11 @@ static void stop_agent(dv_sg *r, int report_interval_s)
     }
     ok(t_up >= 0, "continued (SIGCONT): UP again after %lld ms", (long long)t_up);
     /* droverd beats on a fixed grid: its next tick comes within one
-     * report_interval; that heartbeat opens a new session and makes the node */
-    ok(t_up >= 0 && t_up <= report_interval_s * 1000 + 500,
+     * report_interval; that heartbeat opens a new session and makes the node.
+     * The 2 s allowed for that heartbeat (a session handshake with a JVM on a
+     * loaded machine) still stays under the session timeout, so waiting out
+     * a session or a restart would not pass. */
+    ok(t_up >= 0 && t_up <= report_interval_s * 1000 + 2000 && t_up < SESSION_MS,
        "at its next tick: within one report_interval (%d s) plus that heartbeat, no restart",
        report_interval_s);
     ok(zkt_alive(agents[0]), "the same agent process");
@@ -239,7 +246,7 @@ static void stop_agent(dv_sg *r, int report_interval_s)
 
 int main(void)
 {
-    const char *dir = dbt_tmpdir();
+    const char *dir = dv_scratch_dir();
     char conf[600];
     dv_config *cfg;
     drover_error err = { 0 };
@@ -302,6 +309,6 @@ int main(void)
     if (tap_failed)
         diag("scratch directory kept for a look: %s", dir);   /* agents' logs, state db */
     else
-        dbt_rmrf(dir);
+        dv_scratch_rmrf(dir);
     return done_testing();
 }

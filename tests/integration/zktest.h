@@ -17,7 +17,7 @@
 
 #include "core/clock.h"
 #include "core/config.h"
-#include "tests/integration/dbtest.h"      /* dbt_tmpdir, dbt_rmrf */
+#include "tests/harness/scratch.h"      /* dv_scratch_dir, dv_scratch_rmrf */
 
 #ifndef DV_TOP_BUILDDIR
 #define DV_TOP_BUILDDIR "."
