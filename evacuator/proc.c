@@ -244,7 +244,11 @@ int dv_proc_run(char *const argv[], const dv_proc_opts *o, dv_proc_result *r, dr
         dv_proc_result_free(r);
         return -1;
     }
-    rc = spawn_child(argv, in[0], out[1], &x.pid);
+    /* posix_spawn reports a failed exec only where it is built on
+     * clone(CLONE_VFORK) (glibc, not valgrind's emulation: there the child
+     * exits 127), so the common causes are checked first, for a clear
+     * message; a race with the file changing only changes the message. */
+    rc = access(argv[0], X_OK) == 0 ? spawn_child(argv, in[0], out[1], &x.pid) : errno;
     close(in[0]);
     close(out[1]);
     x.out_fd = out[0];
