@@ -388,6 +388,11 @@ static void put_number(buf *b, double v)
         puts_(b, v > 0 ? "+Inf" : "-Inf");
         return;
     }
+    if (v == floor(v) && fabs(v) < 1e15) {     /* integers as integers: le="10", not "1e+01" */
+        snprintf(t, sizeof t, "%.0f", v);
+        puts_(b, t);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(t, sizeof t, "%.*g", prec, v);
         if (strtod(t, NULL) == v)

@@ -3,6 +3,7 @@
  * their escaping, number spellings, cumulative histogram buckets with _sum
  * and _count; bad names and updates; updates from several threads. */
 #include "core/metrics.h"
+#include "evacuator/evac_metrics.h"
 #include "tests/tap.h"
 
 #include <math.h>
@@ -100,6 +101,18 @@ static void test_escaping_and_numbers(void)
     {
         char *t = render(m);
         has_str(t, "ns:g 0.3333333333333333\n", "a number that needs 16 digits gets them");
+        free(t);
+    }
+    dv_metric_set(g, NULL, -0.0, &err);
+    {
+        char *t = render(m);
+        has_str(t, "ns:g -0\n", "-0 keeps its sign (it reads back as -0)");
+        free(t);
+    }
+    dv_metric_set(g, NULL, 123456789012345.0, &err);
+    {
+        char *t = render(m);
+        has_str(t, "ns:g 123456789012345\n", "a large integer in full");
         free(t);
     }
     dv_metric_set(g, NULL, INFINITY, &err);
@@ -212,6 +225,52 @@ static void test_threads(void)
     dv_metrics_free(m);
 }
 
+/* The controller's families, fed one gate decision with the breaker open. */
+static void test_evacuator_families(void)
+{
+    dv_metrics *m = dv_metrics_new();
+    dv_evac_metrics em;
+    dv_gates g;
+    dv_gate_decision d;
+    dv_gate_params p = { .grace_ms = 0, .max_down_fraction = 0.5, .max_per_minute = 6 };
+    dv_gate_obs obs[4] = { { "a", DROVER_DOWN }, { "b", DROVER_DOWN }, { "c", DROVER_DOWN },
+                           { "d", DROVER_UNKNOWN } };
+    drover_error err = { 0 };
+    char *t;
+
+    ok(dv_evac_metrics_register(m, &em, &err) == 0, "evacuator families registered (%s)", err.message);
+    dv_gates_init(&g);
+    dv_gate_decision_init(&d);
+    dv_evac_decide(&g, &p, obs, 4, 1000, &d, &err);
+    dv_evac_metrics_sweep(&em, &d, 0.002);
+    dv_evac_metrics_sweep(&em, NULL, 0.5);
+    dv_evac_metrics_leader(&em, true, 7);
+    dv_evac_metrics_fence(&em, false);
+    dv_evac_metrics_migration(&em, "completed", 42);
+    t = render(m);
+    has_str(t, "drover_members{state=\"UP\"} 0\ndrover_members{state=\"DOWN\"} 3\n"
+            "drover_members{state=\"UNKNOWN\"} 1\n", "members by state");
+    has_str(t, "drover_evacuator_sweeps_total{result=\"ok\"} 1\n"
+            "drover_evacuator_sweeps_total{result=\"error\"} 1\n", "sweeps by result");
+    has_str(t, "drover_evacuator_sweep_duration_seconds_bucket{le=\"0.005\"} 1\n", "sweep duration");
+    has_str(t, "drover_evacuator_sweep_duration_seconds_count 2\n", "  both sweeps observed");
+    has_str(t, "drover_evacuator_candidates{verdict=\"held-breaker\"} 3\n", "candidates held by the breaker");
+    has_str(t, "drover_evacuator_candidates{verdict=\"held-unknown\"} 1\n", "candidates held as UNKNOWN");
+    has_str(t, "drover_evacuator_breaker_open 1\n", "breaker open");
+    has_str(t, "drover_evacuator_breaker_trips_total 1\n", "one trip");
+    has_str(t, "drover_evacuator_rate_tokens 1\n", "one token left");
+    has_str(t, "\ndrover_evacuator_leader 1\n", "leader");
+    has_str(t, "drover_evacuator_lease_epoch 7\n", "epoch");
+    has_str(t, "drover_fences_total{outcome=\"failed\"} 1\n", "fences by outcome");
+    has_str(t, "drover_migration_duration_seconds_bucket{outcome=\"completed\",le=\"60\"} 1\n",
+            "migration duration histogram");
+    free(t);
+    dv_evac_metrics_sweep(NULL, &d, 1);    /* no metrics: nothing happens */
+    dv_gate_decision_free(&d);
+    dv_gates_free(&g);
+    dv_metrics_free(m);
+}
+
 int main(void)
 {
     test_counters_and_gauges();
@@ -219,5 +278,6 @@ int main(void)
     test_histogram();
     test_bad_input();
     test_threads();
+    test_evacuator_families();
     return done_testing();
 }
