@@ -53,6 +53,11 @@ static int spawn_child(char *const argv[], int in_rd, int out_wr, pid_t *pid)
     posix_spawn_file_actions_adddup2(&fa, in_rd, 0);
     posix_spawn_file_actions_adddup2(&fa, out_wr, 1);
     posix_spawn_file_actions_adddup2(&fa, out_wr, 2);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    /* descriptors a library opened without O_CLOEXEC (backend sockets, the
+     * database) are not the fence agent's business */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
     posix_spawnattr_setpgroup(&at, 0);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &dfl);

@@ -131,6 +131,27 @@ f=$(value 'drover_agent_heartbeat_failures_total{reason="libvirt"}' "$tmp/l1")
 [ "$(value drover_agent_heartbeats_total "$tmp/l1")" = 0 ]; ok $? "  and no heartbeat"
 [ "$(value drover_agent_publishing "$tmp/l1")" = 0 ]; ok $? "  drover_agent_publishing is 0"
 
+# ---------------------------------------------------------------- libvirt hung
+silent=$top_builddir/tests/integration/silent_socket
+[ -x "$silent" ] || bail "$silent is not built"
+"$silent" "$tmp/silent.sock" >"$tmp/silent.out" &
+pids+=("$!")
+for t in $(seq 100); do grep -q ready "$tmp/silent.out" 2>/dev/null && break; sleep 0.02; done
+grep -q ready "$tmp/silent.out" || bail "the silent socket did not come up"
+start_agent m3 "qemu+unix:///system?socket=$tmp/silent.sock" ||
+    bail "the agent with a hung libvirt did not serve /metrics"
+a3=$addr
+for t in $(seq 1 100); do      # the first read gives up after libvirt_timeout_ms (2 s)
+    scrape "$a3" >"$tmp/h1"
+    f=$(value 'drover_agent_libvirt_read_failures_total{kind="timeout"}' "$tmp/h1")
+    [ -n "$f" ] && [ "$f" -gt 0 ] && break
+    sleep 0.1
+done
+[ -n "$f" ] && [ "$f" -gt 0 ]; ok $? "a libvirt that never answers counts read timeouts ($f)"
+[ "$(value 'drover_agent_libvirt_read_failures_total{kind="error"}' "$tmp/h1")" = 0 ]
+ok $? "  and no errors (it did not answer at all)"
+[ "$(value drover_agent_heartbeats_total "$tmp/h1")" = 0 ]; ok $? "  and no heartbeat"
+
 # ---------------------------------------------------------------- SIGTERM
 kill -TERM "$p1"
 wait "$p1"

@@ -10,6 +10,7 @@
 #include "tests/tap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -218,6 +219,22 @@ static void test_timeouts(void)
     dv_fence_result_free(&r);
 }
 
+/* A descriptor the caller left without O_CLOEXEC does not reach the program. */
+static void test_descriptors(void)
+{
+    int fd = open("/dev/null", O_RDONLY);       /* no O_CLOEXEC on purpose */
+    char check[128], *t[] = { "/bin/sh", "-c", check };
+    dv_strlist l = list_of(t, 3);
+    drover_error err = { 0 };
+
+    if (fd < 0)
+        bail_out("open /dev/null: %s", strerror(errno));
+    snprintf(check, sizeof check, "test ! -e /proc/$$/fd/%d", fd);
+    ok(dv_fence_host(&l, "c1", 10000, NULL, &err) == 0,
+       "descriptor %d of the caller is closed in the program (%s)", fd, err.message);
+    close(fd);
+}
+
 static void test_output_bound(void)
 {
     char *t[] = { "/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x" };
@@ -308,6 +325,7 @@ int main(void)
     test_outcomes();
     test_no_shell();
     test_timeouts();
+    test_descriptors();
     test_output_bound();
     test_alert();
     {
