@@ -2,6 +2,7 @@
 #include "cmd/agent_metrics.h"
 #include "cmd/metrics_http.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/metrics.h"
 
 #include <stdlib.h>
@@ -67,6 +68,7 @@ int dv_agent_metrics_start(const dv_config *c, dv_agent_metrics **out, drover_er
         free(a);
         return -1;
     }
+    dv_info("serving metrics on http://%s/metrics", c->agent.metrics_listen);
     *out = a;
     return 0;
 }
