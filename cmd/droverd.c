@@ -7,7 +7,9 @@
  * up.  Backend and libvirt errors are logged and retried on the next tick,
  * never fatal.  SIGTERM/SIGINT: leave the group and exit 0.
  */
+#include "cmd/agent_metrics.h"
 #include "cmd/droverd_args.h"
+#include "cmd/notify.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -83,6 +85,7 @@ typedef struct agent {
     int64_t stopped_ms;        /* dv_mono_ms() when publishing stopped */
     int64_t warned_ms;         /* when the reason was last logged as a warning */
     uint64_t beats;
+    dv_agent_metrics *metrics; /* NULL unless agent.metrics_listen is set */
 } agent;
 
 /* ---------------------------------------------------------------- liveness state */
@@ -117,6 +120,8 @@ static int stopped(agent *a, why kind, const char *fmt, ...)
         snprintf(a->why_msg, sizeof a->why_msg, "%s", msg);
     a->publishing = false;
     a->why = kind;
+    dv_agent_metrics_heartbeat(a->metrics, false, kind == WHY_LIBVIRT ? "libvirt"
+                               : kind == WHY_BACKEND ? "backend" : "internal");
     return -1;
 }
 
@@ -138,6 +143,7 @@ static void published(agent *a)
     a->why = WHY_NONE;
     a->stopped_ms = 0;
     a->beats++;
+    dv_agent_metrics_heartbeat(a->metrics, true, NULL);
     dv_debug("heartbeat %llu sent", (unsigned long long)a->beats);
 }
 
@@ -167,6 +173,11 @@ static int join(agent *a, drover_error *err)
     }
     a->joined = true;
     dv_info("joined group %s as %s", c->agent.group, c->agent.host);
+    {
+        char status[600];
+        snprintf(status, sizeof status, "joined group %s as %s", c->agent.group, c->agent.host);
+        dv_notify_ready(status);
+    }
     return 0;
 }
 
@@ -203,6 +214,7 @@ static int tick(agent *a)
     if (dv_virt_reader_read(a->reader, a->sigfd, &r, &st, &err) < 0) {
         if (st == DV_READ_WOKEN)
             return 1;
+        dv_agent_metrics_libvirt_failure(a->metrics, st != DV_READ_FAILED);
         return stopped(a, WHY_LIBVIRT, "%s; no heartbeat until libvirt answers", err.message);
     }
     rc = dv_report_to_json(r, &json, &err);
@@ -230,7 +242,10 @@ static int wait_until(int sigfd, int64_t deadline)
 
         if (left <= 0)
             return 0;
-        n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+        int64_t slice = dv_notify_slice_ms(60000);   /* feeds the systemd watchdog */
+
+        dv_notify_watchdog();
+        n = poll(&p, 1, left > slice ? (int)slice : (int)left);
         if (n < 0 && errno != EINTR) {
             dv_error("poll on the signal fd: %s", strerror(errno));
             return SIGTERM;     /* cannot wait for signals any more: stop cleanly */
@@ -265,6 +280,7 @@ static int run(agent *a, bool once)
         }
         while ((sig = wait_until(a->sigfd, next)) != 0) {
             if (sig == SIGTERM || sig == SIGINT) {
+                dv_notify_stopping();
                 dv_info("%s received: leaving group %s", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                         c->agent.group);
                 return EXIT_OK;
@@ -407,6 +423,9 @@ int main(int argc, char **argv)
             c->servicegroup.report_interval);
     if (first_open(&a) < 0) {
         rc = EXIT_USAGE;
+    } else if (!args.once && dv_agent_metrics_start(c, &a.metrics, &err) < 0) {
+        dv_error("%s", err.message);
+        rc = EXIT_FAIL;
     } else if (dv_virt_reader_new(c->agent.libvirt_uri, c->agent.host, c->agent.migration_uri,
                                   c->agent.libvirt_timeout_ms, &a.reader, &err) < 0) {
         dv_error("%s", err.message);
@@ -417,6 +436,7 @@ int main(int argc, char **argv)
     if (args.once)
         a.joined = false;          /* --once stays a member */
     leave_and_close(&a);
+    dv_agent_metrics_stop(a.metrics);
     close(a.sigfd);
     dv_config_free(a.cfg);
     return rc;

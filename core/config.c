@@ -16,6 +16,7 @@
  * types, ranges and enumerations are errors "FILE:LINE: section.key: ...".
  * Secret values (passwords) never appear in a message. */
 #include "core/config.h"
+#include "core/listen.h"
 #include "core/model.h"
 
 #include <ctype.h>
@@ -369,6 +370,8 @@ static int check_name(ctx *x, config_setting_t *s, const char *path, const char 
 static int check_uri(ctx *x, config_setting_t *s, const char *path, const char *v);
 static int check_argv0(ctx *x, config_setting_t *s, const char *path, const char *v);
 static int check_host_uri(ctx *x, config_setting_t *s, const char *path, const char *v);
+static int check_listen(ctx *x, config_setting_t *s, const char *path, const char *v);
+static int check_abs_dir(ctx *x, config_setting_t *s, const char *path, const char *v);
 
 static const char *const drivers[] = { "db", "mc", "zk", NULL };
 static const char *const filters[] = { "compute", "different_host", "hypervisor_type",
@@ -418,6 +421,8 @@ static const key agent_keys[] = {
     STR("libvirt_uri", agent.libvirt_uri, F_NONEMPTY, NULL, check_uri),
     STR("migration_uri", agent.migration_uri, 0, NULL, check_uri),
     INT("libvirt_timeout_ms", agent.libvirt_timeout_ms, 1, 3600000),
+    STR("metrics_listen", agent.metrics_listen, 0, NULL, check_listen),
+    STR("definitions_dir", agent.definitions_dir, 0, NULL, check_abs_dir),
     END,
 };
 
@@ -425,6 +430,7 @@ static const key controller_keys[] = {
     STR("libvirt_uri", controller.libvirt_uri, 0, NULL, check_uri),
     LIST("libvirt_uris", controller.libvirt_uris, 0, NULL, check_host_uri),
     INT("libvirt_timeout_ms", controller.libvirt_timeout_ms, 1, 3600000),
+    STR("metrics_listen", controller.metrics_listen, 0, NULL, check_listen),
     END,
 };
 
@@ -467,6 +473,10 @@ static const key evacuator_keys[] = {
     INT("max_per_minute", evacuator.max_per_minute, 1, 1000),
     STR("mode", evacuator.mode, 0, evac_modes, NULL),
     LIST("fence_command", evacuator.fence_command, 0, NULL, check_argv0),
+    INT("fence_timeout_s", evacuator.fence_timeout_s, 1, 3600),
+    LIST("alert_command", evacuator.alert_command, 0, NULL, check_argv0),
+    INT("flap_window", evacuator.flap_window, 0, 86400),
+    INT("flap_max_grace", evacuator.flap_max_grace, 0, 86400),
     END,
 };
 
@@ -697,6 +707,29 @@ static int check_argv0(ctx *x, config_setting_t *s, const char *path, const char
     if (config_setting_get_elem(list, 0) == s && v[0] != '/')
         return fail(x, s, "%s: expected the absolute path of the program (it is run without a "
                     "shell or PATH search), got %s", path, quote(q, sizeof q, v));
+    return 0;
+}
+
+/* A listen address: "" (off) or HOST:PORT with a numeric IPv4 or [IPv6]
+ * address (dv_listen_parse). */
+static int check_listen(ctx *x, config_setting_t *s, const char *path, const char *v)
+{
+    drover_error why = { 0 };
+    char q[96];
+
+    if (*v && dv_listen_parse(v, NULL, &why) < 0)
+        return fail(x, s, "%s: expected \"\" (off) or \"ADDRESS:PORT\" such as \"127.0.0.1:9464\" "
+                    "or \"[::1]:9464\", got %s: %s", path, quote(q, sizeof q, v), why.message);
+    return 0;
+}
+
+static int check_abs_dir(ctx *x, config_setting_t *s, const char *path, const char *v)
+{
+    char q[96];
+
+    if (*v && v[0] != '/')
+        return fail(x, s, "%s: expected \"\" (off) or an absolute directory path, got %s", path,
+                    quote(q, sizeof q, v));
     return 0;
 }
 

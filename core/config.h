@@ -46,6 +46,8 @@ typedef struct dv_config {
         char *libvirt_uri;             /* default "qemu:///system" */
         char *migration_uri;           /* default "" = libvirt_uri */
         int libvirt_timeout_ms;        /* default 5000 */
+        char *metrics_listen;          /* "HOST:PORT" for GET /metrics; default "" = off */
+        char *definitions_dir;         /* guests' XML on the shared storage; "" = off */
     } agent;
 
     struct {
@@ -54,6 +56,7 @@ typedef struct dv_config {
                                         * migration_uri the host reports */
         dv_strlist libvirt_uris;       /* per-host "HOST=URI", checked first; default [ ] */
         int libvirt_timeout_ms;        /* a host's libvirt silent this long is given up; 5000 */
+        char *metrics_listen;          /* "HOST:PORT" for GET /metrics; default "" = off */
     } controller;
 
     struct {
@@ -85,6 +88,10 @@ typedef struct dv_config {
         int max_per_minute;
         char *mode;                    /* "live" | "rebuild" */
         dv_strlist fence_command;      /* argv; "%h" = host name */
+        int fence_timeout_s;           /* default 30 */
+        dv_strlist alert_command;      /* argv, a JSON event on stdin; default [ ] */
+        int flap_window;               /* s a recovery counts for hysteresis; 600, 0 = off */
+        int flap_max_grace;            /* s, the cap of the doubled grace; default 600 */
     } evacuator;
 
     struct {

@@ -72,10 +72,13 @@ dv_config *dv_config_new_defaults(void)
     c->agent.libvirt_uri = dup_or_fail("qemu:///system", &failed);
     c->agent.migration_uri = dup_or_fail("", &failed);
     c->agent.libvirt_timeout_ms = 5000;
+    c->agent.metrics_listen = dup_or_fail("", &failed);
+    c->agent.definitions_dir = dup_or_fail("", &failed);
 
     c->controller.libvirt_uri = dup_or_fail("", &failed);
     failed |= list_set(&c->controller.libvirt_uris, NULL, 0) != 0;
     c->controller.libvirt_timeout_ms = 5000;
+    c->controller.metrics_listen = dup_or_fail("", &failed);
 
     failed |= list_set(&c->scheduler.filters, filters, sizeof filters / sizeof *filters) != 0;
     failed |= list_set(&c->scheduler.weighers, weighers, 1) != 0;
@@ -102,6 +105,10 @@ dv_config *dv_config_new_defaults(void)
     c->evacuator.max_per_minute = 6;
     c->evacuator.mode = dup_or_fail("live", &failed);
     failed |= list_set(&c->evacuator.fence_command, NULL, 0) != 0;
+    c->evacuator.fence_timeout_s = 30;
+    failed |= list_set(&c->evacuator.alert_command, NULL, 0) != 0;
+    c->evacuator.flap_window = 600;
+    c->evacuator.flap_max_grace = 600;
 
     c->state.path = dup_or_fail("/var/lib/drover/state.db", &failed);
     c->state.busy_timeout_ms = 5000;
@@ -132,14 +139,18 @@ void dv_config_free(dv_config *c)
     free(c->agent.group);
     free(c->agent.libvirt_uri);
     free(c->agent.migration_uri);
+    free(c->agent.metrics_listen);
+    free(c->agent.definitions_dir);
     free(c->controller.libvirt_uri);
     list_free(&c->controller.libvirt_uris);
+    free(c->controller.metrics_listen);
     list_free(&c->scheduler.filters);
     list_free(&c->scheduler.weighers);
     free(c->migration.timeout_action);
     free(c->migration.policy);
     free(c->evacuator.mode);
     list_free(&c->evacuator.fence_command);
+    list_free(&c->evacuator.alert_command);
     free(c->state.path);
     free(c->log.level);
     free(c->log.target);

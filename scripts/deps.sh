@@ -6,9 +6,11 @@ set -eu
 what=${1:-test}
 build_pkgs="gcc make autoconf automake libtool pkg-config
   libconfig-dev libjson-c-dev libsqlite3-dev libvirt-dev libmemcached-dev libzookeeper-mt-dev
+  libmicrohttpd-dev libsystemd-dev
   libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu"
+# curl scrapes GET /metrics; systemd brings systemd-analyze (tests/integration/test_units.sh)
 test_pkgs="clang libclang-rt-14-dev valgrind memcached sasl2-bin libsasl2-modules zookeeper default-jre-headless
-  qemu-system-x86 tini iproute2 util-linux binutils procps sqlite3 xz-utils"
+  qemu-system-x86 tini iproute2 util-linux binutils procps sqlite3 xz-utils curl systemd"
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"
 

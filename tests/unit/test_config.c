@@ -29,8 +29,9 @@ static const char *const all_keys[] = {
     "servicegroup.zk.hosts", "servicegroup.zk.session_timeout_ms", "servicegroup.zk.prefix",
     "servicegroup.zk.auth",
     "agent.host", "agent.group", "agent.libvirt_uri", "agent.migration_uri",
-    "agent.libvirt_timeout_ms",
+    "agent.libvirt_timeout_ms", "agent.metrics_listen", "agent.definitions_dir",
     "controller.libvirt_uri", "controller.libvirt_uris", "controller.libvirt_timeout_ms",
+    "controller.metrics_listen",
     "scheduler.filters", "scheduler.weighers", "scheduler.ram_weight_multiplier",
     "scheduler.ram_allocation_ratio", "scheduler.reserved_host_memory_mb",
     "scheduler.host_subset_size", "scheduler.max_retries", "scheduler.claim_ttl_s",
@@ -41,6 +42,8 @@ static const char *const all_keys[] = {
     "migration.policy",
     "evacuator.enabled", "evacuator.interval", "evacuator.grace", "evacuator.max_down_fraction",
     "evacuator.max_per_minute", "evacuator.mode", "evacuator.fence_command",
+    "evacuator.fence_timeout_s", "evacuator.alert_command", "evacuator.flap_window",
+    "evacuator.flap_max_grace",
     "state.path", "state.busy_timeout_ms", "log.level", "log.target",
 };
 
@@ -170,10 +173,10 @@ static void test_unknown_keys(void)
         "unknown key; the valid keys in servicegroup.zk are: hosts, session_timeout_ms, prefix, auth");
     bad("agent = { hostname = \"a\"; };\n", 1, "agent.hostname",
         "unknown key; the valid keys in agent are: host, group, libvirt_uri, migration_uri, "
-        "libvirt_timeout_ms");
+        "libvirt_timeout_ms, metrics_listen, definitions_dir");
     bad("controller = { uri = \"\"; };\n", 1, "controller.uri",
         "unknown key; the valid keys in controller are: libvirt_uri, libvirt_uris, "
-        "libvirt_timeout_ms");
+        "libvirt_timeout_ms, metrics_listen");
     bad("controller = { libvirt_timeout_ms = 0; };\n", 1, "controller.libvirt_timeout_ms",
         "expected an integer in 1..3600000, got 0");
     bad("scheduler = { filter = [ ]; };\n", 1, "scheduler.filter",
@@ -185,7 +188,8 @@ static void test_unknown_keys(void)
         "completion_timeout_s, timeout_action, max_concurrent, poll_interval_ms, policy");
     bad("evacuator = { fence = [ ]; };\n", 1, "evacuator.fence",
         "unknown key; the valid keys in evacuator are: enabled, interval, grace, max_down_fraction, "
-        "max_per_minute, mode, fence_command");
+        "max_per_minute, mode, fence_command, fence_timeout_s, alert_command, flap_window, "
+        "flap_max_grace");
     bad("state = { dir = \"/x\"; };\n", 1, "state.dir",
         "unknown key; the valid keys in state are: path, busy_timeout_ms");
     bad("log = { file = \"/x\"; };\n", 1, "log.file", "unknown key; the valid keys in log are: level, target");
@@ -266,6 +270,18 @@ static void test_ranges(void)
     bad("scheduler = { ram_weight_multiplier = 1000001; };\n", 1, "scheduler.ram_weight_multiplier",
         "got 1000001");
     bad("evacuator = { max_per_minute = 0; };\n", 1, "evacuator.max_per_minute", "1..1000");
+    bad("evacuator = { fence_timeout_s = 0; };\n", 1, "evacuator.fence_timeout_s",
+        "expected an integer in 1..3600, got 0");
+    bad("evacuator = { fence_timeout_s = 3601; };\n", 1, "evacuator.fence_timeout_s", "got 3601");
+    bad("evacuator = { fence_timeout_s = \"30\"; };\n", 1, "evacuator.fence_timeout_s",
+        "got a string");
+    bad("evacuator = { flap_window = -1; };\n", 1, "evacuator.flap_window",
+        "expected an integer in 0..86400, got -1");
+    bad("evacuator = { flap_window = 86401; };\n", 1, "evacuator.flap_window", "got 86401");
+    bad("evacuator = { flap_max_grace = -1; };\n", 1, "evacuator.flap_max_grace",
+        "expected an integer in 0..86400, got -1");
+    bad("evacuator = { flap_max_grace = 1.5; };\n", 1, "evacuator.flap_max_grace",
+        "got a floating-point number");
 }
 
 static void test_cross_rules(void)
@@ -389,6 +405,38 @@ static void test_addresses_and_names(void)
         "controller.libvirt_uris[0]", "expected a libvirt URI");
     bad("controller = {\n  libvirt_uris = [ \"c1=qemu:///a\",\n  \"c1=qemu:///b\" ];\n};\n", 3,
         "controller.libvirt_uris[1]", "host c1 is already given a URI in item 0");
+    bad("evacuator = { alert_command = [ \"alert.sh\", \"%h\" ]; };\n", 1,
+        "evacuator.alert_command[0]", "expected the absolute path of the program");
+    bad("evacuator = { alert_command = \"/bin/alert\"; };\n", 1, "evacuator.alert_command",
+        "expected an array of strings");
+    bad("evacuator = { alert_command = [ 1 ]; };\n", 1, "evacuator.alert_command[0]",
+        "expected a string, got an integer");
+    bad("agent = { metrics_listen = \"9464\"; };\n", 1, "agent.metrics_listen",
+        "the port is missing");
+    bad("agent = { metrics_listen = \"localhost:9464\"; };\n", 1, "agent.metrics_listen",
+        "is not a numeric IPv4 address");
+    bad("agent = { metrics_listen = \"127.0.0.1:0\"; };\n", 1, "agent.metrics_listen",
+        "the port must be 1..65535");
+    bad("agent = { metrics_listen = \"127.0.0.1:65536\"; };\n", 1, "agent.metrics_listen",
+        "the port must be 1..65535");
+    bad("agent = { metrics_listen = \"::1:9464\"; };\n", 1, "agent.metrics_listen",
+        "more than one ':'");
+    bad("agent = { metrics_listen = \"[::g]:9464\"; };\n", 1, "agent.metrics_listen",
+        "an IPv6 address in [] holds only hex digits");
+    bad("agent = { metrics_listen = \"[1:2:3]:9464\"; };\n", 1, "agent.metrics_listen",
+        "is not an IPv6 address");
+    bad("agent = { metrics_listen = \"256.0.0.1:9464\"; };\n", 1, "agent.metrics_listen",
+        "is not a numeric IPv4 address");
+    bad("agent = { metrics_listen = 9464; };\n", 1, "agent.metrics_listen",
+        "expected a string, got an integer");
+    bad("controller = {\n  metrics_listen = \"[::1]\";\n};\n", 2, "controller.metrics_listen",
+        "the port is missing");
+    bad("controller = { metrics_listen = \" 127.0.0.1:1\"; };\n", 1, "controller.metrics_listen",
+        "expected \"\" (off) or \"ADDRESS:PORT\"");
+    bad("agent = { definitions_dir = \"defs\"; };\n", 1, "agent.definitions_dir",
+        "expected \"\" (off) or an absolute directory path, got \"defs\"");
+    bad("agent = { definitions_dir = [ \"/x\" ]; };\n", 1, "agent.definitions_dir",
+        "expected a string, got an array");
 }
 
 /* Secrets are never part of a message. */
@@ -501,8 +549,9 @@ static const char *config_diff(const dv_config *a, const dv_config *b)
     S(servicegroup.zk.hosts); N(servicegroup.zk.session_timeout_ms); S(servicegroup.zk.prefix);
     S(servicegroup.zk.auth);
     S(agent.host); S(agent.group); S(agent.libvirt_uri); S(agent.migration_uri);
-    N(agent.libvirt_timeout_ms);
+    N(agent.libvirt_timeout_ms); S(agent.metrics_listen); S(agent.definitions_dir);
     S(controller.libvirt_uri); L(controller.libvirt_uris); N(controller.libvirt_timeout_ms);
+    S(controller.metrics_listen);
     L(scheduler.filters); L(scheduler.weighers); N(scheduler.ram_weight_multiplier);
     N(scheduler.ram_allocation_ratio); N(scheduler.reserved_host_memory_mb);
     N(scheduler.host_subset_size); N(scheduler.max_retries); N(scheduler.claim_ttl_s);
@@ -513,6 +562,8 @@ static const char *config_diff(const dv_config *a, const dv_config *b)
     S(migration.policy);
     N(evacuator.enabled); N(evacuator.interval); N(evacuator.grace); N(evacuator.max_down_fraction);
     N(evacuator.max_per_minute); S(evacuator.mode); L(evacuator.fence_command);
+    N(evacuator.fence_timeout_s); L(evacuator.alert_command); N(evacuator.flap_window);
+    N(evacuator.flap_max_grace);
     S(state.path); N(state.busy_timeout_ms); S(log.level); S(log.target);
     return NULL;
 #undef S
@@ -574,10 +625,11 @@ static void test_overrides(void)
         "  zk = { hosts = \"z1:2181,z2:2182\"; session_timeout_ms = 400; prefix = \"/\"; auth = \"a:b:c\"; };\n"
         "};\n"
         "agent = { host = \"compute-7.example\"; group = \"g1\"; libvirt_uri = \"test:///default\";\n"
-        "  migration_uri = \"qemu+tcp://10.0.0.7/system\"; libvirt_timeout_ms = 250; };\n"
+        "  migration_uri = \"qemu+tcp://10.0.0.7/system\"; libvirt_timeout_ms = 250;\n"
+        "  metrics_listen = \"[::1]:9464\"; definitions_dir = \"/shared/defs\"; };\n"
         "controller = { libvirt_uri = \"qemu+ssh://root@%h/system\";\n"
         "  libvirt_uris = [ \"c1=qemu+unix:///system?socket=/x/c1.sock\", \"c2=qemu+tcp://h=2/system\" ];\n"
-        "  libvirt_timeout_ms = 1500; };\n"
+        "  libvirt_timeout_ms = 1500; metrics_listen = \"0.0.0.0:9465\"; };\n"
         "scheduler = { filters = [ ]; weighers = ( ); ram_weight_multiplier = -2;\n"
         "  ram_allocation_ratio = 1.5; reserved_host_memory_mb = 0; host_subset_size = 3;\n"
         "  max_retries = 7; claim_ttl_s = 30L; };\n"
@@ -586,7 +638,9 @@ static void test_overrides(void)
         "  downtime_delay_s = 3; completion_timeout_s = 0; timeout_action = \"force_complete\";\n"
         "  max_concurrent = 2; poll_interval_ms = 10; policy = \"nova\"; };\n"
         "evacuator = { enabled = true; interval = 1; grace = 0; max_down_fraction = 1;\n"
-        "  max_per_minute = 1; mode = \"rebuild\"; fence_command = [ \"/usr/bin/fence\", \"%h\", \"\" ]; };\n"
+        "  max_per_minute = 1; mode = \"rebuild\"; fence_command = [ \"/usr/bin/fence\", \"%h\", \"\" ];\n"
+        "  fence_timeout_s = 3600; alert_command = [ \"/usr/bin/alert\", \"-q\" ]; flap_window = 0;\n"
+        "  flap_max_grace = 86400; };\n"
         "state = { path = \"rel/state.db\"; busy_timeout_ms = 3600000; };\n"
         "log = { level = \"debug\"; target = \"syslog\"; };\n";
     dv_config *c = good(text, "every key set");
@@ -653,6 +707,13 @@ static void test_overrides(void)
         is_str(c->evacuator.fence_command.v[1], "%h", "fence_command[1]");
         is_str(c->evacuator.fence_command.v[2], "", "fence_command[2] may be empty");
     }
+    is_str(c->agent.metrics_listen, "[::1]:9464", "agent.metrics_listen");
+    is_str(c->agent.definitions_dir, "/shared/defs", "agent.definitions_dir");
+    is_str(c->controller.metrics_listen, "0.0.0.0:9465", "controller.metrics_listen");
+    is_int(c->evacuator.fence_timeout_s, 3600, "evacuator.fence_timeout_s (at its maximum)");
+    is_int(c->evacuator.alert_command.n, 2, "evacuator.alert_command: 2 items");
+    is_int(c->evacuator.flap_window, 0, "evacuator.flap_window 0 (off)");
+    is_int(c->evacuator.flap_max_grace, 86400, "evacuator.flap_max_grace (at its maximum)");
     is_str(c->state.path, "rel/state.db", "state.path");
     is_int(c->state.busy_timeout_ms, 3600000, "state.busy_timeout_ms (at its maximum)");
     is_str(c->log.level, "debug", "log.level");
