@@ -2,6 +2,7 @@
 #include "drivers/servicegroup.h"
 #include "core/registry.h"
 #include "core/model.h"
+#include "core/report.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,11 @@ int dv_sg_heartbeat(dv_sg *sg, const char *group, const char *host,
                     const char *report_json, drover_error *err)
 {
     GUARD(heartbeat, group, host);
+    /* one limit for every driver (core/report.h) */
+    if (report_json && strlen(report_json) > DV_REPORT_MAX)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_SERVICEGROUP,
+                      "heartbeat of %s: the report is %zu bytes; the limit is %d", host,
+                      strlen(report_json), DV_REPORT_MAX);
     return sg->ops->heartbeat(sg, group, host, report_json, err);
 }
 

@@ -1,4 +1,4 @@
-/* sg_db.c - the `db` servicegroup driver: members and their heartbeats in
+/* db.c - the `db` servicegroup driver: members and their heartbeats in
  * one SQLite file (servicegroup.db.path) that every agent and controller of
  * a deployment opens.  Liveness is Nova's DbDriver rule: a member is UP
  * while |now - last_seen| <= service_down_time and it is not forced down.
@@ -11,10 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-/* A report larger than this is refused: reports are ~1 KiB plus the host
- * CPU XML, and one row must never hold megabytes. */
-#define REPORT_MAX (1024 * 1024)
 
 static const char *const steps[] = {
     /* 0 -> 1.  A rowid table with a separate (grp, host) index rather than
@@ -158,10 +154,6 @@ static int db_heartbeat(dv_sg *sg, const char *group, const char *host, const ch
     sqlite3_stmt *st;
     size_t len = report_json ? strlen(report_json) : 0;
 
-    if (len > REPORT_MAX)
-        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_DB,
-                      "heartbeat of %s: the report is %zu bytes; the limit is %d", host, len,
-                      REPORT_MAX);
     st = stmt(d, S_HEARTBEAT,
               "INSERT INTO member (grp, host, joined_ms, last_seen_ms, report_count, report)"
               " VALUES (?1, ?2, ?3, ?3, ?4 IS NOT NULL, ?4)"
