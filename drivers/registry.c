@@ -7,47 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One line per driver: a driver file adds itself here. */
-static const dv_sg_ops *const registry[] = {
+/* One line per driver: a driver folder adds itself here. */
+static const void *const registry[] = {
     &dv_sg_db_ops,
     &dv_sg_mc_ops,
     &dv_sg_zk_ops,
 };
-#define N_DRIVERS (sizeof registry / sizeof registry[0])
 
-static const char *name_at(size_t i)
-{
-    return registry[i]->name;
-}
-
-static int version_at(size_t i)
-{
-    return registry[i]->version;
-}
-
-static const dv_registry table = {
-    .what = "servicegroup driver",
-    .key = "servicegroup.driver",
-    .n = N_DRIVERS,
-    .name_at = name_at,
-    .version_at = version_at,
-    .version = DV_SG_OPS_VERSION,
-    .missing = DROVER_ERR_UNSUPPORTED,
-    .domain = DROVER_FROM_SERVICEGROUP,
-};
-
-const char *const *dv_sg_names(void)
-{
-    static const char *names[N_DRIVERS + 1];
-    dv_registry_names(&table, names);
-    return names;
-}
-
-const dv_sg_ops *dv_sg_find(const char *name, drover_error *err)
-{
-    long i = dv_registry_find(&table, name, err);
-    return i < 0 ? NULL : registry[i];
-}
+DV_REGISTRY_ADAPTER(dv_sg_ops, registry, dv_sg_find, dv_sg_names, "servicegroup driver",
+                    "servicegroup.driver", DV_SG_OPS_VERSION, DROVER_ERR_UNSUPPORTED,
+                    DROVER_FROM_SERVICEGROUP)
 
 int dv_sg_open(const dv_config *cfg, dv_sg **out, drover_error *err)
 {
