@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 
+#include "core/config.h"
 #include "core/error.h"
 
 typedef struct dv_registry {
@@ -58,6 +59,14 @@ void dv_registry_names(const dv_registry *r, const char **names);
     const type *find(const char *name, drover_error *err)                               \
     {                                                                                   \
         return dv_registry_find(&find##_registry, name, err);                           \
+    }
+
+/* Before main, give the config parser the names of a registry (the
+ * values config key may take): one line after DV_REGISTRY_ADAPTER. */
+#define DV_REGISTRY_CONFIG_NAMES(names, key)                                             \
+    __attribute__((constructor)) static void names##_to_config(void)                    \
+    {                                                                                   \
+        dv_config_set_names((key), names());                                            \
     }
 
 #endif

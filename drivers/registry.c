@@ -26,6 +26,17 @@ int dv_sg_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     return ops ? dv_sg_open_ops(ops, cfg, out, err) : -1;
 }
 
+/* Before main: the config parser learns the drivers' names and sections. */
+__attribute__((constructor)) static void register_config(void)
+{
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++) {
+        const dv_sg_ops *ops = registry[i];
+        if (ops->config)
+            dv_config_add_section("servicegroup", ops->config);
+    }
+    dv_config_set_names("servicegroup.driver", dv_sg_names());
+}
+
 int dv_sg_open_ops(const dv_sg_ops *ops, const dv_config *cfg, dv_sg **out, drover_error *err)
 {
     *out = NULL;
@@ -36,6 +47,8 @@ int dv_sg_open_ops(const dv_sg_ops *ops, const dv_config *cfg, dv_sg **out, drov
     if (!ops->open)
         return dv_err(err, DROVER_ERR_UNSUPPORTED, DROVER_FROM_SERVICEGROUP,
                       "servicegroup driver \"%s\" cannot be opened", ops->name);
+    if (ops->config && dv_config_check_section(cfg, ops->config, err) < 0)
+        return -1;
     if (ops->open(cfg, out, err) < 0)
         return -1;
     (*out)->ops = ops;

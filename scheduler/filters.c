@@ -15,3 +15,4 @@ static const void *const registry[] = {
 DV_REGISTRY_ADAPTER(dv_filter_ops, registry, dv_filter_find, dv_filter_names, "filter",
                     "scheduler.filters", DV_FILTER_OPS_VERSION, DROVER_ERR_CONFIG,
                     DROVER_FROM_SCHEDULER)
+DV_REGISTRY_CONFIG_NAMES(dv_filter_names, "scheduler.filters")

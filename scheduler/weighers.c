@@ -10,3 +10,4 @@ static const void *const registry[] = {
 DV_REGISTRY_ADAPTER(dv_weigher_ops, registry, dv_weigher_find, dv_weigher_names, "weigher",
                     "scheduler.weighers", DV_WEIGHER_OPS_VERSION, DROVER_ERR_CONFIG,
                     DROVER_FROM_SCHEDULER)
+DV_REGISTRY_CONFIG_NAMES(dv_weigher_names, "scheduler.weighers")

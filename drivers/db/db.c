@@ -481,9 +481,21 @@ static int db_get_states(dv_sg *sg, const char *group, drover_member **members, 
     return 0;
 }
 
+/* The servicegroup.db section. */
+static const dv_config_key config_keys[] = {
+    DV_KEY_STRING("path", offsetof(dv_config, servicegroup.db.path), DV_CONFIG_NONEMPTY,
+                  "/var/lib/drover/drover.db", NULL),
+    DV_KEY_INT("busy_timeout_ms", offsetof(dv_config, servicegroup.db.busy_timeout_ms), 1,
+               3600000, 5000),
+    DV_KEY_END,
+};
+
+static const dv_config_section config_section = { .name = "db", .keys = config_keys };
+
 const dv_sg_ops dv_sg_db_ops = {
     .version = DV_SG_OPS_VERSION,
     .name = "db",
+    .config = &config_section,
     .open = db_open,
     .close = db_close,
     .join = db_join,

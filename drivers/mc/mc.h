@@ -158,6 +158,9 @@ static inline int mc_nomem(drover_error *err)
     return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_MC, "out of memory");
 }
 
+/* mc_config.c: the servicegroup.mc section */
+extern const dv_config_section mc_config_section;
+
 /* mc_conn.c: the handle, and errors that name their cause */
 bool mc_is_auth(memcached_return_t rc);
 void mc_note(mc_sg *m, uint32_t s, memcached_return_t rc);

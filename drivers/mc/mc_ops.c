@@ -1,26 +1,6 @@
 /* mc_ops.c - the mc driver's operations table, open and close. */
 #include "drivers/mc/mc.h"
 
-static int check_config(const dv_config *c, drover_error *err)
-{
-    if (c->servicegroup.mc.servers.n == 0)
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
-                      "servicegroup.mc.servers is empty: give at least one HOST:PORT");
-    if (c->servicegroup.mc.poll_timeout_ms < 1)
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
-                      "servicegroup.mc.poll_timeout_ms = %d: must be at least 1",
-                      c->servicegroup.mc.poll_timeout_ms);
-    if (c->servicegroup.mc.retry_timeout_s < 0)
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
-                      "servicegroup.mc.retry_timeout_s = %d: must not be negative",
-                      c->servicegroup.mc.retry_timeout_s);
-    if (c->servicegroup.service_down_time < 1)
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_MC,
-                      "servicegroup.service_down_time = %d: must be at least 1",
-                      c->servicegroup.service_down_time);
-    return 0;
-}
-
 static void mc_close(dv_sg *sg)
 {
     mc_sg *m = mc_me(sg);
@@ -46,8 +26,6 @@ static int mc_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     mc_sg *m;
 
     *out = NULL;
-    if (check_config(cfg, err) < 0)
-        return -1;
     if (!(m = calloc(1, sizeof *m)))
         return mc_nomem(err);
     m->cfg = cfg;
@@ -78,6 +56,7 @@ fail:
 const dv_sg_ops dv_sg_mc_ops = {
     .version = DV_SG_OPS_VERSION,
     .name = "mc",
+    .config = &mc_config_section,
     .open = mc_open,
     .close = mc_close,
     .join = mc_join,

@@ -142,6 +142,9 @@ typedef struct zk_fetch {
     struct Stat stat;
 } zk_fetch;
 
+/* zk_config.c: the servicegroup.zk section */
+extern const dv_config_section zk_config_section;
+
 static inline zk_sg *zk_me(dv_sg *sg)
 {
     return (zk_sg *)sg;

@@ -67,37 +67,6 @@ static int zk_set_forced_down(dv_sg *sg, const char *group, const char *host, bo
 
 /* ---------------------------------------------------------------- open / close */
 
-static int check_prefix(const char *prefix, drover_error *err)
-{
-    char *copy, *save = NULL;
-    int rc = 0;
-
-    if (prefix && strcmp(prefix, "/") == 0)
-        return 0;
-    if (!prefix || prefix[0] != '/' || prefix[strlen(prefix) - 1] == '/')
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_ZK,
-                      "servicegroup.zk.prefix \"%s\" must be an absolute path without a trailing"
-                      " '/', like \"/drover\" (or \"/\")", prefix ? prefix : "");
-    if (strncmp(prefix, "/zookeeper", 10) == 0 && (!prefix[10] || prefix[10] == '/'))
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_ZK,
-                      "servicegroup.zk.prefix \"%s\": /zookeeper belongs to ZooKeeper itself", prefix);
-    if (!(copy = strdup(prefix + 1)))
-        return zk_nomem(err);
-    for (char *part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
-        if (dv_name_check("servicegroup.zk.prefix component", part, err) < 0) {
-            if (err)
-                err->code = DROVER_ERR_CONFIG;
-            rc = -1;
-            break;
-        }
-    }
-    if (rc == 0 && strstr(prefix, "//"))
-        rc = dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_ZK,
-                    "servicegroup.zk.prefix \"%s\" has an empty component", prefix);
-    free(copy);
-    return rc;
-}
-
 /* "user:password" -> z->auth, z->user.  Messages never show the value. */
 static int take_auth(zk_sg *z, const char *auth, drover_error *err)
 {
@@ -105,10 +74,7 @@ static int take_auth(zk_sg *z, const char *auth, drover_error *err)
 
     if (!auth || !*auth)
         return 0;
-    colon = strchr(auth, ':');
-    if (!colon || colon == auth || !colon[1])
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_ZK,
-                      "servicegroup.zk.auth must be \"user:password\" with both parts non-empty");
+    colon = strchr(auth, ':');          /* zk_config.c made sure there is one */
     if (!(z->auth = strdup(auth)) || !(z->user = strndup(auth, (size_t)(colon - auth))))
         return zk_nomem(err);
     z->secure[0].perms = ZOO_PERM_ALL;
@@ -154,14 +120,6 @@ static int zk_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     zk_sg *z;
 
     *out = NULL;
-    if (!hosts || !*hosts)
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_ZK,
-                      "servicegroup.zk.hosts is empty: give \"host:port[,host:port...]\"");
-    if (session_ms < 100 || session_ms > 600000)
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_ZK,
-                      "servicegroup.zk.session_timeout_ms = %d is outside 100..600000", session_ms);
-    if (check_prefix(cfg->servicegroup.zk.prefix, err) < 0)
-        return -1;
     if (!(z = calloc(1, sizeof *z)))
         return zk_nomem(err);
     pthread_mutex_init(&z->mu, NULL);
@@ -204,6 +162,7 @@ static int zk_open(const dv_config *cfg, dv_sg **out, drover_error *err)
 const dv_sg_ops dv_sg_zk_ops = {
     .version = DV_SG_OPS_VERSION,
     .name = "zk",
+    .config = &zk_config_section,
     .open = zk_open,
     .close = zk_close,
     .join = zk_join,

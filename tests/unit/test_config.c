@@ -8,6 +8,8 @@
  * sample etc/drover.conf must load, document every key and state the real
  * defaults; the man page must describe every key. */
 #include "core/config.h"
+#include "drivers/servicegroup.h"
+#include "scheduler/scheduler.h"
 #include "tests/tap.h"
 
 #include <errno.h>
@@ -762,6 +764,59 @@ static void remove_dir(void)
     rmdir(dir);
 }
 
+/* The names a config may use are the registries' names, and a config a
+ * program built is held to a driver's rules when the driver opens. */
+static void test_registries(void)
+{
+    const char *const *sets[] = { dv_sg_names(), dv_filter_names(), dv_weigher_names() };
+    const char *texts[] = { "servicegroup = { driver = \"nope\"; };\n",
+                            "scheduler = { filters = [ \"nope\" ]; };\n",
+                            "scheduler = { weighers = [ \"nope\" ]; };\n" };
+    drover_error e = { 0 };
+    dv_config *cfg = NULL, *def = dv_config_new_defaults();
+    dv_sg *sg = NULL;
+
+    for (size_t i = 0; i < 3; i++) {
+        int listed = 0, n = 0;
+        dv_config_load_string(texts[i], "r.conf", &cfg, &e);
+        for (const char *const *p = sets[i]; *p; p++, n++) {
+            char q[80];
+            snprintf(q, sizeof q, "\"%s\"", *p);
+            listed += strstr(e.message, q) != NULL;
+        }
+        ok(n > 0 && listed == n, "registry %zu: the message lists its %d names (%s)", i, n, e.message);
+    }
+    if (!def)
+        bail_out("out of memory");
+    is_str(def->servicegroup.driver, dv_sg_names()[0], "default driver: the registry's first");
+    ok(def->scheduler.filters.n > 0 && strcmp(def->scheduler.filters.v[0], dv_filter_names()[0]) == 0,
+       "default filters: the registry's");
+    ok(dv_config_section_data(def, "mc") == NULL, "the built-in sections keep their values in dv_config");
+    dv_config_free(def);
+
+    /* one rule: the driver's open checks a program's config with the file's rules */
+    if (!(def = dv_config_new_defaults()))
+        bail_out("out of memory");
+    for (size_t i = 0; i < def->servicegroup.mc.servers.n; i++)
+        free(def->servicegroup.mc.servers.v[i]);
+    def->servicegroup.mc.servers.n = 0;
+    dv_config_set_string(&def->servicegroup.driver, "mc", NULL);
+    ok(dv_sg_open(def, &sg, &e) < 0 && e.code == DROVER_ERR_CONFIG && !sg,
+       "mc open refuses an empty server list");
+    has_str(e.message, "servicegroup.mc.servers: expected at least one item", "... with the file's words");
+    def->servicegroup.mc.retry_timeout_s = 0;
+    dv_config_set_string(&def->servicegroup.driver, "zk", NULL);
+    dv_config_set_string(&def->servicegroup.zk.prefix, "/zookeeper/x", NULL);
+    ok(dv_sg_open(def, &sg, &e) < 0 && e.code == DROVER_ERR_CONFIG && !sg,
+       "zk open refuses ZooKeeper's own prefix");
+    has_str(e.message, "servicegroup.zk.prefix: expected a ZooKeeper path", "... with the file's words");
+    dv_config_free(def);
+    bad("servicegroup = { zk = { prefix = \"/zookeeper\"; }; };\n", 1, "servicegroup.zk.prefix",
+        "/zookeeper belongs to ZooKeeper itself");
+    bad("servicegroup = { zk = { prefix = \"/a b\"; }; };\n", 1, "servicegroup.zk.prefix",
+        "node name");
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/dv-test-config.XXXXXX");
@@ -782,6 +837,7 @@ int main(void)
     test_defaults();
     test_overrides();
     test_hostport();
+    test_registries();
     test_sample_and_man();
     return done_testing();
 }

@@ -1,0 +1,232 @@
+/* config_rules.c - the rules on values of core's own keys (names, libvirt
+ * URIs, fence_command) and the host:port splitter every layer uses. */
+#include "core/config_int.h"
+#include "core/model.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+int dv_config_hostport(const char *s, int default_port, char *host, size_t host_size,
+                       int *port, drover_error *err)
+{
+    const char *h = s, *colon;
+    size_t hlen;
+    bool bracket = *s == '[';
+
+    if (bracket) {
+        const char *close = strchr(s, ']');
+        if (!close)
+            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "'[' without ']'");
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close[1] == ':' ? close + 1 : NULL;
+        if (close[1] && !colon)
+            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG,
+                          "only \":port\" may follow ']'");
+        for (size_t i = 0; i < hlen; i++)
+            if (!isxdigit((unsigned char)h[i]) && h[i] != ':' && h[i] != '.')
+                return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG,
+                              "an IPv6 address in [] holds only hex digits, ':' and '.'");
+    } else {
+        colon = strchr(s, ':');
+        if (colon && strchr(colon + 1, ':'))
+            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG,
+                          "more than one ':' (write an IPv6 address as [address]:port)");
+        hlen = colon ? (size_t)(colon - s) : strlen(s);
+        for (size_t i = 0; i < hlen; i++)
+            if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-' && s[i] != '_')
+                return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG,
+                              "the host may hold only letters, digits, '.', '-' and '_'");
+    }
+    if (hlen == 0)
+        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the host is empty");
+    if (hlen > 253)
+        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the host is too long");
+    if (colon) {
+        long p = 0;
+        const char *d = colon + 1;
+        if (!*d)
+            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the port after ':' is missing");
+        for (; *d; d++) {
+            if (!isdigit((unsigned char)*d) || p > 65535)
+                break;
+            p = p * 10 + (*d - '0');
+        }
+        if (*d || p < 1 || p > 65535)
+            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the port must be 1..65535");
+        if (port)
+            *port = (int)p;
+    } else if (default_port > 0) {
+        if (port)
+            *port = default_port;
+    } else {
+        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the port is missing");
+    }
+    if (host) {
+        if (hlen >= host_size)
+            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the host is too long");
+        memcpy(host, h, hlen);
+        host[hlen] = '\0';
+    }
+    return 0;
+}
+
+int dv_config_check_name(ctx *x, config_setting_t *s, const char *path, const char *v)
+{
+    drover_error why = { 0 };
+    if (dv_name_check(config_setting_name(s), v, &why) < 0)
+        return fail(x, s, "%s: expected a name of 1..%d bytes without '/', spaces or control "
+                    "characters: %s", path, DV_NAME_MAX, why.message);
+    return 0;
+}
+
+/* A libvirt URI starts with a scheme ("qemu", "qemu+tcp", "test") and ':'. */
+int dv_config_check_uri(ctx *x, config_setting_t *s, const char *path, const char *v)
+{
+    char q[96];
+    size_t i = 0;
+
+    if (!*v)
+        return 0;                  /* only migration_uri may be empty: F_NONEMPTY guards the rest */
+    if (isalpha((unsigned char)v[0]))
+        for (i = 1; isalnum((unsigned char)v[i]) || v[i] == '+' || v[i] == '-' || v[i] == '.'; i++)
+            ;
+    if (i == 0 || v[i] != ':')
+        return fail(x, s, "%s: expected a libvirt URI such as \"qemu:///system\", got %s", path,
+                    dv_config_quote(q, sizeof q, v));
+    for (; v[i]; i++)
+        if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7f)
+            return fail(x, s, "%s: a libvirt URI must not contain spaces or control characters, got %s",
+                        path, dv_config_quote(q, sizeof q, v));
+    return 0;
+}
+
+/* fence_command is run with execve (no shell, no PATH search). */
+/* "HOST=URI": a member name, '=', a libvirt URI; each host once. */
+int dv_config_check_host_uri(ctx *x, config_setting_t *s, const char *path, const char *v)
+{
+    char q[96], host[DV_NAME_MAX + 1];
+    const char *eq = strchr(v, '=');
+    config_setting_t *list = config_setting_parent(s);
+    drover_error why = { 0 };
+    size_t hl = eq ? (size_t)(eq - v) : 0;
+
+    if (!eq || hl > DV_NAME_MAX || !eq[1])
+        return fail(x, s, "%s: expected HOST=URI, e.g. \"compute1=qemu+ssh://root@10.0.0.1/system\", "
+                    "got %s", path, dv_config_quote(q, sizeof q, v));
+    memcpy(host, v, hl);
+    host[hl] = '\0';
+    if (dv_name_check("host", host, &why) < 0)
+        return fail(x, s, "%s: %s", path, why.message);
+    for (int i = 0;; i++) {
+        config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        const char *o;
+        if (!e || e == s)
+            break;
+        o = config_setting_get_string(e);
+        if (o && strncmp(o, v, hl + 1) == 0)
+            return fail(x, s, "%s: host %s is already given a URI in item %d", path, host, i);
+    }
+    return dv_config_check_uri(x, s, path, eq + 1);
+}
+
+int dv_config_check_argv0(ctx *x, config_setting_t *s, const char *path, const char *v)
+{
+    char q[96];
+    config_setting_t *list = config_setting_parent(s);
+
+    if (config_setting_get_elem(list, 0) == s && v[0] != '/')
+        return fail(x, s, "%s: expected the absolute path of the program (it is run without a "
+                    "shell or PATH search), got %s", path, dv_config_quote(q, sizeof q, v));
+    return 0;
+}
+
+
+/* ---------------------------------------------------------------- a section set by a program */
+
+/* What is wrong with string v for key k, into why; 0 when nothing is. */
+static int string_why(const dv_config_key *k, const char *v, char *why, size_t n)
+{
+    char q[96];
+
+    if ((k->flags & DV_CONFIG_NONEMPTY) && !*v) {
+        snprintf(why, n, "expected a non-empty string");
+        return -1;
+    }
+    if (k->choices) {
+        const char *const *c = k->choices;
+        while (*c && strcmp(*c, v) != 0)
+            c++;
+        if (!*c) {
+            snprintf(why, n, "%s is not one of its choices", dv_config_quote(q, sizeof q, v));
+            return -1;
+        }
+    }
+    return k->rule ? k->rule(v, why, n) : 0;
+}
+
+static int value_why(const dv_config_key *k, const char *p, char *why, size_t n, int *item)
+{
+    const dv_strlist *l = (const dv_strlist *)(const void *)p;
+    int iv = *(const int *)(const void *)p;
+    double dv = *(const double *)(const void *)p;
+    const char *sv;
+
+    *item = -1;
+    switch (k->kind) {
+    case DV_CONFIG_INT:
+        if (iv >= k->min && iv <= k->max)
+            return 0;
+        snprintf(why, n, "expected an integer in %lld..%lld, got %d", k->min, k->max, iv);
+        return -1;
+    case DV_CONFIG_REAL:
+        if (dv >= k->dmin && dv <= k->dmax && !((k->flags & DV_CONFIG_LOW_OPEN) && dv == k->dmin))
+            return 0;
+        snprintf(why, n, "expected a number in %s%g, %g], got %g",
+                 k->flags & DV_CONFIG_LOW_OPEN ? "(" : "[", k->dmin, k->dmax, dv);
+        return -1;
+    case DV_CONFIG_STRING:
+        sv = *(char *const *)(const void *)p;
+        return string_why(k, sv ? sv : "", why, n);
+    case DV_CONFIG_LIST:
+        if ((k->flags & DV_CONFIG_NONEMPTY) && l->n == 0) {
+            snprintf(why, n, "expected at least one item, got an empty list");
+            return -1;
+        }
+        for (size_t i = 0; i < l->n; i++)
+            if (string_why(k, l->v[i] ? l->v[i] : "", why, n) < 0) {
+                *item = (int)i;
+                return -1;
+            }
+        return 0;
+    case DV_CONFIG_BOOL:
+    case DV_CONFIG_GROUP:
+        return 0;
+    }
+    return 0;
+}
+
+int dv_config_check_section(const dv_config *cfg, const dv_config_section *s, drover_error *err)
+{
+    const char *base = s->size ? dv_config_section_data(cfg, s->name) : (const char *)cfg;
+    const char *blame = NULL;
+    char why[700];
+    int item;
+
+    if (!base)
+        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG,
+                      "servicegroup.%s: this configuration has no such section", s->name);
+    for (const dv_config_key *k = s->keys; k->name; k++) {
+        if (value_why(k, base + k->off, why, sizeof why, &item) == 0)
+            continue;
+        if (item >= 0)
+            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "servicegroup.%s.%s[%d]: %s",
+                          s->name, k->name, item, why);
+        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "servicegroup.%s.%s: %s", s->name,
+                      k->name, why);
+    }
+    if (s->check && s->check(cfg, &blame, why, sizeof why) < 0)
+        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "%s", why);
+    return 0;
+}
