@@ -817,6 +817,79 @@ static void test_registries(void)
         "node name");
 }
 
+/* A fourth driver's section, registered the way drivers/registry.c does:
+ * its values live in a block of its own, with defaults, rules, FILE:LINE
+ * errors and the rules between keys, and nothing in core names it. */
+struct fake_settings {
+    char *endpoint;
+    int timeout_ms;
+    dv_strlist peers;
+};
+
+static int fake_endpoint_rule(const char *v, char *why, size_t n)
+{
+    if (strncmp(v, "fake://", 7) == 0)
+        return 0;
+    snprintf(why, n, "expected a fake:// endpoint");
+    return -1;
+}
+
+static int fake_check(const dv_config *cfg, const char **key, char *why, size_t n)
+{
+    const struct fake_settings *f = dv_config_section_data(cfg, "fake");
+    if (f->peers.n > 0 && f->timeout_ms < 100) {
+        *key = "timeout_ms";
+        snprintf(why, n, "servicegroup.fake.timeout_ms must be at least 100 with peers");
+        return -1;
+    }
+    return 0;
+}
+
+static void test_new_section(void)
+{
+    static const char *const peers[] = { "p1", NULL };
+    static const dv_config_key keys[] = {
+        DV_KEY_STRING("endpoint", offsetof(struct fake_settings, endpoint), DV_CONFIG_NONEMPTY,
+                      "fake://here", fake_endpoint_rule),
+        DV_KEY_INT("timeout_ms", offsetof(struct fake_settings, timeout_ms), 1, 1000, 250),
+        DV_KEY_LIST("peers", offsetof(struct fake_settings, peers), 0, peers, NULL),
+        DV_KEY_END,
+    };
+    static const dv_config_section fake = { .name = "fake", .size = sizeof(struct fake_settings),
+                                            .keys = keys, .check = fake_check };
+    static const char *const drivers[] = { "db", "mc", "zk", "fake", NULL };
+    drover_error e = { 0 };
+    dv_config *cfg = NULL;
+    struct fake_settings *f;
+
+    dv_config_add_section("servicegroup", &fake);
+    dv_config_set_names("servicegroup.driver", drivers);
+    if (!(cfg = dv_config_new_defaults()) || !(f = dv_config_section_data(cfg, "fake")))
+        bail_out("no block for the new section");
+    is_str(f->endpoint, "fake://here", "new section: string default");
+    is_int(f->timeout_ms, 250, "new section: integer default");
+    ok(f->peers.n == 1 && strcmp(f->peers.v[0], "p1") == 0, "new section: list default");
+    dv_config_free(cfg);
+    ok(dv_config_load_string("servicegroup = { driver = \"fake\";\n  fake = { endpoint = "
+                             "\"fake://x\"; timeout_ms = 900; peers = [ ]; }; };\n", "f.conf",
+                             &cfg, &e) == 0, "new section: a file that uses it loads (%s)", e.message);
+    if (cfg && (f = dv_config_section_data(cfg, "fake"))) {
+        is_str(f->endpoint, "fake://x", "new section: string read");
+        is_int(f->timeout_ms, 900, "new section: integer read");
+        is_int((int)f->peers.n, 0, "new section: list read");
+    }
+    dv_config_free(cfg);
+    bad("servicegroup = { fake = {\n  timeout_ms = 0; }; };\n", 2, "servicegroup.fake.timeout_ms",
+        "expected an integer in 1..1000, got 0");
+    bad("servicegroup = { fake = { endpoint = \"http://x\"; }; };\n", 1,
+        "servicegroup.fake.endpoint", "expected a fake:// endpoint");
+    bad("servicegroup = { fake = { port = 1; }; };\n", 1, "servicegroup.fake.port",
+        "unknown key; the valid keys in servicegroup.fake are: endpoint, timeout_ms, peers");
+    bad("servicegroup = { fake = {\n\n  timeout_ms = 50; }; };\n", 3, "servicegroup.fake.timeout_ms",
+        "must be at least 100 with peers");
+    bad("servicegroup = { driver = \"nope\"; };\n", 1, "servicegroup.driver", "\"fake\"");
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/dv-test-config.XXXXXX");
@@ -839,5 +912,6 @@ int main(void)
     test_hostport();
     test_registries();
     test_sample_and_man();
+    test_new_section();            /* last: it adds a section to the parser */
     return done_testing();
 }
