@@ -352,15 +352,6 @@ static int set_string(ctx *x, const key *k, config_setting_t *s, const char *pat
     return 0;
 }
 
-static void strlist_free(dv_strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
 static int set_list(ctx *x, const key *k, config_setting_t *s, const char *path)
 {
     int type = config_setting_type(s), n;
@@ -397,11 +388,11 @@ static int set_list(ctx *x, const key *k, config_setting_t *s, const char *path)
         }
         l.n++;
     }
-    strlist_free(dst);
+    dv_strlist_free(dst);
     *dst = l;
     return 0;
 bad:
-    strlist_free(&l);
+    dv_strlist_free(&l);
     return -1;
 }
 

@@ -110,6 +110,9 @@ typedef struct dv_config {
     void *section_data[DV_CONFIG_MAX_SECTIONS];   /* the blocks of sections with a size */
 } dv_config;
 
+/* Free the items of l and empty it. */
+void dv_strlist_free(dv_strlist *l);
+
 /* A config holding every default (no file read).  NULL on ENOMEM. */
 dv_config *dv_config_new_defaults(void);
 

@@ -32,7 +32,7 @@ static int list_set(dv_strlist *l, const char *const *items)
 }
 
 
-static void list_free(dv_strlist *l)
+void dv_strlist_free(dv_strlist *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->v[i]);
@@ -90,7 +90,7 @@ static void section_free(dv_config *c, size_t i)
         if (k->kind == DV_CONFIG_STRING)
             free(*(char **)(base + k->off));
         else if (k->kind == DV_CONFIG_LIST)
-            list_free((dv_strlist *)(base + k->off));
+            dv_strlist_free((dv_strlist *)(base + k->off));
     }
     free(c->section_data[i]);
 }
@@ -182,12 +182,12 @@ void dv_config_free(dv_config *c)
     free(c->agent.libvirt_uri);
     free(c->agent.migration_uri);
     free(c->controller.libvirt_uri);
-    list_free(&c->controller.libvirt_uris);
-    list_free(&c->scheduler.filters);
-    list_free(&c->scheduler.weighers);
+    dv_strlist_free(&c->controller.libvirt_uris);
+    dv_strlist_free(&c->scheduler.filters);
+    dv_strlist_free(&c->scheduler.weighers);
     free(c->migration.timeout_action);
     free(c->evacuator.mode);
-    list_free(&c->evacuator.fence_command);
+    dv_strlist_free(&c->evacuator.fence_command);
     free(c->state.path);
     free(c->log.level);
     free(c->log.target);

@@ -7,65 +7,75 @@
 #include <stdio.h>
 #include <string.h>
 
+#define BAD(msg) dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "%s", (msg))
+
+/* The host part of s: *h, *hlen, and the ':' before the port (or NULL). */
+static int split_host(const char *s, const char **h, size_t *hlen, const char **colon,
+                      drover_error *err)
+{
+    *h = s;
+    if (*s == '[') {
+        const char *close = strchr(s, ']');
+        if (!close)
+            return BAD("'[' without ']'");
+        *h = s + 1;
+        *hlen = (size_t)(close - *h);
+        *colon = close[1] == ':' ? close + 1 : NULL;
+        if (close[1] && !*colon)
+            return BAD("only \":port\" may follow ']'");
+        for (size_t i = 0; i < *hlen; i++)
+            if (!isxdigit((unsigned char)(*h)[i]) && (*h)[i] != ':' && (*h)[i] != '.')
+                return BAD("an IPv6 address in [] holds only hex digits, ':' and '.'");
+    } else {
+        *colon = strchr(s, ':');
+        if (*colon && strchr(*colon + 1, ':'))
+            return BAD("more than one ':' (write an IPv6 address as [address]:port)");
+        *hlen = *colon ? (size_t)(*colon - s) : strlen(s);
+        for (size_t i = 0; i < *hlen; i++)
+            if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-' && s[i] != '_')
+                return BAD("the host may hold only letters, digits, '.', '-' and '_'");
+    }
+    if (*hlen == 0)
+        return BAD("the host is empty");
+    if (*hlen > 253)
+        return BAD("the host is too long");
+    return 0;
+}
+
+/* The port after ':' (d), 1..65535. */
+static int parse_port(const char *d, int *port, drover_error *err)
+{
+    long p = 0;
+
+    if (!*d)
+        return BAD("the port after ':' is missing");
+    for (; *d; d++) {
+        if (!isdigit((unsigned char)*d) || p > 65535)
+            break;
+        p = p * 10 + (*d - '0');
+    }
+    if (*d || p < 1 || p > 65535)
+        return BAD("the port must be 1..65535");
+    *port = (int)p;
+    return 0;
+}
+
 int dv_config_hostport(const char *s, int default_port, char *host, size_t host_size,
                        int *port, drover_error *err)
 {
-    const char *h = s, *colon;
-    size_t hlen;
-    bool bracket = *s == '[';
+    const char *h = s, *colon = NULL;
+    size_t hlen = 0;
+    int p = default_port;
 
-    if (bracket) {
-        const char *close = strchr(s, ']');
-        if (!close)
-            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "'[' without ']'");
-        h = s + 1;
-        hlen = (size_t)(close - h);
-        colon = close[1] == ':' ? close + 1 : NULL;
-        if (close[1] && !colon)
-            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG,
-                          "only \":port\" may follow ']'");
-        for (size_t i = 0; i < hlen; i++)
-            if (!isxdigit((unsigned char)h[i]) && h[i] != ':' && h[i] != '.')
-                return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG,
-                              "an IPv6 address in [] holds only hex digits, ':' and '.'");
-    } else {
-        colon = strchr(s, ':');
-        if (colon && strchr(colon + 1, ':'))
-            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG,
-                          "more than one ':' (write an IPv6 address as [address]:port)");
-        hlen = colon ? (size_t)(colon - s) : strlen(s);
-        for (size_t i = 0; i < hlen; i++)
-            if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-' && s[i] != '_')
-                return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG,
-                              "the host may hold only letters, digits, '.', '-' and '_'");
-    }
-    if (hlen == 0)
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the host is empty");
-    if (hlen > 253)
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the host is too long");
-    if (colon) {
-        long p = 0;
-        const char *d = colon + 1;
-        if (!*d)
-            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the port after ':' is missing");
-        for (; *d; d++) {
-            if (!isdigit((unsigned char)*d) || p > 65535)
-                break;
-            p = p * 10 + (*d - '0');
-        }
-        if (*d || p < 1 || p > 65535)
-            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the port must be 1..65535");
-        if (port)
-            *port = (int)p;
-    } else if (default_port > 0) {
-        if (port)
-            *port = default_port;
-    } else {
-        return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the port is missing");
-    }
+    if (split_host(s, &h, &hlen, &colon, err) < 0)
+        return -1;
+    if (colon ? parse_port(colon + 1, &p, err) < 0 : default_port <= 0)
+        return colon ? -1 : BAD("the port is missing");
+    if (port)
+        *port = p;
     if (host) {
         if (hlen >= host_size)
-            return dv_err(err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "the host is too long");
+            return BAD("the host is too long");
         memcpy(host, h, hlen);
         host[hlen] = '\0';
     }

@@ -50,6 +50,28 @@ static long long literal_value(const char *p, size_t len, int base, bool *exact)
     return v;
 }
 
+#define AT(x) ((x) < len ? t[(x)] : '\0')
+/* A hex literal "0x..." at t[*i]. */
+static int scan_hex(const char *t, size_t len, size_t *i, scan *sc)
+{
+    size_t s = *i, k;
+    bool exact;
+    long long v;
+    int type = CONFIG_TYPE_INT;
+
+    for (k = s + 2; isxdigit((unsigned char)AT(k)); k++)
+        ;
+    v = literal_value(t + s, k - s, 16, &exact);
+    if (AT(k) == 'L') {
+        k += AT(k + 1) == 'L' ? 2 : 1;
+        type = CONFIG_TYPE_INT64;
+    } else if (exact && v > INT_MAX) {
+        exact = false;             /* libconfig keeps only the low 32 bits */
+    }
+    *i = k;
+    return push_tok(sc, type, exact, v, t + s, k - s);
+}
+
 /* A numeric literal at t[*i] (one of [-+0-9.]); follows libconfig's flex
  * rules for integer, integer64, hex, hex64 and float (longest match). */
 static int scan_number(const char *t, size_t len, size_t *i, scan *sc)
@@ -59,21 +81,8 @@ static int scan_number(const char *t, size_t len, size_t *i, scan *sc)
     long long v;
     int type;
 
-#define AT(x) ((x) < len ? t[(x)] : '\0')
-    if (AT(s) == '0' && (AT(s + 1) == 'x' || AT(s + 1) == 'X') && isxdigit((unsigned char)AT(s + 2))) {
-        for (k = s + 2; isxdigit((unsigned char)AT(k)); k++)
-            ;
-        v = literal_value(t + s, k - s, 16, &exact);
-        type = CONFIG_TYPE_INT;
-        if (AT(k) == 'L') {
-            k += AT(k + 1) == 'L' ? 2 : 1;
-            type = CONFIG_TYPE_INT64;
-        } else if (exact && v > INT_MAX) {
-            exact = false;         /* libconfig keeps only the low 32 bits */
-        }
-        *i = k;
-        return push_tok(sc, type, exact, v, t + s, k - s);
-    }
+    if (AT(s) == '0' && (AT(s + 1) == 'x' || AT(s + 1) == 'X') && isxdigit((unsigned char)AT(s + 2)))
+        return scan_hex(t, len, i, sc);
     if (AT(j) == '-' || AT(j) == '+')
         j++;
     for (k = j; isdigit((unsigned char)AT(k)); k++)

@@ -68,14 +68,21 @@ static int group_failed(zk_sg *z, const char *group, const char *host)
     return -1;
 }
 
+/* The group's node and the member's entry, for a join or heartbeat. */
+static int joining(zk_sg *z, const char *group, const char *host, zk_member **m,
+                   drover_error *err)
+{
+    if (zk_ensure_group(z, group, err) < 0)
+        return group_failed(z, group, host);
+    return (*m = joined_entry(z, group, host, err)) ? 0 : -1;
+}
+
 int zk_op_join(dv_sg *sg, const char *group, const char *host, drover_error *err)
 {
     zk_sg *z = zk_me(sg);
     zk_member *m;
 
-    if (zk_ensure_group(z, group, err) < 0)
-        return group_failed(z, group, host);
-    if (!(m = joined_entry(z, group, host, err)))
+    if (joining(z, group, host, &m, err) < 0)
         return -1;
     return beat(z, m, group, host, err);
 }
@@ -86,9 +93,7 @@ int zk_op_heartbeat(dv_sg *sg, const char *group, const char *host, const char *
     zk_sg *z = zk_me(sg);
     zk_member *m;
 
-    if (zk_ensure_group(z, group, err) < 0)
-        return group_failed(z, group, host);
-    if (!(m = joined_entry(z, group, host, err)))
+    if (joining(z, group, host, &m, err) < 0)
         return -1;
     if (report_json) {
         char *copy = strdup(report_json);
