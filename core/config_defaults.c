@@ -103,37 +103,36 @@ void *dv_config_section_data(const dv_config *cfg, const char *name)
     return NULL;
 }
 
-dv_config *dv_config_new_defaults(void)
+/* servicegroup, agent and controller; *failed is set on ENOMEM. */
+static void defaults_hosts(dv_config *c, int *failed)
 {
     char hostname[256] = "localhost";
-    int failed = 0;
-    dv_config *c = calloc(1, sizeof *c);
 
-    if (!c)
-        return NULL;
     if (gethostname(hostname, sizeof hostname - 1) != 0 || !hostname[0])
         strcpy(hostname, "localhost");
     hostname[sizeof hostname - 1] = '\0';
-
-    c->path = dup_or_fail("<defaults>", &failed);
-    c->servicegroup.driver = dup_or_fail(first_name("servicegroup.driver"), &failed);
+    c->servicegroup.driver = dup_or_fail(first_name("servicegroup.driver"), failed);
     c->servicegroup.report_interval = 10;
     c->servicegroup.service_down_time = 60;
     for (size_t i = 0; dv_config_section_at(i); i++)
-        failed |= section_defaults(c, i) != 0;
+        *failed |= section_defaults(c, i) != 0;
 
-    c->agent.host = dup_or_fail(hostname, &failed);
-    c->agent.group = dup_or_fail("compute", &failed);
-    c->agent.libvirt_uri = dup_or_fail("qemu:///system", &failed);
-    c->agent.migration_uri = dup_or_fail("", &failed);
+    c->agent.host = dup_or_fail(hostname, failed);
+    c->agent.group = dup_or_fail("compute", failed);
+    c->agent.libvirt_uri = dup_or_fail("qemu:///system", failed);
+    c->agent.migration_uri = dup_or_fail("", failed);
     c->agent.libvirt_timeout_ms = 5000;
 
-    c->controller.libvirt_uri = dup_or_fail("", &failed);
-    failed |= list_set(&c->controller.libvirt_uris, NULL) != 0;
+    c->controller.libvirt_uri = dup_or_fail("", failed);
+    *failed |= list_set(&c->controller.libvirt_uris, NULL) != 0;
     c->controller.libvirt_timeout_ms = 5000;
+}
 
-    failed |= list_set(&c->scheduler.filters, dv_config_names_of("scheduler.filters")) != 0;
-    failed |= list_set(&c->scheduler.weighers, dv_config_names_of("scheduler.weighers")) != 0;
+/* scheduler, migration and evacuator. */
+static void defaults_moves(dv_config *c, int *failed)
+{
+    *failed |= list_set(&c->scheduler.filters, dv_config_names_of("scheduler.filters")) != 0;
+    *failed |= list_set(&c->scheduler.weighers, dv_config_names_of("scheduler.weighers")) != 0;
     c->scheduler.ram_weight_multiplier = 1.0;
     c->scheduler.ram_allocation_ratio = 1.0;
     c->scheduler.reserved_host_memory_mb = 512;
@@ -146,7 +145,7 @@ dv_config *dv_config_new_defaults(void)
     c->migration.downtime_steps = 10;
     c->migration.downtime_delay_s = 75;
     c->migration.completion_timeout_s = 800;
-    c->migration.timeout_action = dup_or_fail("abort", &failed);
+    c->migration.timeout_action = dup_or_fail("abort", failed);
     c->migration.max_concurrent = 1;
     c->migration.poll_interval_ms = 500;
 
@@ -154,14 +153,24 @@ dv_config *dv_config_new_defaults(void)
     c->evacuator.grace = 30;
     c->evacuator.max_down_fraction = 0.33;
     c->evacuator.max_per_minute = 6;
-    c->evacuator.mode = dup_or_fail("live", &failed);
-    failed |= list_set(&c->evacuator.fence_command, NULL) != 0;
+    c->evacuator.mode = dup_or_fail("live", failed);
+    *failed |= list_set(&c->evacuator.fence_command, NULL) != 0;
+}
 
+dv_config *dv_config_new_defaults(void)
+{
+    int failed = 0;
+    dv_config *c = calloc(1, sizeof *c);
+
+    if (!c)
+        return NULL;
+    c->path = dup_or_fail("<defaults>", &failed);
+    defaults_hosts(c, &failed);
+    defaults_moves(c, &failed);
     c->state.path = dup_or_fail("/var/lib/drover/state.db", &failed);
     c->state.busy_timeout_ms = 5000;
     c->log.level = dup_or_fail("info", &failed);
     c->log.target = dup_or_fail("stderr", &failed);
-
     if (failed) {
         dv_config_free(c);
         return NULL;
