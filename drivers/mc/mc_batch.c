@@ -110,7 +110,7 @@ static answer ask_batch(mc_sg *m, uint32_t s, const char **keys, size_t *lens, s
  * again in this call (a hung server costs one poll timeout, not one per
  * batch).  *why: the reason of the first batch without an answer. */
 int mc_ask(mc_sg *m, uint32_t s, const char *const *keys, const size_t *lens, size_t n,
-               mc_hit_fn on_hit, void *ctx, answer *verdict, memcached_return_t *why)
+           mc_hit_fn on_hit, void *ctx, answer *verdict, memcached_return_t *why)
 {
     size_t max = n < BATCH_BYTES / 24 ? n : BATCH_BYTES / 24 + 1, off = 0;
     const char **bk;

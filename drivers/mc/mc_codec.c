@@ -29,7 +29,7 @@ uint32_t mc_server_of(mc_sg *m, const char *key, size_t len)
 
 /* "dv1 <ms> <group> <host>\n<report>"; malloc'ed, *len set. */
 char *mc_value_make(int64_t now, const char *group, const char *host, const char *report,
-                        size_t report_len, size_t *len)
+                    size_t report_len, size_t *len)
 {
     size_t cap = 48 + strlen(group) + strlen(host) + report_len;
     char *v = malloc(cap);
@@ -61,7 +61,7 @@ static bool eat_word(const char **p, const char *end, const char *word, char sto
 
 /* Parse a value read back for (group, host); false if it is not ours. */
 bool mc_value_parse(const char *v, size_t len, const char *group, const char *host,
-                        mc_parsed *out)
+                    mc_parsed *out)
 {
     const char *p = v, *end = v + len;
     int64_t ts = 0;

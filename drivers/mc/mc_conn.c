@@ -29,7 +29,7 @@ void mc_note(mc_sg *m, uint32_t s, memcached_return_t rc)
 
 /* Fill err for a failed memcached operation on server s. */
 int mc_fail(mc_sg *m, uint32_t s, memcached_return_t rc, const char *what,
-                   drover_error *err)
+            drover_error *err)
 {
     const char *user = m->cfg->servicegroup.mc.username;
     const char *addr = s < m->n_srv ? m->srv[s].addr : "(no server)";

@@ -189,7 +189,7 @@ static memcached_return_t idx_stamp(mc_sg *m, size_t i)
  * add that follows finds the key there, the shard is compacted and the
  * append tried again.  A shard that cannot shrink enough: E2BIG. */
 memcached_return_t mc_idx_put(mc_sg *m, const char *group, const char *host, uint32_t s,
-                                  char op)
+                              char op)
 {
     char entry[DV_NAME_MAX + 3];
     int n = snprintf(entry, sizeof entry, "%c%s\n", op, host);

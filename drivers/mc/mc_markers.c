@@ -3,7 +3,7 @@
 
 /* A marker name "drover:<kind>:<i>" that hashes to server s. */
 int mc_find_marker(mc_sg *m, const char *kind, uint32_t s, char *out, size_t outsz,
-                       drover_error *err)
+                   drover_error *err)
 {
     for (unsigned i = 0; i < MARKER_SEARCH; i++) {
         int n = snprintf(out, outsz, KEY_PREFIX ":%s:%u", kind, i);

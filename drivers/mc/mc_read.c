@@ -223,14 +223,14 @@ out:
 }
 
 int mc_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
-                      drover_error *err)
+               drover_error *err)
 {
     return sweep_all(sg, group, true, members, n, err);
 }
 
 /* The liveness sweep: the same multi-gets, no report copied or decoded. */
 int mc_get_states(dv_sg *sg, const char *group, drover_member **members, size_t *n,
-                         drover_error *err)
+                  drover_error *err)
 {
     return sweep_all(sg, group, false, members, n, err);
 }
@@ -309,7 +309,7 @@ static int probe(mc_sg *m, const char *group, const char *host, bool ask_forced,
 }
 
 int mc_is_up(dv_sg *sg, const char *group, const char *host, drover_liveness *state,
-                    drover_error *err)
+             drover_error *err)
 {
     drover_member mb;
     char why[512];
@@ -327,7 +327,7 @@ int mc_is_up(dv_sg *sg, const char *group, const char *host, drover_liveness *st
 /* One member; when memcached cannot be asked its state is UNKNOWN (and the
  * admin state, kept locally, is still right). */
 int mc_get(dv_sg *sg, const char *group, const char *host, drover_member *member,
-                  drover_error *err)
+           drover_error *err)
 {
     char why[512];
 

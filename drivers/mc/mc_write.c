@@ -110,7 +110,7 @@ int mc_join(dv_sg *sg, const char *group, const char *host, drover_error *err)
 /* Needs nothing from the state database but to note the member there when
  * its key was missing: the admin state is the controller's. */
 int mc_heartbeat(dv_sg *sg, const char *group, const char *host, const char *report_json,
-                        drover_error *err)
+                 drover_error *err)
 {
     return mc_write(mc_me(sg), group, host, report_json, false, "heartbeat", err);
 }

@@ -252,20 +252,20 @@ done:
 }
 
 int zk_op_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
-                      drover_error *err)
+                  drover_error *err)
 {
     return list_members(sg, group, true, members, n, err);
 }
 
 /* A liveness sweep: one getChildren, no report moved. */
 int zk_op_get_states(dv_sg *sg, const char *group, drover_member **members, size_t *n,
-                         drover_error *err)
+                     drover_error *err)
 {
     return list_members(sg, group, false, members, n, err);
 }
 
 int zk_op_get(dv_sg *sg, const char *group, const char *host, drover_member *member,
-                  drover_error *err)
+              drover_error *err)
 {
     zk_sg *z = zk_me(sg);
     zk_fetch f = { 0 };
@@ -299,7 +299,7 @@ done:
 }
 
 int zk_op_is_up(dv_sg *sg, const char *group, const char *host, drover_liveness *state,
-                    drover_error *err)
+                drover_error *err)
 {
     zk_sg *z = zk_me(sg);
     zk_op op = { .path = zk_member_path(z, group, host) };

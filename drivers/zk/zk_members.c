@@ -88,7 +88,7 @@ int zk_op_join(dv_sg *sg, const char *group, const char *host, drover_error *err
 }
 
 int zk_op_heartbeat(dv_sg *sg, const char *group, const char *host, const char *report_json,
-                        drover_error *err)
+                    drover_error *err)
 {
     zk_sg *z = zk_me(sg);
     zk_member *m;
