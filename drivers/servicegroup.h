@@ -107,7 +107,8 @@ int dv_sg_set_disabled(dv_sg *sg, const char *group, const char *host,
 int dv_sg_set_forced_down(dv_sg *sg, const char *group, const char *host,
                           bool forced_down, drover_error *err);
 
-/* The drivers (one file each; each also adds itself to registry.c). */
+/* The drivers (a folder each, drivers/NAME/; each adds itself to registry.c,
+ * see drivers/README.md). */
 extern const dv_sg_ops dv_sg_db_ops;
 extern const dv_sg_ops dv_sg_mc_ops;
 extern const dv_sg_ops dv_sg_zk_ops;
