@@ -178,19 +178,21 @@ static int string_why(const dv_config_key *k, const char *v, char *why, size_t n
 
 static int value_why(const dv_config_key *k, const char *p, char *why, size_t n, int *item)
 {
-    const dv_strlist *l = (const dv_strlist *)(const void *)p;
-    int iv = *(const int *)(const void *)p;
-    double dv = *(const double *)(const void *)p;
+    const dv_strlist *l;
     const char *sv;
+    double dv;
+    int iv;
 
     *item = -1;
-    switch (k->kind) {
+    switch (k->kind) {                 /* read p only as its own type */
     case DV_CONFIG_INT:
+        iv = *(const int *)(const void *)p;
         if (iv >= k->min && iv <= k->max)
             return 0;
         snprintf(why, n, "expected an integer in %lld..%lld, got %d", k->min, k->max, iv);
         return -1;
     case DV_CONFIG_REAL:
+        dv = *(const double *)(const void *)p;
         if (dv >= k->dmin && dv <= k->dmax && !((k->flags & DV_CONFIG_LOW_OPEN) && dv == k->dmin))
             return 0;
         snprintf(why, n, "expected a number in %s%g, %g], got %g",
@@ -200,6 +202,7 @@ static int value_why(const dv_config_key *k, const char *p, char *why, size_t n,
         sv = *(char *const *)(const void *)p;
         return string_why(k, sv ? sv : "", why, n);
     case DV_CONFIG_LIST:
+        l = (const dv_strlist *)(const void *)p;
         if ((k->flags & DV_CONFIG_NONEMPTY) && l->n == 0) {
             snprintf(why, n, "expected at least one item, got an empty list");
             return -1;
