@@ -10,8 +10,9 @@
  * everywhere: memcached stores items up to 1 MiB by default (with its key
  * and the value's header), ZooKeeper drops a client that sends a packet
  * above jute.maxbuffer (1 MiB); SQLite would take more, but one row must
- * never hold megabytes.  The encoder refuses larger reports, and each
- * driver's heartbeat checks it again for reports that come from elsewhere. */
+ * never hold megabytes.  The encoder refuses larger reports, and
+ * dv_sg_heartbeat (drivers/registry.c) refuses them for every driver, for
+ * reports that were not made by the encoder. */
 #define DV_REPORT_MAX (1000 * 1000)
 
 /* Encode to a compact JSON object carrying "schema": DROVER_REPORT_SCHEMA.
