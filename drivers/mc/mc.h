@@ -172,6 +172,15 @@ int mc_rebuild(mc_sg *m, drover_error *err);
 /* mc_codec.c: keys and values */
 size_t mc_member_key(char *buf, const char *group, const char *host);
 uint32_t mc_server_of(mc_sg *m, const char *key, size_t len);
+
+/* Where a member lives: its key and the server the key hashes to. */
+typedef struct mc_place {
+    char key[KEY_MAX + 1];
+    size_t klen;
+    uint32_t s;
+} mc_place;
+
+void mc_place_of(mc_sg *m, const char *group, const char *host, mc_place *p);
 char *mc_value_make(int64_t now, const char *group, const char *host, const char *report,
                     size_t report_len, size_t *len);
 

@@ -24,6 +24,12 @@ uint32_t mc_server_of(mc_sg *m, const char *key, size_t len)
     return m->n_srv == 1 ? 0 : memcached_generate_hash(m->mc, key, len);
 }
 
+void mc_place_of(mc_sg *m, const char *group, const char *host, mc_place *p)
+{
+    p->klen = mc_member_key(p->key, group, host);
+    p->s = mc_server_of(m, p->key, p->klen);
+}
+
 
 /* ---------------------------------------------------------------- values */
 

@@ -437,16 +437,15 @@ static int not_member(mc_sg *m, const char *group, const char *host, drover_erro
  * its index shard once before saying it is not a member. */
 int mc_need_member(mc_sg *m, const char *group, const char *host, drover_error *err)
 {
-    char key[KEY_MAX + 1];
-    size_t klen;
+    mc_place at;
     bool yes;
 
     if (dv_statedb_member_has(m->db, group, host, &yes, err) < 0)
         return -1;
     if (yes)
         return 0;
-    klen = mc_member_key(key, group, host);
-    if (mc_idx_sync(m, group, mc_idx_slot(m, host, mc_server_of(m, key, klen)), err) < 0 ||
+    mc_place_of(m, group, host, &at);
+    if (mc_idx_sync(m, group, mc_idx_slot(m, host, at.s), err) < 0 ||
         dv_statedb_member_has(m->db, group, host, &yes, err) < 0)
         return -1;
     return yes ? 0 : not_member(m, group, host, err);

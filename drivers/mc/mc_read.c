@@ -255,7 +255,7 @@ static void one_hit(void *ctx, size_t j, const char *value, size_t len)
 static int probe(mc_sg *m, const char *group, const char *host, bool ask_forced,
                  drover_member *mb, char *why_text, size_t why_sz, drover_error *err)
 {
-    char key[KEY_MAX + 1];
+    mc_place at;
     const char *keys[1];
     size_t lens[1];
     uint32_t s;
@@ -283,9 +283,10 @@ static int probe(mc_sg *m, const char *group, const char *host, bool ask_forced,
         mb->state = DROVER_DOWN;
         return 0;
     }
-    keys[0] = key;
-    lens[0] = mc_member_key(key, group, host);
-    s = mc_server_of(m, key, lens[0]);
+    mc_place_of(m, group, host, &at);
+    keys[0] = at.key;
+    lens[0] = at.klen;
+    s = at.s;
     if (mc_ask(m, s, keys, lens, 1, one_hit, &o, &a, &why) < 0) {
         drover_member_clear(mb);
         return mc_nomem(err);

@@ -8,16 +8,17 @@ static memcached_return_t try_write(mc_sg *m, const char *group, const char *hos
                                     const char *report, bool keep_report, bool indexed,
                                     bool *db_failed, drover_error *err)
 {
-    char key[KEY_MAX + 1];
-    size_t klen = mc_member_key(key, group, host), vlen, olen = 0;
-    uint32_t s = mc_server_of(m, key, klen), flags;
+    mc_place at;
+    size_t vlen, olen = 0;
+    uint32_t flags;
     memcached_return_t rc;
     char *old = NULL, *v;
     mc_parsed p = { 0, "", 0 };
     bool missing = false;
 
+    mc_place_of(m, group, host, &at);
     if (keep_report) {
-        old = memcached_get(m->mc, key, klen, &olen, &flags, &rc);
+        old = memcached_get(m->mc, at.key, at.klen, &olen, &flags, &rc);
         if (rc == MEMCACHED_NOTFOUND)
             missing = true;
         else if (rc != MEMCACHED_SUCCESS)
@@ -26,12 +27,12 @@ static memcached_return_t try_write(mc_sg *m, const char *group, const char *hos
             p = (mc_parsed){ 0, "", 0 };
     }
     v = mc_value_make(dv_clock_now(&m->base.clock), group, host, keep_report ? p.report : report,
-                   keep_report ? p.report_len : strlen(report), &vlen);
+                      keep_report ? p.report_len : strlen(report), &vlen);
     free(old);
     if (!v)
         return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
     if (!keep_report) {
-        rc = memcached_replace(m->mc, key, klen, v, vlen, m->ttl, 0);
+        rc = memcached_replace(m->mc, at.key, at.klen, v, vlen, m->ttl, 0);
         if (rc == MEMCACHED_SUCCESS || (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_NOTFOUND)) {
             free(v);
             return rc;
@@ -45,13 +46,13 @@ static memcached_return_t try_write(mc_sg *m, const char *group, const char *hos
             free(v);
             return MEMCACHED_FAILURE;
         }
-        if ((rc = mc_ensure_markers(m, s)) != MEMCACHED_SUCCESS ||
-            (!indexed && (rc = mc_idx_put(m, group, host, s, '+')) != MEMCACHED_SUCCESS)) {
+        if ((rc = mc_ensure_markers(m, at.s)) != MEMCACHED_SUCCESS ||
+            (!indexed && (rc = mc_idx_put(m, group, host, at.s, '+')) != MEMCACHED_SUCCESS)) {
             free(v);
             return rc;
         }
     }
-    rc = memcached_set(m->mc, key, klen, v, vlen, m->ttl, 0);
+    rc = memcached_set(m->mc, at.key, at.klen, v, vlen, m->ttl, 0);
     free(v);
     return rc;
 }
@@ -62,11 +63,11 @@ static memcached_return_t try_write(mc_sg *m, const char *group, const char *hos
 static int mc_write(mc_sg *m, const char *group, const char *host, const char *report,
                     bool indexed, const char *what, drover_error *err)
 {
-    char key[KEY_MAX + 1];
-    size_t klen = mc_member_key(key, group, host);
+    mc_place at;
     memcached_return_t rc = MEMCACHED_SUCCESS;
     bool db_failed = false;
 
+    mc_place_of(m, group, host, &at);
     rc = try_write(m, group, host, report, report == NULL, indexed, &db_failed, err);
     if (!db_failed && (rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED ||
                        rc == MEMCACHED_SERVER_MARKED_DEAD) && mc_rebuild(m, NULL) == 0)
@@ -76,9 +77,9 @@ static int mc_write(mc_sg *m, const char *group, const char *host, const char *r
     if (rc != MEMCACHED_SUCCESS) {
         char w[300];
         snprintf(w, sizeof w, "%s of %s", what, host);
-        return mc_fail(m, mc_server_of(m, key, klen), rc, w, err);
+        return mc_fail(m, at.s, rc, w, err);
     }
-    mc_note(m, mc_server_of(m, key, klen), MEMCACHED_SUCCESS);
+    mc_note(m, at.s, MEMCACHED_SUCCESS);
     return 0;
 }
 
@@ -88,21 +89,20 @@ static int mc_write(mc_sg *m, const char *group, const char *host, const char *r
 int mc_join(dv_sg *sg, const char *group, const char *host, drover_error *err)
 {
     mc_sg *m = mc_me(sg);
-    char key[KEY_MAX + 1];
-    size_t klen = mc_member_key(key, group, host);
-    uint32_t s = mc_server_of(m, key, klen);
+    mc_place at;
     memcached_return_t rc;
 
+    mc_place_of(m, group, host, &at);
     if (dv_statedb_member_add(m->db, group, host, err) < 0)
         return -1;
-    rc = mc_idx_put(m, group, host, s, '+');
+    rc = mc_idx_put(m, group, host, at.s, '+');
     if ((rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED || rc == MEMCACHED_SERVER_MARKED_DEAD) &&
         mc_rebuild(m, NULL) == 0)
-        rc = mc_idx_put(m, group, host, s, '+');
+        rc = mc_idx_put(m, group, host, at.s, '+');
     if (rc != MEMCACHED_SUCCESS) {
         char w[300];
         snprintf(w, sizeof w, "join of %s (the member index)", host);
-        return mc_fail(m, s, rc, w, err);
+        return mc_fail(m, at.s, rc, w, err);
     }
     return mc_write(m, group, host, NULL, true, "join", err);
 }
@@ -122,23 +122,21 @@ int mc_heartbeat(dv_sg *sg, const char *group, const char *host, const char *rep
 int mc_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
 {
     mc_sg *m = mc_me(sg);
-    char key[KEY_MAX + 1];
-    size_t klen = mc_member_key(key, group, host);
-    uint32_t s = mc_server_of(m, key, klen);
+    mc_place at;
     memcached_return_t rc;
 
+    mc_place_of(m, group, host, &at);
     if (mc_need_member(m, group, host, err) < 0 ||
         dv_statedb_member_remove(m->db, group, host, err) < 0)
         return -1;
-    rc = mc_idx_put(m, group, host, s, '-');
+    rc = mc_idx_put(m, group, host, at.s, '-');
     if (rc != MEMCACHED_SUCCESS)
         dv_warn("leave of %s: could not note it in the index on memcached %s (%s): other "
-                "readers keep listing it", host, m->srv[s].addr, memcached_strerror(m->mc, rc));
-    rc = memcached_delete(m->mc, key, klen, 0);
+                "readers keep listing it", host, m->srv[at.s].addr, memcached_strerror(m->mc, rc));
+    rc = memcached_delete(m->mc, at.key, at.klen, 0);
     if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
         dv_warn("leave of %s: could not delete its key from memcached %s (%s); it expires in %lld s",
-                host, m->srv[mc_server_of(m, key, klen)].addr, memcached_strerror(m->mc, rc),
-                (long long)m->ttl);
+                host, m->srv[at.s].addr, memcached_strerror(m->mc, rc), (long long)m->ttl);
     return 0;
 }
 
