@@ -288,7 +288,7 @@ static int open_backends(const dv_config *cfg, dv_sg **sg, dv_statedb **db, drov
 {
     if (dv_sg_open(cfg, sg, err) < 0)
         return -1;
-    if (dv_statedb_open(cfg->state.path, cfg->servicegroup.db.busy_timeout_ms, db, err) < 0) {
+    if (dv_statedb_open(cfg->state.path, cfg->state.busy_timeout_ms, db, err) < 0) {
         dv_err_prefix(err, "the state db holds the scheduler's claims");
         return -1;
     }

@@ -134,6 +134,16 @@ int dv_report_to_json(const drover_report *r, char **out, drover_error *err)
                                                               JSON_C_TO_STRING_NOSLASHESCAPE);
         bad = !s || !(*out = strdup(s));
     }
+    if (!bad && strlen(*out) > DV_REPORT_MAX) {
+        size_t len = strlen(*out);
+        free(*out);
+        *out = NULL;
+        json_object_put(arr);
+        json_object_put(o);
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_REPORT,
+                      "the host report is %zu bytes; the limit is %d (too many instances or a "
+                      "huge CPU XML?)", len, DV_REPORT_MAX);
+    }
     json_object_put(arr);
     json_object_put(o);
     if (bad)

@@ -6,10 +6,20 @@
 
 #include "core/error.h"
 
+/* The largest report (JSON bytes) any backend accepts, so one limit holds
+ * everywhere: memcached stores items up to 1 MiB by default (with its key
+ * and the value's header), ZooKeeper drops a client that sends a packet
+ * above jute.maxbuffer (1 MiB); SQLite would take more, but one row must
+ * never hold megabytes.  The encoder refuses larger reports, and
+ * dv_sg_heartbeat (drivers/registry.c) refuses them for every driver, for
+ * reports that were not made by the encoder. */
+#define DV_REPORT_MAX (1000 * 1000)
+
 /* Encode to a compact JSON object carrying "schema": DROVER_REPORT_SCHEMA.
  * *out is malloc'ed.  NULL strings are written as "".  A number above
  * 2^53 - 1 (which JSON readers do not keep exactly), or an instance's
- * memory_mib above UINT32_MAX, gives DROVER_ERR_INVALID naming the field. */
+ * memory_mib above UINT32_MAX, gives DROVER_ERR_INVALID naming the field;
+ * a report longer than DV_REPORT_MAX bytes, DROVER_ERR_INVALID too. */
 int dv_report_to_json(const drover_report *r, char **out, drover_error *err);
 
 /* Decode text read back from a backend.  Text that is not one strict JSON

@@ -1,5 +1,5 @@
 /* sqlite.h - opening drover's SQLite files safely, shared by the state db
- * (core/statedb.c) and the `db` servicegroup driver (drivers/sg_db.c).
+ * (core/statedb.c) and the `db` servicegroup driver (drivers/db/db.c).
  *
  * A drover file is recognised by PRAGMA application_id (one value per kind
  * of file) and carries a schema version in PRAGMA user_version.  Opening:

@@ -2,51 +2,21 @@
 #include "drivers/servicegroup.h"
 #include "core/registry.h"
 #include "core/model.h"
+#include "core/report.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* One line per driver: a driver file adds itself here. */
-static const dv_sg_ops *const registry[] = {
+/* One line per driver: a driver folder adds itself here. */
+static const void *const registry[] = {
     &dv_sg_db_ops,
     &dv_sg_mc_ops,
     &dv_sg_zk_ops,
 };
-#define N_DRIVERS (sizeof registry / sizeof registry[0])
 
-static const char *name_at(size_t i)
-{
-    return registry[i]->name;
-}
-
-static int version_at(size_t i)
-{
-    return registry[i]->version;
-}
-
-static const dv_registry table = {
-    .what = "servicegroup driver",
-    .key = "servicegroup.driver",
-    .n = N_DRIVERS,
-    .name_at = name_at,
-    .version_at = version_at,
-    .version = DV_SG_OPS_VERSION,
-    .missing = DROVER_ERR_UNSUPPORTED,
-    .domain = DROVER_FROM_SERVICEGROUP,
-};
-
-const char *const *dv_sg_names(void)
-{
-    static const char *names[N_DRIVERS + 1];
-    dv_registry_names(&table, names);
-    return names;
-}
-
-const dv_sg_ops *dv_sg_find(const char *name, drover_error *err)
-{
-    long i = dv_registry_find(&table, name, err);
-    return i < 0 ? NULL : registry[i];
-}
+DV_REGISTRY_ADAPTER(dv_sg_ops, registry, dv_sg_find, dv_sg_names, "servicegroup driver",
+                    "servicegroup.driver", DV_SG_OPS_VERSION, DROVER_ERR_UNSUPPORTED,
+                    DROVER_FROM_SERVICEGROUP)
 
 int dv_sg_open(const dv_config *cfg, dv_sg **out, drover_error *err)
 {
@@ -54,6 +24,17 @@ int dv_sg_open(const dv_config *cfg, dv_sg **out, drover_error *err)
 
     *out = NULL;
     return ops ? dv_sg_open_ops(ops, cfg, out, err) : -1;
+}
+
+/* Before main: the config parser learns the drivers' names and sections. */
+__attribute__((constructor)) static void register_config(void)
+{
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++) {
+        const dv_sg_ops *ops = registry[i];
+        if (ops->config)
+            dv_config_add_section("servicegroup", ops->config);
+    }
+    dv_config_set_names("servicegroup.driver", dv_sg_names());
 }
 
 int dv_sg_open_ops(const dv_sg_ops *ops, const dv_config *cfg, dv_sg **out, drover_error *err)
@@ -66,6 +47,8 @@ int dv_sg_open_ops(const dv_sg_ops *ops, const dv_config *cfg, dv_sg **out, drov
     if (!ops->open)
         return dv_err(err, DROVER_ERR_UNSUPPORTED, DROVER_FROM_SERVICEGROUP,
                       "servicegroup driver \"%s\" cannot be opened", ops->name);
+    if (ops->config && dv_config_check_section(cfg, ops->config, err) < 0)
+        return -1;
     if (ops->open(cfg, out, err) < 0)
         return -1;
     (*out)->ops = ops;
@@ -113,6 +96,11 @@ int dv_sg_heartbeat(dv_sg *sg, const char *group, const char *host,
                     const char *report_json, drover_error *err)
 {
     GUARD(heartbeat, group, host);
+    /* one limit for every driver (core/report.h) */
+    if (report_json && strlen(report_json) > DV_REPORT_MAX)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_SERVICEGROUP,
+                      "heartbeat of %s: the report is %zu bytes; the limit is %d", host,
+                      strlen(report_json), DV_REPORT_MAX);
     return sg->ops->heartbeat(sg, group, host, report_json, err);
 }
 

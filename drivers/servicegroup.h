@@ -26,7 +26,8 @@
 #include "core/config.h"
 #include "core/error.h"
 
-#define DV_SG_OPS_VERSION 1
+/* 2: the config section (keys, rules, defaults) is the driver's own */
+#define DV_SG_OPS_VERSION 2
 
 struct dv_sg_ops;
 
@@ -39,6 +40,12 @@ typedef struct dv_sg {
 typedef struct dv_sg_ops {
     int version;               /* DV_SG_OPS_VERSION */
     const char *name;          /* "db", "mc", "zk" */
+    /* The driver's section servicegroup.<name>: its keys, their rules and
+     * defaults, and the rules between them (core/config.h).  core/config.c
+     * checks a file against it; dv_sg_open checks a config a program built
+     * against it again, so open never validates on its own.  May be NULL
+     * (a driver without settings). */
+    const dv_config_section *config;
 
     int (*open)(const dv_config *cfg, dv_sg **out, drover_error *err);
     void (*close)(dv_sg *sg);
@@ -100,7 +107,8 @@ int dv_sg_set_disabled(dv_sg *sg, const char *group, const char *host,
 int dv_sg_set_forced_down(dv_sg *sg, const char *group, const char *host,
                           bool forced_down, drover_error *err);
 
-/* The drivers (one file each; each also adds itself to registry.c). */
+/* The drivers (a folder each, drivers/NAME/; each adds itself to registry.c,
+ * see drivers/README.md). */
 extern const dv_sg_ops dv_sg_db_ops;
 extern const dv_sg_ops dv_sg_mc_ops;
 extern const dv_sg_ops dv_sg_zk_ops;

@@ -126,7 +126,7 @@ int drover_schedule(drover_ctx *ctx, const char *instance, const char *dest, boo
     memset(out, 0, sizeof *out);
     if (need_ctx(ctx, err) < 0)
         return -1;
-    if (dv_statedb_open(ctx->cfg->state.path, ctx->cfg->servicegroup.db.busy_timeout_ms, &db,
+    if (dv_statedb_open(ctx->cfg->state.path, ctx->cfg->state.busy_timeout_ms, &db,
                         err) < 0) {
         dv_err_prefix(err, "the state db holds the scheduler's claims");
         return -1;

@@ -7,50 +7,29 @@
 
 #include <string.h>
 
-static const dv_mig_policy_ops *const registry[] = {
+static const void *const registry[] = {
     &dv_mig_policy_adaptive,
     &dv_mig_policy_nova,
 };
-#define N_POLICIES (sizeof registry / sizeof registry[0])
 
-static const char *name_at(size_t i)
-{
-    return registry[i]->name;
-}
-
-static int version_at(size_t i)
-{
-    return registry[i]->version;
-}
-
-static const dv_registry table = {
-    .what = "convergence policy",
-    .key = "migration.policy",
-    .n = N_POLICIES,
-    .name_at = name_at,
-    .version_at = version_at,
-    .version = DV_MIG_POLICY_OPS_VERSION,
-    .missing = DROVER_ERR_CONFIG,
-    .domain = DROVER_FROM_CONFIG,
-};
-
-const char *const *dv_mig_policy_names(void)
-{
-    static const char *names[N_POLICIES + 1];
-    dv_registry_names(&table, names);
-    return names;
-}
+/* the adapter's lookup, wrapped below with the state size check */
+static const dv_mig_policy_ops *policy_lookup(const char *name, drover_error *err);
+DV_REGISTRY_ADAPTER(dv_mig_policy_ops, registry, policy_lookup, dv_mig_policy_names,
+                    "convergence policy", "migration.policy", DV_MIG_POLICY_OPS_VERSION,
+                    DROVER_ERR_CONFIG, DROVER_FROM_CONFIG)
+DV_REGISTRY_CONFIG_NAMES(dv_mig_policy_names, "migration.policy")
 
 const dv_mig_policy_ops *dv_mig_policy_find(const char *name, drover_error *err)
 {
-    long i = dv_registry_find(&table, name, err);
-    if (i >= 0 && registry[i]->state_size > DV_MIG_POLICY_STATE_MAX) {
+    const dv_mig_policy_ops *p = policy_lookup(name, err);
+
+    if (p && p->state_size > DV_MIG_POLICY_STATE_MAX) {
         dv_err(err, DROVER_ERR_INTERNAL, DROVER_FROM_CONFIG,
                "convergence policy \"%s\" needs %zu bytes of state; at most %d are provided",
-               name, registry[i]->state_size, DV_MIG_POLICY_STATE_MAX);
+               name, p->state_size, DV_MIG_POLICY_STATE_MAX);
         return NULL;
     }
-    return i < 0 ? NULL : registry[i];
+    return p;
 }
 
 const char *dv_mig_action_name(dv_mig_action_kind k)

@@ -1,6 +1,7 @@
 /* host_state.c - flat per-host records for the filters, built once per
  * placement from get_all and the state db's claims. */
 #include "scheduler/scheduler.h"
+#include "core/hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +9,9 @@
 
 uint32_t dv_host_name_hash(const char *host)
 {
-    /* FNV-1a; 0 is kept to mean "no hash" */
-    uint32_t x = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)host; *p; p++)
-        x = (x ^ *p) * 16777619u;
+    /* the one hash (core/hash.h), folded; 0 is kept to mean "no hash" */
+    uint64_t h = dv_hash_bytes(host, strlen(host));
+    uint32_t x = (uint32_t)(h ^ h >> 32);
     return x ? x : 1;
 }
 

@@ -1,44 +1,13 @@
-/* weighers.c - the weigher registry (scheduler.weighers). */
+/* weighers.c - the weigher registry (scheduler.weighers).  Adding a
+ * weigher = one file + one line here. */
 #include "scheduler/scheduler.h"
 #include "core/registry.h"
 
-#include <string.h>
-
-static const dv_weigher_ops *const registry[] = {
+static const void *const registry[] = {
     &dv_weigher_ram,
 };
-#define N_WEIGHERS (sizeof registry / sizeof registry[0])
 
-static const char *name_at(size_t i)
-{
-    return registry[i]->name;
-}
-
-static int version_at(size_t i)
-{
-    return registry[i]->version;
-}
-
-static const dv_registry table = {
-    .what = "weigher",
-    .key = "scheduler.weighers",
-    .n = N_WEIGHERS,
-    .name_at = name_at,
-    .version_at = version_at,
-    .version = DV_WEIGHER_OPS_VERSION,
-    .missing = DROVER_ERR_CONFIG,
-    .domain = DROVER_FROM_SCHEDULER,
-};
-
-const char *const *dv_weigher_names(void)
-{
-    static const char *names[N_WEIGHERS + 1];
-    dv_registry_names(&table, names);
-    return names;
-}
-
-const dv_weigher_ops *dv_weigher_find(const char *name, drover_error *err)
-{
-    long i = dv_registry_find(&table, name, err);
-    return i < 0 ? NULL : registry[i];
-}
+DV_REGISTRY_ADAPTER(dv_weigher_ops, registry, dv_weigher_find, dv_weigher_names, "weigher",
+                    "scheduler.weighers", DV_WEIGHER_OPS_VERSION, DROVER_ERR_CONFIG,
+                    DROVER_FROM_SCHEDULER)
+DV_REGISTRY_CONFIG_NAMES(dv_weigher_names, "scheduler.weighers")

@@ -8,6 +8,8 @@
  * sample etc/drover.conf must load, document every key and state the real
  * defaults; the man page must describe every key. */
 #include "core/config.h"
+#include "drivers/servicegroup.h"
+#include "scheduler/scheduler.h"
 #include "tests/tap.h"
 
 #include <errno.h>
@@ -310,6 +312,9 @@ static void test_enums(void)
     bad("servicegroup = { driver = \"DB\"; };\n", 1, "servicegroup.driver", "got \"DB\"");
     bad("migration = { timeout_action = \"pause\"; };\n", 1, "migration.timeout_action",
         "expected one of \"abort\", \"force_complete\", got \"pause\"");
+    bad("migration = {\n  policy = \"fast\";\n};\n", 2, "migration.policy",
+        "expected one of \"adaptive\", \"nova\", got \"fast\"");
+    bad("migration = { policy = \"\"; };\n", 1, "migration.policy", "expected a non-empty string");
     bad("evacuator = { mode = \"cold\"; };\n", 1, "evacuator.mode",
         "expected one of \"live\", \"rebuild\"");
     bad("log = { level = \"warn\"; };\n", 1, "log.level",
@@ -826,6 +831,132 @@ static void remove_dir(void)
     rmdir(dir);
 }
 
+/* The names a config may use are the registries' names, and a config a
+ * program built is held to a driver's rules when the driver opens. */
+static void test_registries(void)
+{
+    const char *const *sets[] = { dv_sg_names(), dv_filter_names(), dv_weigher_names() };
+    const char *texts[] = { "servicegroup = { driver = \"nope\"; };\n",
+                            "scheduler = { filters = [ \"nope\" ]; };\n",
+                            "scheduler = { weighers = [ \"nope\" ]; };\n" };
+    drover_error e = { 0 };
+    dv_config *cfg = NULL, *def = dv_config_new_defaults();
+    dv_sg *sg = NULL;
+
+    for (size_t i = 0; i < 3; i++) {
+        int listed = 0, n = 0;
+        dv_config_load_string(texts[i], "r.conf", &cfg, &e);
+        for (const char *const *p = sets[i]; *p; p++, n++) {
+            char q[80];
+            snprintf(q, sizeof q, "\"%s\"", *p);
+            listed += strstr(e.message, q) != NULL;
+        }
+        ok(n > 0 && listed == n, "registry %zu: the message lists its %d names (%s)", i, n, e.message);
+    }
+    if (!def)
+        bail_out("out of memory");
+    is_str(def->servicegroup.driver, dv_sg_names()[0], "default driver: the registry's first");
+    ok(def->scheduler.filters.n > 0 && strcmp(def->scheduler.filters.v[0], dv_filter_names()[0]) == 0,
+       "default filters: the registry's");
+    ok(dv_config_section_data(def, "mc") == NULL, "the built-in sections keep their values in dv_config");
+    dv_config_free(def);
+
+    /* one rule: the driver's open checks a program's config with the file's rules */
+    if (!(def = dv_config_new_defaults()))
+        bail_out("out of memory");
+    for (size_t i = 0; i < def->servicegroup.mc.servers.n; i++)
+        free(def->servicegroup.mc.servers.v[i]);
+    def->servicegroup.mc.servers.n = 0;
+    dv_config_set_string(&def->servicegroup.driver, "mc", NULL);
+    ok(dv_sg_open(def, &sg, &e) < 0 && e.code == DROVER_ERR_CONFIG && !sg,
+       "mc open refuses an empty server list");
+    has_str(e.message, "servicegroup.mc.servers: expected at least one item", "... with the file's words");
+    def->servicegroup.mc.retry_timeout_s = 0;
+    dv_config_set_string(&def->servicegroup.driver, "zk", NULL);
+    dv_config_set_string(&def->servicegroup.zk.prefix, "/zookeeper/x", NULL);
+    ok(dv_sg_open(def, &sg, &e) < 0 && e.code == DROVER_ERR_CONFIG && !sg,
+       "zk open refuses ZooKeeper's own prefix");
+    has_str(e.message, "servicegroup.zk.prefix: expected a ZooKeeper path", "... with the file's words");
+    dv_config_free(def);
+    bad("servicegroup = { zk = { prefix = \"/zookeeper\"; }; };\n", 1, "servicegroup.zk.prefix",
+        "/zookeeper belongs to ZooKeeper itself");
+    bad("servicegroup = { zk = { prefix = \"/a b\"; }; };\n", 1, "servicegroup.zk.prefix",
+        "node name");
+}
+
+/* A fourth driver's section, registered the way drivers/registry.c does:
+ * its values live in a block of its own, with defaults, rules, FILE:LINE
+ * errors and the rules between keys, and nothing in core names it. */
+struct fake_settings {
+    char *endpoint;
+    int timeout_ms;
+    dv_strlist peers;
+};
+
+static int fake_endpoint_rule(const char *v, char *why, size_t n)
+{
+    if (strncmp(v, "fake://", 7) == 0)
+        return 0;
+    snprintf(why, n, "expected a fake:// endpoint");
+    return -1;
+}
+
+static int fake_check(const dv_config *cfg, const char **key, char *why, size_t n)
+{
+    const struct fake_settings *f = dv_config_section_data(cfg, "fake");
+    if (f->peers.n > 0 && f->timeout_ms < 100) {
+        *key = "timeout_ms";
+        snprintf(why, n, "servicegroup.fake.timeout_ms must be at least 100 with peers");
+        return -1;
+    }
+    return 0;
+}
+
+static void test_new_section(void)
+{
+    static const char *const peers[] = { "p1", NULL };
+    static const dv_config_key keys[] = {
+        DV_KEY_STRING("endpoint", offsetof(struct fake_settings, endpoint), DV_CONFIG_NONEMPTY,
+                      "fake://here", fake_endpoint_rule),
+        DV_KEY_INT("timeout_ms", offsetof(struct fake_settings, timeout_ms), 1, 1000, 250),
+        DV_KEY_LIST("peers", offsetof(struct fake_settings, peers), 0, peers, NULL),
+        DV_KEY_END,
+    };
+    static const dv_config_section fake = { .name = "fake", .size = sizeof(struct fake_settings),
+                                            .keys = keys, .check = fake_check };
+    static const char *const drivers[] = { "db", "mc", "zk", "fake", NULL };
+    drover_error e = { 0 };
+    dv_config *cfg = NULL;
+    struct fake_settings *f;
+
+    dv_config_add_section("servicegroup", &fake);
+    dv_config_set_names("servicegroup.driver", drivers);
+    if (!(cfg = dv_config_new_defaults()) || !(f = dv_config_section_data(cfg, "fake")))
+        bail_out("no block for the new section");
+    is_str(f->endpoint, "fake://here", "new section: string default");
+    is_int(f->timeout_ms, 250, "new section: integer default");
+    ok(f->peers.n == 1 && strcmp(f->peers.v[0], "p1") == 0, "new section: list default");
+    dv_config_free(cfg);
+    ok(dv_config_load_string("servicegroup = { driver = \"fake\";\n  fake = { endpoint = "
+                             "\"fake://x\"; timeout_ms = 900; peers = [ ]; }; };\n", "f.conf",
+                             &cfg, &e) == 0, "new section: a file that uses it loads (%s)", e.message);
+    if (cfg && (f = dv_config_section_data(cfg, "fake"))) {
+        is_str(f->endpoint, "fake://x", "new section: string read");
+        is_int(f->timeout_ms, 900, "new section: integer read");
+        is_int((int)f->peers.n, 0, "new section: list read");
+    }
+    dv_config_free(cfg);
+    bad("servicegroup = { fake = {\n  timeout_ms = 0; }; };\n", 2, "servicegroup.fake.timeout_ms",
+        "expected an integer in 1..1000, got 0");
+    bad("servicegroup = { fake = { endpoint = \"http://x\"; }; };\n", 1,
+        "servicegroup.fake.endpoint", "expected a fake:// endpoint");
+    bad("servicegroup = { fake = { port = 1; }; };\n", 1, "servicegroup.fake.port",
+        "unknown key; the valid keys in servicegroup.fake are: endpoint, timeout_ms, peers");
+    bad("servicegroup = { fake = {\n\n  timeout_ms = 50; }; };\n", 3, "servicegroup.fake.timeout_ms",
+        "must be at least 100 with peers");
+    bad("servicegroup = { driver = \"nope\"; };\n", 1, "servicegroup.driver", "\"fake\"");
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/dv-test-config.XXXXXX");
@@ -846,6 +977,8 @@ int main(void)
     test_defaults();
     test_overrides();
     test_hostport();
+    test_registries();
     test_sample_and_man();
+    test_new_section();            /* last: it adds a section to the parser */
     return done_testing();
 }

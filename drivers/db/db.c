@@ -1,4 +1,4 @@
-/* sg_db.c - the `db` servicegroup driver: members and their heartbeats in
+/* db.c - the `db` servicegroup driver: members and their heartbeats in
  * one SQLite file (servicegroup.db.path) that every agent and controller of
  * a deployment opens.  Liveness is Nova's DbDriver rule: a member is UP
  * while |now - last_seen| <= service_down_time and it is not forced down.
@@ -11,10 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-/* A report larger than this is refused: reports are ~1 KiB plus the host
- * CPU XML, and one row must never hold megabytes. */
-#define REPORT_MAX (1024 * 1024)
 
 static const char *const steps[] = {
     /* 0 -> 1.  A rowid table with a separate (grp, host) index rather than
@@ -158,10 +154,6 @@ static int db_heartbeat(dv_sg *sg, const char *group, const char *host, const ch
     sqlite3_stmt *st;
     size_t len = report_json ? strlen(report_json) : 0;
 
-    if (len > REPORT_MAX)
-        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_DB,
-                      "heartbeat of %s: the report is %zu bytes; the limit is %d", host, len,
-                      REPORT_MAX);
     st = stmt(d, S_HEARTBEAT,
               "INSERT INTO member (grp, host, joined_ms, last_seen_ms, report_count, report)"
               " VALUES (?1, ?2, ?3, ?3, ?4 IS NOT NULL, ?4)"
@@ -489,9 +481,21 @@ static int db_get_states(dv_sg *sg, const char *group, drover_member **members, 
     return 0;
 }
 
+/* The servicegroup.db section. */
+static const dv_config_key config_keys[] = {
+    DV_KEY_STRING("path", offsetof(dv_config, servicegroup.db.path), DV_CONFIG_NONEMPTY,
+                  "/var/lib/drover/drover.db", NULL),
+    DV_KEY_INT("busy_timeout_ms", offsetof(dv_config, servicegroup.db.busy_timeout_ms), 1,
+               3600000, 5000),
+    DV_KEY_END,
+};
+
+static const dv_config_section config_section = { .name = "db", .keys = config_keys };
+
 const dv_sg_ops dv_sg_db_ops = {
     .version = DV_SG_OPS_VERSION,
     .name = "db",
+    .config = &config_section,
     .open = db_open,
     .close = db_close,
     .join = db_join,

@@ -1,0 +1,96 @@
+/* zk_fetch.c - pipelined reads: every member's data in one round trip. */
+#include "drivers/zk/zk.h"
+
+/* Not answered yet, or lost with the connection or the session. */
+static bool retryable(int rc)
+{
+    return rc == ZNOTHING || rc == ZCLOSING || zk_conn_lost(rc) || zk_session_gone(rc);
+}
+
+static void fetch_done(zk_fetch *f, int rc)
+{
+    f->rc = rc;
+    pthread_mutex_lock(&f->batch->mu);
+    if (--f->batch->pending == 0)
+        pthread_cond_broadcast(&f->batch->cv);
+    pthread_mutex_unlock(&f->batch->mu);
+}
+
+/* Runs on the client's completion thread. */
+static void on_data(int rc, const char *value, int len, const struct Stat *stat, const void *arg)
+{
+    zk_fetch *f = (zk_fetch *)arg;
+
+    if (rc == ZOK) {
+        f->stat = *stat;
+        if (value && len > 0) {
+            if ((f->data = malloc((size_t)len + 1))) {
+                memcpy(f->data, value, (size_t)len);
+                f->data[len] = '\0';
+                f->len = len;
+            } else {
+                rc = ZSYSTEMERROR;
+            }
+        }
+    }
+    fetch_done(f, rc);
+}
+
+/* Ask for every fetch still unanswered at once, then wait for all answers:
+ * one round trip for the lot instead of one per member. */
+static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n)
+{
+    zk_batch b = { .pending = 1 };
+
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    for (size_t i = 0; i < n; i++) {
+        zk_fetch *f = &fs[i];
+        int rc;
+
+        if (!retryable(f->rc))
+            continue;
+        f->batch = &b;
+        pthread_mutex_lock(&b.mu);
+        b.pending++;
+        pthread_mutex_unlock(&b.mu);
+        if ((rc = zoo_aget(z->zh, f->path, 0, on_data, f)) != ZOK)
+            fetch_done(f, rc);
+    }
+    /* the client answers every request it took, on close or loss too */
+    pthread_mutex_lock(&b.mu);
+    b.pending--;
+    while (b.pending)
+        pthread_cond_wait(&b.cv, &b.mu);
+    pthread_mutex_unlock(&b.mu);
+    pthread_mutex_destroy(&b.mu);
+    pthread_cond_destroy(&b.cv);
+}
+
+/* Read every path; a read lost with the connection is asked again once the
+ * session is back.  -1 only when no session could be had at all; reads
+ * left unanswered keep a connection-loss code. */
+int zk_fetch_all(zk_sg *z, zk_fetch *fs, size_t n, drover_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        fs[i].rc = ZNOTHING;
+    for (int round = 0; round < 4; round++) {
+        bool again = false;
+
+        if (zk_ensure_session(z, err) < 0)
+            return round ? 0 : -1;
+        fetch_round(z, fs, n);
+        for (size_t i = 0; i < n; i++) {
+            if (retryable(fs[i].rc))
+                again = true;
+            if (zk_session_gone(fs[i].rc))
+                zk_mark_expired(z);
+            else if (zk_conn_lost(fs[i].rc))
+                zk_mark_down(z);
+        }
+        if (!again)
+            break;
+    }
+    return 0;
+}
+
