@@ -102,6 +102,7 @@ dv_config *dv_config_new_defaults(void)
     c->evacuator.mode = dup_or_fail("live", &failed);
     failed |= list_set(&c->evacuator.fence_command, NULL, 0) != 0;
 
+    c->state.backend = dup_or_fail("auto", &failed);
     c->state.path = dup_or_fail("/var/lib/drover/state.db", &failed);
     c->state.busy_timeout_ms = 5000;
     c->log.level = dup_or_fail("info", &failed);
@@ -138,6 +139,7 @@ void dv_config_free(dv_config *c)
     free(c->migration.timeout_action);
     free(c->evacuator.mode);
     list_free(&c->evacuator.fence_command);
+    free(c->state.backend);
     free(c->state.path);
     free(c->log.level);
     free(c->log.target);
