@@ -379,6 +379,16 @@ int dv_store_lease_list(dv_store *st, dv_store_lease **out, size_t *n, drover_er
     return st->ops->lease_list(st, out, n, err);
 }
 
+int dv_store_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error *err)
+{
+    *names = NULL;
+    *n = 0;
+    GUARD(list_names, NULL, NULL, NULL, NULL);
+    if (what != DV_STORE_GROUPS && what != DV_STORE_KINDS)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_STATE, "list_names: what is %d", what);
+    return st->ops->list_names(st, what, names, n, err);
+}
+
 int dv_store_stale(drover_error *err, drover_domain domain, const dv_fence *fence,
                    const char *holder, int64_t epoch)
 {

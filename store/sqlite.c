@@ -581,4 +581,5 @@ const dv_store_ops dv_store_sqlite_ops = {
     .lease_release = sq_lease_release,
     .lease_get = sq_lease_get,
     .lease_list = sq_lease_list,
+    .list_names = sq_list_names,
 };

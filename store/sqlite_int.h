@@ -93,5 +93,6 @@ int sq_lease_release(dv_store *st, const char *name, const char *holder, int64_t
                      drover_error *err);
 int sq_lease_get(dv_store *st, const char *name, dv_store_lease *out, drover_error *err);
 int sq_lease_list(dv_store *st, dv_store_lease **out, size_t *n, drover_error *err);
+int sq_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error *err);
 
 #endif

@@ -415,3 +415,44 @@ int sq_lease_list(dv_store *st, dv_store_lease **out, size_t *n, drover_error *e
     *n = 0;
     return rc == SQLITE_NOMEM ? sq_nomem(err) : sq_fail(s, rc, "listing leases", err);
 }
+
+/* ---------------------------------------------------------------- names */
+
+int sq_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error *err)
+{
+    sq_store *s = SQ(st);
+    sqlite3_stmt *q;
+    size_t cap = 0;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db, what == DV_STORE_GROUPS
+                                       ? "SELECT DISTINCT grp FROM admin ORDER BY grp"
+                                       : "SELECT DISTINCT kind FROM store_record ORDER BY kind",
+                            -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, "listing names", err);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t c = cap ? cap * 2 : 8;
+            char **nv = realloc(*names, c * sizeof *nv);
+            if (!nv) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *names = nv;
+            cap = c;
+        }
+        if (!((*names)[*n] = sq_col_dup(q, 0))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        (*n)++;
+    }
+    sqlite3_finalize(q);
+    if (rc == SQLITE_DONE)
+        return 0;
+    dv_strv_free(*names, *n);
+    *names = NULL;
+    *n = 0;
+    return rc == SQLITE_NOMEM ? sq_nomem(err) : sq_fail(s, rc, "listing names", err);
+}

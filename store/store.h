@@ -175,13 +175,20 @@ typedef struct dv_store_ops {
     /* DROVER_ERR_NOT_FOUND for a lease never acquired. */
     int (*lease_get)(dv_store *st, const char *name, dv_store_lease *out, drover_error *err);
     int (*lease_list)(dv_store *st, dv_store_lease **out, size_t *n, drover_error *err);
+
+    /* The groups with admin state (DV_STORE_GROUPS) or the record kinds
+     * (DV_STORE_KINDS), sorted; free with dv_strv_free(). */
+    int (*list_names)(dv_store *st, int what, char ***names, size_t *n, drover_error *err);
 } dv_store_ops;
+
+#define DV_STORE_GROUPS 1
+#define DV_STORE_KINDS 2
 
 /* ---- the registry */
 const dv_store_ops *dv_store_find(const char *name, drover_error *err);
 const char *const *dv_store_names(void);
 
-/* The backend a config means: state.backend, or when it is "" the rule of
+/* The backend a config means: state.backend, or when it is "auto" the rule of
  * drover.conf(5): "zk" with the zk servicegroup driver, else "sqlite". */
 const char *dv_store_backend(const dv_config *cfg);
 /* The sqlite store's file: state.path; with the db driver and state.path
@@ -235,6 +242,18 @@ int dv_store_lease_release(dv_store *st, const char *name, const char *holder, i
                            drover_error *err);
 int dv_store_lease_get(dv_store *st, const char *name, dv_store_lease *out, drover_error *err);
 int dv_store_lease_list(dv_store *st, dv_store_lease **out, size_t *n, drover_error *err);
+
+int dv_store_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error *err);
+
+/* Carry everything of from into to (store/copy.c): admin state of every
+ * group, unexpired claims (a claim of the same instance on the same host
+ * already in to is not made twice), records (written where they differ).
+ * Leases are not carried: they belong to running processes.  Running it
+ * twice changes nothing the second time. */
+typedef struct dv_store_copy_stats {
+    size_t admin, claims, records, unchanged;
+} dv_store_copy_stats;
+int dv_store_copy(dv_store *from, dv_store *to, dv_store_copy_stats *stats, drover_error *err);
 
 /* ---- freeing what the calls return */
 void dv_store_admin_clear(dv_store_admin *a);

@@ -6,6 +6,7 @@
  * opens no local file at all). */
 #include "store/zk_int.h"
 #include "core/log.h"
+#include "core/statedb.h"
 
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -548,6 +549,45 @@ static int zk_info(dv_store *st, dv_store_info *info, drover_error *err)
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int zk_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error *err)
+{
+    zk_store *z = ZK(st);
+    char *path = zk_path(z, what == DV_STORE_GROUPS ? "admin" : "records", NULL, NULL);
+    struct String_vector kids;
+    int zrc;
+
+    if (!path)
+        return zk_nomem(err);
+    zrc = zk_children(z, path, &kids, NULL, err);
+    free(path);
+    if (zrc == ZNONODE)
+        return 0;
+    if (zrc != ZOK)
+        return zs_fail(&z->zs, zrc, "list", "names", err);
+    if (kids.count && !(*names = calloc((size_t)kids.count, sizeof **names))) {
+        deallocate_String_vector(&kids);
+        return zk_nomem(err);
+    }
+    for (int i = 0; i < kids.count; i++) {
+        if (!((*names)[i] = strdup(kids.data[i]))) {
+            dv_strv_free(*names, (size_t)i);
+            *names = NULL;
+            deallocate_String_vector(&kids);
+            return zk_nomem(err);
+        }
+    }
+    *n = (size_t)kids.count;
+    deallocate_String_vector(&kids);
+    if (*n)
+        qsort(*names, *n, sizeof **names, cmp_str);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- open / close */
 
 static void zk_close(dv_store *st)
@@ -619,4 +659,5 @@ const dv_store_ops dv_store_zk_ops = {
     .lease_release = zk_lease_release,
     .lease_get = zk_lease_get,
     .lease_list = zk_lease_list,
+    .list_names = zk_list_names,
 };
