@@ -153,6 +153,11 @@ static zk_tenure *candidate(zk_store *z, const char *name, const char *holder, d
         goto out;
     if (zk_make_path(z, lpath, err) < 0)
         goto out;
+    *strrchr(epath, '/') = '\0';
+    zrc = zk_make_path(z, epath, err);
+    epath[strlen(epath)] = '/';
+    if (zrc < 0)
+        goto out;
     ZS_RUN(&z->zs, zrc, zoo_create(z->zs.zh, epath, "{}", 2, z->zs.acl, 0, NULL, 0), err);
     if (zrc != ZOK && zrc != ZNODEEXISTS) {
         zs_fail(&z->zs, zrc, "create", epath, err);
