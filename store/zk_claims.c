@@ -301,7 +301,11 @@ int zk_claim_sums(dv_store *st, dv_store_claim_sum **out, size_t *n, drover_erro
 {
     zk_store *z = ZK(st);
     struct String_vector hosts = { 0 };
-    int rc = claim_hosts(z, &hosts, err);
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    rc = claim_hosts(z, &hosts, err);
 
     if (rc == 0 && hosts.count && !(*out = calloc((size_t)hosts.count, sizeof **out)))
         rc = zk_nomem(err);
