@@ -124,6 +124,27 @@ static int moved(const char *what, const char *path, const char *how, drover_err
                   path, how);
 }
 
+static int make_parent(zk_store *z, const char *path, drover_error *err)
+{
+    char *parent = strndup(path, (size_t)(strrchr(path, '/') - path));
+    int rc = parent ? zk_make_path(z, parent, err) : zk_nomem(err);
+
+    free(parent);
+    return rc;
+}
+
+/* A write's op refused for e: the version moved, or ZooKeeper said no. */
+static int refused(zk_store *z, int e, const char *what, const char *path, drover_error *err)
+{
+    if (e == ZNODEEXISTS)
+        return moved(what, path, "exists already", err);
+    if (e == ZNONODE)
+        return moved(what, path, "is gone", err);
+    if (e == ZBADVERSION)
+        return moved(what, path, "changed since it was read", err);
+    return zs_fail(&z->zs, e, "write", path, err);
+}
+
 int zk_put(zk_store *z, const char *path, const char *data, int zk_version,
            const dv_fence *fence, int64_t *new_version, const char *what, drover_error *err)
 {
@@ -163,10 +184,7 @@ int zk_put(zk_store *z, const char *path, const char *data, int zk_version,
             break;
         }
         if (create && e == ZNONODE) {
-            char *parent = strndup(path, (size_t)(strrchr(path, '/') - path));
-            int mk = parent ? zk_make_path(z, parent, err) : zk_nomem(err);
-            free(parent);
-            if (mk < 0)
+            if (make_parent(z, path, err) < 0)
                 break;
             continue;
         }
@@ -174,14 +192,7 @@ int zk_put(zk_store *z, const char *path, const char *data, int zk_version,
             create = e == ZNONODE;
             continue;
         }
-        if (e == ZNODEEXISTS)
-            moved(what, path, "exists already", err);
-        else if (e == ZNONODE)
-            moved(what, path, "is gone", err);
-        else if (e == ZBADVERSION)
-            moved(what, path, "changed since it was read", err);
-        else
-            zs_fail(&z->zs, e, "write", path, err);
+        refused(z, e, what, path, err);
         break;
     }
     free(epath);
@@ -214,13 +225,6 @@ int zk_delete(zk_store *z, const char *path, int zk_version, const dv_fence *fen
         return zk_version == -1 ? 0
                : dv_err(err, DROVER_ERR_NOT_FOUND, DROVER_FROM_ZK, "no %s %s", what, path);
     return moved(what, path, "changed since it was read", err);
-}
-
-/* A store version (DV_STORE_*) as a znode version for zk_put. */
-static int zk_version_of(int64_t expected)
-{
-    return expected == DV_STORE_ANY ? -1 : expected == DV_STORE_NEW ? ZK_CREATE
-                                                                    : (int)(expected - 1);
 }
 
 /* ---------------------------------------------------------------- admin */
@@ -375,119 +379,6 @@ static int zk_admin_set(dv_store *st, const char *group, const char *host,
     return rc;
 }
 
-/* ---------------------------------------------------------------- records */
-
-static int zk_record_put(dv_store *st, const char *kind, const char *id, const char *json,
-                         int64_t expected, const dv_fence *fence, int64_t *new_version,
-                         drover_error *err)
-{
-    zk_store *z = ZK(st);
-    char *path = zk_path(z, "records", kind, id);
-    int rc;
-
-    if (!path)
-        return zk_nomem(err);
-    rc = zk_put(z, path, json, zk_version_of(expected), fence, new_version, "record", err);
-    free(path);
-    return rc;
-}
-
-static int record_read(zk_store *z, const char *kind, const char *id, dv_store_record *out,
-                       drover_error *err)
-{
-    char *path = zk_path(z, "records", kind, id), *data = NULL;
-    struct Stat st = { 0 };
-    int zrc;
-
-    memset(out, 0, sizeof *out);
-    if (!path)
-        return zk_nomem(err);
-    zrc = zk_read(z, path, &data, &st, err);
-    if (zrc != ZOK) {
-        int rc = zrc == ZNONODE ? dv_err(err, DROVER_ERR_NOT_FOUND, DROVER_FROM_ZK,
-                                         "no record %s/%s", kind, id)
-                                : zs_fail(&z->zs, zrc, "read", path, err);
-        free(path);
-        return rc;
-    }
-    free(path);
-    out->json = data;
-    out->version = (int64_t)st.version + 1;
-    if (!(out->kind = strdup(kind)) || !(out->id = strdup(id))) {
-        dv_store_record_clear(out);
-        return zk_nomem(err);
-    }
-    return 0;
-}
-
-static int zk_record_get(dv_store *st, const char *kind, const char *id, dv_store_record *out,
-                         drover_error *err)
-{
-    return record_read(ZK(st), kind, id, out, err);
-}
-
-static int cmp_record(const void *a, const void *b)
-{
-    return strcmp(((const dv_store_record *)a)->id, ((const dv_store_record *)b)->id);
-}
-
-static int zk_record_list(dv_store *st, const char *kind, dv_store_record **out, size_t *n,
-                          drover_error *err)
-{
-    zk_store *z = ZK(st);
-    char *path = zk_path(z, "records", kind, NULL);
-    struct String_vector kids;
-    int zrc, rc = 0;
-
-    if (!path)
-        return zk_nomem(err);
-    zrc = zk_children(z, path, &kids, NULL, err);
-    free(path);
-    if (zrc == ZNONODE)
-        return 0;
-    if (zrc != ZOK)
-        return zs_fail(&z->zs, zrc, "list", "records", err);
-    if (kids.count && !(*out = calloc((size_t)kids.count, sizeof **out)))
-        rc = zk_nomem(err);
-    for (int i = 0; rc == 0 && i < kids.count; i++) {
-        drover_error why = { 0 };
-        if (record_read(z, kind, kids.data[i], &(*out)[*n], &why) == 0)
-            (*n)++;
-        else if (why.code != DROVER_ERR_NOT_FOUND) {   /* deleted meanwhile: skip */
-            dv_err_copy(err, &why);
-            rc = -1;
-        }
-    }
-    deallocate_String_vector(&kids);
-    if (rc < 0) {
-        dv_store_records_free(*out, *n);
-        *out = NULL;
-        *n = 0;
-        return -1;
-    }
-    qsort(*out, *n, sizeof **out, cmp_record);
-    return 0;
-}
-
-static int zk_record_delete(dv_store *st, const char *kind, const char *id, int64_t expected,
-                            const dv_fence *fence, drover_error *err)
-{
-    zk_store *z = ZK(st);
-    char *path = zk_path(z, "records", kind, id);
-    int rc;
-
-    if (!path)
-        return zk_nomem(err);
-    if (expected == DV_STORE_NEW)
-        rc = dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_ZK,
-                    "record_delete: expected version 0 names no record");
-    else
-        rc = zk_delete(z, path, expected == DV_STORE_ANY ? -1 : (int)(expected - 1), fence,
-                       "record", err);
-    free(path);
-    return rc;
-}
-
 /* ---------------------------------------------------------------- info */
 
 /* Children of R/top/<each child> counted. */
@@ -546,45 +437,6 @@ static int zk_info(dv_store *st, dv_store_info *info, drover_error *err)
     for (size_t i = 0; i < ns; i++)
         info->claims += sums[i].count;
     dv_store_claim_sums_free(sums, ns);
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int zk_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error *err)
-{
-    zk_store *z = ZK(st);
-    char *path = zk_path(z, what == DV_STORE_GROUPS ? "admin" : "records", NULL, NULL);
-    struct String_vector kids;
-    int zrc;
-
-    if (!path)
-        return zk_nomem(err);
-    zrc = zk_children(z, path, &kids, NULL, err);
-    free(path);
-    if (zrc == ZNONODE)
-        return 0;
-    if (zrc != ZOK)
-        return zs_fail(&z->zs, zrc, "list", "names", err);
-    if (kids.count && !(*names = calloc((size_t)kids.count, sizeof **names))) {
-        deallocate_String_vector(&kids);
-        return zk_nomem(err);
-    }
-    for (int i = 0; i < kids.count; i++) {
-        if (!((*names)[i] = strdup(kids.data[i]))) {
-            dv_strv_free(*names, (size_t)i);
-            *names = NULL;
-            deallocate_String_vector(&kids);
-            return zk_nomem(err);
-        }
-    }
-    *n = (size_t)kids.count;
-    deallocate_String_vector(&kids);
-    if (*n)
-        qsort(*names, *n, sizeof **names, cmp_str);
     return 0;
 }
 

@@ -66,6 +66,25 @@ static inline int zk_failed_at(const zoo_op_result_t *res, int n)
     return n - 1;
 }
 
+/* A store version (DV_STORE_*) as a znode version for zk_put. */
+static inline int zk_version_of(int64_t expected)
+{
+    return expected == DV_STORE_ANY ? -1 : expected == DV_STORE_NEW ? ZK_CREATE
+                                                                    : (int)(expected - 1);
+}
+
+/* zk_records.c */
+int zk_record_put(dv_store *st, const char *kind, const char *id, const char *json,
+                  int64_t expected, const dv_fence *fence, int64_t *new_version,
+                  drover_error *err);
+int zk_record_get(dv_store *st, const char *kind, const char *id, dv_store_record *out,
+                  drover_error *err);
+int zk_record_list(dv_store *st, const char *kind, dv_store_record **out, size_t *n,
+                   drover_error *err);
+int zk_record_delete(dv_store *st, const char *kind, const char *id, int64_t expected,
+                     const dv_fence *fence, drover_error *err);
+int zk_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error *err);
+
 /* zk_claims.c */
 int zk_claim_try(dv_store *st, const char *host, const char *instance_uuid, const char *owner,
                  uint64_t memory_mib, uint64_t capacity_mib, int ttl_s, int flags,

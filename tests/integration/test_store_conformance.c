@@ -231,6 +231,47 @@ static void test_claims(const dv_config *cfg, dv_store *st)
     dv_store_close(other);
 }
 
+/* zk: a claim tied to its owner's session vanishes when the owner dies. */
+static void test_session_claim(const dv_config *cfg, dv_store *st)
+{
+    drover_error err = { 0 };
+    uint64_t mib = 0;
+    int64_t t0, gone = -1;
+    int fds[2];
+    pid_t pid;
+    char c;
+
+    if (pipe(fds) < 0)
+        bail_out("pipe");
+    fflush(stdout);
+    if ((pid = fork()) == 0) {
+        dv_store *mine = open_store(cfg);
+        int64_t id;
+        if (dv_store_claim_try(mine, "h5", "u5", "doomed", 512, 4096, 600,
+                               DV_STORE_CLAIM_SESSION, NULL, &id, &err) < 0 ||
+            write(fds[1], "x", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    if (read(fds[0], &c, 1) != 1)
+        bail_out("the claiming process failed");
+    close(fds[0]);
+    close(fds[1]);
+    ok(dv_store_claimed_mib(st, "h5", &mib, &err) == 0 && mib == 512,
+       "a scheduler's session claim counts while it lives");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    for (t0 = dv_mono_ms(); dv_mono_ms() - t0 < 20000; dv_sleep_ms(100)) {
+        if (dv_store_claimed_mib(st, "h5", &mib, &err) == 0 && mib == 0) {
+            gone = dv_mono_ms() - t0;
+            break;
+        }
+    }
+    ok(gone >= 0, "the scheduler SIGKILLed: its claim vanished with its session");
+    diag("claim gone %" PRId64 " ms after the kill (session %d ms)", gone, SESSION_MS);
+}
+
 /* ---------------------------------------------------------------- records */
 
 static void test_records(dv_store *st)
@@ -361,8 +402,33 @@ static int read_line(int fd, char *buf, size_t size, int timeout_ms)
         if (buf[n++] == '\n')
             break;
     }
+    while (n && buf[n - 1] == '\n')
+        n--;
     buf[n] = '\0';
     return (int)n;
+}
+
+/* A, stopped and continued after B took over: its fenced write and its
+ * renew are refused. */
+static void stale_holder(dv_store *st, pid_t pid, int to, int from)
+{
+    drover_error err = { 0 };
+    char line[700];
+
+    kill(pid, SIGCONT);
+    if (write(to, "w", 1) != 1)
+        bail_out("write to the holder");
+    read_line(from, line, sizeof line, 30000);
+    ok(strncmp(line, "-1 ", 3) == 0 && atoi(line + 3) == DROVER_ERR_CONFLICT &&
+       strstr(line, "stale epoch"), "A, continued: its fenced write is refused: %s", line);
+    read_line(from, line, sizeof line, 30000);
+    ok(strncmp(line, "-1 ", 3) == 0 && atoi(line + 3) == DROVER_ERR_CONFLICT,
+       "A notices it lost the lease (renew: CONFLICT): %s", line);
+    {
+        dv_store_record r;
+        ok(dv_store_record_get(st, "journal", "from-a", &r, &err) < 0 &&
+           err.code == DROVER_ERR_NOT_FOUND, "nothing of A's stale write is stored");
+    }
 }
 
 static void test_leases(const dv_config *cfg, dv_store *st)
@@ -411,27 +477,13 @@ static void test_leases(const dv_config *cfg, dv_store *st)
     ok(dv_store_record_put(st, "journal", "from-b", "{}", DV_STORE_ANY, &fence, NULL, &err) == 0,
        "B's fenced write lands");
 
-    kill(pid, SIGCONT);
-    if (write(to_child[1], "w", 1) != 1)
-        bail_out("write to the holder");
-    read_line(from_child[0], line, sizeof line, 30000);
-    ok(strncmp(line, "-1 ", 3) == 0 && atoi(line + 3) == DROVER_ERR_CONFLICT &&
-       strstr(line, "stale epoch"), "A, continued: its fenced write is refused: %s", line);
-    read_line(from_child[0], line, sizeof line, 30000);
-    ok(strncmp(line, "-1 ", 3) == 0 && atoi(line + 3) == DROVER_ERR_CONFLICT,
-       "A notices it lost the lease (renew: CONFLICT): %s", line);
-    {
-        dv_store_record r;
-        ok(dv_store_record_get(st, "journal", "from-a", &r, &err) < 0 &&
-           err.code == DROVER_ERR_NOT_FOUND, "nothing of A's stale write is stored");
-    }
+    stale_holder(st, pid, to_child[1], from_child[0]);
     close(to_child[1]);
     close(from_child[0]);
     zkt_reap(pid, SIGTERM);
     ok(dv_store_lease_renew(st, "evacuator", "ctl-b", eb, LEASE_MS, &err) == 0,
        "B renews its lease");
 }
-
 /* zk: the ensemble's leader killed; the holder keeps its lease. */
 static void test_leader_kill(dv_store *st)
 {
@@ -611,6 +663,8 @@ int main(void)
     test_admin(st);
     test_records(st);
     test_claims(cfg, st);
+    if (IS_ZK)
+        test_session_claim(cfg, st);
     test_races(cfg, st);
     test_leases(cfg, st);
     test_restart(cfg, &st);
