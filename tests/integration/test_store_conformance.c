@@ -205,7 +205,7 @@ static void test_claims(const dv_config *cfg, dv_store *st)
     dv_store *other = open_store(cfg);
     dv_store_claim_sum *sums;
     uint64_t mib = 0;
-    int64_t a, b, c;
+    int64_t a = 0, b = 0, c = 0;
     size_t n;
 
     ok(dv_store_claim_try(st, "h2", "u1", "sched-a", 512, 2048, 600, 0, NULL, &a, &err) == 0 &&
