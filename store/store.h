@@ -162,7 +162,11 @@ typedef struct dv_store_ops {
 
     /* Become the holder (or stay it): *epoch is the epoch of this tenure,
      * new (greater than any before) when the holder changed.  Held by
-     * someone else: DROVER_ERR_CONFLICT naming the holder and epoch. */
+     * someone else: DROVER_ERR_CONFLICT naming the holder and epoch.
+     * sqlite: the lease lapses ttl_ms after the last acquire or renew.
+     * zk: it lasts as long as this handle's ZooKeeper session
+     * (servicegroup.zk.session_timeout_ms); ttl_ms is not used.  One
+     * holder per handle and lease name. */
     int (*lease_acquire)(dv_store *st, const char *name, const char *holder, int ttl_ms,
                          int64_t *epoch, drover_error *err);
     /* Still the holder at epoch: extend.  Otherwise DROVER_ERR_CONFLICT:

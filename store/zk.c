@@ -45,6 +45,15 @@ int zk_make_path(zk_store *z, const char *path, drover_error *err)
         if (s)
             *s = '\0';
         ZS_RUN(&z->zs, zrc, zoo_create(z->zs.zh, p, NULL, -1, z->zs.acl, 0, NULL, 0), err);
+        /* a protected parent refuses even a create that would find the
+         * node there: a reader without credentials only needs it to exist */
+        if (zrc == ZNOAUTH) {
+            struct Stat st;
+            int e;
+            ZS_RUN(&z->zs, e, zoo_exists(z->zs.zh, p, 0, &st), err);
+            if (e == ZOK)
+                zrc = ZNODEEXISTS;
+        }
         if (zrc != ZOK && zrc != ZNODEEXISTS) {
             rc = zs_fail(&z->zs, zrc, "create", p, err);
             break;

@@ -272,6 +272,35 @@ static void test_session_claim(const dv_config *cfg, dv_store *st)
     diag("claim gone %" PRId64 " ms after the kill (session %d ms)", gone, SESSION_MS);
 }
 
+/* zk: with servicegroup.zk.auth the store's nodes are creator-all plus
+ * world-read, as the zk driver's: a client without the credentials reads
+ * but cannot write. */
+static void test_auth(void)
+{
+    dv_config *mine = zkt_config(zk.hosts, dir, SESSION_MS, "/secure", "ops:s3cret");
+    dv_config *stranger = zkt_config(zk.hosts, dir, SESSION_MS, "/secure", NULL);
+    drover_error err = { 0 };
+    dv_store *a, *b;
+    dv_store_record r;
+
+    if (!mine || !stranger || dv_config_set_string(&mine->state.backend, "zk", NULL) < 0 ||
+        dv_config_set_string(&stranger->state.backend, "zk", NULL) < 0)
+        bail_out("config");
+    a = open_store(mine);
+    b = open_store(stranger);
+    ok(dv_store_record_put(a, "migration", "s1", "{}", DV_STORE_NEW, NULL, NULL, &err) == 0,
+       "auth: the digest user writes a record");
+    ok(dv_store_record_get(b, "migration", "s1", &r, &err) == 0, "a client without it reads it");
+    dv_store_record_clear(&r);
+    ok(dv_store_record_put(b, "migration", "s1", "{\"x\":1}", DV_STORE_ANY, NULL, NULL, &err) < 0 &&
+       err.code == DROVER_ERR_AUTH, "but cannot overwrite it (AUTH)");
+    diag("%s", err.message);
+    dv_store_close(a);
+    dv_store_close(b);
+    dv_config_free(mine);
+    dv_config_free(stranger);
+}
+
 /* ---------------------------------------------------------------- records */
 
 static void test_records(dv_store *st)
@@ -663,8 +692,10 @@ int main(void)
     test_admin(st);
     test_records(st);
     test_claims(cfg, st);
-    if (IS_ZK)
+    if (IS_ZK) {
         test_session_claim(cfg, st);
+        test_auth();
+    }
     test_races(cfg, st);
     test_leases(cfg, st);
     test_restart(cfg, &st);
