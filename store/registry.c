@@ -327,6 +327,9 @@ int dv_store_record_delete(dv_store *st, const char *kind, const char *id,
     GUARD(record_delete, "record kind", kind, "record id", id);
     if (check_write("record_delete", expected_version, fence, err) < 0)
         return -1;
+    if (expected_version == DV_STORE_NEW)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_STATE,
+                      "record_delete %s/%s: expected version 0 names no record", kind, id);
     return st->ops->record_delete(st, kind, id, expected_version, fence, err);
 }
 

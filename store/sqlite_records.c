@@ -109,11 +109,14 @@ int sq_record_delete(dv_store *st, const char *kind, const char *id, int64_t exp
     int64_t cur;
     int rc = -1;
 
-    if (record_begin(s, kind, id, expected, fence, &cur, err) < 0)
+    /* the version is compared here: a missing record is NOT_FOUND, not a conflict */
+    if (record_begin(s, kind, id, DV_STORE_ANY, fence, &cur, err) < 0)
         return -1;
     if (cur == 0) {
         rc = expected == DV_STORE_ANY ? 0
              : dv_err(err, DROVER_ERR_NOT_FOUND, DROVER_FROM_STATE, "no record %s/%s", kind, id);
+    } else if (expected != DV_STORE_ANY && expected != cur) {
+        rc = version_moved(kind, id, cur, expected, err);
     } else if ((q = sq_stmt(s, Q_REC_DEL, "DELETE FROM store_record WHERE kind = ?1 AND id = ?2",
                             err))) {
         dv_sqlite_bind_text(q, 1, kind);

@@ -109,11 +109,7 @@ int zk_record_delete(dv_store *st, const char *kind, const char *id, int64_t exp
 
     if (!path)
         return zk_nomem(err);
-    if (expected == DV_STORE_NEW)
-        rc = dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_ZK,
-                    "record_delete: expected version 0 names no record");
-    else
-        rc = zk_delete(z, path, expected == DV_STORE_ANY ? -1 : (int)(expected - 1), fence,
+    rc = zk_delete(z, path, expected == DV_STORE_ANY ? -1 : (int)(expected - 1), fence,
                        "record", err);
     free(path);
     return rc;

@@ -88,6 +88,33 @@ static void test_admin(dv_store *st)
        err.code == DROVER_ERR_INVALID, "a bad host name is refused");
 }
 
+/* The default backend and the warnings of drover.conf(5). */
+static void test_rules(void)
+{
+    dv_config *c = dv_config_new_defaults();
+    char buf[1024];
+
+    if (!c)
+        bail_out("config");
+    is_str(dv_store_backend(c), "sqlite", "auto with the db driver: sqlite");
+    dv_config_set_string(&c->servicegroup.db.path, "/shared/drover/drover.db", NULL);
+    ok(dv_store_sqlite_path(c, buf, sizeof buf, NULL) == 0 &&
+       strcmp(buf, "/shared/drover/state.db") == 0,
+       "db driver, state.path left alone: the store sits beside the members' database");
+    ok(!dv_store_config_warning(c, buf, sizeof buf), "no warning for db + sqlite");
+    dv_config_set_string(&c->servicegroup.driver, "zk", NULL);
+    is_str(dv_store_backend(c), "zk", "auto with the zk driver: zk");
+    dv_config_set_string(&c->state.backend, "sqlite", NULL);
+    ok(dv_store_config_warning(c, buf, sizeof buf) && strstr(buf, "other machines"),
+       "sqlite with the zk driver: a warning that other machines will not see it");
+    ok(dv_store_sqlite_path(c, buf, sizeof buf, NULL) == 0 &&
+       strcmp(buf, "/var/lib/drover/state.db") == 0, "other drivers: state.path");
+    dv_config_set_string(&c->servicegroup.driver, "mc", NULL);
+    dv_config_set_string(&c->state.backend, "auto", NULL);
+    is_str(dv_store_backend(c), "sqlite", "auto with the mc driver: sqlite");
+    dv_config_free(c);
+}
+
 /* ---------------------------------------------------------------- races */
 
 /* Children wait for the same wall-clock instant, then write. */
@@ -331,6 +358,12 @@ static void test_records(dv_store *st)
        err.code == DROVER_ERR_CONFLICT &&
        dv_store_record_delete(st, "tmp", "t1", v, NULL, &err) == 0 &&
        dv_store_record_get(st, "tmp", "t1", &r, &err) < 0, "conditional delete");
+    ok(dv_store_record_delete(st, "tmp", "t1", DV_STORE_NEW, NULL, &err) < 0 &&
+       err.code == DROVER_ERR_INVALID &&
+       dv_store_record_delete(st, "tmp", "t1", DV_STORE_ANY, NULL, &err) == 0 &&
+       dv_store_record_delete(st, "tmp", "t1", 5, NULL, &err) < 0 &&
+       err.code == DROVER_ERR_NOT_FOUND,
+       "delete: version 0 is no version; a missing record is fine unconditionally, not at a version");
 }
 
 static void check_records_survive(dv_store *st, const char *when)
@@ -689,6 +722,7 @@ int main(void)
     cfg = make_cfg(NULL, SESSION_MS);
     st = open_store(cfg);
     diag("backend %s, state in %s", DV_STORE_BACKEND, IS_ZK ? zk.hosts : cfg->state.path);
+    test_rules();
     test_admin(st);
     test_records(st);
     test_claims(cfg, st);
