@@ -94,13 +94,14 @@ char *sq_col_dup(sqlite3_stmt *q, int col)
     return strdup(t ? t : "");
 }
 
-/* The store lock, waited for up to busy_timeout like SQLite's own. */
-int sq_lock(sq_store *s, drover_error *err)
+/* The store lock, waited for up to busy_timeout like SQLite's own:
+ * exclusive for writers, shared for readers of both connections. */
+static int lock_as(sq_store *s, int how, drover_error *err)
 {
     int64_t deadline = dv_mono_ms() + s->busy_ms;
 
     for (int64_t pause = 1;; pause = pause < 20 ? pause * 2 : 20) {
-        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        if (flock(s->lock_fd, how | LOCK_NB) == 0)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR)
             return dv_err(err, DROVER_ERR_IO, DROVER_FROM_STATE, "state store %s-lock: %s",
@@ -111,6 +112,11 @@ int sq_lock(sq_store *s, drover_error *err)
                           " busy_timeout %d ms", s->path, s->busy_ms);
         dv_sleep_ms(pause);
     }
+}
+
+int sq_lock(sq_store *s, drover_error *err)
+{
+    return lock_as(s, LOCK_EX, err);
 }
 
 void sq_unlock(sq_store *s)
@@ -262,9 +268,15 @@ static int sq_admin_get(dv_store *st, const char *group, const char *host, dv_st
     int64_t v;
     int rc;
 
-    if (dv_statedb_admin_get(s->sdb, group, host, &a, err) < 0)
+    /* shared lock: the state and its version are read as one writer left them */
+    if (lock_as(s, LOCK_SH, err) < 0)
         return -1;
+    if (dv_statedb_admin_get(s->sdb, group, host, &a, err) < 0) {
+        sq_unlock(s);
+        return -1;
+    }
     rc = admin_version(s, group, host, &v, err);
+    sq_unlock(s);
     if (rc == 0 && copy_admin(&a, v, out) < 0)
         rc = sq_nomem(err);
     dv_admin_clear(&a);
@@ -279,9 +291,14 @@ static int sq_admin_list(dv_store *st, const char *group, dv_store_admin **out, 
     size_t na;
     int rc = 0;
 
-    if (dv_statedb_admin_all(s->sdb, group, &a, &na, err) < 0)
+    if (lock_as(s, LOCK_SH, err) < 0)
         return -1;
+    if (dv_statedb_admin_all(s->sdb, group, &a, &na, err) < 0) {
+        sq_unlock(s);
+        return -1;
+    }
     if (na && !(*out = calloc(na, sizeof **out))) {
+        sq_unlock(s);
         dv_admins_free(a, na);
         return sq_nomem(err);
     }
@@ -293,6 +310,7 @@ static int sq_admin_list(dv_store *st, const char *group, dv_store_admin **out, 
         if (rc == 0)
             (*n)++;
     }
+    sq_unlock(s);
     dv_admins_free(a, na);
     if (rc < 0) {
         dv_store_admins_free(*out, *n);
@@ -523,40 +541,6 @@ static int sq_claim_sums(dv_store *st, dv_store_claim_sum **out, size_t *n, drov
     *out = NULL;
     *n = 0;
     return rc == SQLITE_NOMEM ? sq_nomem(err) : sq_fail(s, rc, "summing claims", err);
-}
-
-/* ---------------------------------------------------------------- info */
-
-static int count(sq_store *s, int slot, const char *sql, size_t *n, drover_error *err)
-{
-    sqlite3_stmt *q = sq_stmt(s, slot, sql, err);
-    int rc;
-
-    if (!q)
-        return -1;
-    if (sqlite3_bind_parameter_count(q) > 0)
-        sqlite3_bind_int64(q, 1, sq_now(s));
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        *n = (size_t)sqlite3_column_int64(q, 0);
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW ? 0 : sq_fail(s, rc, "counting", err);
-}
-
-static int sq_info(dv_store *st, dv_store_info *info, drover_error *err)
-{
-    sq_store *s = SQ(st);
-
-    snprintf(info->where, sizeof info->where, "%s", s->path);
-    if (sq_schema_version(s, &info->schema, err) < 0 ||
-        count(s, Q_COUNT_ADMIN, "SELECT count(*) FROM admin WHERE disabled OR forced_down",
-              &info->admin, err) < 0 ||
-        count(s, Q_COUNT_CLAIMS, "SELECT count(*) FROM claim WHERE expires_ms > ?1",
-              &info->claims, err) < 0 ||
-        count(s, Q_COUNT_RECORDS, "SELECT count(*) FROM store_record", &info->records, err) < 0 ||
-        count(s, Q_COUNT_LEASES, "SELECT count(*) FROM store_lease", &info->leases, err) < 0)
-        return -1;
-    return 0;
 }
 
 const dv_store_ops dv_store_sqlite_ops = {

@@ -10,7 +10,8 @@
  * SQLite transaction, so every store write takes the store lock first: an
  * exclusive flock on "<state.path>-lock" held across the check and the
  * write.  Lease changes take it too, so no new epoch can be made between a
- * fenced write's check and its write.  Store-only writes are, besides, one
+ * fenced write's check and its write; admin reads take it shared, so the
+ * state and its version are read as one writer left them.  Store-only writes are, besides, one
  * IMMEDIATE transaction each (the lease row is checked in the same
  * transaction as a fenced record write). */
 #ifndef DV_STORE_SQLITE_INT_H
@@ -59,6 +60,7 @@ typedef struct sq_store {
 /* sqlite_schema.c: bring the store's tables to this build's version. */
 int sq_schema_apply(sq_store *s, drover_error *err);
 int sq_schema_version(sq_store *s, int *version, drover_error *err);
+int sq_info(dv_store *st, dv_store_info *info, drover_error *err);
 #define SQ_SCHEMA_VERSION 1
 
 /* sqlite.c: helpers */

@@ -4,6 +4,7 @@
  * independently.  Step i upgrades version i to i + 1; never edit a
  * released step, add one. */
 #include "store/sqlite_int.h"
+#include "core/sqlite.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -95,4 +96,38 @@ int sq_schema_apply(sq_store *s, drover_error *err)
 fail:
     sq_rollback(s);
     return -1;
+}
+
+/* ---------------------------------------------------------------- info */
+
+static int count(sq_store *s, int slot, const char *sql, size_t *n, drover_error *err)
+{
+    sqlite3_stmt *q = sq_stmt(s, slot, sql, err);
+    int rc;
+
+    if (!q)
+        return -1;
+    if (sqlite3_bind_parameter_count(q) > 0)
+        sqlite3_bind_int64(q, 1, sq_now(s));
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *n = (size_t)sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 0 : sq_fail(s, rc, "counting", err);
+}
+
+int sq_info(dv_store *st, dv_store_info *info, drover_error *err)
+{
+    sq_store *s = SQ(st);
+
+    snprintf(info->where, sizeof info->where, "%s", s->path);
+    if (sq_schema_version(s, &info->schema, err) < 0 ||
+        count(s, Q_COUNT_ADMIN, "SELECT count(*) FROM admin WHERE disabled OR forced_down",
+              &info->admin, err) < 0 ||
+        count(s, Q_COUNT_CLAIMS, "SELECT count(*) FROM claim WHERE expires_ms > ?1",
+              &info->claims, err) < 0 ||
+        count(s, Q_COUNT_RECORDS, "SELECT count(*) FROM store_record", &info->records, err) < 0 ||
+        count(s, Q_COUNT_LEASES, "SELECT count(*) FROM store_lease", &info->leases, err) < 0)
+        return -1;
+    return 0;
 }
