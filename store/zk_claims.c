@@ -11,6 +11,7 @@
 #include "store/zk_int.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,12 +57,90 @@ static int64_t seq_of(const char *name)
  * parent's version read with them.  each (may be NULL) sees every claim. */
 typedef int (*claim_fn)(void *arg, const char *host, int64_t id, const claim_node *c);
 
+/* Pipelined reads: every claim node of a host asked at once, answers
+ * awaited together (one round trip instead of one per claim). */
+typedef struct batch {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int left;
+} batch;
+
+typedef struct batch_get {
+    batch *b;
+    int zrc;
+    char *data;
+} batch_get;
+
+static void got(int rc, const char *value, int len, const struct Stat *stat, const void *arg)
+{
+    batch_get *g = (batch_get *)arg;
+
+    (void)stat;
+    g->zrc = rc;
+    if (rc == ZOK && !(g->data = value && len > 0 ? strndup(value, (size_t)len) : strdup("")))
+        g->zrc = ZSYSTEMERROR;
+    pthread_mutex_lock(&g->b->mu);
+    g->b->left--;
+    pthread_cond_broadcast(&g->b->cv);
+    pthread_mutex_unlock(&g->b->mu);
+}
+
+/* Ask for every path; each answer (or a lost connection: the client
+ * completes every request it took) lands in gets[i]. */
+static void read_all(zk_store *z, char **paths, int n, batch_get *gets)
+{
+    batch b = { .left = 0 };
+
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    for (int i = 0; i < n; i++) {
+        gets[i].b = &b;
+        gets[i].zrc = ZCONNECTIONLOSS;
+        pthread_mutex_lock(&b.mu);
+        b.left++;
+        pthread_mutex_unlock(&b.mu);
+        if (zoo_aget(z->zs.zh, paths[i], 0, got, &gets[i]) != ZOK) {
+            pthread_mutex_lock(&b.mu);
+            b.left--;
+            pthread_mutex_unlock(&b.mu);
+        }
+    }
+    pthread_mutex_lock(&b.mu);
+    while (b.left > 0)
+        pthread_cond_wait(&b.cv, &b.mu);
+    pthread_mutex_unlock(&b.mu);
+    pthread_cond_destroy(&b.cv);
+    pthread_mutex_destroy(&b.mu);
+}
+
+/* One claim node's answer: counted, handed to each, or deleted when expired. */
+static int take_claim(zk_store *z, const char *host, const char *name, const char *path,
+                      const char *data, int64_t now, claim_fn each, void *arg, uint64_t *sum,
+                      drover_error *err)
+{
+    claim_node c;
+    int rc = 0;
+
+    if (claim_parse(data, &c) < 0)
+        return 0;   /* not ours to judge: ignored, as an expired one */
+    if (c.expires_ms <= now) {
+        zoo_delete(z->zs.zh, path, -1);   /* best effort: others ignore it anyway */
+    } else {
+        *sum += c.mib;
+        if (each && each(arg, host, seq_of(name), &c) < 0)
+            rc = zk_nomem(err);
+    }
+    claim_node_clear(&c);
+    return rc;
+}
+
 static int host_claims(zk_store *z, const char *host, int *version, claim_fn each, void *arg,
                        uint64_t *sum, drover_error *err)
 {
-    char *parent = zk_path(z, "claims", host, NULL);
+    char *parent = zk_path(z, "claims", host, NULL), **paths = NULL;
     struct String_vector kids;
     struct Stat pst = { 0 };
+    batch_get *gets = NULL;
     int64_t now = dv_clock_now(&z->base.clock);
     int zrc, rc = 0;
 
@@ -70,43 +149,39 @@ static int host_claims(zk_store *z, const char *host, int *version, claim_fn eac
     if (!parent)
         return zk_nomem(err);
     zrc = zk_children(z, parent, &kids, &pst, err);
-    if (zrc == ZNONODE) {
-        free(parent);
-        return 0;
-    }
-    if (zrc != ZOK) {
-        rc = zs_fail(&z->zs, zrc, "list claims of", host, err);
-        free(parent);
-        return rc;
-    }
-    *version = pst.version;
-    for (int i = 0; rc == 0 && i < kids.count; i++) {
-        char *p = zk_path(z, "claims", host, kids.data[i]), *data = NULL;
-        struct Stat st;
-        claim_node c;
-
-        if (!p) {
-            rc = zk_nomem(err);
-            break;
-        }
-        zrc = zk_read(z, p, &data, &st, err);
-        if (zrc == ZOK && claim_parse(data, &c) == 0) {
-            if (c.expires_ms <= now) {
-                zoo_delete(z->zs.zh, p, -1);   /* best effort: others ignore it anyway */
-            } else {
-                *sum += c.mib;
-                if (each && each(arg, host, seq_of(kids.data[i]), &c) < 0)
-                    rc = zk_nomem(err);
-            }
-            claim_node_clear(&c);
-        } else if (zrc != ZOK && zrc != ZNONODE) {
-            rc = zs_fail(&z->zs, zrc, "read", p, err);
-        }
-        free(data);
-        free(p);
-    }
-    deallocate_String_vector(&kids);
     free(parent);
+    if (zrc == ZNONODE)
+        return 0;
+    if (zrc != ZOK)
+        return zs_fail(&z->zs, zrc, "list claims of", host, err);
+    *version = pst.version;
+    if (kids.count && (!(paths = calloc((size_t)kids.count, sizeof *paths)) ||
+                       !(gets = calloc((size_t)kids.count, sizeof *gets))))
+        rc = zk_nomem(err);
+    for (int i = 0; rc == 0 && i < kids.count; i++)
+        if (!(paths[i] = zk_path(z, "claims", host, kids.data[i])))
+            rc = zk_nomem(err);
+    if (rc == 0 && kids.count)
+        read_all(z, paths, kids.count, gets);
+    for (int i = 0; rc == 0 && i < kids.count; i++) {
+        struct Stat st;
+        if (gets[i].zrc != ZOK && gets[i].zrc != ZNONODE)   /* the slow way, with retries */
+            gets[i].zrc = zk_read(z, paths[i], &gets[i].data, &st, err);
+        if (gets[i].zrc == ZOK)
+            rc = take_claim(z, host, kids.data[i], paths[i], gets[i].data, now, each, arg, sum,
+                            err);
+        else if (gets[i].zrc != ZNONODE)
+            rc = zs_fail(&z->zs, gets[i].zrc, "read", paths[i], err);
+    }
+    for (int i = 0; i < kids.count; i++) {
+        if (paths)
+            free(paths[i]);
+        if (gets)
+            free(gets[i].data);
+    }
+    free(paths);
+    free(gets);
+    deallocate_String_vector(&kids);
     return rc;
 }
 
