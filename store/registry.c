@@ -280,6 +280,10 @@ int dv_store_claimed_mib(dv_store *st, const char *host, uint64_t *mib, drover_e
     size_t n;
 
     *mib = 0;
+    if (st->ops->claimed_mib) {
+        GUARD(claimed_mib, "host", host, NULL, NULL);
+        return st->ops->claimed_mib(st, host, mib, err);
+    }
     if (dv_store_claim_list(st, host, &c, &n, err) < 0)
         return -1;
     for (size_t i = 0; i < n; i++)

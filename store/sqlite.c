@@ -379,6 +379,11 @@ static int sq_admin_set(dv_store *st, const char *group, const char *host,
 
 /* ---------------------------------------------------------------- claims */
 
+static int sq_claimed_mib(dv_store *st, const char *host, uint64_t *mib, drover_error *err)
+{
+    return dv_statedb_claimed_mib(SQ(st)->sdb, host, sq_now(SQ(st)), mib, err);
+}
+
 static int owner_write(sq_store *s, int slot, const char *sql, int64_t id, const char *owner,
                        drover_error *err)
 {
@@ -556,6 +561,7 @@ const dv_store_ops dv_store_sqlite_ops = {
     .claim_release = sq_claim_release,
     .claim_list = sq_claim_list,
     .claim_sums = sq_claim_sums,
+    .claimed_mib = sq_claimed_mib,
     .record_put = sq_record_put,
     .record_get = sq_record_get,
     .record_list = sq_record_list,

@@ -146,6 +146,8 @@ typedef struct dv_store_ops {
                       drover_error *err);
     /* MiB held per host by unexpired claims, every host in one call. */
     int (*claim_sums)(dv_store *st, dv_store_claim_sum **out, size_t *n, drover_error *err);
+    /* MiB held on one host.  Optional: without it, summed from claim_list. */
+    int (*claimed_mib)(dv_store *st, const char *host, uint64_t *mib, drover_error *err);
 
     int (*record_put)(dv_store *st, const char *kind, const char *id, const char *json,
                       int64_t expected_version, const dv_fence *fence, int64_t *new_version,
@@ -225,7 +227,7 @@ int dv_store_claim_release(dv_store *st, const char *host, int64_t claim_id,
 int dv_store_claim_list(dv_store *st, const char *host, dv_store_claim **out, size_t *n,
                         drover_error *err);
 int dv_store_claim_sums(dv_store *st, dv_store_claim_sum **out, size_t *n, drover_error *err);
-/* MiB held on one host (from claim_sums). */
+/* MiB held on one host by unexpired claims. */
 int dv_store_claimed_mib(dv_store *st, const char *host, uint64_t *mib, drover_error *err);
 
 int dv_store_record_put(dv_store *st, const char *kind, const char *id, const char *json,

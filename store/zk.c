@@ -511,6 +511,7 @@ const dv_store_ops dv_store_zk_ops = {
     .claim_release = zk_claim_release,
     .claim_list = zk_claim_list,
     .claim_sums = zk_claim_sums,
+    .claimed_mib = zk_claimed_mib,
     .record_put = zk_record_put,
     .record_get = zk_record_get,
     .record_list = zk_record_list,

@@ -7,7 +7,12 @@
  * schedulers never both see room for the last MiB.  A release (a delete)
  * does not move the version: a writer that read before it sees less room
  * than there is, never more.  Expired claims count for nobody; whoever
- * reads one deletes it. */
+ * reads one deletes it.
+ *
+ * A claim node is named c-<MiB>-<expires_ms>-<sequence>: the capacity
+ * check and the sums need the parent's children list only, one round trip
+ * however many claims a host holds.  The node's data (instance, owner) is
+ * read only to list claims. */
 #include "store/zk_int.h"
 
 #include <inttypes.h>
@@ -113,39 +118,84 @@ static void read_all(zk_store *z, char **paths, int n, batch_get *gets)
     pthread_mutex_destroy(&b.mu);
 }
 
-/* One claim node's answer: counted, handed to each, or deleted when expired. */
-static int take_claim(zk_store *z, const char *host, const char *name, const char *path,
-                      const char *data, int64_t now, claim_fn each, void *arg, uint64_t *sum,
-                      drover_error *err)
+/* c-<MiB>-<expires_ms>-<sequence>; 0 when the name is not a claim's. */
+static int name_parse(const char *name, claim_node *c)
 {
-    claim_node c;
+    unsigned long long mib;
+    long long expires;
+    int used = 0;
+
+    memset(c, 0, sizeof *c);
+    if (sscanf(name, "c-%llu-%lld-%*d%n", &mib, &expires, &used) < 2 || !used)
+        return 0;
+    c->mib = mib;
+    c->expires_ms = expires;
+    return 1;
+}
+
+/* Fill c's instance and owner from a node's data. */
+static int data_parse(const char *data, claim_node *c)
+{
+    claim_node d;
+    int rc = claim_parse(data ? data : "{}", &d);
+
+    if (rc == 0) {
+        c->instance = d.instance;
+        c->owner = d.owner;
+        return 0;
+    }
+    claim_node_clear(&d);
+    return (c->instance = strdup("")) && (c->owner = strdup("")) ? 0 : -1;
+}
+
+/* Hand each unexpired claim, with its data, to each. */
+static int read_each(zk_store *z, const char *host, struct String_vector *kids, char **paths,
+                     claim_fn each, void *arg, drover_error *err)
+{
+    batch_get *gets = calloc((size_t)kids->count, sizeof *gets);
     int rc = 0;
 
-    if (claim_parse(data, &c) < 0)
-        return 0;   /* not ours to judge: ignored, as an expired one */
-    if (c.expires_ms <= now) {
-        zoo_delete(z->zs.zh, path, -1);   /* best effort: others ignore it anyway */
-    } else {
-        *sum += c.mib;
-        if (each && each(arg, host, seq_of(name), &c) < 0)
+    if (!gets)
+        return zk_nomem(err);
+    read_all(z, paths, kids->count, gets);
+    for (int i = 0; rc == 0 && i < kids->count; i++) {
+        claim_node c;
+        struct Stat st;
+
+        if (!paths[i])
+            continue;
+        if (gets[i].zrc != ZOK && gets[i].zrc != ZNONODE)   /* the slow way, with retries */
+            gets[i].zrc = zk_read(z, paths[i], &gets[i].data, &st, err);
+        if (gets[i].zrc == ZNONODE)
+            continue;   /* released meanwhile */
+        if (gets[i].zrc != ZOK) {
+            rc = zs_fail(&z->zs, gets[i].zrc, "read", paths[i], err);
+            break;
+        }
+        name_parse(kids->data[i], &c);
+        if (data_parse(gets[i].data, &c) < 0 || each(arg, host, seq_of(kids->data[i]), &c) < 0)
             rc = zk_nomem(err);
+        claim_node_clear(&c);
     }
-    claim_node_clear(&c);
+    for (int i = 0; i < kids->count; i++)
+        free(gets[i].data);
+    free(gets);
     return rc;
 }
 
 static int host_claims(zk_store *z, const char *host, int *version, claim_fn each, void *arg,
-                       uint64_t *sum, drover_error *err)
+                       uint64_t *sum, size_t *count, drover_error *err)
 {
     char *parent = zk_path(z, "claims", host, NULL), **paths = NULL;
     struct String_vector kids;
     struct Stat pst = { 0 };
-    batch_get *gets = NULL;
     int64_t now = dv_clock_now(&z->base.clock);
     int zrc, rc = 0;
 
     *sum = 0;
     *version = -1;
+    if (count)
+        *count = 0;
     if (!parent)
         return zk_nomem(err);
     zrc = zk_children(z, parent, &kids, &pst, err);
@@ -155,32 +205,30 @@ static int host_claims(zk_store *z, const char *host, int *version, claim_fn eac
     if (zrc != ZOK)
         return zs_fail(&z->zs, zrc, "list claims of", host, err);
     *version = pst.version;
-    if (kids.count && (!(paths = calloc((size_t)kids.count, sizeof *paths)) ||
-                       !(gets = calloc((size_t)kids.count, sizeof *gets))))
+    if (kids.count && !(paths = calloc((size_t)kids.count, sizeof *paths)))
         rc = zk_nomem(err);
-    for (int i = 0; rc == 0 && i < kids.count; i++)
-        if (!(paths[i] = zk_path(z, "claims", host, kids.data[i])))
-            rc = zk_nomem(err);
-    if (rc == 0 && kids.count)
-        read_all(z, paths, kids.count, gets);
     for (int i = 0; rc == 0 && i < kids.count; i++) {
-        struct Stat st;
-        if (gets[i].zrc != ZOK && gets[i].zrc != ZNONODE)   /* the slow way, with retries */
-            gets[i].zrc = zk_read(z, paths[i], &gets[i].data, &st, err);
-        if (gets[i].zrc == ZOK)
-            rc = take_claim(z, host, kids.data[i], paths[i], gets[i].data, now, each, arg, sum,
-                            err);
-        else if (gets[i].zrc != ZNONODE)
-            rc = zs_fail(&z->zs, gets[i].zrc, "read", paths[i], err);
+        claim_node c;
+        char *p;
+        if (!name_parse(kids.data[i], &c))
+            continue;
+        if (!(p = zk_path(z, "claims", host, kids.data[i]))) {
+            rc = zk_nomem(err);
+        } else if (c.expires_ms <= now) {
+            zoo_delete(z->zs.zh, p, -1);   /* best effort: others ignore it anyway */
+            free(p);
+        } else {
+            *sum += c.mib;
+            if (count)
+                (*count)++;
+            paths[i] = p;
+        }
     }
-    for (int i = 0; i < kids.count; i++) {
-        if (paths)
-            free(paths[i]);
-        if (gets)
-            free(gets[i].data);
-    }
+    if (rc == 0 && each && kids.count)
+        rc = read_each(z, host, &kids, paths, each, arg, err);
+    for (int i = 0; paths && i < kids.count; i++)
+        free(paths[i]);
     free(paths);
-    free(gets);
     deallocate_String_vector(&kids);
     return rc;
 }
@@ -203,7 +251,7 @@ static char *claim_json(const char *instance, const char *owner, uint64_t mib, i
 
 /* One attempt: 1 placed, 0 lost a race (try again), -1 error. */
 static int claim_once(zk_store *z, const char *host, const char *parent, const char *json,
-                      uint64_t memory_mib, uint64_t capacity_mib, int flags,
+                      uint64_t memory_mib, int64_t expires_ms, uint64_t capacity_mib, int flags,
                       const dv_fence *fence, int64_t *claim_id, drover_error *err)
 {
     char *epath = fence ? zk_path(z, "epochs", fence->lease, NULL) : NULL, *child = NULL;
@@ -214,11 +262,12 @@ static int claim_once(zk_store *z, const char *host, const char *parent, const c
     uint64_t held;
     int version, n = 0, zrc, rc;
 
-    if ((fence && !epath) || asprintf(&child, "%s/c-", parent) < 0) {
+    if ((fence && !epath) ||
+        asprintf(&child, "%s/c-%" PRIu64 "-%" PRId64 "-", parent, memory_mib, expires_ms) < 0) {
         free(epath);
         return zk_nomem(err);
     }
-    rc = host_claims(z, host, &version, NULL, NULL, &held, err);
+    rc = host_claims(z, host, &version, NULL, NULL, &held, NULL, err);
     if (rc == 0 && version < 0)
         rc = zk_make_path(z, parent, err) < 0 ? -1 : 2;   /* made the parent: read again */
     if (rc == 0 && (memory_mib > capacity_mib || held > capacity_mib - memory_mib))
@@ -254,15 +303,15 @@ int zk_claim_try(dv_store *st, const char *host, const char *instance_uuid, cons
 {
     zk_store *z = ZK(st);
     char *parent = zk_path(z, "claims", host, NULL);
-    char *json = claim_json(instance_uuid, owner, memory_mib,
-                            dv_clock_now(&st->clock) + (int64_t)ttl_s * 1000);
+    int64_t expires_ms = dv_clock_now(&st->clock) + (int64_t)ttl_s * 1000;
+    char *json = claim_json(instance_uuid, owner, memory_mib, expires_ms);
     int rc = 0;
 
     if (!parent || !json)
         rc = zk_nomem(err);
     /* a lost race is retried from a fresh read: the winner's claim now counts */
     for (int tries = 0; rc == 0 && tries < 200; tries++)
-        rc = claim_once(z, host, parent, json, memory_mib, capacity_mib, flags, fence,
+        rc = claim_once(z, host, parent, json, memory_mib, expires_ms, capacity_mib, flags, fence,
                         claim_id, err);
     if (rc == 0)
         rc = dv_err(err, DROVER_ERR_CONFLICT, DROVER_FROM_ZK,
@@ -272,17 +321,33 @@ int zk_claim_try(dv_store *st, const char *host, const char *instance_uuid, cons
     return rc < 0 ? -1 : 0;
 }
 
+/* The claim's node is found by its sequence number (its name also holds
+ * its size and expiry). */
 int zk_claim_release(dv_store *st, const char *host, int64_t claim_id, const dv_fence *fence,
                      drover_error *err)
 {
     zk_store *z = ZK(st);
-    char name[32], *path;
-    int rc;
+    char *parent = zk_path(z, "claims", host, NULL), *path = NULL;
+    struct String_vector kids;
+    int zrc, rc = 0;
 
-    snprintf(name, sizeof name, "c-%010" PRId64, claim_id);
-    if (!(path = zk_path(z, "claims", host, name)))
+    if (!parent)
         return zk_nomem(err);
-    rc = zk_delete(z, path, -1, fence, "claim", err);
+    zrc = zk_children(z, parent, &kids, NULL, err);
+    free(parent);
+    if (zrc == ZNONODE)
+        return 0;   /* gone already */
+    if (zrc != ZOK)
+        return zs_fail(&z->zs, zrc, "list claims of", host, err);
+    for (int i = 0; i < kids.count && !path; i++) {
+        claim_node c;
+        if (name_parse(kids.data[i], &c) && seq_of(kids.data[i]) == claim_id &&
+            !(path = zk_path(z, "claims", host, kids.data[i])))
+            rc = zk_nomem(err);
+    }
+    deallocate_String_vector(&kids);
+    if (rc == 0 && path)
+        rc = zk_delete(z, path, -1, fence, "claim", err);
     free(path);
     return rc;
 }
@@ -347,10 +412,10 @@ int zk_claim_list(dv_store *st, const char *host, dv_store_claim **out, size_t *
     int version, rc = 0;
 
     if (host)
-        rc = host_claims(z, host, &version, collect, &acc, &sum, err);
+        rc = host_claims(z, host, &version, collect, &acc, &sum, NULL, err);
     else if ((rc = claim_hosts(z, &hosts, err)) == 0)
         for (int i = 0; rc == 0 && i < hosts.count; i++)
-            rc = host_claims(z, hosts.data[i], &version, collect, &acc, &sum, err);
+            rc = host_claims(z, hosts.data[i], &version, collect, &acc, &sum, NULL, err);
     deallocate_String_vector(&hosts);
     if (rc < 0) {
         dv_store_claims_free(acc.v, acc.n);
@@ -360,15 +425,6 @@ int zk_claim_list(dv_store *st, const char *host, dv_store_claim **out, size_t *
         qsort(acc.v, acc.n, sizeof *acc.v, cmp_claim);
     *out = acc.v;
     *n = acc.n;
-    return 0;
-}
-
-static int count_one(void *arg, const char *host, int64_t id, const claim_node *c)
-{
-    (void)host;
-    (void)id;
-    (void)c;
-    (*(size_t *)arg)++;
     return 0;
 }
 
@@ -387,7 +443,7 @@ int zk_claim_sums(dv_store *st, dv_store_claim_sum **out, size_t *n, drover_erro
     for (int i = 0; rc == 0 && i < hosts.count; i++) {
         dv_store_claim_sum *s = &(*out)[*n];
         int version;
-        if ((rc = host_claims(z, hosts.data[i], &version, count_one, &s->count, &s->mib, err)) < 0)
+        if ((rc = host_claims(z, hosts.data[i], &version, NULL, NULL, &s->mib, &s->count, err)) < 0)
             break;
         if (!s->count)
             continue;
@@ -403,4 +459,11 @@ int zk_claim_sums(dv_store *st, dv_store_claim_sum **out, size_t *n, drover_erro
         *n = 0;
     }
     return rc;
+}
+
+int zk_claimed_mib(dv_store *st, const char *host, uint64_t *mib, drover_error *err)
+{
+    int version;
+
+    return host_claims(ZK(st), host, &version, NULL, NULL, mib, NULL, err);
 }

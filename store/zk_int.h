@@ -94,6 +94,7 @@ int zk_claim_release(dv_store *st, const char *host, int64_t claim_id, const dv_
 int zk_claim_list(dv_store *st, const char *host, dv_store_claim **out, size_t *n,
                   drover_error *err);
 int zk_claim_sums(dv_store *st, dv_store_claim_sum **out, size_t *n, drover_error *err);
+int zk_claimed_mib(dv_store *st, const char *host, uint64_t *mib, drover_error *err);
 
 /* zk_lease.c */
 int zk_lease_acquire(dv_store *st, const char *name, const char *holder, int ttl_ms,
