@@ -10,6 +10,7 @@
 
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,45 @@ int zk_children(zk_store *z, const char *path, struct String_vector *kids, struc
     memset(kids, 0, sizeof *kids);
     ZS_RUN(&z->zs, zrc, zoo_get_children2(z->zs.zh, path, 0, kids, stat ? stat : &dummy), err);
     return zrc;
+}
+
+/* zoo_async's answer: the server we talk to has caught up with the leader. */
+typedef struct synced {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+} synced;
+
+static void sync_done(int rc, const char *value, const void *data)
+{
+    synced *s = (synced *)data;
+
+    (void)rc;
+    (void)value;
+    pthread_mutex_lock(&s->mu);
+    s->done = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void zk_sync(zk_store *z)
+{
+    synced s = { .done = false };
+
+    if (zs_ready(&z->zs, NULL) < 0)
+        return;   /* the read that follows reports the outage */
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    if (zoo_async(z->zs.zh, z->root, sync_done, &s) == ZOK) {
+        /* the client completes every request it took, if only with a
+         * lost connection */
+        pthread_mutex_lock(&s.mu);
+        while (!s.done)
+            pthread_cond_wait(&s.cv, &s.mu);
+        pthread_mutex_unlock(&s.mu);
+    }
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.mu);
 }
 
 int zk_stale(zk_store *z, const dv_fence *fence, drover_error *err)
@@ -278,6 +318,7 @@ static int admin_read(zk_store *z, const char *group, const char *host, dv_store
 static int zk_admin_get(dv_store *st, const char *group, const char *host, dv_store_admin *out,
                         drover_error *err)
 {
+    zk_sync(ZK(st));
     return admin_read(ZK(st), group, host, out, err);
 }
 
@@ -296,6 +337,7 @@ static int zk_admin_list(dv_store *st, const char *group, dv_store_admin **out, 
 
     if (!path)
         return zk_nomem(err);
+    zk_sync(z);
     zrc = zk_children(z, path, &kids, NULL, err);
     free(path);
     if (zrc == ZNONODE)
@@ -431,6 +473,7 @@ static int zk_info(dv_store *st, dv_store_info *info, drover_error *err)
     char *ep = zk_path(z, "epochs", NULL, NULL);
 
     snprintf(info->where, sizeof info->where, "%s %s", z->zs.hosts, z->root);
+    zk_sync(z);
     info->schema = 1;
     if (!ep)
         return zk_nomem(err);

@@ -411,6 +411,7 @@ int zk_claim_list(dv_store *st, const char *host, dv_store_claim **out, size_t *
     uint64_t sum;
     int version, rc = 0;
 
+    zk_sync(z);
     if (host)
         rc = host_claims(z, host, &version, collect, &acc, &sum, NULL, err);
     else if ((rc = claim_hosts(z, &hosts, err)) == 0)
@@ -436,6 +437,7 @@ int zk_claim_sums(dv_store *st, dv_store_claim_sum **out, size_t *n, drover_erro
 
     *out = NULL;
     *n = 0;
+    zk_sync(z);
     rc = claim_hosts(z, &hosts, err);
 
     if (rc == 0 && hosts.count && !(*out = calloc((size_t)hosts.count, sizeof **out)))
@@ -465,5 +467,6 @@ int zk_claimed_mib(dv_store *st, const char *host, uint64_t *mib, drover_error *
 {
     int version;
 
+    zk_sync(ZK(st));
     return host_claims(ZK(st), host, &version, NULL, NULL, mib, NULL, err);
 }

@@ -38,6 +38,10 @@ typedef struct zk_store {
 
 char *zk_path(const zk_store *z, const char *a, const char *b, const char *c);
 int zk_nomem(drover_error *err);
+/* Let the server this session reads from catch up with the leader, so a
+ * read that follows sees every write committed before it, whoever made
+ * it (ZooKeeper reads are otherwise served from a follower's state). */
+void zk_sync(zk_store *z);
 /* Make every missing component of path (persistent, empty). */
 int zk_make_path(zk_store *z, const char *path, drover_error *err);
 /* Data of path into *data (malloc'ed, NUL-ended); zrc of the read. */

@@ -340,6 +340,7 @@ int zk_lease_get(dv_store *st, const char *name, dv_store_lease *out, drover_err
     bool alive;
 
     memset(out, 0, sizeof *out);
+    zk_sync(z);
     if (epoch_read(z, name, &e, err) < 0 || node_alive(z, e.node, &alive, err) < 0)
         return -1;
     if (!e.found)

@@ -54,6 +54,7 @@ static int record_read(zk_store *z, const char *kind, const char *id, dv_store_r
 int zk_record_get(dv_store *st, const char *kind, const char *id, dv_store_record *out,
                          drover_error *err)
 {
+    zk_sync(ZK(st));
     return record_read(ZK(st), kind, id, out, err);
 }
 
@@ -72,6 +73,7 @@ int zk_record_list(dv_store *st, const char *kind, dv_store_record **out, size_t
 
     if (!path)
         return zk_nomem(err);
+    zk_sync(z);
     zrc = zk_children(z, path, &kids, NULL, err);
     free(path);
     if (zrc == ZNONODE)
@@ -129,6 +131,7 @@ int zk_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error
 
     if (!path)
         return zk_nomem(err);
+    zk_sync(z);
     zrc = zk_children(z, path, &kids, NULL, err);
     free(path);
     if (zrc == ZNONODE)
