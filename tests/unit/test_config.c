@@ -40,7 +40,7 @@ static const char *const all_keys[] = {
     "migration.timeout_action", "migration.max_concurrent", "migration.poll_interval_ms",
     "evacuator.enabled", "evacuator.interval", "evacuator.grace", "evacuator.max_down_fraction",
     "evacuator.max_per_minute", "evacuator.mode", "evacuator.fence_command",
-    "state.path", "state.busy_timeout_ms", "log.level", "log.target",
+    "state.backend", "state.path", "state.busy_timeout_ms", "log.level", "log.target",
 };
 
 static void write_file(const char *path, const char *text, size_t len)
@@ -186,7 +186,7 @@ static void test_unknown_keys(void)
         "unknown key; the valid keys in evacuator are: enabled, interval, grace, max_down_fraction, "
         "max_per_minute, mode, fence_command");
     bad("state = { dir = \"/x\"; };\n", 1, "state.dir",
-        "unknown key; the valid keys in state are: path, busy_timeout_ms");
+        "unknown key; the valid keys in state are: backend, path, busy_timeout_ms");
     bad("log = { file = \"/x\"; };\n", 1, "log.file", "unknown key; the valid keys in log are: level, target");
     bad("servicegroup = { redis = { }; };\n", 1, "servicegroup.redis", "unknown key; the valid keys in servicegroup are: driver, report_interval, "
         "service_down_time, db, mc, zk");
@@ -293,6 +293,7 @@ static void test_enums(void)
     bad("servicegroup = { driver = \"DB\"; };\n", 1, "servicegroup.driver", "got \"DB\"");
     bad("migration = { timeout_action = \"pause\"; };\n", 1, "migration.timeout_action",
         "expected one of \"abort\", \"force_complete\", got \"pause\"");
+    bad("state = { backend = \"etcd\"; };\n", 1, "state.backend", "\"zk\"");
     bad("evacuator = { mode = \"cold\"; };\n", 1, "evacuator.mode",
         "expected one of \"live\", \"rebuild\"");
     bad("log = { level = \"warn\"; };\n", 1, "log.level",
@@ -511,7 +512,7 @@ static const char *config_diff(const dv_config *a, const dv_config *b)
     S(migration.timeout_action); N(migration.max_concurrent); N(migration.poll_interval_ms);
     N(evacuator.enabled); N(evacuator.interval); N(evacuator.grace); N(evacuator.max_down_fraction);
     N(evacuator.max_per_minute); S(evacuator.mode); L(evacuator.fence_command);
-    S(state.path); N(state.busy_timeout_ms); S(log.level); S(log.target);
+    S(state.backend); S(state.path); N(state.busy_timeout_ms); S(log.level); S(log.target);
     return NULL;
 #undef S
 #undef N
