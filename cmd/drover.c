@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+int cmd_state(dv_cli *cli, int argc, char **argv);   /* cmd/cmd_state.c */
+int cmd_lease(dv_cli *cli, int argc, char **argv);
+
 static const char usage[] =
     "Usage: drover [-c FILE] [--json] COMMAND [ARGS]\n"
     "\n"
@@ -38,6 +41,8 @@ static const subcommand subcommands[] = {
     { "schedule", cmd_schedule,
       "  schedule INSTANCE [--to HOST] [--ignore HOST]... [--explain]\n"
       "                    pick a destination for a live migration\n" },
+    { "state", cmd_state, "  state show|migrate --to zk   the shared state store\n" },
+    { "lease", cmd_lease, "  lease list        leader leases: holder, epoch, expiry\n" },
 };
 #define N_SUB (sizeof subcommands / sizeof subcommands[0])
 

@@ -112,7 +112,7 @@ typedef dv_config_key key;
 
 /* The names the registries gave (dv_config_set_names); NULL until then. */
 static const char *const *driver_names, *const *filter_names, *const *weigher_names,
-    *const *policy_names;
+    *const *policy_names, *const *backend_names;
 static const char *const timeout_actions[] = { "abort", "force_complete", NULL };
 static const char *const evac_modes[] = { "live", "rebuild", NULL };
 static const char *const log_levels[] = { "debug", "info", "warning", "error", NULL };
@@ -195,6 +195,7 @@ static const key evacuator_keys[] = {
 };
 
 static const key state_keys[] = {
+    { .name = "backend", .kind = K_STRING, .off = AT(state.backend), .names = &backend_names },
     STR("path", state.path, F_NONEMPTY, NULL, NULL),
     INT("busy_timeout_ms", state.busy_timeout_ms, 1, 3600000),
     END,
@@ -537,6 +538,8 @@ void dv_config_set_names(const char *name, const char *const *names)
         weigher_names = names;
     else if (strcmp(name, "migration.policy") == 0)
         policy_names = names;
+    else if (strcmp(name, "state.backend") == 0)
+        backend_names = names;
 }
 
 const dv_config_section *dv_config_section_at(size_t i)
@@ -552,6 +555,8 @@ const char *const *dv_config_names_of(const char *name)
         return filter_names;
     if (strcmp(name, "migration.policy") == 0)
         return policy_names;
+    if (strcmp(name, "state.backend") == 0)
+        return backend_names;
     return strcmp(name, "scheduler.weighers") == 0 ? weigher_names : NULL;
 }
 

@@ -175,6 +175,7 @@ dv_config *dv_config_new_defaults(void)
     c->path = dup_or_fail("<defaults>", &failed);
     defaults_hosts(c, &failed);
     defaults_moves(c, &failed);
+    c->state.backend = dup_or_fail("auto", &failed);
     c->state.path = dup_or_fail("/var/lib/drover/state.db", &failed);
     c->state.busy_timeout_ms = 5000;
     c->log.level = dup_or_fail("info", &failed);
@@ -210,6 +211,7 @@ void dv_config_free(dv_config *c)
     free(c->evacuator.mode);
     dv_strlist_free(&c->evacuator.fence_command);
     dv_strlist_free(&c->evacuator.alert_command);
+    free(c->state.backend);
     free(c->state.path);
     free(c->log.level);
     free(c->log.target);

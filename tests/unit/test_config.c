@@ -46,7 +46,7 @@ static const char *const all_keys[] = {
     "evacuator.max_per_minute", "evacuator.mode", "evacuator.fence_command",
     "evacuator.fence_timeout_s", "evacuator.alert_command", "evacuator.flap_window",
     "evacuator.flap_max_grace",
-    "state.path", "state.busy_timeout_ms", "log.level", "log.target",
+    "state.backend", "state.path", "state.busy_timeout_ms", "log.level", "log.target",
 };
 
 static void write_file(const char *path, const char *text, size_t len)
@@ -193,7 +193,7 @@ static void test_unknown_keys(void)
         "max_per_minute, mode, fence_command, fence_timeout_s, alert_command, flap_window, "
         "flap_max_grace");
     bad("state = { dir = \"/x\"; };\n", 1, "state.dir",
-        "unknown key; the valid keys in state are: path, busy_timeout_ms");
+        "unknown key; the valid keys in state are: backend, path, busy_timeout_ms");
     bad("log = { file = \"/x\"; };\n", 1, "log.file", "unknown key; the valid keys in log are: level, target");
     bad("servicegroup = { redis = { }; };\n", 1, "servicegroup.redis", "unknown key; the valid keys in servicegroup are: driver, report_interval, "
         "service_down_time, db, mc, zk");
