@@ -75,6 +75,8 @@ typedef struct dv_config {
         char *timeout_action;          /* "abort" | "force_complete" */
         int max_concurrent;
         int poll_interval_ms;
+        char *inbound_addr;            /* the data channel's address on the destination
+                                        * (Nova's live_migration_inbound_addr); "" = libvirt's */
     } migration;
 
     struct {
