@@ -14,9 +14,7 @@ int dv_cli_config(dv_cli *cli)
     if (cli->cfg)
         return 0;
     if (!path || !*path)
-        path = getenv("DROVER_CONF");
-    if (!path || !*path)
-        path = "/etc/drover/drover.conf";
+        path = dv_config_default_path();
     if (dv_config_load(path, &cli->cfg, &err) < 0) {
         fprintf(stderr, "%s: %s\n", cli->prog, err.message);
         return -1;

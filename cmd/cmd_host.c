@@ -50,7 +50,7 @@ static void list_table(const drover_member *m, size_t n)
         }
         printf("%-*s  %-7s  %-12s  %-8s  %-7s  %7llu MiB  %6llu MiB  %5u  %zu\n", w, m[i].host,
                drover_liveness_name(m[i].state), r->hypervisor_type,
-               dv_fmt_version(r->hypervisor_version, ver, sizeof ver), r->arch,
+               dv_version_format(r->hypervisor_version, ver, sizeof ver), r->arch,
                (unsigned long long)r->memory_total_mib, (unsigned long long)r->memory_free_mib,
                r->vcpus, r->n_instances);
     }
@@ -66,8 +66,8 @@ static void show_text(const drover_member *m)
         return;
     }
     printf("hypervisor:   %s %s\nlibvirt:      %s\narch:         %s\nvcpus:        %u\n",
-           r->hypervisor_type, dv_fmt_version(r->hypervisor_version, hv, sizeof hv),
-           dv_fmt_version(r->libvirt_version, lv, sizeof lv), r->arch, r->vcpus);
+           r->hypervisor_type, dv_version_format(r->hypervisor_version, hv, sizeof hv),
+           dv_version_format(r->libvirt_version, lv, sizeof lv), r->arch, r->vcpus);
     printf("memory:       %llu MiB total, %llu MiB free\nmigration:    %s\n",
            (unsigned long long)r->memory_total_mib, (unsigned long long)r->memory_free_mib,
            r->migration_uri);

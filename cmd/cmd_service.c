@@ -106,8 +106,8 @@ static int do_show(svc *s, const char *host)
             const drover_report *r = m.report;
             char hv[32], lv[32];
             printf("hypervisor:   %s %s (libvirt %s)\n", r->hypervisor_type,
-                   dv_fmt_version(r->hypervisor_version, hv, sizeof hv),
-                   dv_fmt_version(r->libvirt_version, lv, sizeof lv));
+                   dv_version_format(r->hypervisor_version, hv, sizeof hv),
+                   dv_version_format(r->libvirt_version, lv, sizeof lv));
             printf("arch:         %s, %u vCPUs\n", r->arch, r->vcpus);
             printf("memory:       %llu MiB total, %llu MiB free\n",
                    (unsigned long long)r->memory_total_mib, (unsigned long long)r->memory_free_mib);

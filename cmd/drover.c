@@ -18,7 +18,7 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  -c, --config FILE  configuration file (default: $DROVER_CONF, else\n"
-    "                     /etc/drover/drover.conf); see drover.conf(5)\n"
+    "                     " DV_CONFIG_DEFAULT_PATH "); see drover.conf(5)\n"
     "  --json             machine-readable output\n"
     "  -h, --help         this help; 'drover COMMAND --help' for a command's\n"
     "  -V, --version      print the version\n"

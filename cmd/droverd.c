@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "core/model.h"
 #include "core/report.h"
-#include "core/virt.h"
+#include "virt/virt.h"
 #include "drivers/servicegroup.h"
 
 #include <errno.h>
@@ -29,7 +29,6 @@
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
-#define DEFAULT_CONF "/etc/drover/drover.conf"
 #define REPEAT_WARNING_MS 60000    /* an unchanged reason is logged again after this */
 
 static const char synopsis[] =
@@ -48,7 +47,7 @@ static const char description[] =
     "\n"
     "Options (each overrides the configuration file):\n"
     "  -c, --config FILE        configuration file (default: $DROVER_CONF, else\n"
-    "                           " DEFAULT_CONF "); see drover.conf(5)\n"
+    "                           " DV_CONFIG_DEFAULT_PATH "); see drover.conf(5)\n"
     "      --host NAME          member name (agent.host; default: the host name)\n"
     "      --libvirt-uri URI    this host's libvirt (agent.libvirt_uri)\n"
     "      --migration-uri URI  how peers reach this host's libvirtd for\n"
@@ -306,9 +305,7 @@ static int load_config(const dv_droverd_args *args, dv_config **out, drover_erro
     dv_config *c;
 
     if (!path || !*path)
-        path = getenv("DROVER_CONF");
-    if (!path || !*path)
-        path = DEFAULT_CONF;
+        path = dv_config_default_path();
     if (dv_config_load(path, &c, err) < 0)
         return -1;
     if (set_opt(&c->agent.host, args->host, err) < 0 ||

@@ -37,12 +37,6 @@ const char *dv_fmt_age(int64_t now_ms, int64_t ms, char *buf, size_t len)
     return buf;
 }
 
-const char *dv_fmt_version(uint64_t v, char *buf, size_t len)
-{
-    snprintf(buf, len, "%" PRIu64 ".%" PRIu64 ".%" PRIu64, v / 1000000, v / 1000 % 1000, v % 1000);
-    return buf;
-}
-
 json_object *dv_report_json(const drover_member *m)
 {
     json_object *r;

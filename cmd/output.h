@@ -8,15 +8,12 @@
 #include <stdio.h>
 
 #include "drover.h"
+#include "core/model.h"     /* dv_version_format */
 
 /* "2026-11-27T02:22:35Z" into buf; "never" for 0. */
 const char *dv_fmt_time(int64_t ms, char *buf, size_t len);
 /* "3s ago", "2m ago", "in 4s" (skew), "never". */
 const char *dv_fmt_age(int64_t now_ms, int64_t ms, char *buf, size_t len);
-
-/* libvirt's version number (major * 1e6 + minor * 1e3 + release) as
- * "9.0.0". */
-const char *dv_fmt_version(uint64_t v, char *buf, size_t len);
 
 /* A member as a JSON object (the stored report embedded as an object). */
 json_object *dv_member_json(const drover_member *m);

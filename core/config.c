@@ -1118,3 +1118,9 @@ int dv_config_load(const char *path, dv_config **out, drover_error *err)
     free(text);
     return rc;
 }
+
+const char *dv_config_default_path(void)
+{
+    const char *env = getenv("DROVER_CONF");
+    return env && *env ? env : DV_CONFIG_DEFAULT_PATH;
+}

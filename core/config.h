@@ -122,4 +122,10 @@ int dv_config_hostport(const char *item, int default_port, char *host, size_t ho
 /* Replace a string option (used by programs for command-line overrides). */
 int dv_config_set_string(char **slot, const char *value, drover_error *err);
 
+/* The file to read when none is given: $DROVER_CONF when set and not empty,
+ * else DV_CONFIG_DEFAULT_PATH.  The one place drover, droverd and the
+ * library resolve it. */
+#define DV_CONFIG_DEFAULT_PATH "/etc/drover/drover.conf"
+const char *dv_config_default_path(void);
+
 #endif

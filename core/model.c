@@ -3,6 +3,7 @@
 #include "core/report.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *drover_liveness_name(drover_liveness state)
@@ -102,4 +103,11 @@ int dv_member_copy(drover_member *dst, const drover_member *src, drover_error *e
                                                 &dst->report, NULL) < 0)
         dst->report = NULL;
     return 0;
+}
+
+const char *dv_version_format(uint64_t v, char *buf, size_t len)
+{
+    snprintf(buf, len, "%llu.%llu.%llu", (unsigned long long)(v / 1000000),
+             (unsigned long long)(v / 1000 % 1000), (unsigned long long)(v % 1000));
+    return buf;
 }

@@ -24,4 +24,9 @@ char *dv_strdup(const char *s);          /* NULL stays NULL; NULL on ENOMEM too 
 /* dst gets allocations of its own (never packed), whatever src is. */
 int dv_member_copy(drover_member *dst, const drover_member *src, drover_error *err);
 
+/* libvirt's version number (major * 1e6 + minor * 1e3 + release) as
+ * "7.2.22" (from 7002022), into buf; returns buf.  The one formatter of
+ * versions: reports, the CLI, the filters' and live checks' reasons. */
+const char *dv_version_format(uint64_t v, char *buf, size_t len);
+
 #endif

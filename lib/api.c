@@ -12,17 +12,13 @@ struct drover_ctx {
     dv_sg *sg;
 };
 
-#define DEFAULT_CONF "/etc/drover/drover.conf"
-
 int drover_open(const char *path, drover_ctx **out, drover_error *err)
 {
     drover_ctx *ctx;
 
     *out = NULL;
     if (!path || !*path)
-        path = getenv("DROVER_CONF");
-    if (!path || !*path)
-        path = DEFAULT_CONF;
+        path = dv_config_default_path();
     if (!(ctx = calloc(1, sizeof *ctx)))
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_CORE, "out of memory");
     if (dv_config_load(path, &ctx->cfg, err) < 0 || dv_sg_open(ctx->cfg, &ctx->sg, err) < 0) {

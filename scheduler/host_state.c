@@ -132,9 +132,3 @@ int64_t dv_ram_usable_mib(const dv_host_state *h, const dv_sched_params *p, bool
         usable -= (int64_t)h->claimed_mib;
     return usable;
 }
-
-void dv_version_format(uint64_t v, char *buf, size_t len)
-{
-    snprintf(buf, len, "%llu.%llu.%llu", (unsigned long long)(v / 1000000),
-             (unsigned long long)(v / 1000 % 1000), (unsigned long long)(v % 1000));
-}

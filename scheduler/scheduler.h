@@ -26,6 +26,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/model.h"
 #include "core/statedb.h"
 
 #define DV_REASON_MAX 384      /* one rejection, in words */
@@ -114,8 +115,7 @@ typedef struct dv_sched_request {
  * and minus the claims when with_claims.  May be negative. */
 int64_t dv_ram_usable_mib(const dv_host_state *h, const dv_sched_params *p, bool with_claims);
 
-/* "7.2.22" from 7002022. */
-void dv_version_format(uint64_t v, char *buf, size_t len);
+/* dv_version_format ("7.2.22" from 7002022) is core/model.h's. */
 
 /* ---------------------------------------------------------------- filters */
 

@@ -7,7 +7,7 @@
  * not the code under test: the guests' own definitions, uname(2), the
  * kernel's /proc/meminfo, and the capabilities document. */
 #include "core/report.h"
-#include "core/virt.h"
+#include "virt/virt.h"
 
 #include <sys/utsname.h>
 #include <unistd.h>

@@ -15,7 +15,7 @@
 #include "core/config.h"
 #include "core/report.h"
 #include "core/statedb.h"
-#include "core/virt.h"
+#include "virt/virt.h"
 #include "drivers/servicegroup.h"
 #include "scheduler/scheduler.h"
 #include "tests/harness/lvhosts.h"
@@ -45,7 +45,7 @@ static virConnectPtr conn[2];
 /* ---------------------------------------------------------------- reports */
 
 /* Host k's report, read from its own libvirt by the agent's code
- * (core/virt.c), as droverd publishes it; total_mib != 0 replaces the
+ * (virt/hostfacts.c), as droverd publishes it; total_mib != 0 replaces the
  * memory total (to make a host "small"). */
 static drover_report *report_of(int k, uint64_t total_mib)
 {

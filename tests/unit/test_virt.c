@@ -2,7 +2,7 @@
  * (test:///default, in process: a running domain "test" on a 16-CPU i686
  * host), the capabilities parser on bad input, error reporting, and reads
  * with a deadline against a socket that never answers. */
-#include "core/virt.h"
+#include "virt/virt.h"
 #include "core/clock.h"
 #include "core/report.h"
 
