@@ -213,7 +213,7 @@ static int build_params(dv_mig_run *r, drover_error *err)
         /* an IPv6 literal goes in brackets */
         snprintf(uri, sizeof uri, strchr(a, ':') && a[0] != '[' ? "tcp://[%s]" : "tcp://%s", a);
         rc |= virTypedParamsAddString(&r->params, &r->n_params, &r->max_params,
-                                      VIR_MIGRATE_PARAM_MIGRATE_URI, uri);
+                                      VIR_MIGRATE_PARAM_URI, uri);
     }
     free(xml);
     free(pxml);
@@ -304,6 +304,15 @@ static int go(dv_mig_run *r, placement *p, drover_error *err)
         return -1;
     dv_mig_params_from_config(r->cfg, r->rec.memory_mib, 0, r->paused_at_start,
                               (r->rec.flags & VIR_MIGRATE_POSTCOPY) != 0, &r->pp);
+    {
+        char req[24] = "";
+        dv_mig_state st;
+        if (dv_mig_record_poll(r->db, r->rec.id, &st, req, sizeof req, err) < 0)
+            return -1;
+        if (strcmp(req, "abort") == 0)
+            return dv_err(err, DROVER_ERR_CONFLICT, DROVER_FROM_STATE,
+                          "aborted by `drover migration abort` before the copy began");
+    }
     if (dv_mig_record_set_state(r->db, &r->rec, DV_MIG_RUNNING, NULL, err) < 0)
         return -1;
     dv_info("migration %" PRId64 ": %s from %s to %s (%s), policy %s", r->rec.id,

@@ -273,6 +273,31 @@ static void check_cancel(dv_mig_run *r)
     record_action(r, "abort", r->abort_why);
 }
 
+/* Another process asked (drover migration abort / force-complete) and acted
+ * on the source's libvirt itself: say so once, in the record and the log. */
+static void check_request(dv_mig_run *r)
+{
+    char req[24] = "";
+    dv_mig_state st;
+    dv_mig_record now;
+    char why[DV_MIG_WHY_MAX];
+
+    if (dv_mig_record_poll(r->db, r->rec.id, &st, req, sizeof req, NULL) < 0 || !req[0] ||
+        strcmp(req, r->rec.request) == 0)
+        return;
+    if (dv_mig_record_get(r->db, r->rec.id, &now, NULL) < 0)
+        return;
+    snprintf(r->rec.request, sizeof r->rec.request, "%s", now.request);
+    snprintf(r->rec.request_by, sizeof r->rec.request_by, "%s", now.request_by);
+    snprintf(why, sizeof why, "requested by `drover migration %s` (%s)", now.request,
+             now.request_by);
+    if (strcmp(req, "abort") == 0)
+        snprintf(r->abort_why, sizeof r->abort_why, "%s", why);
+    else if (strcmp(req, "force-complete") == 0 && !(r->rec.flags & VIR_MIGRATE_POSTCOPY))
+        r->we_paused = true;   /* the other process suspended the guest */
+    record_action(r, req, why);
+}
+
 /* Post-copy began: the record says so once (abort is no longer possible). */
 static void note_postcopy(dv_mig_run *r)
 {
@@ -298,6 +323,7 @@ static void one_tick(dv_mig_run *r)
 
     note_postcopy(r);
     check_cancel(r);
+    check_request(r);
     if (!sample(r, &s))
         return;
     to_record(r, &s);
@@ -361,6 +387,7 @@ int dv_mig_monitor(dv_mig_run *r, drover_error *err)
     watch(r);
     pthread_join(t, NULL);
     note_postcopy(r);
+    check_request(r);
     deregister_events(r);
     return 0;
 }

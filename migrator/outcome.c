@@ -180,17 +180,12 @@ static void failed(dv_mig_run *r)
     bool ps, pd, cancelled;
     int ss = dv_mig_dom_state(dv_virt_conn(r->src), r->rec.instance_uuid, &ps);
     int sd = dv_mig_dom_state(dv_virt_conn(r->dst), r->rec.instance_uuid, &pd);
-    char msg[DV_MIG_MSG_MAX], state[24], req[24] = "";
-    dv_mig_state st;
-    drover_error err;
+    char msg[DV_MIG_MSG_MAX], state[24];
 
     if (r->postcopy) {
         postcopy_failed(r, ss, sd);
         return;
     }
-    if (dv_mig_record_poll(r->db, r->rec.id, &st, req, sizeof req, &err) == 0 &&
-        strcmp(req, "abort") == 0 && !r->abort_why[0])
-        snprintf(r->abort_why, sizeof r->abort_why, "aborted by `drover migration abort`");
     cancelled = r->abort_why[0] != '\0';
     if (live(ss)) {
         resume_if_we_paused(r, dv_virt_conn(r->src));

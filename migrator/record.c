@@ -25,6 +25,7 @@ enum {
     R_REQUEST,
     R_POLL,
     R_SLOTS,
+    R_MESSAGE,
 };
 
 static const char *const state_names[DV_MIG_N_STATES] = {
@@ -436,6 +437,18 @@ int dv_mig_record_set_final(dv_statedb *db, const dv_mig_record *r, drover_error
     sqlite3_bind_int64(st, 2, r->final_downtime_ms);
     sqlite3_bind_int64(st, 3, r->final_total_ms);
     return exec_id(db, st, r->id, "recording a migration's final figures", err);
+}
+
+int dv_mig_record_set_message(dv_statedb *db, const dv_mig_record *r, drover_error *err)
+{
+    sqlite3_stmt *st = dv_sqlite_stmt(H(db), R_MESSAGE,
+                                      "UPDATE migration SET message = ?2"
+                                      " WHERE id = ?1 AND state = 'error'", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, r->id);
+    dv_sqlite_bind_text(st, 2, r->message);
+    return exec_id(db, st, r->id, "recording what a recovery found", err);
 }
 
 int dv_mig_record_heartbeat(dv_statedb *db, int64_t id, drover_error *err)

@@ -134,6 +134,9 @@ int dv_mig_record_set_action(dv_statedb *db, const dv_mig_record *r, drover_erro
 /* Final figures (final_downtime_ms, final_total_ms). */
 int dv_mig_record_set_final(dv_statedb *db, const dv_mig_record *r, drover_error *err);
 
+/* Rewrite the message of a record in error (what a failed recovery found). */
+int dv_mig_record_set_message(dv_statedb *db, const dv_mig_record *r, drover_error *err);
+
 /* Only the heartbeat (while queued). */
 int dv_mig_record_heartbeat(dv_statedb *db, int64_t id, drover_error *err);
 

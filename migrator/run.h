@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "core/virt.h"
+#include "virt/virt.h"
 #include "migrator/migrate.h"
 #include "migrator/policy.h"
 #include "migrator/record.h"
