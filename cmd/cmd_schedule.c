@@ -1,12 +1,11 @@
 /* cmd_schedule.c - `drover schedule INSTANCE`: where can this instance go?
  *
- * Reads the group's members (liveness, admin state, last reports) and the
- * claims in the state db, runs the filter scheduler, asks the chosen host's
- * own libvirt, and claims the instance's memory there.  The claim holds
- * until a migration releases it or scheduler.claim_ttl_s passes. */
+ * The arguments and the output; the placement itself is dv_schedule's
+ * (scheduler/schedule.c).  A question only, unless --claim: then the
+ * instance's memory is held on the chosen host until a migration releases
+ * it or scheduler.claim_ttl_s passes (the migrator claims for itself). */
 #include "cmd/cli.h"
 #include "cmd/output.h"
-#include "core/clock.h"
 #include "core/model.h"
 #include "core/statedb.h"
 #include "drivers/servicegroup.h"
@@ -17,14 +16,14 @@
 
 static const char schedule_help[] =
     "Usage: drover [-c FILE] [--json] schedule INSTANCE [--to HOST] [--ignore HOST]...\n"
-    "                                          [--explain]\n"
+    "                                          [--explain] [--claim]\n"
     "\n"
     "Pick a destination for a live migration of INSTANCE (its name or UUID, as\n"
     "its host reports it; it must be running or paused).  The hosts that pass\n"
     "scheduler.filters are weighed; the best is asked, through its own libvirt,\n"
     "whether it can run the guest (hypervisor type and version, free memory, the\n"
-    "guest's CPU), and the instance's memory is claimed there in the state db.\n"
-    "A host that says no is skipped, up to scheduler.max_retries.\n"
+    "guest's CPU).  A host that says no is skipped, up to scheduler.max_retries.\n"
+    "A question only: nothing is held unless --claim is given.\n"
     "\n"
     "Options:\n"
     "  --to HOST      this destination only: the filters are skipped, but it must\n"
@@ -32,12 +31,14 @@ static const char schedule_help[] =
     "                 and pass the live checks\n"
     "  --ignore HOST  never choose HOST (may be repeated)\n"
     "  --explain      every host's verdict and why\n"
+    "  --claim        hold the instance's memory on the chosen host in the state\n"
+    "                 db (until a migration releases it or scheduler.claim_ttl_s)\n"
     "  --json         machine-readable output\n"
     "  -h, --help     this help\n"
     "\n"
-    "Exit status: 0 a host was found (and claimed), 1 no valid host (or the\n"
-    "instance cannot be moved), 2 usage or configuration error, 3 backend\n"
-    "unreachable.\n";
+    "Exit status: 0 a host was found (and, with --claim, claimed), 1 no valid\n"
+    "host (or the instance cannot be moved), 2 usage or configuration error,\n"
+    "3 backend unreachable.\n";
 
 #define MAX_IGNORE 64
 
@@ -47,6 +48,7 @@ typedef struct sched_args {
     const char *ignore[MAX_IGNORE];
     size_t n_ignore;
     bool explain;
+    bool claim;
 } sched_args;
 
 /* "--to HOST" or "--to=HOST"; *i is advanced past a separate value. */
@@ -98,6 +100,8 @@ static int parse(dv_cli *cli, int argc, char **argv, sched_args *s, drover_error
             s->ignore[s->n_ignore++] = v;
         } else if (opts && strcmp(a, "--explain") == 0) {
             s->explain = true;
+        } else if (opts && strcmp(a, "--claim") == 0) {
+            s->claim = true;
         } else if (opts && strcmp(a, "--json") == 0) {
             cli->json = true;
         } else if (opts && a[0] == '-' && a[1]) {
@@ -204,6 +208,8 @@ static void result_text(const dv_sched_result *res, const dv_config *cfg)
         printf("claim:       %lld (%llu MiB held on %s for %d s, until the migration releases it)\n",
                (long long)res->claim_id, (unsigned long long)res->memory_mib, res->host,
                cfg->scheduler.claim_ttl_s);
+    else
+        printf("claim:       none (a question only; --claim holds the memory there)\n");
     printf("tried:       %zu of %zu candidates (%zu hosts)\n", res->tries, res->n_candidates,
            res->n_hosts);
 }
@@ -277,36 +283,35 @@ static int exit_code(const drover_error *err)
     }
 }
 
-static int read_hosts(dv_cli *cli, dv_statedb **db, dv_hosts *hosts, drover_error *err)
+/* The servicegroup to read the hosts from and the state db of the claims. */
+static int open_backends(const dv_config *cfg, dv_sg **sg, dv_statedb **db, drover_error *err)
 {
-    const char *group = cli->cfg->agent.group;
-    drover_member *m = NULL;
-    dv_sg *sg = NULL;
-    size_t n = 0;
-    int rc;
-
-    if (dv_sg_open(cli->cfg, &sg, err) < 0)
+    if (dv_sg_open(cfg, sg, err) < 0)
         return -1;
-    rc = dv_sg_get_all(sg, group, &m, &n, err);
-    dv_sg_close(sg);
-    if (rc < 0)
-        return -1;
-    if (dv_statedb_open(cli->cfg->state.path, cli->cfg->servicegroup.db.busy_timeout_ms, db, err) < 0) {
-        drover_members_free(m, n);
+    if (dv_statedb_open(cfg->state.path, cfg->servicegroup.db.busy_timeout_ms, db, err) < 0) {
         dv_err_prefix(err, "the state db holds the scheduler's claims");
         return -1;
     }
-    return dv_hosts_build(m, n, *db, dv_wall_ms(), hosts, err);
+    return 0;
+}
+
+static void print_result(const dv_cli *cli, const sched_args *a, const dv_sched_result *res,
+                         int rc, const drover_error *err)
+{
+    if (cli->json) {
+        dv_print_json(stdout, result_json(res, rc < 0 ? err : NULL));
+        return;
+    }
+    if (a->explain && res->verdicts)
+        explain_text(res);
+    if (rc == 0)
+        result_text(res, cli->cfg);
 }
 
 int cmd_schedule(dv_cli *cli, int argc, char **argv)
 {
-    const dv_config *cfg;
-    dv_live_libvirt_opts lo;
-    dv_live_check *lc = NULL;
+    dv_sg *sg = NULL;
     dv_statedb *db = NULL;
-    dv_hosts hosts = { 0 };
-    dv_sched s;
     dv_sched_opts o;
     dv_sched_result res = { 0 };
     sched_args a;
@@ -321,15 +326,7 @@ int cmd_schedule(dv_cli *cli, int argc, char **argv)
         return dv_cli_usage_error(cli, "schedule ", "%s", err.message);
     if (dv_cli_config(cli) < 0)
         return DV_EXIT_USAGE;
-    cfg = cli->cfg;
-    if (dv_sched_init(&s, cfg, &err) < 0)
-        return dv_cli_fail(cli, &err);
-    memset(&lo, 0, sizeof lo);
-    lo.uris.tmpl = cfg->controller.libvirt_uri;
-    lo.uris.map = (const char *const *)cfg->controller.libvirt_uris.v;
-    lo.uris.n_map = cfg->controller.libvirt_uris.n;
-    lo.timeout_ms = cfg->controller.libvirt_timeout_ms;
-    if (dv_live_libvirt_new(&lo, &lc, &err) < 0 || read_hosts(cli, &db, &hosts, &err) < 0) {
+    if (open_backends(cli->cfg, &sg, &db, &err) < 0) {
         rc = dv_cli_fail(cli, &err);
         goto out;
     }
@@ -339,24 +336,16 @@ int cmd_schedule(dv_cli *cli, int argc, char **argv)
     o.ignore = a.ignore;
     o.n_ignore = a.n_ignore;
     o.explain = a.explain;
-    rc = dv_find_destination(&s, &hosts, lc, db, dv_wall_ms(), &o, &res, &err);
-    if (cli->json) {
-        dv_print_json(stdout, result_json(&res, rc < 0 ? &err : NULL));
-    } else {
-        if (a.explain && res.verdicts)
-            explain_text(&res);
-        if (rc == 0)
-            result_text(&res, cfg);
-    }
+    o.claim = a.claim;
+    rc = dv_schedule(cli->cfg, sg, db, &o, &res, &err);
+    print_result(cli, &a, &res, rc, &err);
     if (rc < 0) {
         fprintf(stderr, "%s: %s\n", cli->prog, err.message);
         rc = exit_code(&err);
     }
 out:
     dv_sched_result_clear(&res);
-    dv_hosts_free(&hosts);
     dv_statedb_close(db);
-    dv_live_libvirt_free(lc);
-    dv_sched_fini(&s);
+    dv_sg_close(sg);
     return rc;
 }

@@ -34,6 +34,7 @@ void dv_sched_result_clear(dv_sched_result *res)
     free(res->instance_uuid);
     free(res->verdicts);
     free(res->verdict_hosts);
+    dv_hosts_free(&res->hosts);
     memset(res, 0, sizeof *res);
 }
 

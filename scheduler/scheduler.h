@@ -289,6 +289,10 @@ typedef struct dv_sched_opts {
     const char *const *ignore;     /* --ignore */
     size_t n_ignore;
     bool explain;                  /* fill dv_sched_result.verdicts */
+    /* dv_schedule only: */
+    bool claim;                    /* hold the memory on the chosen host (the
+                                    * migrator does); false: a question only */
+    dv_live_check *live;           /* NULL: the libvirt live checks of controller = { } */
 } dv_sched_opts;
 
 typedef struct dv_sched_result {
@@ -312,6 +316,7 @@ typedef struct dv_sched_result {
     dv_verdict *verdicts;          /* explain: one per host, parallel to hosts->v */
     const char **verdict_hosts;
     size_t n_verdicts;
+    dv_hosts hosts;                /* dv_schedule: what verdict_hosts borrow from */
 } dv_sched_result;
 
 void dv_sched_result_clear(dv_sched_result *res);
@@ -326,5 +331,20 @@ void dv_sched_result_clear(dv_sched_result *res);
 int dv_find_destination(dv_sched *s, dv_hosts *hosts, dv_live_check *lc, dv_statedb *claims,
                         int64_t now_ms, const dv_sched_opts *o, dv_sched_result *res,
                         drover_error *err);
+
+/* ---------------------------------------------------------------- the entry point */
+
+typedef struct dv_sg dv_sg;        /* drivers/servicegroup.h */
+
+/* Where can o->instance go?  The one entry point the CLI, the library, the
+ * migrator and the evacuator call (scheduler/schedule.c): reads the
+ * members of cfg->agent.group from sg (liveness, admin state, reports),
+ * counts the unexpired claims in db (NULL: none), runs the filters and
+ * weighers of cfg->scheduler, asks the chosen hosts' libvirt (o->live, or
+ * the checks of cfg->controller), and with o->claim holds the instance's
+ * memory on the chosen host in db (o->claim needs db).  Errors as
+ * dv_find_destination's; free res with dv_sched_result_clear either way. */
+int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const dv_sched_opts *o,
+                dv_sched_result *res, drover_error *err);
 
 #endif

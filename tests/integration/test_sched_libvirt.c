@@ -6,12 +6,14 @@
  *    running guest's own) passes; a host already defining the guest fails;
  *    a hung libvirtd (SIGSTOP) is given up after the timeout;
  *  - `drover schedule` end to end: reports published into a db-driver file,
- *    the guest running on host 1 is placed on host 2 and claimed there;
- *    --explain, --json, --to the source, an unknown instance;
+ *    the guest running on host 1 is placed on host 2, a question only
+ *    (nothing claimed) unless --claim, then claimed there; --explain,
+ *    --json, --to the source, an unknown instance;
  *  - concurrency: two `drover schedule` processes at once, for two guests,
  *    against a host with room for one: exactly one wins, round after round
  *    (real SQLite claims in the state db).
  */
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/report.h"
 #include "core/statedb.h"
@@ -243,6 +245,23 @@ static void release_all_claims(const int64_t *ids, size_t n)
     dv_statedb_close(db);
 }
 
+/* MiB claimed on host now (unexpired claims in the state db). */
+static long long claimed_on(const char *host)
+{
+    char path[256];
+    dv_statedb *db;
+    drover_error err;
+    uint64_t mib = 0;
+
+    snprintf(path, sizeof path, "%s/state.db", work);
+    if (dv_statedb_open(path, 5000, &db, &err) < 0)
+        bail_out("state db: %s", err.message);
+    if (dv_statedb_claimed_mib(db, host, dv_wall_ms(), &mib, &err) < 0)
+        bail_out("claimed: %s", err.message);
+    dv_statedb_close(db);
+    return (long long)mib;
+}
+
 /* ---------------------------------------------------------------- a hung libvirtd */
 
 /* libvirtd of host k: the child of its tini. */
@@ -397,20 +416,40 @@ static void test_schedule_cli(void)
     publish(0);
     {
         const char *args[] = { "schedule", "g1", NULL };
-        double t0 = now_s();
-        is_int(drover(&r, args), 0, "schedule g1: exit 0");
-        diag("drover schedule g1 took %.0f ms (config, get_all, claims, the source's and the "
-             "destination's libvirt, the claim)", (now_s() - t0) * 1e3);
+        is_int(drover(&r, args), 0, "schedule g1 (a question): exit 0");
         has_str(r.stdout_text, h.host[1].name, "schedule g1: host 2 is the destination");
-        has_str(r.stdout_text, "claim:", "schedule g1: the claim is shown");
+        has_str(r.stdout_text, "claim:       none", "schedule g1: says nothing was claimed");
+        is_int(claimed_on(h.host[1].name), 0, "schedule g1: no memory is claimed on host 2");
         diag_lines("drover schedule g1:", r.stdout_text);
+        run_free(&r);
+    }
+    {
+        const char *args[] = { "--json", "schedule", "g1", NULL };
+        is_int(drover(&r, args), 0, "schedule --json g1 (a question): exit 0");
+        o = parse_json(r.stdout_text);
+        is_str(jstr(o, "destination"), h.host[1].name, "json question: destination is host 2");
+        is_int(jint(o, "claim_id"), 0, "json question: claim_id is null");
+        json_object_put(o);
+        run_free(&r);
+    }
+    {
+        const char *args[] = { "schedule", "g1", "--claim", NULL };
+        double t0 = now_s();
+        is_int(drover(&r, args), 0, "schedule g1 --claim: exit 0");
+        diag("drover schedule g1 --claim took %.0f ms (config, get_all, claims, the source's "
+             "and the destination's libvirt, the claim)", (now_s() - t0) * 1e3);
+        has_str(r.stdout_text, h.host[1].name, "schedule --claim: host 2 is the destination");
+        has_str(r.stdout_text, "MiB held on", "schedule --claim: the claim is shown");
+        is_int(claimed_on(h.host[1].name), GUEST_MIB, "schedule --claim: the guest's memory is "
+               "claimed on host 2");
+        diag_lines("drover schedule g1 --claim:", r.stdout_text);
         if (r.status)
             diag("stderr: %s", r.stderr_text);
         run_free(&r);
     }
     {
-        const char *args[] = { "--json", "schedule", "g1", "--explain", NULL };
-        is_int(drover(&r, args), 0, "schedule --json --explain: exit 0");
+        const char *args[] = { "--json", "schedule", "g1", "--explain", "--claim", NULL };
+        is_int(drover(&r, args), 0, "schedule --json --explain --claim: exit 0");
         o = parse_json(r.stdout_text);
         is_str(jstr(o, "destination"), h.host[1].name, "json: destination is host 2");
         is_str(jstr(o, "source"), h.host[0].name, "json: source is host 1");
@@ -480,8 +519,8 @@ static void test_concurrency(void)
     }
     publish(512 + GUEST_MIB + 32);
     for (int round = 0; round < ROUNDS; round++) {
-        const char *a1[] = { "--json", "schedule", "g1", NULL };
-        const char *a2[] = { "--json", "schedule", "g2", NULL };
+        const char *a1[] = { "--json", "schedule", "g1", "--claim", NULL };
+        const char *a2[] = { "--json", "schedule", "g2", "--claim", NULL };
         run r1, r2;
         int64_t ids[2] = { 0, 0 };
         int wins = 0;

@@ -42,6 +42,8 @@ usage() {
 run schedule --help
 ok $((rc != 0)) "schedule --help: exit 0"
 case $out in *"Usage: drover"*"schedule INSTANCE"*"--explain"*) ok 0 "--help prints the usage" ;; *) ok 1 "--help prints the usage" ;; esac
+case $out in *"--claim"*"hold the instance's memory"*) ok 0 "--help explains --claim" ;; *) ok 1 "--help explains --claim" ;; esac
+case $out in *"A question only"*) ok 0 "--help says schedule is a question only without --claim" ;; *) ok 1 "--help says it is a question only" ;; esac
 
 usage "which instance?" schedule
 usage "one instance at a time: 'a' and 'b' given" schedule a b
@@ -54,6 +56,8 @@ usage "--to given twice" schedule a --to x --to=y
 usage "contains '/'" schedule a --ignore rack1/h1
 usage "contains '/'" schedule a --to=rack1/h1
 usage "Try 'drover schedule --help'" schedule --explain
+usage "unknown option '--claims'" schedule a --claims
+usage "Try 'drover schedule --help'" schedule --claim
 
 # configuration errors, before anything is opened
 "$drover" -c "$work/missing.conf" schedule a >/dev/null 2>"$work/err"
@@ -76,6 +80,9 @@ run --json schedule vm1
 ok $((rc != 1)) "--json, an instance nobody reports: exit 1 (got $rc)"
 case $out in *'"code": "not-found"'*) ok 0 "--json: the error code in the output" ;; *) ok 1 "--json: the error code (got: $out)" ;; esac
 case $out in *'"destination": null'*) ok 0 "--json: no destination" ;; *) ok 1 "--json: no destination (got: $out)" ;; esac
+run schedule vm1 --claim
+ok $((rc != 1)) "--claim, an instance nobody reports: exit 1 (got $rc)"
+case $err in *"no host reports an instance named vm1"*) ok 0 "... says so" ;; *) ok 1 "... says so (got: $err)" ;; esac
 run schedule -- --to
 ok $((rc != 1)) "after --, '--to' is an instance name: exit 1 (got $rc)"
 case $err in *"instance named --to"*) ok 0 "... looked up as an instance" ;; *) ok 1 "... looked up (got: $err)" ;; esac

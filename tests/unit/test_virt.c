@@ -1,12 +1,15 @@
 /* test_virt.c - host reports read from libvirt's own test driver
  * (test:///default, in process: a running domain "test" on a 16-CPU i686
- * host), the capabilities parser on bad input, error reporting, and reads
- * with a deadline against a socket that never answers. */
+ * host), the capabilities parser on bad input, the domain XML helpers, the
+ * live checks' questions, error reporting, and calls and reads with a
+ * deadline (dv_virt_call, the agent's reader) against a socket that never
+ * answers. */
 #include "virt/virt.h"
 #include "core/clock.h"
 #include "core/report.h"
 
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -318,6 +321,88 @@ static void test_report(void)
     dv_virt_close(v);
 }
 
+/* ---------------------------------------------------------------- domain XML */
+
+static void test_domain_xml(void)
+{
+    static const char model[] =
+        "<domain type='kvm' id='3'><name>g</name><cputune><shares>2</shares></cputune>"
+        "<cpu mode='custom' match='exact'><model fallback='forbid'>Westmere</model></cpu>"
+        "</domain>";
+    static const char passthrough[] =
+        "<domain type=\"qemu\"><cpu mode='host-passthrough'><model>x</model></cpu></domain>";
+    static const char nomodel[] = "<domain type='qemu'><cpu mode='custom'/></domain>";
+    char buf[32], tiny[3];
+    char *cpu;
+
+    ok(dv_virt_domain_type(model, buf, sizeof buf) && strcmp(buf, "kvm") == 0,
+       "domain type of <domain type='kvm'> is kvm");
+    ok(dv_virt_domain_type(passthrough, buf, sizeof buf) && strcmp(buf, "qemu") == 0,
+       "domain type in double quotes");
+    ok(!dv_virt_domain_type("<domain><name>x</name></domain>", buf, sizeof buf),
+       "a domain without a type has none");
+    ok(!dv_xml_attr("<cpu mode='custom'>", "mode", tiny, sizeof tiny),
+       "an attribute longer than the buffer is refused, not cut");
+    ok(dv_xml_attr("<model fallback='forbid'>", "fallback", buf, sizeof buf) &&
+           strcmp(buf, "forbid") == 0, "an attribute is read");
+    cpu = dv_virt_domain_cpu(model);
+    ok(cpu && strncmp(cpu, "<cpu mode='custom'", 18) == 0, "a guest's own CPU model is its CPU "
+       "(not <cputune>)");
+    ok(cpu && strstr(cpu, "Westmere</model></cpu>") != NULL, "... the whole element");
+    free(cpu);
+    ok(dv_virt_domain_cpu(passthrough) == NULL, "host-passthrough: the guest carries no CPU");
+    ok(dv_virt_domain_cpu(nomodel) == NULL, "a <cpu/> naming no model: none");
+    ok(dv_virt_domain_cpu("<domain type='kvm'></domain>") == NULL, "no <cpu>: none");
+}
+
+/* ---------------------------------------------------------------- questions */
+
+static void test_questions(void)
+{
+    char type[64], uuid[VIR_UUID_STRING_BUFLEN];
+    unsigned long long ver = 0;
+    unsigned long want_ver = 0;
+    dv_virt_memory mem;
+    dv_virt_guest g;
+    drover_report *r;
+    drover_error e;
+    bool defined;
+    virDomainPtr d;
+    dv_virt *v;
+
+    if (dv_virt_open(TEST_URI, 0, 0, 0, &v, &e) < 0)
+        bail_out("cannot open %s: %s", TEST_URI, e.message);
+    d = virDomainLookupByName(dv_virt_conn(v), "test");
+    if (!d || virDomainGetUUIDString(d, uuid) < 0 ||
+        virConnectGetVersion(dv_virt_conn(v), &want_ver) < 0)
+        bail_out("the test driver has no domain \"test\"");
+    virDomainFree(d);
+    is_int(dv_virt_hypervisor(v, type, sizeof type, &ver, &e), 0, "hypervisor: answered");
+    is_str(type, "TEST", "hypervisor: the test driver's type");
+    is_int(ver, want_ver, "hypervisor: its version");
+
+    is_int(dv_virt_guest_read(v, uuid, &g, &e), 0, "guest: the test domain is read by UUID");
+    is_int(g.state, VIR_DOMAIN_RUNNING, "guest: running");
+    is_str(g.virttype, "test", "guest: its domain type");
+    dv_virt_guest_clear(&g);
+    is_int(dv_virt_guest_read(v, "00000000-0000-4000-8000-000000000000", &g, &e), -1,
+           "guest: an unknown UUID fails");
+    is_int(e.code, DROVER_ERR_NOT_FOUND, "guest: ... not found");
+    has_str(e.message, "00000000-0000-4000-8000-000000000000", "guest: ... naming the UUID");
+
+    ok(dv_virt_has_domain(v, uuid, &defined, &e) == 0 && defined, "has_domain: the test domain");
+    ok(dv_virt_has_domain(v, "00000000-0000-4000-8000-000000000000", &defined, &e) == 0 &&
+           !defined, "has_domain: not an unknown UUID, and no error");
+
+    if (dv_virt_read_memory(v, &mem, &e) < 0 || dv_virt_read_report(v, "h1", NULL, &r, &e) < 0)
+        bail_out("memory: %s", e.message);
+    is_int(mem.total_mib, r->memory_total_mib, "memory: the report's total is dv_virt_read_memory's");
+    is_int(mem.free_mib, r->memory_free_mib, "memory: the report's free is dv_virt_read_memory's");
+    is_int(mem.vcpus, r->vcpus, "memory: and its vCPUs");
+    drover_report_free(r);
+    dv_virt_close(v);
+}
+
 /* ---------------------------------------------------------------- deadlines */
 
 static char tmpdir[64];
@@ -417,6 +502,94 @@ static void test_reader(void)
     rmdir(tmpdir);
 }
 
+/* ---------------------------------------------------------------- dv_virt_call */
+
+typedef struct call_arg {
+    unsigned long version;
+    _Atomic int released;
+} call_arg;
+
+static int version_fn(dv_virt *v, void *p, drover_error *err)
+{
+    call_arg *a = p;
+    if (virConnectGetVersion(dv_virt_conn(v), &a->version) < 0)
+        return dv_virt_error(err, dv_virt_uri(v), "virConnectGetVersion");
+    return 0;
+}
+
+static int failing_fn(dv_virt *v, void *p, drover_error *err)
+{
+    (void)p;
+    return dv_err(err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT, "asked %s and it said no",
+                  dv_virt_uri(v));
+}
+
+static void mark_released(void *p)
+{
+    atomic_store(&((call_arg *)p)->released, 1);
+}
+
+static void test_call(void)
+{
+    static call_arg stuck;       /* the worker's after a timeout: it must outlive the test */
+    char sock[128], uri[256];
+    call_arg a = { 0 };
+    dv_call_status st;
+    drover_error e;
+    int64_t t0, took;
+    dv_virt *v;
+    int lfd;
+
+    is_int(dv_virt_new(TEST_URI, DV_VIRT_READONLY, 0, 0, &v, &e), 0, "new: a handle, not connected");
+    ok(dv_virt_conn(v) == NULL, "... no connection yet");
+    is_int(dv_virt_call(v, 2000, version_fn, &a, mark_released, &e), 0,
+           "call: fn runs on a connection the worker made");
+    ok(a.version > 0, "... and its answer is the caller's");
+    is_int(atomic_load(&a.released), 0, "... release is not called for an answer in time");
+    is_int(dv_virt_call_wake(v, 2000, -1, failing_fn, &a, NULL, &st, &e), -1, "call: fn fails");
+    is_int(st, DV_CALL_FAILED, "... status FAILED");
+    has_str(e.message, "it said no", "... with fn's error");
+    is_int(dv_virt_pending_ms(v), 0, "nothing pending between calls");
+    dv_virt_close(v);
+
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/dvtc.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        bail_out("mkdtemp");
+    snprintf(sock, sizeof sock, "%s/sock", tmpdir);
+    snprintf(uri, sizeof uri, "qemu+unix:///system?socket=%s", sock);
+    lfd = silent_socket(sock);
+    if (dv_virt_new(uri, DV_VIRT_READONLY, 1, 3, &v, &e) < 0)
+        bail_out("new: %s", e.message);
+    t0 = dv_mono_ms();
+    is_int(dv_virt_call_wake(v, 300, -1, version_fn, &stuck, mark_released, &st, &e), -1,
+           "call on a libvirt that never answers: fails");
+    took = dv_mono_ms() - t0;
+    is_int(st, DV_CALL_TIMEOUT, "... status TIMEOUT");
+    is_int(e.code, DROVER_ERR_LIBVIRT, "... code libvirt");
+    has_str(e.message, "did not answer within 300 ms", "... saying it did not answer within 300 ms");
+    has_str(e.message, sock, "... naming the URI");
+    ok(took >= 290 && took < 3000, "... after about the timeout (%lld ms)", (long long)took);
+    is_int(dv_virt_call_wake(v, 300, -1, version_fn, &a, mark_released, &st, &e), -1,
+           "a second call while the first is stuck fails");
+    is_int(st, DV_CALL_STUCK, "... at once with status STUCK");
+    has_str(e.message, "has not answered a call started", "... saying so");
+    is_int(atomic_load(&a.released), 0, "... and its arg was never the worker's");
+
+    close(lfd);
+    for (int i = 0; i < 500 && !atomic_load(&stuck.released); i++)
+        dv_sleep_ms(10);
+    is_int(atomic_load(&stuck.released), 1, "the stuck call's arg is released once libvirt lets go");
+    for (int i = 0; i < 500 && dv_virt_pending_ms(v) > 0; i++)
+        dv_sleep_ms(10);
+    is_int(dv_virt_call_wake(v, 2000, -1, version_fn, &a, NULL, &st, &e), -1,
+           "the next call, with no server, fails");
+    is_int(st, DV_CALL_UNREACHABLE, "... status UNREACHABLE: fn did not run");
+    has_str(e.message, "virConnectOpen", "... naming the call that failed");
+    dv_virt_close(v);
+    unlink(sock);
+    rmdir(tmpdir);
+}
+
 int main(void)
 {
     drover_error e;
@@ -428,6 +601,9 @@ int main(void)
     test_state_names();
     test_errors();
     test_report();
+    test_domain_xml();
+    test_questions();
+    test_call();
     test_reader();
     return done_testing();
 }
