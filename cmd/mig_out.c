@@ -172,7 +172,7 @@ static void line(FILE *out, const char *k, const char *v)
 
 void dv_mig_show(FILE *out, const dv_mig_record *r)
 {
-    char a[64], b[64], c[64], buf[512];
+    char a[64], b[64], c[64], buf[1600];
 
     snprintf(buf, sizeof buf, "%" PRId64, r->id);
     line(out, "id:", buf);

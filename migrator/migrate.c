@@ -28,32 +28,14 @@ void dv_mig_emit(dv_mig_run *r, dv_mig_event_kind kind)
 /* ---------------------------------------------------------------- placement */
 
 typedef struct placement {
-    dv_hosts hosts;
-    dv_sched_result res;
+    dv_sched_result res;           /* res.hosts: the host states it was chosen from */
     dv_host_uris uris;
 } placement;
 
 static void placement_clear(placement *p)
 {
     dv_sched_result_clear(&p->res);
-    dv_hosts_free(&p->hosts);
     memset(p, 0, sizeof *p);
-}
-
-static int read_hosts(const dv_config *cfg, dv_statedb *db, dv_hosts *hosts, drover_error *err)
-{
-    drover_member *m = NULL;
-    dv_sg *sg = NULL;
-    size_t n = 0;
-    int rc;
-
-    if (dv_sg_open(cfg, &sg, err) < 0)
-        return -1;
-    rc = dv_sg_get_all(sg, cfg->agent.group, &m, &n, err);
-    dv_sg_close(sg);
-    if (rc < 0)
-        return -1;
-    return dv_hosts_build(m, n, db, dv_wall_ms(), hosts, err);
 }
 
 /* The scheduler's loop (or the --to checks), a claim on the destination,
@@ -61,41 +43,31 @@ static int read_hosts(const dv_config *cfg, dv_statedb *db, dv_hosts *hosts, dro
 static int place(const dv_config *cfg, const dv_migrate_opts *o, dv_statedb *db, placement *p,
                  drover_error *err)
 {
-    dv_live_libvirt_opts lo;
-    dv_live_check *lc = NULL;
     dv_sched_opts so;
-    dv_sched s;
+    dv_sg *sg = NULL;
+    const dv_host_state *src;
     int rc;
 
     memset(p, 0, sizeof *p);
     p->uris.tmpl = cfg->controller.libvirt_uri;
     p->uris.map = (const char *const *)cfg->controller.libvirt_uris.v;
     p->uris.n_map = cfg->controller.libvirt_uris.n;
-    if (dv_sched_init(&s, cfg, err) < 0)
-        return -1;
-    memset(&lo, 0, sizeof lo);
-    lo.uris = p->uris;
-    lo.timeout_ms = cfg->controller.libvirt_timeout_ms;
     memset(&so, 0, sizeof so);
     so.instance = o->instance;
     so.dest = o->dest;
-    rc = dv_live_libvirt_new(&lo, &lc, err);
-    if (rc == 0)
-        rc = read_hosts(cfg, db, &p->hosts, err);
-    if (rc == 0)
-        rc = dv_find_destination(&s, &p->hosts, lc, db, dv_wall_ms(), &so, &p->res, err);
-    dv_live_libvirt_free(lc);
-    dv_sched_fini(&s);
-    if (rc == 0 && !o->allow_source_down) {
-        const dv_host_state *src = dv_hosts_find(&p->hosts, p->res.source);
-        if (!src || src->state != DROVER_UP) {
-            dv_statedb_claim_release(db, p->res.claim_id, NULL);
-            dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_SCHEDULER,
-                   "source host %s of %s is not UP: its agent is not heartbeating, so what it "
-                   "reported cannot be trusted; bring it back (or drain it) first",
-                   p->res.source, p->res.instance_name);
-            rc = -1;
-        }
+    so.claim = true;
+    if (dv_sg_open(cfg, &sg, err) < 0)
+        return -1;
+    rc = dv_schedule(cfg, sg, db, &so, &p->res, err);
+    dv_sg_close(sg);
+    if (rc == 0 && !o->allow_source_down &&
+        (!(src = dv_hosts_find(&p->res.hosts, p->res.source)) || src->state != DROVER_UP)) {
+        dv_statedb_claim_release(db, p->res.claim_id, NULL);
+        dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_SCHEDULER,
+               "source host %s of %s is not UP: its agent is not heartbeating, so what it "
+               "reported cannot be trusted; bring it back (or drain it) first",
+               p->res.source, p->res.instance_name);
+        rc = -1;
     }
     if (rc < 0)
         placement_clear(p);
@@ -226,8 +198,8 @@ static int build_params(dv_mig_run *r, drover_error *err)
 
 static int connect_hosts(dv_mig_run *r, placement *p, drover_error *err)
 {
-    const dv_host_state *src = dv_hosts_find(&p->hosts, p->res.source);
-    const dv_host_state *dst = dv_hosts_find(&p->hosts, p->res.host);
+    const dv_host_state *src = dv_hosts_find(&p->res.hosts, p->res.source);
+    const dv_host_state *dst = dv_hosts_find(&p->res.hosts, p->res.host);
     char su[1024], du[1024];
     int state = 0, reason;
 
@@ -327,7 +299,7 @@ static int go(dv_mig_run *r, placement *p, drover_error *err)
 static int start(dv_mig_run *r, const dv_config *cfg, const dv_migrate_opts *o,
                  drover_error *err)
 {
-    const char *pname = o->policy ? o->policy : cfg->migration.policy;
+    const char *pname = o->policy ? o->policy : "adaptive";   /* INTERIM until wt-D1: cfg->migration.policy */
 
     memset(r, 0, sizeof *r);
     r->cfg = cfg;

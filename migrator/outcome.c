@@ -127,12 +127,12 @@ static void succeeded(dv_mig_run *r)
     ss = dv_mig_dom_state(dv_virt_conn(r->src), r->rec.instance_uuid, &ps);
     final_figures(r);
     if (live(sd) && pd && ss < 0) {
-        snprintf(msg, sizeof msg, "%s is %s on %s (persistent) and gone from %s", r->rec.instance_name,
+        dv_mig_msgf(msg, sizeof msg, "%s is %s on %s (persistent) and gone from %s", r->rec.instance_name,
                  where(sd), r->rec.destination, r->rec.source);
         settle(r, DV_MIG_COMPLETED, msg);
         return;
     }
-    snprintf(msg, sizeof msg,
+    dv_mig_msgf(msg, sizeof msg,
              "libvirt reported success, but %s is %s%s on %s and %s%s on %s: check both hosts "
              "before acting (virsh list --all --uuid on each)",
              r->rec.instance_name, where(sd), pd ? " (persistent)" : "", r->rec.destination,
@@ -166,7 +166,7 @@ static void postcopy_failed(dv_mig_run *r, int ss, int sd)
 {
     char msg[DV_MIG_MSG_MAX];
 
-    snprintf(msg, sizeof msg,
+    dv_mig_msgf(msg, sizeof msg,
              "post-copy failed (%s): the guest's memory is split between %s (%s) and %s (%s), "
              "its vCPUs on %s; neither side was destroyed. Restore the link between the hosts "
              "and run `drover migration recover %" PRId64 "`; never destroy either copy",
@@ -192,21 +192,21 @@ static void failed(dv_mig_run *r)
         clean_destination(r);
         ss = dv_mig_dom_state(dv_virt_conn(r->src), r->rec.instance_uuid, &ps);
         snprintf(state, sizeof state, "%s", where(ss));
-        snprintf(msg, sizeof msg, "%s%s%s; %s is %s on %s (verified), nothing left on %s",
+        dv_mig_msgf(msg, sizeof msg, "%s%s%s; %s is %s on %s (verified), nothing left on %s",
                  cancelled ? r->abort_why : "", cancelled ? ": " : "", r->call_msg,
                  r->rec.instance_name, state, r->rec.source, r->rec.destination);
         settle(r, cancelled ? DV_MIG_CANCELLED : DV_MIG_FAILED, msg);
         return;
     }
     if (live(sd) && pd && ss < 0) {
-        snprintf(msg, sizeof msg, "libvirt said \"%s\", but %s is %s on %s (persistent) and gone "
+        dv_mig_msgf(msg, sizeof msg, "libvirt said \"%s\", but %s is %s on %s (persistent) and gone "
                  "from %s", r->call_msg, r->rec.instance_name, where(sd), r->rec.destination,
                  r->rec.source);
         final_figures(r);
         settle(r, DV_MIG_COMPLETED, msg);
         return;
     }
-    snprintf(msg, sizeof msg,
+    dv_mig_msgf(msg, sizeof msg,
              "migration failed (%s) and %s is %s on %s and %s on %s: nothing was destroyed; "
              "check both hosts before acting",
              r->call_msg, r->rec.instance_name, where(ss), r->rec.source, where(sd),

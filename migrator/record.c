@@ -4,6 +4,7 @@
 #include "core/sqlite.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,15 @@ bool dv_mig_transition_ok(dv_mig_state from, dv_mig_state to)
     if ((unsigned)from >= DV_MIG_N_STATES || (unsigned)to >= DV_MIG_N_STATES)
         return false;
     return (next[from] >> to) & 1u;
+}
+
+void dv_mig_msgf(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
 }
 
 /* ---------------------------------------------------------------- owners */

@@ -83,6 +83,10 @@ typedef struct dv_mig_record {
     char message[DV_MIG_MSG_MAX];        /* the error, or where the guest is */
 } dv_mig_record;
 
+/* snprintf for messages: a message cut at len is still a message (and the
+ * compiler's truncation warnings do not apply to it). */
+void dv_mig_msgf(char *buf, size_t len, const char *fmt, ...) DV_PRINTF(3, 4);
+
 /* This process as an owner: host name (gethostname), pid, start time. */
 typedef struct dv_mig_owner {
     char host[DV_NAME_MAX + 1];

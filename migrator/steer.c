@@ -135,7 +135,7 @@ int dv_mig_abort(const dv_config *cfg, int64_t id, const char *by, dv_mig_record
     if (load(cfg, id, &s, err) < 0)
         goto out;
     if (s.rec.state == DV_MIG_QUEUED) {
-        snprintf(msg, sizeof msg, "cancelled while queued by `drover migration abort` (%s)", by);
+        dv_mig_msgf(msg, sizeof msg, "cancelled while queued by `drover migration abort` (%s)", by);
         rc = dv_mig_record_set_state(s.db, &s.rec, DV_MIG_CANCELLED, msg, err);
         goto out;
     }
@@ -209,7 +209,7 @@ static void where_now(steer *s, char *buf, size_t len)
     int ss = dv_mig_dom_state(dv_virt_conn(s->src), s->rec.instance_uuid, &ps);
     int sd = s->dst ? dv_mig_dom_state(dv_virt_conn(s->dst), s->rec.instance_uuid, &pd) : -2;
 
-    snprintf(buf, len, "%s is %s on %s and %s on %s", s->rec.instance_name,
+    dv_mig_msgf(buf, len, "%s is %s on %s and %s on %s", s->rec.instance_name,
              ss < 0 ? "absent" : dv_virt_state_name(ss), s->rec.source,
              sd == -2 ? "unknown (its libvirt cannot be reached)"
                       : sd < 0 ? "absent" : dv_virt_state_name(sd),
@@ -238,15 +238,15 @@ int dv_mig_recover(const dv_config *cfg, int64_t id, dv_mig_record *out, drover_
         int sd = s.dst ? dv_mig_dom_state(dv_virt_conn(s.dst), s.rec.instance_uuid, &pd) : -1;
         if (sd == VIR_DOMAIN_RUNNING || sd == VIR_DOMAIN_PAUSED) {
             where_now(&s, facts, sizeof facts);
-            snprintf(msg, sizeof msg, "recovered with VIR_MIGRATE_POSTCOPY_RESUME: %s", facts);
+            dv_mig_msgf(msg, sizeof msg, "recovered with VIR_MIGRATE_POSTCOPY_RESUME: %s", facts);
             rc = dv_mig_record_set_state(s.db, &s.rec, DV_MIG_COMPLETED, msg, err);
             goto out;
         }
     }
-    snprintf(msg, sizeof msg, "%s", dv_virt_last_message());
+    dv_mig_msgf(msg, sizeof msg, "%s", dv_virt_last_message());
     virResetLastError();
     where_now(&s, facts, sizeof facts);
-    snprintf(s.rec.message, sizeof s.rec.message,
+    dv_mig_msgf(s.rec.message, sizeof s.rec.message,
              "post-copy recovery failed (libvirt: %s); %s. The guest's vCPUs are on %s; do not "
              "destroy either copy; once the link between the hosts is back run `drover "
              "migration recover %" PRId64 "` again",
