@@ -94,6 +94,7 @@ dv_config *dv_config_new_defaults(void)
     c->migration.timeout_action = dup_or_fail("abort", &failed);
     c->migration.max_concurrent = 1;
     c->migration.poll_interval_ms = 500;
+    c->migration.policy = dup_or_fail("adaptive", &failed);
     c->migration.inbound_addr = dup_or_fail("", &failed);
 
     c->evacuator.interval = 10;
@@ -137,6 +138,7 @@ void dv_config_free(dv_config *c)
     list_free(&c->scheduler.filters);
     list_free(&c->scheduler.weighers);
     free(c->migration.timeout_action);
+    free(c->migration.policy);
     free(c->migration.inbound_addr);
     free(c->evacuator.mode);
     list_free(&c->evacuator.fence_command);

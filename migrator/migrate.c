@@ -299,7 +299,7 @@ static int go(dv_mig_run *r, placement *p, drover_error *err)
 static int start(dv_mig_run *r, const dv_config *cfg, const dv_migrate_opts *o,
                  drover_error *err)
 {
-    const char *pname = o->policy ? o->policy : "adaptive";   /* INTERIM until wt-D1: cfg->migration.policy */
+    const char *pname = o->policy ? o->policy : cfg->migration.policy;
 
     memset(r, 0, sizeof *r);
     r->cfg = cfg;

@@ -85,19 +85,23 @@ typedef struct dv_mig_action {
 const char *dv_mig_action_name(dv_mig_action_kind k);
 
 /* One step of a downtime schedule, for plans: at `at_s` seconds set the
- * maximum downtime to `downtime_ms`. */
+ * maximum downtime to `downtime_ms`.  at_s = DV_MIG_STEP_ON_STALL: not on a
+ * clock, taken when the remaining data stops shrinking (adaptive). */
 typedef struct dv_mig_step {
     int64_t at_s;
     uint64_t downtime_ms;
 } dv_mig_step;
 
-#define DV_MIG_MAX_STEPS 64
+#define DV_MIG_STEP_ON_STALL (-1)
+/* migration.downtime_steps is at most 1000: steps 0..1000 */
+#define DV_MIG_MAX_STEPS 1001
 
 /* What a policy would do with a guest, computed from the parameters alone. */
 typedef struct dv_mig_plan {
     double data_gib;               /* the size the arithmetic uses (Nova: >= 2 GiB) */
     dv_mig_step steps[DV_MIG_MAX_STEPS];
     size_t n_steps;
+    bool steps_truncated;          /* more than DV_MIG_MAX_STEPS (params beyond the config's range) */
     int64_t completion_timeout_s;  /* 0 = none */
     char summary[DV_MIG_WHY_MAX];  /* how the policy acts besides the steps */
 } dv_mig_plan;
@@ -123,6 +127,26 @@ typedef struct dv_mig_policy_ops {
 
 extern const dv_mig_policy_ops dv_mig_policy_nova;
 extern const dv_mig_policy_ops dv_mig_policy_adaptive;
+
+/* Nova's arithmetic, shared by the policies and plans (migrator/policy.c).
+ * The size the timings scale with, in GiB: RAM with a floor of 2 GiB, plus
+ * the disk data with a floor of 2 GiB when there is any (Nova's
+ * _live_migration_data_gb floors each disk; drover counts its non-shared
+ * disks as one). */
+double dv_mig_data_gib(const dv_mig_params *p);
+/* The parameters with Nova's minimums applied (downtime 100 ms, 3 steps,
+ * 3 s delay): values below are raised to them. */
+int dv_mig_eff_downtime_ms(const dv_mig_params *p);
+int dv_mig_eff_steps(const dv_mig_params *p);
+int dv_mig_eff_delay_s(const dv_mig_params *p);
+/* Step i (0..steps) of Nova's downtime_steps: at step_at_s(i) seconds
+ * (int(delay * i), delay = int(delay_s * data_gib)), downtime step_ms(i)
+ * (int(base + offset * i), base = downtime / steps, offset = (downtime -
+ * base) / steps, in double arithmetic like Python's). */
+int64_t dv_mig_step_at_s(const dv_mig_params *p, int i);
+uint64_t dv_mig_step_ms(const dv_mig_params *p, int i);
+/* int(completion_timeout_s * data_gib); 0 = none. */
+int64_t dv_mig_completion_timeout_s(const dv_mig_params *p);
 
 /* NULL (err: CONFIG, naming the known policies) for an unknown name. */
 const dv_mig_policy_ops *dv_mig_policy_find(const char *name, drover_error *err);

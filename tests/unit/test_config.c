@@ -38,6 +38,7 @@ static const char *const all_keys[] = {
     "migration.permit_auto_converge", "migration.bandwidth_mib", "migration.downtime_ms",
     "migration.downtime_steps", "migration.downtime_delay_s", "migration.completion_timeout_s",
     "migration.timeout_action", "migration.max_concurrent", "migration.poll_interval_ms",
+    "migration.policy",
     "evacuator.enabled", "evacuator.interval", "evacuator.grace", "evacuator.max_down_fraction",
     "evacuator.max_per_minute", "evacuator.mode", "evacuator.fence_command",
     "state.path", "state.busy_timeout_ms", "log.level", "log.target",
@@ -181,7 +182,7 @@ static void test_unknown_keys(void)
     bad("migration = {\n peer2peer = true;\n downtime = 500;\n};\n", 3, "migration.downtime",
         "unknown key; the valid keys in migration are: peer2peer, tunnelled, tls, permit_post_copy, "
         "permit_auto_converge, bandwidth_mib, downtime_ms, downtime_steps, downtime_delay_s, "
-        "completion_timeout_s, timeout_action, max_concurrent, poll_interval_ms");
+        "completion_timeout_s, timeout_action, max_concurrent, poll_interval_ms, policy");
     bad("evacuator = { fence = [ ]; };\n", 1, "evacuator.fence",
         "unknown key; the valid keys in evacuator are: enabled, interval, grace, max_down_fraction, "
         "max_per_minute, mode, fence_command");
@@ -509,6 +510,7 @@ static const char *config_diff(const dv_config *a, const dv_config *b)
     N(migration.permit_auto_converge); N(migration.bandwidth_mib); N(migration.downtime_ms);
     N(migration.downtime_steps); N(migration.downtime_delay_s); N(migration.completion_timeout_s);
     S(migration.timeout_action); N(migration.max_concurrent); N(migration.poll_interval_ms);
+    S(migration.policy);
     N(evacuator.enabled); N(evacuator.interval); N(evacuator.grace); N(evacuator.max_down_fraction);
     N(evacuator.max_per_minute); S(evacuator.mode); L(evacuator.fence_command);
     S(state.path); N(state.busy_timeout_ms); S(log.level); S(log.target);
@@ -582,7 +584,7 @@ static void test_overrides(void)
         "migration = { peer2peer = TRUE; tunnelled = true; tls = false; permit_post_copy = true;\n"
         "  permit_auto_converge = true; bandwidth_mib = 64; downtime_ms = 100; downtime_steps = 3;\n"
         "  downtime_delay_s = 3; completion_timeout_s = 0; timeout_action = \"force_complete\";\n"
-        "  max_concurrent = 2; poll_interval_ms = 10; };\n"
+        "  max_concurrent = 2; poll_interval_ms = 10; policy = \"nova\"; };\n"
         "evacuator = { enabled = true; interval = 1; grace = 0; max_down_fraction = 1;\n"
         "  max_per_minute = 1; mode = \"rebuild\"; fence_command = [ \"/usr/bin/fence\", \"%h\", \"\" ]; };\n"
         "state = { path = \"rel/state.db\"; busy_timeout_ms = 3600000; };\n"
@@ -639,6 +641,7 @@ static void test_overrides(void)
     is_str(c->migration.timeout_action, "force_complete", "timeout_action");
     is_int(c->migration.max_concurrent, 2, "max_concurrent");
     is_int(c->migration.poll_interval_ms, 10, "poll_interval_ms");
+    is_str(c->migration.policy, "nova", "policy");
     ok(c->evacuator.enabled, "evacuator.enabled");
     is_int(c->evacuator.interval, 1, "evacuator.interval");
     is_int(c->evacuator.grace, 0, "evacuator.grace");
