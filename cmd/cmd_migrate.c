@@ -177,6 +177,17 @@ static void end_bar(view *v)
     }
 }
 
+/* JSON Lines: one object on one line, flushed (a reader follows the run). */
+static void print_line(json_object *o)
+{
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (s)
+        printf("%s\n", s);
+    fflush(stdout);
+    json_object_put(o);
+}
+
 static void json_event(view *v, const char *kind, const dv_mig_event *ev)
 {
     json_object *o = json_object_new_object();
@@ -187,8 +198,7 @@ static void json_event(view *v, const char *kind, const dv_mig_event *ev)
         json_object_object_add(o, "behind", json_object_new_int64(ev->blocker));
     }
     json_object_object_add(o, "record", dv_mig_record_json(ev->rec, v->stale_ms));
-    dv_print_json(stdout, o);
-    fflush(stdout);
+    print_line(o);
 }
 
 static void text_event(view *v, const dv_mig_event *ev)
@@ -290,7 +300,7 @@ static int finish(view *v, int rc, const dv_mig_record *r, const drover_error *e
             json_object_object_add(e, "message", json_object_new_string(err->message));
             json_object_object_add(o, "error", e);
         }
-        dv_print_json(stdout, o);
+        print_line(o);
     } else if (r->id && rc == 0) {
         dv_mig_show(stdout, r);
     }
