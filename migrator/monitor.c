@@ -217,7 +217,7 @@ static void carry_out(dv_mig_run *r, const dv_mig_action *a)
     case DV_MIG_ACT_SET_DOWNTIME:
         rc = virDomainMigrateSetMaxDowntime(r->dom, a->downtime_ms, 0);
         if (rc == 0)
-            r->downtime_ms = a->downtime_ms;
+            r->downtime_ms = r->rec.downtime_ms = a->downtime_ms;
         break;
     case DV_MIG_ACT_POSTCOPY:
         rc = virDomainMigrateStartPostCopy(r->dom, 0);

@@ -31,14 +31,14 @@ static lvh mt_h;
 static char mt_work[128], mt_conf[192], mt_bin[512];
 static virConnectPtr mt_conn[2];
 
-static void mt_quiet(void *opaque, virErrorPtr err)
+static inline void mt_quiet(void *opaque, virErrorPtr err)
 {
     (void)opaque;
     (void)err;
 }
 
 /* The config; extra is put inside migration = { ... }. */
-static void mt_write_config(const char *migration_extra)
+static inline void mt_write_config(const char *migration_extra)
 {
     FILE *f = fopen(mt_conf, "w");
     if (!f)
@@ -58,7 +58,7 @@ static void mt_write_config(const char *migration_extra)
 }
 
 /* Heartbeat both hosts with fresh reports, as their agents would. */
-static void mt_publish(void)
+static inline void mt_publish(void)
 {
     dv_config *cfg;
     drover_error err;
@@ -84,7 +84,7 @@ static void mt_publish(void)
     dv_config_free(cfg);
 }
 
-static void mt_setup(const char *migration_extra)
+static inline void mt_setup(const char *migration_extra)
 {
     const char *bd = getenv("top_builddir");
 
@@ -115,7 +115,7 @@ typedef struct mt_run {
     char *stdout_text, *stderr_text;
 } mt_run;
 
-static char *mt_slurp(const char *path)
+static inline char *mt_slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
     char *buf;
@@ -133,7 +133,7 @@ static char *mt_slurp(const char *path)
 }
 
 /* `drover -c CONF ARGS...` in the background, output in files named by tag. */
-static void mt_spawn(mt_run *r, const char *tag, const char *const *args)
+static inline void mt_spawn(mt_run *r, const char *tag, const char *const *args)
 {
     char *argv[40];
     int n = 0;
@@ -161,7 +161,7 @@ static void mt_spawn(mt_run *r, const char *tag, const char *const *args)
 }
 
 /* Wait for it (killed after timeout_s: a hang fails the checks). */
-static int mt_finish(mt_run *r, int timeout_s)
+static inline int mt_finish(mt_run *r, int timeout_s)
 {
     int st = 0;
     pid_t got = 0;
@@ -181,20 +181,20 @@ static int mt_finish(mt_run *r, int timeout_s)
     return r->status;
 }
 
-static void mt_run_free(mt_run *r)
+static inline void mt_run_free(mt_run *r)
 {
     free(r->stdout_text);
     free(r->stderr_text);
     r->stdout_text = r->stderr_text = NULL;
 }
 
-static int mt_drover(mt_run *r, const char *tag, const char *const *args, int timeout_s)
+static inline int mt_drover(mt_run *r, const char *tag, const char *const *args, int timeout_s)
 {
     mt_spawn(r, tag, args);
     return mt_finish(r, timeout_s);
 }
 
-static void mt_diag_text(const char *title, const char *text)
+static inline void mt_diag_text(const char *title, const char *text)
 {
     diag("%s", title);
     for (const char *p = text; p && *p;) {
@@ -206,7 +206,7 @@ static void mt_diag_text(const char *title, const char *text)
 
 /* ---------------------------------------------------------------- facts */
 
-static dv_statedb *mt_db(void)
+static inline dv_statedb *mt_db(void)
 {
     char path[256];
     dv_statedb *db;
@@ -218,7 +218,7 @@ static dv_statedb *mt_db(void)
     return db;
 }
 
-static long long mt_claimed(int k)
+static inline long long mt_claimed(int k)
 {
     dv_statedb *db = mt_db();
     drover_error err;
@@ -231,7 +231,7 @@ static long long mt_claimed(int k)
 }
 
 /* The newest record of an instance; 0 when it has none. */
-static int mt_record(const char *instance, dv_mig_record *r)
+static inline int mt_record(const char *instance, dv_mig_record *r)
 {
     dv_statedb *db = mt_db();
     drover_error err;
@@ -243,7 +243,7 @@ static int mt_record(const char *instance, dv_mig_record *r)
     return rc == 0;
 }
 
-static size_t mt_count_records(void)
+static inline size_t mt_count_records(void)
 {
     dv_statedb *db = mt_db();
     dv_mig_record *v;
@@ -258,7 +258,7 @@ static size_t mt_count_records(void)
 }
 
 /* Wait until the instance's newest record is in state s (or terminal). */
-static bool mt_wait_state(const char *instance, dv_mig_state s, int timeout_ms, dv_mig_record *r)
+static inline bool mt_wait_state(const char *instance, dv_mig_state s, int timeout_ms, dv_mig_record *r)
 {
     int64_t end = dv_mono_ms() + timeout_ms;
 
@@ -271,7 +271,7 @@ static bool mt_wait_state(const char *instance, dv_mig_state s, int timeout_ms, 
 }
 
 /* The guest on host k: -1 absent, else its virDomainState; *persistent. */
-static int mt_dom_state(int k, const char *name, bool *persistent)
+static inline int mt_dom_state(int k, const char *name, bool *persistent)
 {
     virDomainPtr d = virDomainLookupByName(mt_conn[k], name);
     int state = -1, reason;
@@ -287,7 +287,7 @@ static int mt_dom_state(int k, const char *name, bool *persistent)
 }
 
 /* Start a guest on host k and wait until it beats. */
-static virDomainPtr mt_guest(int k, const char *name, int mib, const char *cmdline, lvh_beat *b)
+static inline virDomainPtr mt_guest(int k, const char *name, int mib, const char *cmdline, lvh_beat *b)
 {
     virDomainPtr d = lvh_guest_start(&mt_h, mt_conn[k], name, mib, cmdline);
     if (!d || lvh_beat_wait_running(d, 60000, b) < 0)
@@ -296,7 +296,7 @@ static virDomainPtr mt_guest(int k, const char *name, int mib, const char *cmdli
 }
 
 /* After a move: the guest beats on host k under the same boot id. */
-static bool mt_beats_on(int k, const char *name, const lvh_beat *before)
+static inline bool mt_beats_on(int k, const char *name, const lvh_beat *before)
 {
     virDomainPtr d = virDomainLookupByName(mt_conn[k], name);
     lvh_beat a = { 0 }, b = { 0 };
@@ -318,7 +318,7 @@ static bool mt_beats_on(int k, const char *name, const lvh_beat *before)
 }
 
 /* Remove a guest wherever it is (between tests). */
-static void mt_remove(const char *name)
+static inline void mt_remove(const char *name)
 {
     for (int k = 0; k < 2; k++) {
         virDomainPtr d = virDomainLookupByName(mt_conn[k], name);
