@@ -161,21 +161,20 @@ static int build_params(dv_mig_run *r, drover_error *err)
     const dv_config *cfg = r->cfg;
     int bw = r->o->bandwidth_mib >= 0 ? r->o->bandwidth_mib : cfg->migration.bandwidth_mib;
     const char *addr = cfg->migration.inbound_addr;
-    char *xml = virDomainGetXMLDesc(r->dom, VIR_DOMAIN_XML_MIGRATABLE), *pxml = NULL;
+    dv_vop op;
     char uri[300];
     int rc = 0;
 
-    if (!xml)
-        return dv_virt_error(err, dv_virt_uri(r->src), "virDomainGetXMLDesc");
-    /* a persistent guest keeps its inactive definition; a transient one is
-     * made persistent from what runs */
-    if (virDomainIsPersistent(r->dom) == 1)
-        pxml = virDomainGetXMLDesc(r->dom, VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_INACTIVE);
-    virResetLastError();
+    memset(&op, 0, sizeof op);
+    op.kind = DV_VOP_XML;
+    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    if (dv_vop_run(r->src, r->tmo, &op, err) < 0)
+        return -1;
     rc |= virTypedParamsAddString(&r->params, &r->n_params, &r->max_params,
-                                  VIR_MIGRATE_PARAM_DEST_XML, xml);
+                                  VIR_MIGRATE_PARAM_DEST_XML, op.xml);
+    /* a transient guest is made persistent from what runs */
     rc |= virTypedParamsAddString(&r->params, &r->n_params, &r->max_params,
-                                  VIR_MIGRATE_PARAM_PERSIST_XML, pxml ? pxml : xml);
+                                  VIR_MIGRATE_PARAM_PERSIST_XML, op.pxml ? op.pxml : op.xml);
     if (bw > 0)
         rc |= virTypedParamsAddULLong(&r->params, &r->n_params, &r->max_params,
                                       VIR_MIGRATE_PARAM_BANDWIDTH, (unsigned long long)bw);
@@ -187,8 +186,8 @@ static int build_params(dv_mig_run *r, drover_error *err)
         rc |= virTypedParamsAddString(&r->params, &r->n_params, &r->max_params,
                                       VIR_MIGRATE_PARAM_URI, uri);
     }
-    free(xml);
-    free(pxml);
+    free(op.xml);
+    free(op.pxml);
     if (rc < 0)
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_LIBVIRT, "out of memory");
     return 0;
@@ -196,12 +195,14 @@ static int build_params(dv_mig_run *r, drover_error *err)
 
 /* ---------------------------------------------------------------- connections */
 
+/* Handles on both libvirts (connected by their first call, under the
+ * deadline), and the guest's state on the source now. */
 static int connect_hosts(dv_mig_run *r, placement *p, drover_error *err)
 {
     const dv_host_state *src = dv_hosts_find(&p->res.hosts, p->res.source);
     const dv_host_state *dst = dv_hosts_find(&p->res.hosts, p->res.host);
     char su[1024], du[1024];
-    int state = 0, reason;
+    dv_vop op;
 
     if (!src || !dst || dv_host_uri(&p->uris, src, su, sizeof su, err) < 0 ||
         dv_host_uri(&p->uris, dst, du, sizeof du, err) < 0)
@@ -211,18 +212,19 @@ static int connect_hosts(dv_mig_run *r, placement *p, drover_error *err)
                       "destination %s reported no migration_uri: its peers cannot reach it; "
                       "set agent.migration_uri on it", dst->host);
     snprintf(r->dconnuri, sizeof r->dconnuri, "%s", dst->report->migration_uri);
-    if (dv_virt_open(su, 0, 5, 3, &r->src, err) < 0 || dv_virt_open(du, 0, 5, 3, &r->dst, err) < 0)
+    if (dv_virt_new(su, 0, 5, 3, &r->src, err) < 0 || dv_virt_new(du, 0, 5, 3, &r->dst, err) < 0)
         return -1;
-    r->dom = virDomainLookupByUUIDString(dv_virt_conn(r->src), p->res.instance_uuid);
-    if (!r->dom)
-        return dv_virt_error(err, su, "virDomainLookupByUUIDString (the guest left its source?)");
-    if (virDomainGetState(r->dom, &state, &reason, 0) < 0)
-        return dv_virt_error(err, su, "virDomainGetState");
-    if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED)
+    memset(&op, 0, sizeof op);
+    op.kind = DV_VOP_STATE;
+    snprintf(op.uuid, sizeof op.uuid, "%s", p->res.instance_uuid);
+    if (dv_vop_run(r->src, r->tmo, &op, err) < 0)
+        return -1;
+    if (op.state != VIR_DOMAIN_RUNNING && op.state != VIR_DOMAIN_PAUSED)
         return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_LIBVIRT,
                       "instance %s on %s is %s now: only a running or paused instance can be "
-                      "live-migrated", p->res.instance_name, src->host, dv_virt_state_name(state));
-    r->paused_at_start = state == VIR_DOMAIN_PAUSED;
+                      "live-migrated", p->res.instance_name, src->host,
+                      op.state < 0 ? "gone" : dv_virt_state_name(op.state));
+    r->paused_at_start = op.state == VIR_DOMAIN_PAUSED;
     return 0;
 }
 
@@ -244,8 +246,6 @@ static void run_free(dv_mig_run *r)
 {
     if (r->rec.claim_id)
         dv_statedb_claim_release(r->db, r->rec.claim_id, NULL);
-    if (r->dom)
-        virDomainFree(r->dom);
     dv_virt_close(r->src);
     dv_virt_close(r->dst);
     virTypedParamsFree(r->params, r->n_params);
@@ -305,6 +305,7 @@ static int start(dv_mig_run *r, const dv_config *cfg, const dv_migrate_opts *o,
     r->cfg = cfg;
     r->o = o;
     r->final_downtime_ms = r->final_total_ms = -1;
+    r->tmo = cfg->controller.libvirt_timeout_ms;
     pthread_mutex_init(&r->mu, NULL);
     dv_cond_init_mono(&r->cv);
     dv_mig_owner_self(&r->self);

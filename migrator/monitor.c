@@ -70,87 +70,87 @@ static void on_lifecycle(virConnectPtr c, virDomainPtr d, int event, int detail,
 
 static void register_events(dv_mig_run *r)
 {
-    virConnectPtr c = dv_virt_conn(r->src);
+    dv_vop op;
+    drover_error err;
 
-    r->cb_ids[0] = virConnectDomainEventRegisterAny(
-        c, r->dom, VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
-        VIR_DOMAIN_EVENT_CALLBACK(on_job_completed), r, NULL);
-    r->cb_ids[1] = virConnectDomainEventRegisterAny(
-        c, r->dom, VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
-        VIR_DOMAIN_EVENT_CALLBACK(on_iteration), r, NULL);
-    r->cb_ids[2] = virConnectDomainEventRegisterAny(
-        c, r->dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), r,
-        NULL);
-    for (int i = 0; i < 3; i++)
-        if (r->cb_ids[i] < 0)
-            dv_warn("migration %" PRId64 ": cannot register libvirt event %d: %s; polling only",
-                    r->rec.id, i, virGetLastErrorMessage());
+    memset(&op, 0, sizeof op);
+    op.kind = DV_VOP_EVENTS_ON;
+    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    op.ev.job_completed = VIR_DOMAIN_EVENT_CALLBACK(on_job_completed);
+    op.ev.iteration = VIR_DOMAIN_EVENT_CALLBACK(on_iteration);
+    op.ev.lifecycle = VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle);
+    op.ev.opaque = r;
+    if (dv_vop_run(r->src, r->tmo, &op, &err) < 0)
+        dv_warn("migration %" PRId64 ": libvirt events: %s; polling only", r->rec.id,
+                err.message);
+    r->ev = op.ev;
 }
 
 static void deregister_events(dv_mig_run *r)
 {
-    for (int i = 0; i < 3; i++)
-        if (r->cb_ids[i] >= 0)
-            virConnectDomainEventDeregisterAny(dv_virt_conn(r->src), r->cb_ids[i]);
+    dv_vop op;
+
+    memset(&op, 0, sizeof op);
+    op.kind = DV_VOP_EVENTS_OFF;
+    op.ev = r->ev;
+    dv_vop_run(r->src, r->tmo, &op, NULL);
 }
 
 /* ---------------------------------------------------------------- the call */
 
+/* virDomainMigrateToURI3 on a connection of its own: the call lasts as long
+ * as the migration, and the monitor's calls must not queue behind it. */
 static void *call_thread(void *arg)
 {
     dv_mig_run *r = arg;
-    int rc = virDomainMigrateToURI3(r->dom, r->dconnuri, r->params, (unsigned)r->n_params,
-                                    (unsigned)r->rec.flags);
-    const char *msg = rc < 0 ? virGetLastErrorMessage() : "";
+    dv_virt *v = NULL;
+    virDomainPtr d = NULL;
+    drover_error err;
+    int rc = -1;
+    char msg[DV_MIG_MSG_MAX] = "";
 
+    if (dv_virt_open(dv_virt_uri(r->src), 0, 5, 3, &v, &err) < 0)
+        snprintf(msg, sizeof msg, "%s", err.message);
+    else if (!(d = virDomainLookupByUUIDString(dv_virt_conn(v), r->rec.instance_uuid)))
+        snprintf(msg, sizeof msg, "%s", dv_virt_last_message());
+    else if ((rc = virDomainMigrateToURI3(d, r->dconnuri, r->params, (unsigned)r->n_params,
+                                          (unsigned)r->rec.flags)) < 0)
+        snprintf(msg, sizeof msg, "%s", dv_virt_last_message());
+    if (d)
+        virDomainFree(d);
+    virResetLastError();
+    dv_virt_close(v);
     pthread_mutex_lock(&r->mu);
     r->call_rc = rc;
     snprintf(r->call_msg, sizeof r->call_msg, "%s", msg);
     r->call_done = true;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    virResetLastError();
     return NULL;
 }
 
 /* ---------------------------------------------------------------- samples */
 
-static uint64_t ull(virTypedParameterPtr p, int n, const char *name)
-{
-    unsigned long long v = 0;
-    return virTypedParamsGetULLong(p, n, name, &v) == 1 ? v : 0;
-}
-
-/* One virDomainGetJobStats.  false when there is no job (yet, or any more). */
+/* One job-stats sample.  false when there is no job (yet, or any more), or
+ * the source did not answer in time. */
 static bool sample(dv_mig_run *r, dv_mig_stats *s)
 {
-    virTypedParameterPtr p = NULL;
-    int n = 0, type = 0;
+    dv_vop op;
 
-    memset(s, 0, sizeof *s);
-    if (virDomainGetJobStats(r->dom, &type, &p, &n, 0) < 0) {
-        virResetLastError();   /* "domain is not running" once it left: the call will say */
+    memset(&op, 0, sizeof op);
+    op.kind = DV_VOP_JOBSTATS;
+    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    /* "domain is not running" once it left: the call will say how it ended */
+    if (dv_vop_run(r->src, r->tmo, &op, NULL) < 0)
         return false;
-    }
+    *s = op.stats;
     s->elapsed_ms = dv_mono_ms() - r->t0_mono;
-    s->data_total = ull(p, n, VIR_DOMAIN_JOB_DATA_TOTAL);
-    s->data_processed = ull(p, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
-    s->data_remaining = ull(p, n, VIR_DOMAIN_JOB_DATA_REMAINING);
-    s->mem_total = ull(p, n, VIR_DOMAIN_JOB_MEMORY_TOTAL);
-    s->mem_processed = ull(p, n, VIR_DOMAIN_JOB_MEMORY_PROCESSED);
-    s->mem_remaining = ull(p, n, VIR_DOMAIN_JOB_MEMORY_REMAINING);
-    s->mem_bps = ull(p, n, VIR_DOMAIN_JOB_MEMORY_BPS);
-    s->mem_dirty_rate = ull(p, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE);
-    s->mem_page_size = ull(p, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE);
-    s->mem_iteration = ull(p, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
-    s->mem_postcopy_reqs = ull(p, n, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS);
-    virTypedParamsFree(p, n);
     pthread_mutex_lock(&r->mu);
     s->postcopy = r->postcopy;
     pthread_mutex_unlock(&r->mu);
     s->downtime_ms = r->downtime_ms;
     /* the first few hundred ms report a job of type "unbounded" with no figures */
-    return type != VIR_DOMAIN_JOB_NONE && s->data_total > 0;
+    return op.job_type != VIR_DOMAIN_JOB_NONE && s->data_total > 0;
 }
 
 static void to_record(dv_mig_run *r, const dv_mig_stats *s)
@@ -210,33 +210,34 @@ static void record_action(dv_mig_run *r, const char *name, const char *why)
  * words and the migration goes on (the next decision may do better). */
 static void carry_out(dv_mig_run *r, const dv_mig_action *a)
 {
-    int rc = 0;
+    const char *u = r->rec.instance_uuid;
+    drover_error err;
     char why[DV_MIG_WHY_MAX + DV_MIG_MSG_MAX / 2];
+    int rc = 0;
 
     switch (a->kind) {
     case DV_MIG_ACT_SET_DOWNTIME:
-        rc = virDomainMigrateSetMaxDowntime(r->dom, a->downtime_ms, 0);
+        rc = dv_vop_simple(r->src, r->tmo, DV_VOP_SET_DOWNTIME, u, a->downtime_ms, &err);
         if (rc == 0)
             r->downtime_ms = r->rec.downtime_ms = a->downtime_ms;
         break;
     case DV_MIG_ACT_POSTCOPY:
-        rc = virDomainMigrateStartPostCopy(r->dom, 0);
+        rc = dv_vop_simple(r->src, r->tmo, DV_VOP_POSTCOPY, u, 0, &err);
         break;
     case DV_MIG_ACT_PAUSE:
-        rc = virDomainSuspend(r->dom);
+        rc = dv_vop_simple(r->src, r->tmo, DV_VOP_SUSPEND, u, 0, &err);
         if (rc == 0)
             r->we_paused = true;
         break;
     case DV_MIG_ACT_ABORT:
         snprintf(r->abort_why, sizeof r->abort_why, "%s", a->why);
-        rc = virDomainAbortJob(r->dom);
+        rc = dv_vop_simple(r->src, r->tmo, DV_VOP_ABORT, u, 0, &err);
         break;
     case DV_MIG_ACT_NONE:
         return;
     }
     if (rc < 0) {
-        snprintf(why, sizeof why, "%s (libvirt refused: %s)", a->why, virGetLastErrorMessage());
-        virResetLastError();
+        dv_mig_msgf(why, sizeof why, "%s (not done: %s)", a->why, err.message);
         record_action(r, dv_mig_action_name(a->kind), why);
     } else {
         record_action(r, dv_mig_action_name(a->kind), a->why);
@@ -260,12 +261,12 @@ static void check_cancel(dv_mig_run *r)
 {
     if (!r->o->cancelled || !r->o->cancelled(r->o->arg) || r->abort_why[0])
         return;
+    drover_error err;
+
     snprintf(r->abort_why, sizeof r->abort_why, "interrupted by the operator (signal)");
-    if (virDomainAbortJob(r->dom) < 0) {
+    if (dv_vop_simple(r->src, r->tmo, DV_VOP_ABORT, r->rec.instance_uuid, 0, &err) < 0) {
         char why[DV_MIG_WHY_MAX];
-        snprintf(why, sizeof why, "interrupt: libvirt refused the abort: %s",
-                 virGetLastErrorMessage());
-        virResetLastError();
+        dv_mig_msgf(why, sizeof why, "interrupt: the abort was not done: %s", err.message);
         r->abort_why[0] = '\0';
         record_action(r, "abort", why);
         return;
@@ -367,17 +368,19 @@ static void watch(dv_mig_run *r)
 int dv_mig_monitor(dv_mig_run *r, drover_error *err)
 {
     pthread_t t;
-    unsigned long long dt = 0;
+    dv_vop op;
 
     for (int i = 0; i < 3; i++)
-        r->cb_ids[i] = -1;
+        r->ev.ids[i] = -1;
     register_events(r);
     r->policy->init(r->pstate, &r->pp);
     r->downtime_ms = (uint64_t)r->cfg->migration.downtime_ms;
     /* the maximum downtime in force until the policy sets one */
-    if (virDomainMigrateGetMaxDowntime(r->dom, &dt, 0) == 0 && dt)
-        r->downtime_ms = dt;
-    virResetLastError();
+    memset(&op, 0, sizeof op);
+    op.kind = DV_VOP_GET_DOWNTIME;
+    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    if (dv_vop_run(r->src, r->tmo, &op, NULL) == 0 && op.value)
+        r->downtime_ms = op.value;
     r->t0_mono = dv_mono_ms();
     if (pthread_create(&t, NULL, call_thread, r) != 0) {
         deregister_events(r);

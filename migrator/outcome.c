@@ -22,27 +22,19 @@
 #include <stdio.h>
 #include <string.h>
 
-int dv_mig_dom_state(virConnectPtr c, const char *uuid, bool *persistent)
+/* The guest on one side: -2 when that libvirt did not answer, -1 absent,
+ * else its virDomainState. */
+static int side(dv_mig_run *r, dv_virt *v, bool *persistent)
 {
-    virDomainPtr d = c ? virDomainLookupByUUIDString(c, uuid) : NULL;
-    int state = -1, reason = 0;
-
-    *persistent = false;
-    if (!d) {
-        virResetLastError();
-        return -1;
-    }
-    if (virDomainGetState(d, &state, &reason, 0) < 0)
-        state = -1;
-    *persistent = virDomainIsPersistent(d) == 1;
-    virDomainFree(d);
-    virResetLastError();
-    return state;
+    bool known;
+    int st = dv_vop_state(v, r->tmo, r->rec.instance_uuid, persistent, &known);
+    return known ? st : -2;
 }
 
 static const char *where(int state)
 {
-    return state < 0 ? "absent" : dv_virt_state_name(state);
+    return state == -2 ? "unknown (its libvirt did not answer)"
+                       : state < 0 ? "absent" : dv_virt_state_name(state);
 }
 
 static bool live(int state)
@@ -70,50 +62,35 @@ static void settle(dv_mig_run *r, dv_mig_state to, const char *msg)
  * completed-job statistics. */
 static void final_figures(dv_mig_run *r)
 {
-    virDomainPtr d = virDomainLookupByUUIDString(dv_virt_conn(r->dst), r->rec.instance_uuid);
+    dv_vop op;
     drover_error err;
 
     r->rec.final_downtime_ms = r->final_downtime_ms;
     r->rec.final_total_ms = r->final_total_ms;
-    if (d && (r->rec.final_downtime_ms < 0 || r->rec.final_total_ms < 0)) {
-        virTypedParameterPtr p = NULL;
-        int n = 0, type;
-        unsigned long long v;
-        if (virDomainGetJobStats(d, &type, &p, &n, VIR_DOMAIN_JOB_STATS_COMPLETED) == 0) {
-            if (r->rec.final_downtime_ms < 0 &&
-                virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DOWNTIME, &v) == 1)
-                r->rec.final_downtime_ms = (int64_t)v;
-            if (r->rec.final_total_ms < 0 &&
-                virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &v) == 1)
-                r->rec.final_total_ms = (int64_t)v;
-            virTypedParamsFree(p, n);
-        }
+    memset(&op, 0, sizeof op);
+    op.kind = DV_VOP_COMPLETED_STATS;
+    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    if ((r->rec.final_downtime_ms < 0 || r->rec.final_total_ms < 0) &&
+        dv_vop_run(r->dst, r->tmo, &op, NULL) == 0) {
+        if (r->rec.final_downtime_ms < 0)
+            r->rec.final_downtime_ms = op.downtime_ms;
+        if (r->rec.final_total_ms < 0)
+            r->rec.final_total_ms = op.total_ms;
     }
-    if (d)
-        virDomainFree(d);
-    virResetLastError();
     if (dv_mig_record_set_final(r->db, &r->rec, &err) < 0)
         dv_warn("migration %" PRId64 ": %s", r->rec.id, err.message);
 }
 
 /* A guest drover paused to let the copy finish runs again where it is. */
-static void resume_if_we_paused(dv_mig_run *r, virConnectPtr c)
+static void resume_if_we_paused(dv_mig_run *r, dv_virt *v)
 {
-    virDomainPtr d;
-    int state = -1, reason;
+    drover_error err;
 
     if (!r->we_paused || r->paused_at_start)
         return;
-    if (!(d = virDomainLookupByUUIDString(c, r->rec.instance_uuid))) {
-        virResetLastError();
-        return;
-    }
-    if (virDomainGetState(d, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
-        virDomainResume(d) < 0)
+    if (dv_vop_simple(v, r->tmo, DV_VOP_RESUME_IF_PAUSED, r->rec.instance_uuid, 0, &err) < 0)
         dv_warn("migration %" PRId64 ": cannot resume %s: %s", r->rec.id, r->rec.instance_name,
-                virGetLastErrorMessage());
-    virDomainFree(d);
-    virResetLastError();
+                err.message);
 }
 
 static void succeeded(dv_mig_run *r)
@@ -122,11 +99,11 @@ static void succeeded(dv_mig_run *r)
     int sd, ss;
     char msg[DV_MIG_MSG_MAX];
 
-    resume_if_we_paused(r, dv_virt_conn(r->dst));
-    sd = dv_mig_dom_state(dv_virt_conn(r->dst), r->rec.instance_uuid, &pd);
-    ss = dv_mig_dom_state(dv_virt_conn(r->src), r->rec.instance_uuid, &ps);
+    resume_if_we_paused(r, r->dst);
+    sd = side(r, r->dst, &pd);
+    ss = side(r, r->src, &ps);
     final_figures(r);
-    if (live(sd) && pd && ss < 0) {
+    if (live(sd) && pd && ss == -1) {
         dv_mig_msgf(msg, sizeof msg, "%s is %s on %s (persistent) and gone from %s", r->rec.instance_name,
                  where(sd), r->rec.destination, r->rec.source);
         settle(r, DV_MIG_COMPLETED, msg);
@@ -144,22 +121,18 @@ static void succeeded(dv_mig_run *r)
  * while the guest is known to live on the source. */
 static void clean_destination(dv_mig_run *r)
 {
-    virDomainPtr d = virDomainLookupByUUIDString(dv_virt_conn(r->dst), r->rec.instance_uuid);
+    dv_vop op;
+    drover_error err;
 
-    if (!d) {
-        virResetLastError();
-        return;
-    }
-    if (virDomainIsActive(d) == 1 && virDomainDestroy(d) < 0)
-        dv_warn("migration %" PRId64 ": cannot destroy the leftover on %s: %s", r->rec.id,
-                r->rec.destination, virGetLastErrorMessage());
-    if (virDomainIsPersistent(d) == 1 && virDomainUndefine(d) < 0)
-        dv_warn("migration %" PRId64 ": cannot undefine the leftover on %s: %s", r->rec.id,
-                r->rec.destination, virGetLastErrorMessage());
-    dv_info("migration %" PRId64 ": removed what libvirt left of %s on %s", r->rec.id,
-            r->rec.instance_name, r->rec.destination);
-    virDomainFree(d);
-    virResetLastError();
+    memset(&op, 0, sizeof op);
+    op.kind = DV_VOP_REMOVE;
+    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    if (dv_vop_run(r->dst, r->tmo, &op, &err) < 0)
+        dv_warn("migration %" PRId64 ": cannot remove the leftover of %s on %s: %s", r->rec.id,
+                r->rec.instance_name, r->rec.destination, err.message);
+    else
+        dv_info("migration %" PRId64 ": removed what libvirt left of %s on %s (%s)", r->rec.id,
+                r->rec.instance_name, r->rec.destination, dv_virt_state_name(op.state));
 }
 
 static void postcopy_failed(dv_mig_run *r, int ss, int sd)
@@ -178,8 +151,7 @@ static void postcopy_failed(dv_mig_run *r, int ss, int sd)
 static void failed(dv_mig_run *r)
 {
     bool ps, pd, cancelled;
-    int ss = dv_mig_dom_state(dv_virt_conn(r->src), r->rec.instance_uuid, &ps);
-    int sd = dv_mig_dom_state(dv_virt_conn(r->dst), r->rec.instance_uuid, &pd);
+    int ss = side(r, r->src, &ps), sd = side(r, r->dst, &pd);
     char msg[DV_MIG_MSG_MAX], state[24];
 
     if (r->postcopy) {
@@ -187,10 +159,13 @@ static void failed(dv_mig_run *r)
         return;
     }
     cancelled = r->abort_why[0] != '\0';
-    if (live(ss)) {
-        resume_if_we_paused(r, dv_virt_conn(r->src));
-        clean_destination(r);
-        ss = dv_mig_dom_state(dv_virt_conn(r->src), r->rec.instance_uuid, &ps);
+    /* a copy that RUNS on the destination may hold the newer state (the
+     * switch-over happened and a later phase failed): never destroy it */
+    if (live(ss) && sd != VIR_DOMAIN_RUNNING) {
+        resume_if_we_paused(r, r->src);
+        if (sd != -1)
+            clean_destination(r);
+        ss = side(r, r->src, &ps);
         snprintf(state, sizeof state, "%s", where(ss));
         dv_mig_msgf(msg, sizeof msg, "%s%s%s; %s is %s on %s (verified), nothing left on %s",
                  cancelled ? r->abort_why : "", cancelled ? ": " : "", r->call_msg,
@@ -198,7 +173,7 @@ static void failed(dv_mig_run *r)
         settle(r, cancelled ? DV_MIG_CANCELLED : DV_MIG_FAILED, msg);
         return;
     }
-    if (live(sd) && pd && ss < 0) {
+    if (live(sd) && pd && ss == -1) {
         dv_mig_msgf(msg, sizeof msg, "libvirt said \"%s\", but %s is %s on %s (persistent) and gone "
                  "from %s", r->call_msg, r->rec.instance_name, where(sd), r->rec.destination,
                  r->rec.source);

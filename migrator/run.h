@@ -10,6 +10,7 @@
 #include "migrator/migrate.h"
 #include "migrator/policy.h"
 #include "migrator/record.h"
+#include "migrator/vops.h"
 
 typedef struct dv_mig_run {
     const dv_config *cfg;
@@ -18,8 +19,9 @@ typedef struct dv_mig_run {
     dv_mig_record rec;
     dv_mig_owner self;
 
-    dv_virt *src, *dst;            /* the controller's connections to both hosts */
-    virDomainPtr dom;              /* the guest on the source */
+    dv_virt *src, *dst;            /* the controller's handles on both hosts' libvirt
+                                    * (every call through dv_vop_run, with a deadline) */
+    int tmo;                       /* that deadline: controller.libvirt_timeout_ms */
     char dconnuri[1024];           /* the destination's migration_uri (peer-to-peer) */
     bool paused_at_start;
     virTypedParameterPtr params;   /* for virDomainMigrateToURI3 */
@@ -47,7 +49,7 @@ typedef struct dv_mig_run {
     bool postcopy_failed;
     int kick;                      /* an iteration or lifecycle event: sample now */
     int64_t t0_mono;               /* the migration call started */
-    int cb_ids[3];
+    dv_vop_events ev;
 } dv_mig_run;
 
 /* monitor.c: register the events, start the call thread, watch until the
@@ -57,9 +59,6 @@ int dv_mig_monitor(dv_mig_run *r, drover_error *err);
 /* outcome.c: settle the record from what both libvirts say. */
 void dv_mig_outcome(dv_mig_run *r);
 
-/* The guest's state on a connection by UUID: -1 absent (or unreadable),
- * else a virDomainState; *persistent set when present. */
-int dv_mig_dom_state(virConnectPtr c, const char *uuid, bool *persistent);
 
 void dv_mig_emit(dv_mig_run *r, dv_mig_event_kind kind);
 

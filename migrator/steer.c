@@ -4,6 +4,7 @@
  * recover a broken post-copy (VIR_MIGRATE_POSTCOPY_RESUME).  Each request is
  * written into the record first, so the owner reports who asked. */
 #include "migrator/run.h"
+#include "migrator/vops.h"
 #include "core/clock.h"
 #include "drivers/servicegroup.h"
 #include "scheduler/scheduler.h"
@@ -17,16 +18,15 @@
 typedef struct steer {
     dv_statedb *db;
     dv_hosts hosts;
-    dv_virt *src, *dst;
-    virDomainPtr dom;
+    dv_virt *src, *dst;            /* handles: every call under the deadline */
+    int tmo;
     dv_mig_record rec;
     char dconnuri[1024];
+    char src_uri[1024];
 } steer;
 
 static void steer_free(steer *s)
 {
-    if (s->dom)
-        virDomainFree(s->dom);
     dv_virt_close(s->src);
     dv_virt_close(s->dst);
     dv_hosts_free(&s->hosts);
@@ -68,7 +68,7 @@ int dv_mig_resolve(const dv_config *cfg, const char *key, int64_t *id, drover_er
 
 /* A connection to host's libvirt as the controller reaches it. */
 static int connect_host(const dv_config *cfg, steer *s, const char *host, dv_virt **out,
-                        char *mig_uri, size_t mig_len, drover_error *err)
+                        char *mig_uri, size_t mig_len, char *uri_out, drover_error *err)
 {
     dv_host_uris u = { cfg->controller.libvirt_uri,
                        (const char *const *)cfg->controller.libvirt_uris.v,
@@ -95,23 +95,22 @@ static int connect_host(const dv_config *cfg, steer *s, const char *host, dv_vir
     if (mig_uri)
         snprintf(mig_uri, mig_len, "%s",
                  h->report && h->report->migration_uri ? h->report->migration_uri : "");
+    if (uri_out)
+        snprintf(uri_out, 1024, "%s", uri);
     if (dv_virt_init(err) < 0)
         return -1;
-    return dv_virt_open(uri, 0, 5, 3, out, err);
+    return dv_virt_new(uri, 0, 5, 3, out, err);
 }
 
 static int open_source(const dv_config *cfg, steer *s, drover_error *err)
 {
-    if (connect_host(cfg, s, s->rec.source, &s->src, NULL, 0, err) < 0)
-        return -1;
-    if (!(s->dom = virDomainLookupByUUIDString(dv_virt_conn(s->src), s->rec.instance_uuid)))
-        return dv_virt_error(err, dv_virt_uri(s->src), "virDomainLookupByUUIDString");
-    return 0;
+    return connect_host(cfg, s, s->rec.source, &s->src, NULL, 0, s->src_uri, err);
 }
 
 static int load(const dv_config *cfg, int64_t id, steer *s, drover_error *err)
 {
     memset(s, 0, sizeof *s);
+    s->tmo = cfg->controller.libvirt_timeout_ms;
     if (open_db(cfg, &s->db, err) < 0)
         return -1;
     return dv_mig_record_get(s->db, id, &s->rec, err);
@@ -157,12 +156,9 @@ int dv_mig_abort(const dv_config *cfg, int64_t id, const char *by, dv_mig_record
         rc = 0;
         goto out;
     }
-    if (open_source(cfg, &s, err) < 0)
+    if (open_source(cfg, &s, err) < 0 ||
+        dv_vop_simple(s.src, s.tmo, DV_VOP_ABORT, s.rec.instance_uuid, 0, err) < 0)
         goto out;
-    if (virDomainAbortJob(s.dom) < 0) {
-        dv_virt_error(err, dv_virt_uri(s.src), "virDomainAbortJob");
-        goto out;
-    }
     rc = 0;
 out:
     if (out)
@@ -188,11 +184,9 @@ int dv_mig_force_complete(const dv_config *cfg, int64_t id, const char *by, dv_m
     if (dv_mig_record_request(s.db, id, "force-complete", by, err) < 0 ||
         open_source(cfg, &s, err) < 0)
         goto out;
-    if (postcopy ? virDomainMigrateStartPostCopy(s.dom, 0) < 0 : virDomainSuspend(s.dom) < 0) {
-        dv_virt_error(err, dv_virt_uri(s.src),
-                      postcopy ? "virDomainMigrateStartPostCopy" : "virDomainSuspend");
+    if (dv_vop_simple(s.src, s.tmo, postcopy ? DV_VOP_POSTCOPY : DV_VOP_SUSPEND,
+                      s.rec.instance_uuid, 0, err) < 0)
         goto out;
-    }
     rc = 0;
 out:
     if (out)
@@ -205,21 +199,46 @@ out:
 
 static void where_now(steer *s, char *buf, size_t len)
 {
-    bool ps = false, pd = false;
-    int ss = dv_mig_dom_state(dv_virt_conn(s->src), s->rec.instance_uuid, &ps);
-    int sd = s->dst ? dv_mig_dom_state(dv_virt_conn(s->dst), s->rec.instance_uuid, &pd) : -2;
+    bool ps = false, pd = false, ks, kd = false;
+    int ss = dv_vop_state(s->src, s->tmo, s->rec.instance_uuid, &ps, &ks);
+    int sd = s->dst ? dv_vop_state(s->dst, s->tmo, s->rec.instance_uuid, &pd, &kd) : -1;
 
     dv_mig_msgf(buf, len, "%s is %s on %s and %s on %s", s->rec.instance_name,
-             ss < 0 ? "absent" : dv_virt_state_name(ss), s->rec.source,
-             sd == -2 ? "unknown (its libvirt cannot be reached)"
-                      : sd < 0 ? "absent" : dv_virt_state_name(sd),
-             s->rec.destination);
+                !ks ? "unknown (its libvirt did not answer)"
+                    : ss < 0 ? "absent" : dv_virt_state_name(ss),
+                s->rec.source,
+                !kd ? "unknown (its libvirt did not answer)"
+                    : sd < 0 ? "absent" : dv_virt_state_name(sd),
+                s->rec.destination);
+}
+
+/* VIR_MIGRATE_POSTCOPY_RESUME, on a connection of this thread (the call
+ * lasts as long as the rest of the copy).  libvirt's message on failure. */
+static int resume_postcopy(steer *s, char *msg, size_t len)
+{
+    drover_error e;
+    dv_virt *v = NULL;
+    virDomainPtr d = NULL;
+    int rc = -1;
+
+    if (dv_virt_open(s->src_uri, 0, 5, 3, &v, &e) < 0)
+        dv_mig_msgf(msg, len, "%s", e.message);
+    else if (!(d = virDomainLookupByUUIDString(dv_virt_conn(v), s->rec.instance_uuid)))
+        dv_mig_msgf(msg, len, "%s", dv_virt_last_message());
+    else if ((rc = virDomainMigrateToURI3(d, s->dconnuri, NULL, 0,
+                                          (unsigned)s->rec.flags | VIR_MIGRATE_POSTCOPY_RESUME)) < 0)
+        dv_mig_msgf(msg, len, "%s", dv_virt_last_message());
+    if (d)
+        virDomainFree(d);
+    virResetLastError();
+    dv_virt_close(v);
+    return rc;
 }
 
 int dv_mig_recover(const dv_config *cfg, int64_t id, dv_mig_record *out, drover_error *err)
 {
     steer s;
-    char facts[600], msg[DV_MIG_MSG_MAX];
+    char facts[600], msg[DV_MIG_MSG_MAX], why[512] = "";
     int rc = -1;
 
     if (load(cfg, id, &s, err) < 0)
@@ -230,27 +249,27 @@ int dv_mig_recover(const dv_config *cfg, int64_t id, dv_mig_record *out, drover_
     }
     if (open_source(cfg, &s, err) < 0)
         goto out;
-    if (connect_host(cfg, &s, s.rec.destination, &s.dst, s.dconnuri, sizeof s.dconnuri, err) < 0)
+    if (connect_host(cfg, &s, s.rec.destination, &s.dst, s.dconnuri, sizeof s.dconnuri, NULL,
+                     err) < 0)
         s.dst = NULL;
-    if (virDomainMigrateToURI3(s.dom, s.dconnuri, NULL, 0,
-                               (unsigned)s.rec.flags | VIR_MIGRATE_POSTCOPY_RESUME) == 0) {
-        bool pd;
-        int sd = s.dst ? dv_mig_dom_state(dv_virt_conn(s.dst), s.rec.instance_uuid, &pd) : -1;
+    if (resume_postcopy(&s, why, sizeof why) == 0) {
+        bool pd, known;
+        int sd = s.dst ? dv_vop_state(s.dst, s.tmo, s.rec.instance_uuid, &pd, &known) : -1;
         if (sd == VIR_DOMAIN_RUNNING || sd == VIR_DOMAIN_PAUSED) {
             where_now(&s, facts, sizeof facts);
             dv_mig_msgf(msg, sizeof msg, "recovered with VIR_MIGRATE_POSTCOPY_RESUME: %s", facts);
             rc = dv_mig_record_set_state(s.db, &s.rec, DV_MIG_COMPLETED, msg, err);
             goto out;
         }
+        dv_mig_msgf(why, sizeof why, "the resumed migration returned, but the destination does not "
+                 "run the guest");
     }
-    dv_mig_msgf(msg, sizeof msg, "%s", dv_virt_last_message());
-    virResetLastError();
     where_now(&s, facts, sizeof facts);
     dv_mig_msgf(s.rec.message, sizeof s.rec.message,
-             "post-copy recovery failed (libvirt: %s); %s. The guest's vCPUs are on %s; do not "
-             "destroy either copy; once the link between the hosts is back run `drover "
-             "migration recover %" PRId64 "` again",
-             msg, facts, s.rec.destination, id);
+                "post-copy recovery failed (libvirt: %s); %s. The guest's vCPUs are on %s; do "
+                "not destroy either copy; once the link between the hosts is back run `drover "
+                "migration recover %" PRId64 "` again",
+                why, facts, s.rec.destination, id);
     dv_err(err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT, "%s", s.rec.message);
     dv_mig_record_set_message(s.db, &s.rec, NULL);
 out:
