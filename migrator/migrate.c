@@ -178,6 +178,12 @@ static int build_params(dv_mig_run *r, drover_error *err)
     if (bw > 0)
         rc |= virTypedParamsAddULLong(&r->params, &r->n_params, &r->max_params,
                                       VIR_MIGRATE_PARAM_BANDWIDTH, (unsigned long long)bw);
+    /* the cap protects the network in both phases: post-copy has its own
+     * (bytes/s), unlimited unless set */
+    if (bw > 0 && (r->rec.flags & VIR_MIGRATE_POSTCOPY))
+        rc |= virTypedParamsAddULLong(&r->params, &r->n_params, &r->max_params,
+                                      VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY,
+                                      (unsigned long long)bw << 20);
     if (addr && *addr && !cfg->migration.tunnelled) {
         char a[280];
         expand_host(addr, r->rec.destination, a, sizeof a);
