@@ -186,6 +186,34 @@ int drover_set_disabled(drover_ctx *ctx, const char *host, bool disabled,
 int drover_set_forced_down(drover_ctx *ctx, const char *host, bool forced_down,
                            drover_error *err);
 
+/* ---------------------------------------------------------------- scheduling */
+
+/* Where an instance can go, as `drover schedule` answers it (drover(1)). */
+typedef struct drover_placement {
+    char *host;                /* the destination */
+    char *source;              /* the host running the instance now */
+    char *instance_name;
+    char *instance_uuid;
+    uint64_t memory_mib;
+    int64_t claim_id;          /* the claim held in the state db; 0 without one */
+} drover_placement;
+
+/* Pick a destination for a live migration of instance (its name or UUID as
+ * its host reports it; it must be running or paused) among the members of
+ * the context's group: the filters and weighers of scheduler = { }, then
+ * the chosen host's own libvirt is asked whether it can take the guest (as
+ * controller = { } says to reach it).  dest not NULL: that host only.
+ * claim: hold the instance's memory on the destination in the state db
+ * (state.path) until a migration releases it or scheduler.claim_ttl_s
+ * passes; false: a question only.  Errors: NOT_FOUND (no such instance or
+ * dest), INVALID (not running or paused), NO_VALID_HOST (the message says
+ * what each filter removed and why the hosts tried failed), LIBVIRT (the
+ * source's libvirt could not be asked).  Clear *out with
+ * drover_placement_clear() either way. */
+int drover_schedule(drover_ctx *ctx, const char *instance, const char *dest, bool claim,
+                    drover_placement *out, drover_error *err);
+void drover_placement_clear(drover_placement *placement);
+
 #ifdef __cplusplus
 }
 #endif

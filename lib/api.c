@@ -1,9 +1,12 @@
 /* api.c - the public library: a context holding a config and an open
- * servicegroup driver, and the host-health queries of include/drover.h. */
+ * servicegroup driver, the host-health queries of include/drover.h, and
+ * placements through the scheduler's entry point (dv_schedule). */
 #include "drover.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/statedb.h"
 #include "drivers/servicegroup.h"
+#include "scheduler/scheduler.h"
 
 #include <stdlib.h>
 
@@ -99,4 +102,51 @@ int drover_set_forced_down(drover_ctx *ctx, const char *host, bool forced_down, 
     if (need_ctx(ctx, err) < 0)
         return -1;
     return dv_sg_set_forced_down(ctx->sg, ctx->cfg->agent.group, host, forced_down, err);
+}
+
+void drover_placement_clear(drover_placement *p)
+{
+    if (!p)
+        return;
+    free(p->host);
+    free(p->source);
+    free(p->instance_name);
+    free(p->instance_uuid);
+    memset(p, 0, sizeof *p);
+}
+
+int drover_schedule(drover_ctx *ctx, const char *instance, const char *dest, bool claim,
+                    drover_placement *out, drover_error *err)
+{
+    dv_sched_result res;
+    dv_sched_opts o;
+    dv_statedb *db;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (need_ctx(ctx, err) < 0)
+        return -1;
+    if (dv_statedb_open(ctx->cfg->state.path, ctx->cfg->servicegroup.db.busy_timeout_ms, &db,
+                        err) < 0) {
+        dv_err_prefix(err, "the state db holds the scheduler's claims");
+        return -1;
+    }
+    memset(&o, 0, sizeof o);
+    o.instance = instance;
+    o.dest = dest;
+    o.claim = claim;
+    rc = dv_schedule(ctx->cfg, ctx->sg, db, &o, &res, err);
+    if (rc == 0) {
+        /* the strings move over; the result forgets them */
+        out->host = res.host;
+        out->source = res.source;
+        out->instance_name = res.instance_name;
+        out->instance_uuid = res.instance_uuid;
+        out->memory_mib = res.memory_mib;
+        out->claim_id = res.claim_id;
+        res.host = res.source = res.instance_name = res.instance_uuid = NULL;
+    }
+    dv_sched_result_clear(&res);
+    dv_statedb_close(db);
+    return rc;
 }

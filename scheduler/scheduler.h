@@ -10,8 +10,11 @@
  *  - weighers (weigher_*.c, weighers.c): order the survivors; the best few
  *    (host_subset_size) are candidates, one is picked at random;
  *  - the destination loop (destination.c): take a candidate, ask its own
- *    hypervisor (live checks, live_libvirt.c), claim its memory in the state
- *    db; on failure ignore it and take the next, up to max_retries.
+ *    hypervisor (live checks, live_libvirt.c, through virt/), claim its
+ *    memory in the state db; on failure ignore it and take the next, up to
+ *    max_retries;
+ *  - the entry point (schedule.c, dv_schedule): all of the above from a
+ *    config, a servicegroup and the state db, for every caller.
  *
  * Filters and weighers are pure functions of a host state and a request: no
  * I/O, no allocation, so a placement over 100k hosts costs milliseconds.

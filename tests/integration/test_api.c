@@ -4,7 +4,10 @@
  *
  * The public API has no join or heartbeat (agents do that through the
  * driver), so the members are written into the file with SQLite directly,
- * after drover_open() has created it; admin state goes through the API. */
+ * after drover_open() has created it; admin state goes through the API.
+ * drover_schedule places an instance among them, asking libvirt's own test
+ * driver in the library's process (test:///FILE for the source, whose file
+ * defines the running guest; test:///default for the destination). */
 #include "drover.h"
 #include "tests/integration/dbtest.h"
 #include "tests/tap.h"
@@ -111,9 +114,55 @@ static void test_list_states(drover_ctx *ctx, const char *db)
        n == 0, "no context: invalid, the list left empty");
 }
 
+#define API_UUID "5b7e6c2a-1f3d-4a8b-9c0e-2d4f6a8b0c1e"
+
+/* The test driver reports hypervisor TEST 0.0.2 (version 2) on i686. */
+static void add_test_host(const char *db, const char *host, const char *instances)
+{
+    char rep[1024];
+
+    snprintf(rep, sizeof rep,
+             "{\"schema\":1,\"host\":\"%s\",\"generated_ms\":1700000000000,"
+             "\"hypervisor_type\":\"TEST\",\"hypervisor_version\":2,\"libvirt_version\":9000000,"
+             "\"arch\":\"i686\",\"cpu_xml\":\"\",\"memory_total_mib\":3072,"
+             "\"memory_free_mib\":3000,\"vcpus\":16,\"migration_uri\":\"test:///default\","
+             "\"instances\":[%s]}", host, instances);
+    add_member(db, "compute", host, wall_ms(), rep);
+}
+
+static void test_schedule(drover_ctx *ctx, const char *db)
+{
+    drover_error err = { 0 };
+    drover_placement p;
+
+    add_test_host(db, "api-src", "{\"name\":\"apivm\",\"uuid\":\"" API_UUID "\","
+                                 "\"memory_mib\":1,\"state\":\"running\"}");
+    add_test_host(db, "api-dst", "");
+    is_int(drover_schedule(ctx, "apivm", NULL, false, &p, &err), 0,
+           "drover_schedule apivm (%s)", err.message);
+    is_str(p.host, "api-dst", "... the destination is api-dst (the others are down or disabled)");
+    is_str(p.source, "api-src", "... from api-src");
+    is_str(p.instance_uuid, API_UUID, "... the instance's UUID");
+    is_int(p.memory_mib, 1, "... its memory");
+    is_int(p.claim_id, 0, "... a question only: no claim");
+    drover_placement_clear(&p);
+    is_int(drover_schedule(ctx, API_UUID, "api-dst", true, &p, &err), 0,
+           "drover_schedule by UUID, --to api-dst, with a claim (%s)", err.message);
+    ok(p.claim_id > 0, "... the claim is held (%lld)", (long long)p.claim_id);
+    drover_placement_clear(&p);
+    is_int(drover_schedule(ctx, "nosuch", NULL, false, &p, &err), -1, "an unknown instance fails");
+    is_int(err.code, DROVER_ERR_NOT_FOUND, "... not found");
+    ok(p.host == NULL, "... and no destination");
+    is_int(drover_schedule(ctx, "apivm", "api-up", false, &p, &err), -1,
+           "--to a disabled host fails");
+    is_int(err.code, DROVER_ERR_NO_VALID_HOST, "... no valid host");
+    has_str(err.message, "disabled", "... saying it is disabled");
+    drover_placement_clear(&p);
+}
+
 int main(void)
 {
-    char conf[700], text[900];
+    char conf[700], text[1200], node[256];
     const char *db;
     drover_error err = { 0 };
     drover_ctx *ctx;
@@ -122,15 +171,25 @@ int main(void)
         bail_out("mkdtemp failed");
     db = dbt_join(dir, "drover.db");
     snprintf(conf, sizeof conf, "%s/drover.conf", dir);
+    snprintf(node, sizeof node, "%s/src-node.xml", dir);
+    snprintf(text, sizeof text,
+             "<node><domain type='test'><name>apivm</name><uuid>" API_UUID "</uuid>"
+             "<memory>1024</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain></node>\n");
+    if (dbt_write_file(node, text, strlen(text)) < 0)
+        bail_out("cannot write %s", node);
     snprintf(text, sizeof text,
              "servicegroup = { driver = \"db\"; db = { path = \"%s\"; }; };\n"
-             "agent = { group = \"compute\"; };\n", db);
+             "agent = { group = \"compute\"; };\n"
+             "state = { path = \"%s/state.db\"; };\n"
+             "controller = { libvirt_uris = [ \"api-src=test://%s\", "
+             "\"api-dst=test:///default\" ]; };\n", db, dir, node);
     if (dbt_write_file(conf, text, strlen(text)) < 0)
         bail_out("cannot write %s", conf);
     if (drover_open(conf, &ctx, &err) < 0)
         bail_out("drover_open %s: %s", conf, err.message);
     is_str(drover_ctx_group(ctx), "compute", "the context's group is compute");
     test_list_states(ctx, db);
+    test_schedule(ctx, db);
     drover_close(ctx);
     dbt_rmrf(dir);
     return done_testing();
