@@ -93,7 +93,10 @@ static void plan_text(FILE *f, const dv_mig_policy_ops *ops, const dv_mig_plan_r
                 p->completion_timeout_s);
     else
         fprintf(f, "completion timeout: none\n");
-    fprintf(f, "timeout action:     %s (%s)\n", cfg->migration.timeout_action, effect_name(p));
+    if (strcmp(cfg->migration.timeout_action, effect_name(p)) == 0)
+        fprintf(f, "timeout action:     %s\n", cfg->migration.timeout_action);
+    else
+        fprintf(f, "timeout action:     %s (%s)\n", cfg->migration.timeout_action, effect_name(p));
     fprintf(f, "summary:            %s\n", pl->summary);
 }
 

@@ -17,7 +17,9 @@
  *                 resumed at the destination)
  *   ABORT         virDomainAbortJob (the guest stays on the source)
  * Every action carries a reason in words with the figures behind it; the
- * monitor logs it and keeps the last one in the migration record.
+ * monitor logs it and keeps the last one in the migration record.  No
+ * policy acts once the job is in post-copy (stats.postcopy), and each
+ * POSTCOPY/PAUSE/ABORT decision is returned once.
  */
 #ifndef DV_MIG_POLICY_H
 #define DV_MIG_POLICY_H
@@ -43,7 +45,10 @@ typedef struct dv_mig_stats {
     uint64_t mem_page_size;        /* bytes; 0 = 4096 */
     uint64_t mem_iteration;        /* pre-copy pass, 1-based */
     uint64_t mem_postcopy_reqs;
-    uint64_t downtime_ms;          /* the current maximum downtime in force */
+    uint64_t downtime_ms;          /* the current maximum downtime in force: what the
+                                    * monitor last set (virDomainMigrateGetMaxDowntime
+                                    * waits for the migration job to end in libvirt
+                                    * 9.0); 0 = unknown (QEMU's default, 300 ms) */
     bool postcopy;                 /* the job switched to post-copy */
 } dv_mig_stats;
 

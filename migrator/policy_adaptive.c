@@ -21,7 +21,10 @@
  *    of passes to get from its working set to what a downtime allows);
  *  - stalled and R fits the maximum downtime (R <= bps x downtime_ms):
  *    raise the downtime at once to the smallest step that covers R / bps
- *    with a quarter of margin;
+ *    with a quarter of margin (R here, and in the tests of fitting below, is
+ *    the largest of the last four iteration starts: when passes are shorter
+ *    than the poll interval a sample lands anywhere in a pass and sees less
+ *    than the pass began with);
  *  - R does not fit the maximum downtime and either the dirty rate (pages/s
  *    x page size) is at least the transfer rate or R is stalled: no
  *    convergence is predicted; the downtime goes to the maximum, and when
@@ -46,6 +49,7 @@
 #define MARGIN_DEN 4
 #define DEFAULT_DOWNTIME_MS 300   /* QEMU's, when nothing was set or reported */
 #define MIB 1048576.0
+#define RECENT 4               /* iteration starts whose largest R sizes a pass */
 
 typedef struct adaptive_state {
     bool started;              /* the first downtime step was set */
@@ -56,6 +60,8 @@ typedef struct adaptive_state {
     uint64_t best;             /* least R at an iteration start since the second */
     uint64_t bps;              /* the last non-zero transfer rate */
     uint64_t set_ms;           /* the downtime this policy last set; 0 none */
+    uint64_t recent[RECENT];   /* R at the last iteration starts, a ring */
+    unsigned n_recent;
     int hopeless;              /* consecutive iteration starts predicting no convergence */
     int stalled_at_max;        /* consecutive stalled iteration starts at the maximum */
 } adaptive_state;
@@ -64,6 +70,9 @@ typedef struct adaptive_state {
 typedef struct reading {
     const dv_mig_stats *st;
     uint64_t r;                /* remaining at the bitmap sync (estimate) */
+    uint64_t pass;             /* what a pass must send: the largest of r and the
+                                * recent iteration starts (a sample taken late in a
+                                * short pass sees less than the pass began with) */
     uint64_t bps, dirty;       /* bytes/s */
     uint64_t cur_ms, max_ms;   /* downtime in force, allowed maximum */
     bool stalled;
@@ -90,10 +99,10 @@ static double mib(uint64_t b)
 static int figures(char *buf, size_t size, const reading *r)
 {
     return snprintf(buf, size,
-                    "iteration %llu, %.1f s: remaining %.1f MiB, transfer %.1f MiB/s, dirty "
-                    "%.1f MiB/s, downtime %llu ms (max %llu)",
+                    "iteration %llu, %.1f s: remaining %.1f MiB (passes of up to %.1f), transfer "
+                    "%.1f MiB/s, dirty %.1f MiB/s, downtime %llu ms (max %llu)",
                     (unsigned long long)r->st->mem_iteration, (double)r->st->elapsed_ms / 1000.0,
-                    mib(r->r), mib(r->bps), mib(r->dirty), (unsigned long long)r->cur_ms,
+                    mib(r->r), mib(r->pass), mib(r->bps), mib(r->dirty), (unsigned long long)r->cur_ms,
                     (unsigned long long)r->max_ms);
 }
 
@@ -135,16 +144,16 @@ static bool predict(const reading *r, uint64_t ms, double *passes, double *secs)
 {
     double rho = (double)r->dirty / (double)r->bps, target = (double)fit_bytes(r->bps, ms);
 
-    if ((double)r->r <= target) {
+    if ((double)r->pass <= target) {
         *passes = 1;
-        *secs = (double)r->r / (double)r->bps;
+        *secs = (double)r->pass / (double)r->bps;
         return true;
     }
     if (rho >= 1.0 || r->stalled || target <= 0.0)
         return false;
     /* pass lengths shrink geometrically from R / bps: walk them (a few
      * dozen at most for any rho that is not stalled) */
-    double x = (double)r->r;
+    double x = (double)r->pass;
     *passes = 0;
     *secs = 0;
     while (x > target && *passes < 1000) {
@@ -181,11 +190,11 @@ static size_t raise_to(adaptive_state *s, const reading *r, uint64_t ms, const c
 static size_t at_iteration(adaptive_state *s, const dv_mig_params *p, const reading *r,
                            dv_mig_action *a)
 {
-    bool fits_max = r->r <= fit_bytes(r->bps, r->max_ms);
+    bool fits_max = r->pass <= fit_bytes(r->bps, r->max_ms);
     bool dirty_wins = r->dirty >= r->bps;
     char fig[200];
 
-    if (r->r <= fit_bytes(r->bps, r->cur_ms)) {
+    if (r->pass <= fit_bytes(r->bps, r->cur_ms)) {
         s->hopeless = s->stalled_at_max = 0;   /* QEMU finishes at this sync */
         return 0;
     }
@@ -208,7 +217,7 @@ static size_t at_iteration(adaptive_state *s, const dv_mig_params *p, const read
                                    : "not shrinking and beyond the maximum, its last chance",
                         a);
     if (r->stalled) {
-        uint64_t need = r->r * 1000 / r->bps * MARGIN_NUM / MARGIN_DEN;
+        uint64_t need = r->pass * 1000 / r->bps * MARGIN_NUM / MARGIN_DEN;
         return raise_to(s, r, step_covering(p, need, r->max_ms),
                         "remaining data not shrinking; the step covering it", a);
     }
@@ -232,6 +241,10 @@ static reading read_start(const adaptive_state *s, const dv_mig_params *p, const
     r.max_ms = (uint64_t)dv_mig_eff_downtime_ms(p);
     r.stalled = st->mem_iteration >= 3 && s->best &&
                 (double)r.r >= STALL_SHRINK * (double)s->best;
+    r.pass = r.r;
+    for (unsigned i = 0; i < s->n_recent && i < RECENT; i++)
+        if (s->recent[i] > r.pass)
+            r.pass = s->recent[i];
     return r;
 }
 
@@ -285,6 +298,7 @@ static size_t adaptive_decide(void *state, const dv_mig_params *p, const dv_mig_
         k += at_iteration(s, p, &r, &out[k]);
         if (!s->best || r.r < s->best)
             s->best = r.r;
+        s->recent[s->n_recent++ % RECENT] = r.r;
     }
     if (st->mem_iteration > s->iteration)
         s->iteration = st->mem_iteration;

@@ -376,6 +376,24 @@ static void test_adaptive_converging(const char *name, uint64_t mib)
     free(t.s);
 }
 
+/* recorded by bench/convergence (its converge round): a 4 MiB working set
+ * at 16 MiB/s converges once the downtime covers it */
+static void test_real_converging(void)
+{
+    const char *name = "real-converge-256m-wss4-16mibs.trace";
+    trace t = load_trace(name);
+    dv_mig_params p = default_params(256);
+    replay r = run_trace(&dv_mig_policy_adaptive, &p, &t);
+
+    is_int(r.n_final, 0, "adaptive, real %s: no abort, post-copy or pause", name);
+    ok(r.n_set >= 2 && r.n_set <= 11, "adaptive, real %s: the downtime raised, in steps (%zu)", name,
+       r.n_set);
+    /* a pass of the whole 4 MiB at 16 MiB/s needs 250 ms */
+    ok(r.max_set_ms >= 250 && r.max_set_ms <= 500, "... to cover the working set (%llu ms)",
+       (unsigned long long)r.max_set_ms);
+    free(t.s);
+}
+
 static void test_adaptive_stall_fits(void)
 {
     trace t = load_trace("stall-fits.trace");
@@ -456,6 +474,34 @@ static void test_adaptive_backstop(void)
     ok(r.final_ms > 10000 && r.final_ms <= 10500, "adaptive backstop: past 10 s (%lld ms)",
        (long long)r.final_ms);
     has_str(r.final_why, "completion timeout of 10 s", "adaptive backstop: the reason says so");
+    free(t.s);
+}
+
+/* A trace recorded by bench/convergence on two real libvirt hosts: adaptive
+ * acts within a few iterations; nova, on the same samples, does nothing but
+ * its first downtime step (its timeout for the guest is 1600 s). */
+static void test_real_trace(const char *name, uint64_t mib)
+{
+    trace t = load_trace(name);
+    dv_mig_params p = default_params(mib);
+    replay r;
+
+    diag("%s: %zu samples over %.1f s", name, t.n, (double)t.s[t.n - 1].elapsed_ms / 1000);
+    r = run_trace(&dv_mig_policy_adaptive, &p, &t);
+    is_int(r.final, DV_MIG_ACT_ABORT, "adaptive abort, real %s: aborted", name);
+    ok(r.final_iteration >= 2 && r.final_iteration <= 5, "... at iteration %llu (<= 5)",
+       (unsigned long long)r.final_iteration);
+    ok(r.final_ms <= 30000, "... after %.1f s (<= 30 s)", (double)r.final_ms / 1000);
+    has_str(r.final_why, "MiB/s", "... with the figures");
+    p.timeout_force_complete = p.post_copy_permitted = true;
+    r = run_trace(&dv_mig_policy_adaptive, &p, &t);
+    ok(r.final == DV_MIG_ACT_POSTCOPY && r.final_iteration <= 5,
+       "adaptive force_complete, real %s: post-copy at iteration %llu", name,
+       (unsigned long long)r.final_iteration);
+    r = run_trace(&dv_mig_policy_nova, &p, &t);
+    ok(r.n_final == 0 && r.n_set == 1, "nova, real %s: one downtime step, no decision in %.0f s "
+       "(its timeout: %lld s)", name, (double)t.s[t.n - 1].elapsed_ms / 1000,
+       (long long)dv_mig_completion_timeout_s(&p));
     free(t.s);
 }
 
@@ -567,7 +613,10 @@ int main(void)
     test_adaptive_converging("converge-fast.trace", 512);
     test_adaptive_converging("converge-slow.trace", 1024);
     test_adaptive_stall_fits();
+    test_real_converging();
     test_adaptive_nonconverging("wss-nonconverge.trace", 256, 5, 30000);
+    test_real_trace("real-abort-256m-wss64-16mibs.trace", 256);
+    test_real_trace("real-postcopy-256m-wss64-16mibs.trace", 256);
     test_adaptive_postcopy();
     test_adaptive_backstop();
     test_plan();
