@@ -325,8 +325,12 @@ static void one_tick(dv_mig_run *r)
     note_postcopy(r);
     check_cancel(r);
     check_request(r);
-    if (!sample(r, &s))
+    if (!sample(r, &s)) {
+        /* no figures (yet, or the source is slow to answer): the owner is
+         * still alive all the same */
+        dv_mig_record_heartbeat(r->db, r->rec.id, NULL);
         return;
+    }
     to_record(r, &s);
     dv_mig_emit(r, DV_MIG_EV_SAMPLE);
     decide(r, &s);
