@@ -36,6 +36,7 @@ static void on_job_completed(virConnectPtr c, virDomainPtr d, virTypedParameterP
     (void)d;
     pthread_mutex_lock(&r->mu);
     r->job_completed = true;
+    r->job_completed_mono = dv_mono_ms();
     typed_ms(params, n, VIR_DOMAIN_JOB_DOWNTIME, &r->final_downtime_ms);
     typed_ms(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &r->final_total_ms);
     wake(r);

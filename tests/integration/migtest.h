@@ -50,7 +50,7 @@ static inline void mt_write_config(const char *migration_extra)
             "scheduler = { reserved_host_memory_mb = 256; };\n"
             "migration = { poll_interval_ms = 200; max_concurrent = 1; %s };\n"
             "state = { path = \"%s/state.db\"; };\n"
-            "log = { level = \"info\"; };\n",
+            "log = { level = \"debug\"; };\n",
             mt_work, mt_h.host[0].name, mt_h.host[0].uri, mt_h.host[1].name, mt_h.host[1].uri,
             migration_extra ? migration_extra : "", mt_work);
     if (fclose(f) != 0)
