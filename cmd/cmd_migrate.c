@@ -280,6 +280,7 @@ static int exit_of_error(const drover_error *err)
 {
     switch (err->code) {
     case DROVER_ERR_UNREACHABLE:
+    case DROVER_ERR_IO:        /* the backend's or the state db's file cannot be used */
     case DROVER_ERR_LIBVIRT: return DV_EXIT_UNREACHABLE;
     case DROVER_ERR_CONFIG: return DV_EXIT_USAGE;
     default: return DV_EXIT_FAIL;

@@ -98,6 +98,26 @@ case $out in *'"state": "completed"'*'"downtime_ms": '[0-9]*) ok 0 "migration sh
 out=$("$drover" -c "$work/drover.conf" migration list --all)
 case $out in *ID*STATE*completed*cli1*) ok 0 "migration list --all shows it" ;; *) ok 1 "migration list --all (got $out)" ;; esac
 
+# what cannot be asked before anything starts: exit 3, no record
+records() { "$drover" -c "$work/drover.conf" --json migration list --all | grep -c '"id":'; }
+before=$(records)
+"$lvhosts" guest-xml cli2 64 "wss=4" >"$work/cli2.xml"
+virsh -q -c "$LV_2" create "$work/cli2.xml" >/dev/null || bail "the second guest did not start"
+wait_for 30 reports "$LV_2_NAME" cli2
+sed "s|\"$LV_2_NAME=$LV_2\"|\"$LV_2_NAME=qemu+unix:///system?socket=$work/nobody-listens\"|" \
+    "$work/drover.conf" >"$work/deaf.conf"
+"$drover" -c "$work/deaf.conf" migrate cli2 >/dev/null 2>"$work/err"
+rc=$?
+ok $((rc != 3)) "the source's libvirt cannot be reached: exit 3 (got $rc: $(cat "$work/err"))"
+sed "s|path = \"$work/state.db\"|path = \"$work/no/such/dir/state.db\"|" "$work/drover.conf" >"$work/nostate.conf"
+"$drover" -c "$work/nostate.conf" migrate cli2 >/dev/null 2>"$work/err"
+rc=$?
+ok $((rc != 3)) "the state db cannot be opened: exit 3 (got $rc: $(cat "$work/err"))"
+[ "$(records)" = "$before" ]
+ok $? "no record was made"
+[ "$(virsh -q -c "$LV_2" domstate cli2 2>/dev/null)" = running ]
+ok $? "the guest still runs on its host"
+
 # usage errors: exit 2, nothing started
 usage() {
     local want=$1
