@@ -43,6 +43,8 @@ static const subcommand subcommands[] = {
       "                    pick a destination for a live migration\n" },
     { "state", cmd_state, "  state show|migrate --to zk   the shared state store\n" },
     { "lease", cmd_lease, "  lease list        leader leases: holder, epoch, expiry\n" },
+    { "migrate", cmd_migrate, "  migrate INSTANCE [--to HOST] ...   live-migrate it, watch it move\n" },
+    { "migration", cmd_migration, "  migration list|show|abort|force-complete|recover|plan\n" },
 };
 #define N_SUB (sizeof subcommands / sizeof subcommands[0])
 

@@ -176,6 +176,7 @@ static const key migration_keys[] = {
     INT("poll_interval_ms", migration.poll_interval_ms, 10, 60000),
     { .name = "policy", .kind = K_STRING, .off = AT(migration.policy), .flags = F_NONEMPTY,
       .names = &policy_names },
+    STR("inbound_addr", migration.inbound_addr, 0, NULL, NULL),
     END,
 };
 

@@ -152,6 +152,7 @@ static void defaults_moves(dv_config *c, int *failed)
     c->migration.max_concurrent = 1;
     c->migration.poll_interval_ms = 500;
     c->migration.policy = dup_or_fail("adaptive", failed);
+    c->migration.inbound_addr = dup_or_fail("", failed);
 
     c->evacuator.interval = 10;
     c->evacuator.grace = 30;
@@ -208,6 +209,7 @@ void dv_config_free(dv_config *c)
     dv_strlist_free(&c->scheduler.weighers);
     free(c->migration.timeout_action);
     free(c->migration.policy);
+    free(c->migration.inbound_addr);
     free(c->evacuator.mode);
     dv_strlist_free(&c->evacuator.fence_command);
     dv_strlist_free(&c->evacuator.alert_command);
