@@ -132,7 +132,7 @@ f=$(value 'drover_agent_heartbeat_failures_total{reason="libvirt"}' "$tmp/l1")
 [ "$(value drover_agent_publishing "$tmp/l1")" = 0 ]; ok $? "  drover_agent_publishing is 0"
 
 # ---------------------------------------------------------------- libvirt hung
-silent=$top_builddir/tests/integration/silent_socket
+silent=$top_builddir/tests/harness/silent_socket
 [ -x "$silent" ] || bail "$silent is not built"
 "$silent" "$tmp/silent.sock" >"$tmp/silent.out" &
 pids+=("$!")
