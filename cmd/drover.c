@@ -38,6 +38,8 @@ static const subcommand subcommands[] = {
     { "schedule", cmd_schedule,
       "  schedule INSTANCE [--to HOST] [--ignore HOST]... [--explain]\n"
       "                    pick a destination for a live migration\n" },
+    { "migrate", cmd_migrate, "  migrate INSTANCE [--to HOST] ...   live-migrate it, watch it move\n" },
+    { "migration", cmd_migration, "  migration list|show|abort|force-complete|recover|plan\n" },
 };
 #define N_SUB (sizeof subcommands / sizeof subcommands[0])
 
