@@ -27,7 +27,8 @@ typedef struct rctx {
 bool dv_mig_is_orphan(const dv_mig_record *r, const dv_mig_owner *self, int64_t now_ms,
                       int64_t stale_ms)
 {
-    return dv_mig_state_active(r->state) && !dv_mig_owner_alive(r, self, now_ms, stale_ms);
+    return (dv_mig_state_active(r->state) || r->state == DV_MIG_ERROR) &&
+           !dv_mig_owner_alive(r, self, now_ms, stale_ms);
 }
 
 const char *dv_mig_settled_name(dv_mig_settled how)
@@ -279,6 +280,25 @@ static void final_figures(rctx *c, dv_virt *dst, dv_mig_record *r)
     }
 }
 
+/* A record in error (its owner could not tell where the guest went, or
+ * post-copy broke) is settled only when the guest is whole in one place:
+ * running on the destination and absent from the source, or running on the
+ * source and absent from the destination.  Nothing is destroyed; any other
+ * picture leaves the record as it is for an operator. */
+static void decide_error(rctx *c, dv_virt *dst, dv_mig_reconciled *out, int ss, int sd, bool pd,
+                         const char *facts)
+{
+    if (sd == VIR_DOMAIN_RUNNING && pd && ss == -1) {
+        final_figures(c, dst, &out->rec);
+        settle(c, out, DV_MIG_COMPLETED, facts);
+    } else if (ss == VIR_DOMAIN_RUNNING && sd == -1) {
+        settle(c, out, DV_MIG_FAILED, facts);
+    } else {
+        dv_mig_msgf(out->facts, sizeof out->facts, "left in error: %s", facts);
+        out->how = DV_REC_LEFT;
+    }
+}
+
 /* Settle from where the guest is now (no job runs any more). */
 static void decide(rctx *c, dv_virt *src, dv_virt *dst, dv_mig_reconciled *out)
 {
@@ -294,6 +314,10 @@ static void decide(rctx *c, dv_virt *src, dv_virt *dst, dv_mig_reconciled *out)
     if (ss == -2 || sd == -2) {
         dv_mig_msgf(out->facts, sizeof out->facts, "left as it is: %s", facts);
         out->how = DV_REC_LEFT;
+        return;
+    }
+    if (r->state == DV_MIG_ERROR) {
+        decide_error(c, dst, out, ss, sd, pd, facts);
         return;
     }
     if (live(sd) && pd && (ss == -1 || ss == VIR_DOMAIN_SHUTOFF)) {
@@ -334,11 +358,18 @@ static void reconcile_one(rctx *c, dv_mig_reconciled *out)
     if (!(src = open_host(c, r->source, why, sizeof why)) ||
         (r->destination[0] && !(dst = open_host(c, r->destination, why, sizeof why)))) {
         dv_mig_msgf(out->facts, sizeof out->facts, "left as it is: %s", why);
-        note(c, r, out->facts);
+        if (out->was != DV_MIG_ERROR)
+            note(c, r, out->facts);
         out->how = DV_REC_LEFT;
         goto out;
     }
     if (job_running(c, src, r, &answered)) {
+        if (out->was == DV_MIG_ERROR) {
+            dv_mig_msgf(out->facts, sizeof out->facts, "left in error: a job runs on %s again",
+                        r->source);
+            out->how = DV_REC_LEFT;
+            goto out;
+        }
         if (!c->o->watch) {
             dv_mig_msgf(out->facts, sizeof out->facts, "its owner is gone but the job still "
                         "runs on %s: left running (not watched)", r->source);
@@ -353,7 +384,8 @@ static void reconcile_one(rctx *c, dv_mig_reconciled *out)
         out->how = DV_REC_WATCHED;
     }
     decide(c, src, dst, out);
-    if (out->how == DV_REC_LEFT)
+    /* an error record keeps its owner's account of what went wrong */
+    if (out->how == DV_REC_LEFT && out->was != DV_MIG_ERROR)
         note(c, r, out->facts);
 out:
     dv_mig_record_get(c->db, r->id, r, NULL);

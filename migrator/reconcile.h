@@ -18,6 +18,12 @@
  *  - a host that cannot be asked (not in the group, libvirt unreachable) ->
  *    left as it is, and the result says why;
  *  - anything else (on both, on neither) -> error, with the facts.
+ * A record already in error whose owner is gone (it could not tell where
+ * the guest went: a libvirt did not answer) is settled only when the guest
+ * is whole in one place: running on the destination and absent from the
+ * source -> completed; running on the source and absent from the
+ * destination -> failed.  Nothing is destroyed for it; any other picture
+ * leaves it in error for an operator.
  * The claim the record held is released once it is settled.  The
  * controller calls dv_mig_reconcile on a schedule; `drover migration
  * reconcile` calls it once. */
@@ -32,7 +38,7 @@
 #include "core/error.h"
 #include "migrator/record.h"
 
-/* Whether r is an orphan (an active state, its owner gone). */
+/* Whether r is an orphan (an active state or error, its owner gone). */
 bool dv_mig_is_orphan(const dv_mig_record *r, const dv_mig_owner *self, int64_t now_ms,
                       int64_t stale_ms);
 
