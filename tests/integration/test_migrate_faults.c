@@ -33,8 +33,9 @@ typedef enum fault { F_DST_KILL = 0, F_LINK_CUT, F_PROC_KILL, F_SRC_RESTART, F_N
 static const char *const fault_names[F_N] = { "destination libvirtd killed", "link cut",
                                               "drover migrate SIGKILL", "source libvirtd restarted" };
 
-/* outcomes[fault][state][where]: where 0 = source, 1 = destination, 2 = other */
-static int outcomes[F_N][DV_MIG_N_STATES][3];
+/* outcomes[fault][state][where][by]: where 0 = source, 1 = destination,
+ * 2 = other; by 0 = drover migrate settled it, 1 = drover migration reconcile */
+static int outcomes[F_N][DV_MIG_N_STATES][3][2];
 #ifdef DV_CAMPAIGN
 static unsigned seed_state;
 
@@ -179,25 +180,26 @@ static void inject(fault f, int from, int to, mt_run *r, int hold_ms)
 }
 
 /* A record left active (its owner died) is settled the documented way. */
-static void settle_leftover(dv_mig_record *rec)
+static bool settle_leftover(dv_mig_record *rec)
 {
     const char *args[] = { "migration", "reconcile", NULL };
     mt_run rr;
 
     if (!dv_mig_state_active(rec->state) && rec->state != DV_MIG_ERROR)
-        return;
+        return false;
     diag("   record %lld still %s: drover migration reconcile", (long long)rec->id,
          dv_mig_state_name(rec->state));
     mt_drover(&rr, "reconcile-left", args, 180);
     mt_diag_text("   reconcile:", rr.stdout_text);
     mt_run_free(&rr);
     mt_record(GUEST, rec);
+    return true;
 }
 
 /* One round: migrate from wherever the guest is, fault at moment_ms. */
 static void round_of(int n, fault f, int moment_ms, int hold_ms)
 {
-    int from = running_on(), to, where, pon = -1, ndefs;
+    int from = running_on(), to, where, pon = -1, ndefs, by;
     char dest[64], tag[32];
     const char *args[] = { "migrate", GUEST, "--bandwidth", BW, "--to", dest, NULL };
     dv_mig_record before, rec;
@@ -230,7 +232,7 @@ static void round_of(int n, fault f, int moment_ms, int hold_ms)
     mt_run_free(&r);
 
     mt_record(GUEST, &rec);
-    settle_leftover(&rec);
+    by = f == F_PROC_KILL || settle_leftover(&rec);
     where = running_on();
     ndefs = persistent_defs(&pon);
     ok(where >= 0, "round %d (%s): the guest runs on exactly one host (%s)", n, fault_names[f],
@@ -250,7 +252,7 @@ static void round_of(int n, fault f, int moment_ms, int hold_ms)
                                                                                    : "?");
     if (rec.state != DV_MIG_COMPLETED)
         diag("   %s: %s", dv_mig_state_name(rec.state), rec.message);
-    outcomes[f][rec.state][where == from ? 0 : where == to ? 1 : 2]++;
+    outcomes[f][rec.state][where == from ? 0 : where == to ? 1 : 2][by]++;
     if (where < 0)
         bail_out("round %d left the guest in no single place: stopping", n);
 }
@@ -259,14 +261,17 @@ static void print_table(void)
 {
     static const char *const loc[3] = { "source", "destination", "other" };
 
+    static const char *const by[2] = { "drover migrate", "migration reconcile" };
+
     diag("outcomes (fault x record state -> where the guest runs):");
-    diag("  %-28s %-10s %-12s %s", "fault", "outcome", "guest on", "rounds");
+    diag("  %-28s %-10s %-12s %-20s %s", "fault", "outcome", "guest on", "settled by", "rounds");
     for (int f = 0; f < F_N; f++)
         for (int s = 0; s < DV_MIG_N_STATES; s++)
             for (int w = 0; w < 3; w++)
-                if (outcomes[f][s][w])
-                    diag("  %-28s %-10s %-12s %d", fault_names[f], dv_mig_state_name(s), loc[w],
-                         outcomes[f][s][w]);
+                for (int b = 0; b < 2; b++)
+                    if (outcomes[f][s][w][b])
+                        diag("  %-28s %-10s %-12s %-20s %d", fault_names[f], dv_mig_state_name(s),
+                             loc[w], by[b], outcomes[f][s][w][b]);
 }
 
 int main(void)
