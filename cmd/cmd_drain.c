@@ -49,6 +49,18 @@ static void on_progress(void *arg, const dv_drain_item *it, const dv_mig_event *
     fflush(stdout);
 }
 
+static void on_listed(void *arg, const dv_drain_result *r)
+{
+    const dv_cli *cli = arg;
+
+    if (cli->json)
+        return;
+    printf("draining %s: %zu guest%s (listed from its %s)%s\n", r->host, r->n,
+           r->n == 1 ? "" : "s", r->from_libvirt ? "libvirt" : "last report",
+           r->source_up ? "" : "; its agent is DOWN, its libvirt answered");
+    fflush(stdout);
+}
+
 static json_object *item_json(const dv_cli *cli, const dv_drain_item *it)
 {
     json_object *o = json_object_new_object();
@@ -106,7 +118,8 @@ static void summary(const dv_cli *cli, const char *host, const dv_drain_result *
 
 int cmd_host_drain(dv_cli *cli, int argc, char **argv)
 {
-    dv_drain_opts o = { .bandwidth_mib = -1, .progress = on_progress, .arg = cli };
+    dv_drain_opts o = { .bandwidth_mib = -1, .progress = on_progress,
+                         .listed = on_listed, .arg = cli };
     dv_drain_result r;
     drover_error err;
 
@@ -137,10 +150,6 @@ int cmd_host_drain(dv_cli *cli, int argc, char **argv)
         return DV_EXIT_USAGE;
     if (dv_drain(cli->cfg, &o, &r, &err) < 0)
         return dv_cli_fail(cli, &err);
-    if (!cli->json)
-        printf("draining %s: %zu guest%s (listed from its %s)%s\n", o.host, r.n,
-               r.n == 1 ? "" : "s", r.from_libvirt ? "libvirt" : "last report",
-               r.source_up ? "" : "; its agent is DOWN");
     summary(cli, o.host, &r);
     {
         int rc = r.empty ? DV_EXIT_OK : DV_EXIT_FAIL;

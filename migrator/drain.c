@@ -241,6 +241,7 @@ int dv_drain(const dv_config *cfg, const dv_drain_opts *o, dv_drain_result *res,
         return -1;
     }
     h = dv_hosts_find(&hosts, o->host);
+    res->host = o->host;
     res->source_up = h->state == DROVER_UP;
     if (uri[0] && list_libvirt(cfg, uri, &l, &lerr) == 0) {
         res->from_libvirt = true;
@@ -262,6 +263,8 @@ int dv_drain(const dv_config *cfg, const dv_drain_opts *o, dv_drain_result *res,
     d.res = res;
     /* a host whose agent died is drained when its libvirt answered directly */
     d.allow_down = res->from_libvirt;
+    if (o->listed)
+        o->listed(o->arg, res);
     pthread_mutex_init(&d.mu, NULL);
     run_workers(&d);
     pthread_mutex_destroy(&d.mu);

@@ -34,6 +34,8 @@ typedef struct dv_drain_item {
                                 * scheduler's reason for NO_VALID_HOST) */
 } dv_drain_item;
 
+struct dv_drain_result;
+
 typedef struct dv_drain_opts {
     const char *host;
     const char *policy;        /* NULL: migration.policy */
@@ -42,10 +44,14 @@ typedef struct dv_drain_opts {
      * migration starts (ev->kind DV_MIG_EV_STARTED) and when the guest is
      * settled (ev NULL); may be NULL. */
     void (*progress)(void *arg, const dv_drain_item *it, const dv_mig_event *ev);
+    /* Called once the guests are listed (res->n, source_up, from_libvirt
+     * are set), before any migration; may be NULL. */
+    void (*listed)(void *arg, const struct dv_drain_result *res);
     void *arg;
 } dv_drain_opts;
 
 typedef struct dv_drain_result {
+    const char *host;          /* o->host */
     dv_drain_item *items;
     size_t n;
     bool source_up;            /* the host's agent was heartbeating */
