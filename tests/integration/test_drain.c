@@ -4,7 +4,8 @@
  *  - host 2, its agent DOWN (forced down) but its libvirt answering, with
  *    those three and a guest too big for host 1: the three move back, the
  *    big one is reported with the scheduler's reason, host 2 is not empty,
- *    exit 1.
+ *    exit 1;
+ *  - examples/migrate (libdrover and drover.h only) moves a guest.
  * The scheduler reserves all of a host's memory but 300 MiB, so 64 MiB
  * guests fit and a 512 MiB one fits nowhere. */
 #include "tests/integration/migtest.h"
@@ -148,6 +149,50 @@ static void test_agent_down_and_no_room(void)
     mt_run_free(&r);
 }
 
+/* examples/migrate: the public library moves a guest, nothing but drover.h */
+static void test_example(void)
+{
+    const char *bd = getenv("top_builddir");
+    char bin[512];
+    const char *argv[5];
+    lvh_beat b;
+    mt_run r;
+    bool p;
+    int st = 0;
+
+    admin(1, false, false);   /* host 2 is back in service, with room */
+    mt_remove("drbig");
+    beat_of(0, "dr1", &b);
+    mt_publish();
+    snprintf(bin, sizeof bin, "%s/examples/migrate", bd && *bd ? bd : LVH_TOP_BUILDDIR);
+    argv[0] = bin;
+    argv[1] = mt_conf;
+    argv[2] = "dr1";
+    argv[3] = mt_h.host[1].name;
+    argv[4] = NULL;
+    memset(&r, 0, sizeof r);
+    snprintf(r.out, sizeof r.out, "%s/example.out", mt_work);
+    fflush(stdout);
+    if ((r.pid = fork()) == 0) {
+        int fd = open(r.out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(126);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 12000 && waitpid(r.pid, &st, WNOHANG) == 0; i++)
+        usleep(10000);
+    r.stdout_text = mt_slurp(r.out);
+    ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "examples/migrate dr1 HOST2: exit 0");
+    mt_diag_text("example:", r.stdout_text);
+    ok(strstr(r.stdout_text, ": completed on ") != NULL, "it prints the completed record");
+    ok(strstr(r.stdout_text, "%  ") != NULL || strstr(r.stdout_text, "migration ") != NULL,
+       "it printed progress from its callback");
+    is_int(mt_dom_state(1, "dr1", &p), VIR_DOMAIN_RUNNING, "dr1 runs on host 2");
+    ok(mt_beats_on(1, "dr1", &b), "dr1's heartbeat goes on");
+    free(r.stdout_text);
+}
+
 int main(void)
 {
     virNodeInfo ni;
@@ -161,6 +206,7 @@ int main(void)
     mt_publish();
     test_empty();
     test_agent_down_and_no_room();
+    test_example();
     for (int i = 0; i < 3; i++)
         mt_remove(names[i]);
     mt_remove("drbig");
