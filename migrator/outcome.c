@@ -139,6 +139,19 @@ static void postcopy_failed(dv_mig_run *r, int ss, int sd)
 {
     char msg[DV_MIG_MSG_MAX];
 
+    if (sd == -1) {
+        /* the switch never reached the destination: nothing runs there and
+         * the source kept every page; libvirt leaves it paused */
+        dv_mig_msgf(msg, sizeof msg,
+                    "the switch to post-copy failed (%s) before the destination ran the guest: "
+                    "%s holds nothing of it; %s is %s on %s with all its memory. Nothing was "
+                    "destroyed; check it there and resume it (virsh resume) if libvirt allows, "
+                    "or run `drover migration recover %" PRId64 "` once the link is back",
+                    r->call_msg, r->rec.destination, r->rec.instance_name, where(ss),
+                    r->rec.source, r->rec.id);
+        settle(r, DV_MIG_ERROR, msg);
+        return;
+    }
     dv_mig_msgf(msg, sizeof msg,
              "post-copy failed (%s): the guest's memory is split between %s (%s) and %s (%s), "
              "its vCPUs on %s; neither side was destroyed. Restore the link between the hosts "
@@ -148,13 +161,30 @@ static void postcopy_failed(dv_mig_run *r, int ss, int sd)
     settle(r, DV_MIG_ERROR, msg);
 }
 
+/* Whether the source holds the guest paused by post-copy: the switch may
+ * have happened without its lifecycle event reaching us. */
+static bool source_in_postcopy(dv_mig_run *r)
+{
+    dv_vop op;
+
+    memset(&op, 0, sizeof op);
+    op.kind = DV_VOP_STATE;
+    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    if (dv_vop_run(r->src, r->tmo, &op, NULL) < 0)
+        return false;
+    return op.state == VIR_DOMAIN_PAUSED &&
+           (op.reason == VIR_DOMAIN_PAUSED_POSTCOPY || op.reason == VIR_DOMAIN_PAUSED_POSTCOPY_FAILED);
+}
+
 static void failed(dv_mig_run *r)
 {
     bool ps, pd, cancelled;
     int ss = side(r, r->src, &ps), sd = side(r, r->dst, &pd);
     char msg[DV_MIG_MSG_MAX], state[24];
 
-    if (r->postcopy) {
+    if (r->postcopy || source_in_postcopy(r)) {
+        if (r->rec.state == DV_MIG_RUNNING)
+            dv_mig_record_set_state(r->db, &r->rec, DV_MIG_POSTCOPY, NULL, NULL);
         postcopy_failed(r, ss, sd);
         return;
     }

@@ -212,6 +212,8 @@ static void where_now(steer *s, char *buf, size_t len)
                 s->rec.destination);
 }
 
+#define RESUME_WAIT_MS 60000
+
 /* VIR_MIGRATE_POSTCOPY_RESUME, on a connection of this thread (the call
  * lasts as long as the rest of the copy).  libvirt's message on failure. */
 static int resume_postcopy(steer *s, char *msg, size_t len)
@@ -252,7 +254,20 @@ int dv_mig_recover(const dv_config *cfg, int64_t id, dv_mig_record *out, drover_
     if (connect_host(cfg, &s, s.rec.destination, &s.dst, s.dconnuri, sizeof s.dconnuri, NULL,
                      err) < 0)
         s.dst = NULL;
-    if (resume_postcopy(&s, why, sizeof why) == 0) {
+    /* QEMU notices a broken stream only when its socket times out; until
+     * then it "reports migration is still running" and cannot resume:
+     * migrate-pause first (refused when it is paused already: no matter) */
+    dv_vop_simple(s.src, s.tmo, DV_VOP_PAUSE_POSTCOPY, s.rec.instance_uuid, 0, NULL);
+    for (int64_t end = dv_mono_ms() + RESUME_WAIT_MS;;) {
+        int rr = resume_postcopy(&s, why, sizeof why);
+        if (rr == 0 || !strstr(why, "still running") || dv_mono_ms() >= end) {
+            if (rr == 0)
+                why[0] = '\0';
+            break;
+        }
+        dv_sleep_ms(2000);
+    }
+    if (!why[0]) {
         bool pd, known;
         int sd = s.dst ? dv_vop_state(s.dst, s.tmo, s.rec.instance_uuid, &pd, &known) : -1;
         if (sd == VIR_DOMAIN_RUNNING || sd == VIR_DOMAIN_PAUSED) {

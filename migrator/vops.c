@@ -45,8 +45,7 @@ static int jobstats(virDomainPtr d, dv_vop *op, unsigned flags)
 
 static int state_of(virDomainPtr d, dv_vop *op)
 {
-    int reason;
-    if (virDomainGetState(d, &op->state, &reason, 0) < 0)
+    if (virDomainGetState(d, &op->state, &op->reason, 0) < 0)
         return -1;
     op->persistent = virDomainIsPersistent(d) == 1;
     return 0;
@@ -108,6 +107,7 @@ static int on_domain(virConnectPtr c, virDomainPtr d, dv_vop *op)
     case DV_VOP_SUSPEND: return virDomainSuspend(d);
     case DV_VOP_RESUME_IF_PAUSED: return resume_if_paused(d, op);
     case DV_VOP_ABORT: return virDomainAbortJob(d);
+    case DV_VOP_PAUSE_POSTCOPY: return virDomainAbortJobFlags(d, VIR_DOMAIN_ABORT_JOB_POSTCOPY);
     case DV_VOP_REMOVE: return remove_dom(d, op);
     case DV_VOP_XML: return xml_of(d, op);
     case DV_VOP_EVENTS_ON: return events_on(c, d, op);

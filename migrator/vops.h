@@ -21,6 +21,7 @@ typedef enum dv_vop_kind {
     DV_VOP_SUSPEND,
     DV_VOP_RESUME_IF_PAUSED,
     DV_VOP_ABORT,
+    DV_VOP_PAUSE_POSTCOPY,     /* virDomainAbortJobFlags(POSTCOPY): QEMU's migrate-pause */
     DV_VOP_REMOVE,             /* destroy if active, undefine if persistent; out: state before */
     DV_VOP_XML,                /* out: xml (migratable), pxml (inactive migratable or NULL) */
     DV_VOP_EVENTS_ON,          /* in: events (the callbacks and their opaque); out: ids */
@@ -39,6 +40,7 @@ typedef struct dv_vop {
     unsigned long long value;
     /* out */
     int state;
+    int reason;                    /* of the state (virDomainPausedReason, ...) */
     bool persistent;
     int job_type;
     dv_mig_stats stats;
