@@ -157,9 +157,16 @@ static dv_virt *open_host(rctx *c, const char *host, char *why, size_t len)
 static int side(rctx *c, dv_virt *v, const char *uuid, bool *persistent)
 {
     bool known = false;
-    int st = v ? dv_vop_state(v, c->tmo, uuid, persistent, &known) : -1;
-    if (!v)
-        *persistent = false;
+    int st = -1;
+
+    *persistent = false;
+    /* a guest vanishing between libvirt's lookup and its state question
+     * fails the question once: ask again before calling the host silent */
+    for (int i = 0; v && !known && i < 3; i++) {
+        if (i)
+            dv_sleep_ms(200);
+        st = dv_vop_state(v, c->tmo, uuid, persistent, &known);
+    }
     return v && known ? st : -2;
 }
 
@@ -227,9 +234,20 @@ static bool watch(rctx *c, dv_virt *src, dv_mig_reconciled *out)
     int64_t end = dv_mono_ms() + limit;
     int poll = c->cfg->migration.poll_interval_ms > 0 ? c->cfg->migration.poll_interval_ms : 500;
     bool answered = true;
+    int64_t quiet_since = 0;
 
-    while (job_running(c, src, &out->rec, &answered)) {
-        if (dv_mono_ms() >= end) {
+    /* a question that fails as the job ends (the guest vanishing from the
+     * source between two calls) is asked again: only a source silent for
+     * 10 s stops the watch */
+    for (;;) {
+        bool running = job_running(c, src, &out->rec, &answered);
+        if (!running && answered)
+            break;
+        if (!answered && !quiet_since)
+            quiet_since = dv_mono_ms();
+        if (answered)
+            quiet_since = 0;
+        if (dv_mono_ms() >= end || (quiet_since && dv_mono_ms() - quiet_since > 10000)) {
             answered = false;
             break;
         }
