@@ -22,11 +22,11 @@ static void print_line(void *arg, const dv_mig_reconciled *r)
 
     if (cli->json)
         return;
-    printf("migration %" PRId64 " of %s (%s -> %s): %s -> %s: %s\n", r->rec.id,
+    printf("migration %" PRId64 " of %s (%s -> %s): %s -> %s%s: %s\n", r->rec.id,
            r->rec.instance_name, r->rec.source, r->rec.destination[0] ? r->rec.destination : "-",
            dv_mig_state_name(r->was), r->how == DV_REC_LEFT ? "left as it is"
                                                             : dv_mig_state_name(r->rec.state),
-           r->facts);
+           r->how == DV_REC_WATCHED ? " (its job still ran: watched to its end)" : "", r->facts);
     fflush(stdout);
 }
 
