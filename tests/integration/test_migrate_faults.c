@@ -37,12 +37,16 @@ static const char *const fault_names[F_N] = { "destination libvirtd killed", "li
  * 2 = other; by 0 = drover migrate settled it, 1 = drover migration reconcile */
 static int outcomes[F_N][DV_MIG_N_STATES][3][2];
 #ifdef DV_CAMPAIGN
-static unsigned seed_state;
+static uint64_t seed_state;
 
+/* splitmix64: seeds a second apart still give unrelated rounds */
 static unsigned rnd(unsigned n)
 {
-    seed_state = seed_state * 1103515245u + 12345u;
-    return n ? (seed_state >> 8) % n : 0;
+    uint64_t z = (seed_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return n ? (unsigned)(z % n) : 0;
 }
 #endif
 
