@@ -330,7 +330,7 @@ static void decide(rctx *c, dv_virt *src, dv_virt *dst, dv_mig_reconciled *out)
                 where(ss, ps), r->source, where(sd, pd),
                 r->destination[0] ? r->destination : "(no destination chosen)");
     if (ss == -2 || sd == -2) {
-        dv_mig_msgf(out->facts, sizeof out->facts, "left as it is: %s", facts);
+        dv_mig_msgf(out->facts, sizeof out->facts, "a host did not answer: %s", facts);
         out->how = DV_REC_LEFT;
         return;
     }
@@ -375,9 +375,13 @@ static void reconcile_one(rctx *c, dv_mig_reconciled *out)
     }
     if (!(src = open_host(c, r->source, why, sizeof why)) ||
         (r->destination[0] && !(dst = open_host(c, r->destination, why, sizeof why)))) {
-        dv_mig_msgf(out->facts, sizeof out->facts, "left as it is: %s", why);
-        if (out->was != DV_MIG_ERROR)
-            note(c, r, out->facts);
+        dv_mig_msgf(out->facts, sizeof out->facts, "%s", why);
+        if (out->was != DV_MIG_ERROR) {
+            char msg[DV_MIG_MSG_MAX];
+            dv_mig_msgf(msg, sizeof msg, "its owner is gone and reconcile could not settle it: "
+                        "%s", out->facts);
+            note(c, r, msg);
+        }
         out->how = DV_REC_LEFT;
         goto out;
     }
@@ -403,8 +407,12 @@ static void reconcile_one(rctx *c, dv_mig_reconciled *out)
     }
     decide(c, src, dst, out);
     /* an error record keeps its owner's account of what went wrong */
-    if (out->how == DV_REC_LEFT && out->was != DV_MIG_ERROR)
-        note(c, r, out->facts);
+    if (out->how == DV_REC_LEFT && out->was != DV_MIG_ERROR) {
+        char msg[DV_MIG_MSG_MAX];
+        dv_mig_msgf(msg, sizeof msg, "its owner is gone and reconcile could not settle it: %s",
+                    out->facts);
+        note(c, r, msg);
+    }
 out:
     dv_mig_record_get(c->db, r->id, r, NULL);
     dv_virt_close(src);

@@ -8,7 +8,10 @@
  * The faults: the destination's libvirtd killed (SIGKILL; its qemu runs
  * on), the link between the hosts cut (the destination's veth down), the
  * `drover migrate` process killed with SIGKILL and then `drover migration
- * reconcile`, the source's libvirtd restarted.  (Abort and force-complete
+ * reconcile`, the source's libvirtd restarted; and (not in the campaign)
+ * `drover migrate` killed while the source's libvirtd hangs (SIGSTOP):
+ * reconcile leaves the record running, saying why, and settles it once the
+ * daemon answers again.  (Abort and force-complete
  * from another process are test_migrate's.)
  *
  * Mid-copy is made reliable by a guest whose RAM is full of random data,
@@ -28,10 +31,16 @@
 #define GUEST_CMD "wss=1"
 #define BW "8"
 
-typedef enum fault { F_DST_KILL = 0, F_LINK_CUT, F_PROC_KILL, F_SRC_RESTART, F_N } fault;
+typedef enum fault {
+    F_DST_KILL = 0, F_LINK_CUT, F_PROC_KILL, F_SRC_RESTART,
+    F_CAMPAIGN,                    /* the campaign picks among those above */
+    F_PROC_KILL_HUNG = F_CAMPAIGN, /* SIGKILL, then reconcile while the source's libvirtd hangs */
+    F_N
+} fault;
 
 static const char *const fault_names[F_N] = { "destination libvirtd killed", "link cut",
-                                              "drover migrate SIGKILL", "source libvirtd restarted" };
+                                              "drover migrate SIGKILL", "source libvirtd restarted",
+                                              "SIGKILL + source hung" };
 
 /* outcomes[fault][state][where][by]: where 0 = source, 1 = destination,
  * 2 = other; by 0 = drover migrate settled it, 1 = drover migration reconcile */
@@ -169,6 +178,29 @@ static void inject(fault f, int from, int to, mt_run *r, int hold_ms)
         mt_run_free(&rr);
         break;
     }
+    case F_PROC_KILL_HUNG: {
+        const char *args[] = { "migration", "reconcile", NULL };
+        dv_mig_record rec;
+        mt_run rr;
+        kill(r->pid, SIGKILL);
+        finish(r, 30);
+        if (lvh_daemon(&mt_h, from + 1, "stop") != 0)
+            bail_out("cannot stop host %d's libvirtd", from + 1);
+        mt_drover(&rr, "reconcile-hung", args, 120);
+        mt_diag_text("   reconcile (source hung):", rr.stdout_text);
+        is_int(rr.status, 1, "reconcile while the source's libvirtd hangs: exit 1");
+        ok(strstr(rr.stdout_text, "left as it is") != NULL, "... the record is left as it is");
+        mt_record(GUEST, &rec);
+        ok(rec.state == DV_MIG_RUNNING && strstr(rec.message, "did not answer"),
+           "... still running, its message says a libvirt did not answer: %s", rec.message);
+        mt_run_free(&rr);
+        if (lvh_daemon(&mt_h, from + 1, "cont") != 0)
+            bail_out("cannot continue host %d's libvirtd", from + 1);
+        mt_drover(&rr, "reconcile-after", args, 180);
+        mt_diag_text("   reconcile (source back):", rr.stdout_text);
+        mt_run_free(&rr);
+        break;
+    }
     case F_SRC_RESTART:
         if (lvh_daemon(&mt_h, from + 1, "kill") != 0)
             bail_out("cannot kill host %d's libvirtd", from + 1);
@@ -236,7 +268,7 @@ static void round_of(int n, fault f, int moment_ms, int hold_ms)
     mt_run_free(&r);
 
     mt_record(GUEST, &rec);
-    by = f == F_PROC_KILL || settle_leftover(&rec);
+    by = f == F_PROC_KILL || f == F_PROC_KILL_HUNG || settle_leftover(&rec);
     where = running_on();
     ndefs = persistent_defs(&pon);
     ok(where >= 0, "round %d (%s): the guest runs on exactly one host (%s)", n, fault_names[f],
@@ -306,7 +338,7 @@ int main(void)
         diag("campaign: %d rounds, seed %u (DROVER_CAMPAIGN_SEED=%u to replay)", rounds, seed,
              seed);
         for (int i = 1; i <= rounds; i++) {
-            fault f = (fault)rnd(F_N);
+            fault f = (fault)rnd(F_CAMPAIGN);
             int moment = (int)rnd(3000), hold = 200 + (int)rnd(2500);
             round_of(i, f, moment, hold);
         }
@@ -316,6 +348,7 @@ int main(void)
     round_of(2, F_LINK_CUT, 1000, -1);
     round_of(3, F_PROC_KILL, 1000, 0);
     round_of(4, F_SRC_RESTART, 1000, 300);
+    round_of(5, F_PROC_KILL_HUNG, 1000, 0);
 #endif
     print_table();
     mt_remove(GUEST);
