@@ -312,7 +312,7 @@ static void decide_error(rctx *c, dv_virt *dst, dv_mig_reconciled *out, int ss, 
     } else if (ss == VIR_DOMAIN_RUNNING && sd == -1) {
         settle(c, out, DV_MIG_FAILED, facts);
     } else {
-        dv_mig_msgf(out->facts, sizeof out->facts, "left in error: %s", facts);
+        dv_mig_msgf(out->facts, sizeof out->facts, "the guest is not whole in one place (record kept in error): %s", facts);
         out->how = DV_REC_LEFT;
     }
 }
@@ -387,7 +387,7 @@ static void reconcile_one(rctx *c, dv_mig_reconciled *out)
     }
     if (job_running(c, src, r, &answered)) {
         if (out->was == DV_MIG_ERROR) {
-            dv_mig_msgf(out->facts, sizeof out->facts, "left in error: a job runs on %s again",
+            dv_mig_msgf(out->facts, sizeof out->facts, "a job runs on %s again (record kept in error)",
                         r->source);
             out->how = DV_REC_LEFT;
             goto out;
