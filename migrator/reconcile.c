@@ -312,7 +312,8 @@ static void decide_error(rctx *c, dv_virt *dst, dv_mig_reconciled *out, int ss, 
     } else if (ss == VIR_DOMAIN_RUNNING && sd == -1) {
         settle(c, out, DV_MIG_FAILED, facts);
     } else {
-        dv_mig_msgf(out->facts, sizeof out->facts, "the guest is not whole in one place (record kept in error): %s", facts);
+        dv_mig_msgf(out->facts, sizeof out->facts,
+                    "the guest is not whole in one place (record kept in error): %s", facts);
         out->how = DV_REC_LEFT;
     }
 }
