@@ -257,7 +257,8 @@ static bool watch(rctx *c, dv_virt *src, dv_mig_reconciled *out)
         char msg[DV_MIG_MSG_MAX];
         dv_mig_msgf(msg, sizeof msg, "its owner is gone and the job still runs on %s, but it could "
                     "not be watched to its end (%s); run `drover migration reconcile` again",
-                    out->rec.source, answered ? "watch time ran out" : "the source stopped answering");
+                    out->rec.source,
+                    answered ? "watch time ran out" : "the source stopped answering");
         note(c, &out->rec, msg);
         snprintf(out->facts, sizeof out->facts, "%s", msg);
         out->how = DV_REC_LEFT;
@@ -388,8 +389,8 @@ static void reconcile_one(rctx *c, dv_mig_reconciled *out)
     }
     if (job_running(c, src, r, &answered)) {
         if (out->was == DV_MIG_ERROR) {
-            dv_mig_msgf(out->facts, sizeof out->facts, "a job runs on %s again (record kept in error)",
-                        r->source);
+            dv_mig_msgf(out->facts, sizeof out->facts,
+                        "a job runs on %s again (record kept in error)", r->source);
             out->how = DV_REC_LEFT;
             goto out;
         }

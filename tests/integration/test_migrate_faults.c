@@ -135,6 +135,33 @@ static int finish(mt_run *r, int timeout_s)
     return st;
 }
 
+/* SIGKILL the migrating process, then reconcile while the source's
+ * libvirtd hangs (left as it is), then again once it answers. */
+static void kill_with_source_hung(int from, mt_run *r)
+{
+    const char *args[] = { "migration", "reconcile", NULL };
+    dv_mig_record rec;
+    mt_run rr;
+
+    kill(r->pid, SIGKILL);
+    finish(r, 30);
+    if (lvh_daemon(&mt_h, from + 1, "stop") != 0)
+        bail_out("cannot stop host %d's libvirtd", from + 1);
+    mt_drover(&rr, "reconcile-hung", args, 120);
+    mt_diag_text("   reconcile (source hung):", rr.stdout_text);
+    is_int(rr.status, 1, "reconcile while the source's libvirtd hangs: exit 1");
+    ok(strstr(rr.stdout_text, "left as it is") != NULL, "... the record is left as it is");
+    mt_record(GUEST, &rec);
+    ok(rec.state == DV_MIG_RUNNING && strstr(rec.message, "did not answer"),
+       "... still running, its message says a libvirt did not answer: %s", rec.message);
+    mt_run_free(&rr);
+    if (lvh_daemon(&mt_h, from + 1, "cont") != 0)
+        bail_out("cannot continue host %d's libvirtd", from + 1);
+    mt_drover(&rr, "reconcile-after", args, 180);
+    mt_diag_text("   reconcile (source back):", rr.stdout_text);
+    mt_run_free(&rr);
+}
+
 static void inject(fault f, int from, int to, mt_run *r, int hold_ms)
 {
     switch (f) {
@@ -178,29 +205,9 @@ static void inject(fault f, int from, int to, mt_run *r, int hold_ms)
         mt_run_free(&rr);
         break;
     }
-    case F_PROC_KILL_HUNG: {
-        const char *args[] = { "migration", "reconcile", NULL };
-        dv_mig_record rec;
-        mt_run rr;
-        kill(r->pid, SIGKILL);
-        finish(r, 30);
-        if (lvh_daemon(&mt_h, from + 1, "stop") != 0)
-            bail_out("cannot stop host %d's libvirtd", from + 1);
-        mt_drover(&rr, "reconcile-hung", args, 120);
-        mt_diag_text("   reconcile (source hung):", rr.stdout_text);
-        is_int(rr.status, 1, "reconcile while the source's libvirtd hangs: exit 1");
-        ok(strstr(rr.stdout_text, "left as it is") != NULL, "... the record is left as it is");
-        mt_record(GUEST, &rec);
-        ok(rec.state == DV_MIG_RUNNING && strstr(rec.message, "did not answer"),
-           "... still running, its message says a libvirt did not answer: %s", rec.message);
-        mt_run_free(&rr);
-        if (lvh_daemon(&mt_h, from + 1, "cont") != 0)
-            bail_out("cannot continue host %d's libvirtd", from + 1);
-        mt_drover(&rr, "reconcile-after", args, 180);
-        mt_diag_text("   reconcile (source back):", rr.stdout_text);
-        mt_run_free(&rr);
+    case F_PROC_KILL_HUNG:
+        kill_with_source_hung(from, r);
         break;
-    }
     case F_SRC_RESTART:
         if (lvh_daemon(&mt_h, from + 1, "kill") != 0)
             bail_out("cannot kill host %d's libvirtd", from + 1);
