@@ -5,6 +5,7 @@
 #include "cmd/mig_out.h"
 #include "cmd/output.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "migrator/migrate.h"
 
 #include <errno.h>
@@ -279,6 +280,7 @@ static int exit_of_error(const drover_error *err)
 {
     switch (err->code) {
     case DROVER_ERR_UNREACHABLE:
+    case DROVER_ERR_IO:        /* the backend's or the state db's file cannot be used */
     case DROVER_ERR_LIBVIRT: return DV_EXIT_UNREACHABLE;
     case DROVER_ERR_CONFIG: return DV_EXIT_USAGE;
     default: return DV_EXIT_FAIL;
@@ -381,6 +383,13 @@ int cmd_migrate(dv_cli *cli, int argc, char **argv)
         return dv_cli_usage_error(cli, "migrate ", "%s", err.message);
     if (dv_cli_config(cli) < 0)
         return DV_EXIT_USAGE;
+    /* the progress output already says what info would; the log adds the
+     * warnings, and everything at log.level = "debug" */
+    {
+        int lv = dv_log_level_parse(cli->cfg->log.level);
+        dv_log_setup("drover", lv == DV_LOG_DEBUG ? DV_LOG_DEBUG : DV_LOG_WARNING,
+                     cli->cfg->log.target, NULL);
+    }
     v.tty = isatty(2) && !cli->json;
     v.stale_ms = dv_mig_stale_ms(cli->cfg);
     m.o.progress = progress;

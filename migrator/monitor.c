@@ -36,6 +36,7 @@ static void on_job_completed(virConnectPtr c, virDomainPtr d, virTypedParameterP
     (void)d;
     pthread_mutex_lock(&r->mu);
     r->job_completed = true;
+    r->job_completed_mono = dv_mono_ms();
     typed_ms(params, n, VIR_DOMAIN_JOB_DOWNTIME, &r->final_downtime_ms);
     typed_ms(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &r->final_total_ms);
     wake(r);
@@ -325,8 +326,12 @@ static void one_tick(dv_mig_run *r)
     note_postcopy(r);
     check_cancel(r);
     check_request(r);
-    if (!sample(r, &s))
+    if (!sample(r, &s)) {
+        /* no figures (yet, or the source is slow to answer): the owner is
+         * still alive all the same */
+        dv_mig_record_heartbeat(r->db, r->rec.id, NULL);
         return;
+    }
     to_record(r, &s);
     dv_mig_emit(r, DV_MIG_EV_SAMPLE);
     decide(r, &s);

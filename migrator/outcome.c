@@ -104,9 +104,13 @@ static void succeeded(dv_mig_run *r)
     ss = side(r, r->src, &ps);
     final_figures(r);
     if (live(sd) && pd && ss == -1) {
-        dv_mig_msgf(msg, sizeof msg, "%s is %s on %s (persistent) and gone from %s", r->rec.instance_name,
-                 where(sd), r->rec.destination, r->rec.source);
+        dv_mig_msgf(msg, sizeof msg, "%s is %s on %s (persistent) and gone from %s",
+                    r->rec.instance_name, where(sd), r->rec.destination, r->rec.source);
         settle(r, DV_MIG_COMPLETED, msg);
+        if (r->job_completed_mono)
+            dv_debug("migration %" PRId64 ": recorded completed %lld ms after libvirt's "
+                    "job-completed event", r->rec.id,
+                    (long long)(dv_mono_ms() - r->job_completed_mono));
         return;
     }
     dv_mig_msgf(msg, sizeof msg,

@@ -44,6 +44,7 @@ typedef struct dv_mig_run {
     int call_rc;
     char call_msg[DV_MIG_MSG_MAX];
     bool job_completed;            /* VIR_DOMAIN_EVENT_ID_JOB_COMPLETED seen */
+    int64_t job_completed_mono;    /* when (dv_mono_ms), for the event-to-record lag */
     int64_t final_downtime_ms, final_total_ms;
     bool postcopy;                 /* the job entered post-copy */
     bool postcopy_failed;

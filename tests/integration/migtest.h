@@ -50,7 +50,7 @@ static inline void mt_write_config(const char *migration_extra)
             "scheduler = { reserved_host_memory_mb = 256; };\n"
             "migration = { poll_interval_ms = 200; max_concurrent = 1; %s };\n"
             "state = { path = \"%s/state.db\"; };\n"
-            "log = { level = \"info\"; };\n",
+            "log = { level = \"debug\"; };\n",
             mt_work, mt_h.host[0].name, mt_h.host[0].uri, mt_h.host[1].name, mt_h.host[1].uri,
             migration_extra ? migration_extra : "", mt_work);
     if (fclose(f) != 0)
@@ -132,12 +132,19 @@ static inline char *mt_slurp(const char *path)
     return buf;
 }
 
-/* `drover -c CONF ARGS...` in the background, output in files named by tag. */
+/* `drover -c CONF ARGS...` in the background, output in files named by tag.
+ * $DV_TEST_WRAPPER (e.g. "valgrind --leak-check=full --error-exitcode=9 -q")
+ * goes in front of drover. */
 static inline void mt_spawn(mt_run *r, const char *tag, const char *const *args)
 {
-    char *argv[40];
+    static char wrap[512];
+    const char *w = getenv("DV_TEST_WRAPPER");
+    char *argv[40], *save = NULL;
     int n = 0;
 
+    snprintf(wrap, sizeof wrap, "%s", w ? w : "");
+    for (char *t = strtok_r(wrap, " ", &save); t && n < 12; t = strtok_r(NULL, " ", &save))
+        argv[n++] = t;
     memset(r, 0, sizeof *r);
     snprintf(r->out, sizeof r->out, "%s/%s.out", mt_work, tag);
     snprintf(r->err, sizeof r->err, "%s/%s.err", mt_work, tag);
@@ -155,7 +162,7 @@ static inline void mt_spawn(mt_run *r, const char *tag, const char *const *args)
         int e = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
             _exit(126);
-        execv(argv[0], argv);
+        execvp(argv[0], argv);
         _exit(127);
     }
 }

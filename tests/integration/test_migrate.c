@@ -11,6 +11,7 @@
  *  - from another process: abort (cancelled, the guest on the source,
  *    nothing on the destination), force-complete (pause, completes);
  *    Ctrl-C of drover migrate (cancelled);
+ *  - --no-wait runs it on in the background; migration list (--json);
  *  - concurrency: three migrations out of one source in three processes
  *    with max_concurrent = 1 run one after another.
  */
@@ -286,6 +287,44 @@ static void test_ctrl_c(void)
     mt_remove("g5");
 }
 
+/* ---------------------------------------------------------------- --no-wait, list */
+
+static void test_no_wait_and_list(void)
+{
+    const char *args[] = { "migrate", "g6", "--no-wait", NULL };
+    const char *list[] = { "--json", "migration", "list", "--all", NULL };
+    const char *active[] = { "migration", "list", NULL };
+    mt_run r, l, a;
+    dv_mig_record rec;
+    lvh_beat b;
+    int64_t t0;
+    json_object *arr;
+
+    virDomainFree(mt_guest(0, "g6", 64, "wss=4", &b));
+    mt_publish();
+    t0 = dv_mono_ms();
+    is_int(mt_drover(&r, "nowait", args, 60), 0, "--no-wait: exit 0");
+    ok(strstr(r.stdout_text, "started") != NULL, "--no-wait: it says the migration started: %s",
+       r.stdout_text);
+    ok(mt_wait_state("g6", DV_MIG_COMPLETED, 120000, &rec), "--no-wait: the migration runs on "
+       "to completed in the background (%lld ms)", (long long)(dv_mono_ms() - t0));
+    check_moved("g6", 1, &b, "--no-wait");
+    is_int(mt_drover(&l, "list", list, 30), 0, "migration list --all --json: exit 0");
+    arr = json_tokener_parse(l.stdout_text);
+    ok(arr && json_object_is_type(arr, json_type_array) &&
+           json_object_array_length(arr) == mt_count_records(),
+       "... a JSON array of every record (%zu)", mt_count_records());
+    json_object_put(arr);
+    is_int(mt_drover(&a, "active", active, 30), 0, "migration list: exit 0");
+    ok(strstr(a.stdout_text, "ID") && !strstr(a.stdout_text, "g6"),
+       "... the settled ones are not in the default list");
+    check_no_leftovers("--no-wait");
+    mt_run_free(&r);
+    mt_run_free(&l);
+    mt_run_free(&a);
+    mt_remove("g6");
+}
+
 /* ---------------------------------------------------------------- concurrency */
 
 static void test_concurrency(void)
@@ -332,6 +371,7 @@ int main(void)
     test_abort_other_process();
     test_force_complete_other_process();
     test_ctrl_c();
+    test_no_wait_and_list();
     test_concurrency();
     lvh_stop(&mt_h);
     return done_testing();
