@@ -12,6 +12,8 @@
 
 /* helper D1's `drover migration plan` (cmd/cmd_plan.c) */
 int cmd_migration_plan(dv_cli *cli, int argc, char **argv);
+/* helper D3's `drover migration reconcile` (cmd/cmd_reconcile.c) */
+int cmd_migration_reconcile(dv_cli *cli, int argc, char **argv);
 
 static const char migration_help[] =
     "Usage: drover [-c FILE] [--json] migration COMMAND [ARGS]\n"
@@ -27,6 +29,9 @@ static const char migration_help[] =
     "                            post-copy, else pause the guest until the copy ends\n"
     "  recover ID                a post-copy that broke: resume it\n"
     "                            (VIR_MIGRATE_POSTCOPY_RESUME) once the link is back\n"
+    "  reconcile [ID] [--no-watch]\n"
+    "                            settle records whose owner is gone from what both\n"
+    "                            libvirts say (a running job is watched to its end)\n"
     "  plan (INSTANCE | --memory-mib N)\n"
     "                            what a migration would get, without migrating\n"
     "\n"
@@ -231,6 +236,8 @@ int cmd_migration(dv_cli *cli, int argc, char **argv)
         return do_steer(cli, argc, argv, false);
     if (strcmp(sub, "recover") == 0)
         return do_recover(cli, argc, argv);
+    if (strcmp(sub, "reconcile") == 0)
+        return cmd_migration_reconcile(cli, argc, argv);
     return dv_cli_usage_error(cli, "migration ", "unknown migration command '%s' (list, show, "
                               "abort, force-complete, recover, plan)", sub);
 }

@@ -2,6 +2,7 @@
 #include "cmd/cli.h"
 
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 int cmd_state(dv_cli *cli, int argc, char **argv);   /* cmd/cmd_state.c */
@@ -64,6 +65,9 @@ int main(int argc, char **argv)
     drover_error err;
     int next, rc;
 
+    /* a libvirtd that dies under a call makes libvirt's client write to a
+     * closed socket: that must be an error, not the end of the process */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         print_usage(stderr);
         return DV_EXIT_USAGE;

@@ -3,8 +3,9 @@
  *
  * drover keeps a fleet of libvirt/KVM hosts healthy.  This header is what a
  * program links against to ask "is host X up?", list the members of a
- * service group with their last host report, and change a member's admin
- * state (disabled, forced down).
+ * service group with their last host report, change a member's admin
+ * state (disabled, forced down), pick a destination for a guest, run and
+ * steer live migrations, and drain a host.
  *
  * Conventions
  *  - Every function that can fail returns 0 on success and -1 on failure.
@@ -213,6 +214,150 @@ typedef struct drover_placement {
 int drover_schedule(drover_ctx *ctx, const char *instance, const char *dest, bool claim,
                     drover_placement *out, drover_error *err);
 void drover_placement_clear(drover_placement *placement);
+
+/* ---------------------------------------------------------------- migration */
+
+/* The life of a live migration record (drover(1), "migration"):
+ *   queued -> preparing -> running [-> post-copy] -> completed
+ * or it ends failed (the guest runs on the source, nothing is left on the
+ * destination), cancelled (aborted; the guest runs on the source) or error
+ * (the guest needs an operator: the message says where it is). */
+typedef enum drover_migration_state {
+    DROVER_MIG_QUEUED = 0,
+    DROVER_MIG_PREPARING,
+    DROVER_MIG_RUNNING,
+    DROVER_MIG_POSTCOPY,
+    DROVER_MIG_COMPLETED,
+    DROVER_MIG_FAILED,
+    DROVER_MIG_CANCELLED,
+    DROVER_MIG_ERROR
+} drover_migration_state;
+
+/* "queued", "post-copy", ... */
+const char *drover_migration_state_name(drover_migration_state state);
+
+#define DROVER_NAME_MAX 255
+
+/* One migration record, as the state db (state.path) holds it. */
+typedef struct drover_migration {
+    int64_t id;
+    char instance_name[DROVER_NAME_MAX + 1];
+    char instance_uuid[40];
+    char source[DROVER_NAME_MAX + 1];
+    char destination[DROVER_NAME_MAX + 1];   /* "" until chosen */
+    char policy[32];                         /* "adaptive", "nova" */
+    drover_migration_state state;
+    char owner_host[DROVER_NAME_MAX + 1];    /* the process running it */
+    int64_t owner_pid;
+    bool owner_alive;                        /* false for an orphan (see reconcile) */
+    int64_t created_ms, started_ms, ended_ms;    /* ms since the epoch; 0 = not yet */
+    uint64_t memory_mib;
+    /* the latest job-stats sample */
+    uint64_t data_total, data_processed, data_remaining;   /* bytes */
+    uint64_t transfer_bps, dirty_bps;        /* bytes per second */
+    uint64_t iteration;
+    uint64_t downtime_ms;                    /* the maximum downtime in force */
+    int64_t eta_ms;                          /* -1 = unknown */
+    /* the policy's (or an operator's) last action and why */
+    char action[24];
+    char action_why[320];
+    /* libvirt's figures once it ended; -1 = unknown */
+    int64_t final_downtime_ms, final_total_ms;
+    char message[1024];                      /* the error, or where the guest is */
+} drover_migration;
+
+typedef enum drover_migration_event {
+    DROVER_MIG_EV_QUEUED = 0,      /* waiting for a slot of its source (max_concurrent) */
+    DROVER_MIG_EV_STARTED,         /* the destination is chosen; the copy begins */
+    DROVER_MIG_EV_SAMPLE,          /* a job-stats sample */
+    DROVER_MIG_EV_ACTION,          /* the policy or an operator acted */
+    DROVER_MIG_EV_STATE,           /* the state changed (post-copy, ...) */
+    DROVER_MIG_EV_DONE             /* the record is settled */
+} drover_migration_event;
+
+typedef struct drover_migrate_opts {
+    const char *dest;              /* NULL: the scheduler chooses */
+    const char *policy;            /* NULL: migration.policy */
+    int bandwidth_mib;             /* < 0: migration.bandwidth_mib; 0 = unlimited */
+    bool post_copy;                /* permit post-copy for this one */
+    /* Called from the calling thread for every event, with the record as it
+     * is then; may be NULL.  Must not call back into the same context. */
+    void (*progress)(void *arg, drover_migration_event ev, const drover_migration *m);
+    /* Polled with every sample: true aborts the migration (the guest stays
+     * on the source; refused once in post-copy).  May be NULL. */
+    bool (*cancelled)(void *arg);
+    void *arg;
+} drover_migrate_opts;
+
+/* Live-migrate instance (name or UUID), as `drover migrate` does: the
+ * pre-checks, the queue, the scheduler's destination (or opts->dest),
+ * virDomainMigrateToURI3 peer-to-peer, the monitor and the convergence
+ * policy, then the outcome verified on both libvirts.  opts NULL: the
+ * configuration's defaults.
+ *   0: the migration ran and *out is its settled record: look at
+ *      out->state (completed, failed, cancelled, or error with the message
+ *      saying where the guest is);
+ *  -1: nothing was migrated: err says why (NOT_FOUND, INVALID, NO_VALID_HOST
+ *      with the scheduler's reason, CONFIG, UNREACHABLE, LIBVIRT).  out->id
+ *      is non-zero when a record was made and settled meanwhile. */
+int drover_migrate(drover_ctx *ctx, const char *instance, const drover_migrate_opts *opts,
+                   drover_migration *out, drover_error *err);
+
+/* The records by id; all = false: only those not settled (queued,
+ * preparing, running, post-copy, error).  Free *out with free(). */
+int drover_migration_list(drover_ctx *ctx, bool all, drover_migration **out, size_t *n,
+                          drover_error *err);
+
+/* One record: key is an id ("42") or an instance's name or UUID (its newest
+ * record).  NOT_FOUND when there is none. */
+int drover_migration_get(drover_ctx *ctx, const char *key, drover_migration *out,
+                         drover_error *err);
+
+/* Steer a migration another process (or thread) runs, through its source's
+ * libvirt; the request is recorded and the owner reports the end.
+ * Abort: a queued one is cancelled at once, a running one aborted (CONFLICT
+ * in post-copy: it can only complete).  Force-complete: post-copy when
+ * permitted, else the guest is paused until the copy completes. */
+int drover_migration_abort(drover_ctx *ctx, int64_t id, drover_error *err);
+int drover_migration_force_complete(drover_ctx *ctx, int64_t id, drover_error *err);
+
+/* Settle the records whose owner is gone from what both libvirts say (a job
+ * still running is watched to its end when watch is true), as `drover
+ * migration reconcile` does.  *settled counts the records that reached a
+ * final state, *left those left as they were (a host could not be asked, a
+ * job still running); either may be NULL. */
+int drover_migration_reconcile(drover_ctx *ctx, bool watch, size_t *settled, size_t *left,
+                               drover_error *err);
+
+/* ---------------------------------------------------------------- drain */
+
+typedef struct drover_drain_guest {
+    char instance[DROVER_NAME_MAX + 1];
+    char uuid[40];
+    bool moved;                    /* it runs on destination now */
+    char destination[DROVER_NAME_MAX + 1];
+    int64_t migration_id;          /* 0: no migration was started */
+    char reason[1024];             /* when not moved: the scheduler's or the record's */
+} drover_drain_guest;
+
+typedef struct drover_drain_result {
+    drover_drain_guest *guests;
+    size_t n;
+    bool agent_up;                 /* the host's agent was heartbeating */
+    bool empty;                    /* the host runs no guest any more */
+    size_t remaining;              /* guests still running or paused there */
+} drover_drain_result;
+
+/* Empty host, as `drover host drain` does: disable it (reason "drain"),
+ * then live-migrate every running or paused guest to hosts the scheduler
+ * picks, migration.max_concurrent at a time.  progress (may be NULL) is
+ * called as each guest is settled, one call at a time.  0 with *out filled
+ * (out->empty says whether it worked); -1 when nothing could be done.
+ * Clear *out with drover_drain_result_clear(). */
+int drover_drain(drover_ctx *ctx, const char *host,
+                 void (*progress)(void *arg, const drover_drain_guest *g), void *arg,
+                 drover_drain_result *out, drover_error *err);
+void drover_drain_result_clear(drover_drain_result *res);
 
 #ifdef __cplusplus
 }

@@ -6,20 +6,34 @@
 # tests/harness/lvhosts.sh) with a guest on the first, runs one agent
 # (droverd) per host on the SQLite backend, and prints what `drover` sees:
 # the liveness table and the host reports.  Then it kills one agent with
-# SIGKILL and shows that host going DOWN, and stops everything it started.
+# SIGKILL and shows that host going DOWN, brings it back, migrates the guest
+# live to the second host with `drover migrate` (a progress bar on a
+# terminal, plain lines otherwise), shows the migration record, drains the
+# second host with `drover host drain`, and stops everything it started.
 #
-#   scripts/demo.sh [--keep]     --keep: leave the cluster running, print how to stop it
+#   scripts/demo.sh [--keep] [--no-deps]
+#     --keep:    leave the cluster running, print how to stop it
+#     --no-deps: do not run scripts/deps.sh (everything is installed already)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build/demo
 keep=0
-[ "${1:-}" = --keep ] && keep=1
+deps=1
+for a in "$@"; do
+    case $a in
+        --keep) keep=1 ;;
+        --no-deps) deps=0 ;;
+        *) echo "usage: scripts/demo.sh [--keep] [--no-deps]" >&2; exit 2 ;;
+    esac
+done
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "installing what is missing"
-"$top/scripts/deps.sh" test
+if [ $deps = 1 ]; then
+    say "installing what is missing"
+    "$top/scripts/deps.sh" test
+fi
 
 say "building drover"
 cd "$top"
@@ -64,12 +78,13 @@ log = { level = "warning"; };
 CONF
 export DROVER_CONF=$work/drover.conf
 drover=$build/cmd/drover
-for k in 1 2; do
-    uri_var=LV_$k; p2p_var=LV_${k}_P2P
+start_agent() {
+    local k=$1 uri_var=LV_$1 p2p_var=LV_${1}_P2P
     "$build/cmd/droverd" --host "lvhost-$k" --libvirt-uri "${!uri_var}" \
         --migration-uri "${!p2p_var}" 2>>"$work/agent-$k.log" &
-    agents+=($!)
-done
+    agents[k - 1]=$!
+}
+for k in 1 2; do start_agent "$k"; done
 for _ in $(seq 1 50); do
     [ "$("$drover" --json service list 2>/dev/null | grep -c '"state": "UP"')" = 2 ] && break
     sleep 0.2
@@ -90,6 +105,30 @@ t0=$(date +%s%N)
 until [ "$("$drover" service is-up lvhost-2 2>/dev/null)" = DOWN ]; do sleep 0.1; done
 echo "lvhost-2 DOWN after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 "$drover" service list
+
+say "lvhost-2's agent comes back"
+start_agent 2
+until [ "$("$drover" service is-up lvhost-2 2>/dev/null)" = UP ]; do sleep 0.1; done
+"$drover" service list
+
+say "drover migrate web1 --to lvhost-2 --bandwidth 32   (live, peer-to-peer)"
+"$drover" migrate web1 --to lvhost-2 --bandwidth 32
+say "drover migration show web1"
+"$drover" migration show web1
+
+say "a second guest on lvhost-2, then: drover host drain lvhost-2"
+"$top/tests/harness/lvhosts.sh" guest-xml web2 64 "wss=4" >"$work/web2.xml"
+virsh -q -c "$LV_2" create "$work/web2.xml" >/dev/null
+# both agents report every second: wait until lvhost-2's report lists web1 and web2
+for _ in $(seq 1 50); do
+    "$drover" --json host show lvhost-2 2>/dev/null | grep -q '"web2"' && break
+    sleep 0.2
+done
+"$drover" host drain lvhost-2
+say "drover service list   (lvhost-2 disabled: drain)"
+"$drover" service list
+say "drover migration list --all"
+"$drover" migration list --all
 
 if [ $keep = 1 ]; then
     say "left running: DROVER_CONF=$work/drover.conf; stop with:"
