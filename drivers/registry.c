@@ -151,6 +151,28 @@ int dv_sg_get_states(dv_sg *sg, const char *group, drover_member **members,
     return 0;
 }
 
+int dv_sg_get_summaries(dv_sg *sg, const char *group, dv_summary_list *out, drover_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!sg->ops->get_summaries && !sg->ops->get_all)
+        return unsupported(sg, "get_summaries", err);
+    if (check_names("get_summaries", group, NULL, err) < 0)
+        return -1;
+    if (sg->ops->get_summaries)
+        return sg->ops->get_summaries(sg, group, out, err);
+    if (sg->ops->get_all(sg, group, &out->members, &out->n, err) < 0)
+        return -1;
+    if (out->n && !(out->sums = calloc(out->n, sizeof *out->sums))) {
+        dv_summary_list_free(out);
+        return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_SERVICEGROUP, "out of memory");
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        out->sums[i].report = out->members[i].report;
+        out->sums[i].stored = out->members[i].report_json != NULL;
+    }
+    return 0;
+}
+
 int dv_sg_get(dv_sg *sg, const char *group, const char *host,
               drover_member *member, drover_error *err)
 {

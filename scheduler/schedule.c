@@ -21,13 +21,63 @@ static int live_from_config(const dv_config *cfg, dv_live_check **out, drover_er
     return dv_live_libvirt_new(&lo, out, err);
 }
 
+/* The hosts' states hold summaries, without the CPU XML; the live checks'
+ * prepare step reads the source's (the guest may pass the host CPU
+ * through), so it gets the source's full report, read then: one member,
+ * not the fleet. */
+typedef struct with_source {
+    dv_live_check base;
+    dv_live_check *inner;
+    dv_sg *sg;
+    const char *group;
+    dv_hosts *hosts;
+    dv_host_state *source;
+    const drover_report *summary;  /* what source->report was */
+    drover_member full;
+} with_source;
+
+static int prepare_with_source(dv_live_check *lc, const dv_sched_request *r, drover_error *err)
+{
+    with_source *w = (with_source *)lc;
+
+    if (!w->inner->prepare)
+        return 0;
+    if (r->source && r->source->report && !r->source->report->cpu_xml &&
+        (w->source = dv_hosts_find(w->hosts, r->source->host))) {
+        if (dv_sg_get(w->sg, w->group, w->source->host, &w->full, err) < 0) {
+            dv_err_prefix(err, "reading the report of source host %s", w->source->host);
+            return -1;
+        }
+        if (w->full.report) {
+            w->summary = w->source->report;
+            w->source->report = w->full.report;
+        }
+    }
+    return w->inner->prepare(w->inner, r, err);
+}
+
+static int check_with_source(dv_live_check *lc, const dv_host_state *dest,
+                             const dv_sched_request *r, char *why, size_t len)
+{
+    with_source *w = (with_source *)lc;
+    return w->inner->check(w->inner, dest, r, why, len);
+}
+
+/* Put the summary back: the full report goes with w. */
+static void with_source_fini(with_source *w)
+{
+    if (w->source && w->summary)
+        w->source->report = w->summary;
+    drover_member_clear(&w->full);
+}
+
 int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const dv_sched_opts *o,
                 dv_sched_result *res, drover_error *err)
 {
     dv_live_check *own = NULL;
     dv_hosts hosts = { 0 };
-    drover_member *m = NULL;
-    size_t n = 0;
+    dv_summary_list sums;
+    with_source w;
     int64_t now;
     dv_sched s;
     int rc = -1;
@@ -40,13 +90,18 @@ int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const dv_sched_
         return -1;
     if (!o->live && live_from_config(cfg, &own, err) < 0)
         goto out;
-    if (dv_sg_get_all(sg, cfg->agent.group, &m, &n, err) < 0)
+    if (dv_sg_get_summaries(sg, cfg->agent.group, &sums, err) < 0)
         goto out;
     now = dv_wall_ms();
-    if (dv_hosts_build(m, n, db, now, &hosts, err) < 0)
+    if (dv_hosts_build_summaries(&sums, db, now, &hosts, err) < 0)
         goto out;
-    rc = dv_find_destination(&s, &hosts, o->live ? o->live : own, o->claim ? db : NULL, now, o,
-                             res, err);
+    w = (with_source){ .base = { .name = "with_source", .prepare = prepare_with_source,
+                                 .check = check_with_source },
+                       .inner = o->live ? o->live : own, .sg = sg, .group = cfg->agent.group,
+                       .hosts = &hosts };
+    w.base.name = w.inner->name;
+    rc = dv_find_destination(&s, &hosts, &w.base, o->claim ? db : NULL, now, o, res, err);
+    with_source_fini(&w);
     res->hosts = hosts;          /* the verdicts borrow the host names */
     memset(&hosts, 0, sizeof hosts);
 out:
