@@ -39,8 +39,11 @@ static const char *const steps[] = {
      * (get_summaries decodes its report instead); '': a report that does
      * not decode.  And the instance -> host index, filled here from the
      * reports already stored (json_each reads more leniently than the
-     * decoder, so the index may name a host more, never one less). */
+     * decoder, so the index may name a host more, never one less).
+     * instances_hash: the hash of the indexed names and UUIDs, so a
+     * heartbeat rewrites the index only when the guests changed. */
     "ALTER TABLE member ADD COLUMN summary BLOB;"
+    "ALTER TABLE member ADD COLUMN instances_hash INTEGER;"
     "CREATE INDEX member_summary ON member"
     "  (grp, host, last_seen_ms, forced_down, disabled, disabled_reason, summary);"
     "CREATE TABLE member_instance ("

@@ -9,7 +9,7 @@
 #include "drivers/servicegroup.h"
 
 enum { S_JOIN, S_HEARTBEAT, S_IS_UP, S_GET_ALL, S_GET, S_LEAVE, S_DISABLE, S_FORCE, S_STATES,
-       S_INST_DEL, S_INST_ADD, S_SUMMARIES, S_LEGACY, S_FIND };
+       S_INST_DEL, S_INST_ADD, S_SUMMARIES, S_LEGACY, S_FIND, S_INST_HASH };
 
 /* One row of get_states while it is read: strings are offsets into the
  * scratch text, since the text buffer moves as it grows. */

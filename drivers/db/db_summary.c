@@ -1,17 +1,54 @@
 /* db_summary.c - the db driver's heartbeat, which keeps each report's
  * placement summary (core/report.h) and the instance -> host index in the
  * same transaction as the report, and the reads they serve. */
+#include "core/hash.h"
 #include "core/model.h"
 #include "drivers/db/db.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* The member_instance rows of one host: the instances its report lists. */
+/* Of the names and UUIDs the index holds; never 0 (0: unknown). */
+static int64_t instances_hash(const drover_report *r)
+{
+    uint64_t h = DV_FNV_OFFSET;
+    for (size_t i = 0; r && i < r->n_instances; i++) {
+        const char *nm = r->instances[i].name ? r->instances[i].name : "";
+        const char *id = r->instances[i].uuid ? r->instances[i].uuid : "";
+        h = dv_fnv1a(nm, strlen(nm) + 1, h);
+        h = dv_fnv1a(id, strlen(id) + 1, h);
+    }
+    h &= INT64_MAX;
+    return h ? (int64_t)h : 1;
+}
+
+/* The member_instance rows of one host: the instances its report lists,
+ * rewritten only when they are not those indexed already. */
 static int index_instances(db_sg *d, const char *group, const char *host, const drover_report *r,
                            drover_error *err)
 {
-    sqlite3_stmt *st = db_stmt(d, S_INST_DEL,
+    int64_t want = instances_hash(r);
+    sqlite3_stmt *st = db_stmt(d, S_FIND,
+                               "SELECT instances_hash FROM member WHERE grp = ?1 AND host = ?2",
+                               group, host, err);
+    bool same;
+
+    if (!st)
+        return -1;
+    same = r && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == want;
+    sqlite3_reset(st);
+    if (same)
+        return 0;
+    if (r) {
+        if (!(st = db_stmt(d, S_INST_HASH,
+                           "UPDATE member SET instances_hash = ?3 WHERE grp = ?1 AND host = ?2",
+                           group, host, err)))
+            return -1;
+        sqlite3_bind_int64(st, 3, want);
+        if (dv_sqlite_exec_stmt(d->h, st, "indexing a host's instances", err) < 0)
+            return -1;
+    }
+    st = db_stmt(d, S_INST_DEL,
                                "DELETE FROM member_instance WHERE grp = ?1 AND host = ?2", group,
                                host, err);
 
