@@ -53,7 +53,7 @@ static void list_table(const drover_member *m, const dv_member_summary *sums, si
                drover_liveness_name(m[i].state), r->hypervisor_type,
                dv_version_format(r->hypervisor_version, ver, sizeof ver), r->arch,
                (unsigned long long)r->memory_total_mib, (unsigned long long)r->memory_free_mib,
-               r->vcpus, r->n_instances);
+               r->vcpus, sums[i].n_instances);
     }
 }
 
@@ -113,7 +113,7 @@ int cmd_host(dv_cli *cli, int argc, char **argv)
         }
     } else if (!cli->json) {
         dv_summary_list l;
-        if (dv_sg_get_summaries(sg, group, &l, &err) < 0)
+        if (dv_sg_get_summaries(sg, group, false, &l, &err) < 0)
             rc = dv_cli_fail(cli, &err);
         else
             list_table(l.members, l.sums, l.n);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "core/model.h"
@@ -68,18 +69,25 @@ dv_arena *dv_arena_new(void);          /* NULL on ENOMEM */
 void dv_arena_free(dv_arena *a);
 /* A NUL-terminated copy of n bytes of s in the arena; NULL on ENOMEM. */
 char *dv_arena_strndup(dv_arena *a, const char *s, size_t n);
-/* Decode the summary at the start of text (len bytes; what follows its
- * final newline is not read).  *used: the summary's bytes with the newline.
- * Anything else gives DROVER_ERR_CORRUPT naming the field. */
-int dv_summary_decode(dv_arena *a, const char *text, size_t len, size_t *used,
-                      drover_report **out, drover_error *err);
-
 /* Members with the summary of each one's report: what get_summaries lists
  * (drivers/servicegroup.h). */
 typedef struct dv_member_summary {
-    const drover_report *report;   /* NULL: no report, or one that does not decode */
+    /* NULL: no report, or one that does not decode.  Its instance list may
+     * be left out (instances NULL, n_instances 0: see get_summaries);
+     * n_instances and memory_used_mib below count them either way. */
+    const drover_report *report;
     bool stored;                   /* a report is stored (decodable or not) */
+    size_t n_instances;
+    uint64_t memory_used_mib;      /* the sum of the instances' memory_mib */
 } dv_member_summary;
+
+/* Decode the summary at the start of text (len bytes; what follows its
+ * final newline is not read) into ms (report, n_instances,
+ * memory_used_mib); instances false leaves the instance list out of the
+ * report.  *used: the summary's bytes with the newline.  Anything else
+ * gives DROVER_ERR_CORRUPT naming the field (ms->report NULL). */
+int dv_summary_decode(dv_arena *a, const char *text, size_t len, bool instances, size_t *used,
+                      dv_member_summary *ms, drover_error *err);
 
 typedef struct dv_summary_list {
     drover_member *members;        /* their report_json and report may be NULL */

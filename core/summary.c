@@ -202,27 +202,38 @@ static uint64_t get_u64(reader *r, const char *field, uint64_t max)
     return v;
 }
 
-/* A NUL-terminated copy in the strings area (sized by the caller). */
-static char *get_str(reader *r, const char *field)
+/* The next string's length; r->p is then at its first byte. */
+static size_t str_len(reader *r, const char *field)
 {
     uint64_t n = 0;
     const char *start = r->p;
-    char *s;
 
     if (r->bad)
-        return NULL;
+        return 0;
     while (r->p < r->end && *r->p >= '0' && *r->p <= '9' && r->p - start < 8)
         n = n * 10 + (uint64_t)(*r->p++ - '0');
     if (r->p == start || r->p == r->end || *r->p != ':' ||
         n > (uint64_t)(r->end - r->p - 1) || memchr(r->p + 1, '\0', (size_t)n)) {
         r->bad = field;
-        return NULL;
+        return 0;
     }
+    r->p++;
+    return (size_t)n;
+}
+
+/* A NUL-terminated copy in the strings area (sized by the caller). */
+static char *get_str(reader *r, const char *field)
+{
+    size_t n = str_len(r, field);
+    char *s;
+
+    if (r->bad)
+        return NULL;
     s = r->strings;
-    memcpy(s, r->p + 1, (size_t)n);
+    memcpy(s, r->p, n);
     s[n] = '\0';
     r->strings += n + 1;
-    r->p += 1 + n;
+    r->p += n;
     return s;
 }
 
@@ -251,15 +262,39 @@ static void read_head(reader *r, drover_report *rep, uint64_t *n_inst)
         r->bad = "schema";
 }
 
-int dv_summary_decode(dv_arena *a, const char *text, size_t len, size_t *used,
-                      drover_report **out, drover_error *err)
+/* The bytes of the four strings after the numbers (0 when they do not
+ * read: the decode then stops at the same place). */
+static size_t head_strings(reader r)
+{
+    size_t sum = 0;
+    for (int k = 0; k < 4 && !r.bad; k++) {
+        size_t n = str_len(&r, "a string");
+        sum += n;
+        r.p += n;
+    }
+    return r.bad ? (size_t)(r.end - r.p) : sum;
+}
+
+/* Past one instance without keeping it: its memory; its strings checked. */
+static uint64_t skip_instance(reader *r)
+{
+    uint64_t mib = get_u64(r, "an instance's memory_mib", UINT32_MAX);
+    for (int k = 0; k < 3 && !r->bad; k++)
+        r->p += str_len(r, "an instance's strings");
+    return mib;
+}
+
+int dv_summary_decode(dv_arena *a, const char *text, size_t len, bool instances, size_t *used,
+                      dv_member_summary *ms, drover_error *err)
 {
     reader r = { .p = text, .end = text + len };
     drover_report head = { 0 }, *rep;
-    uint64_t n_inst = 0;
+    uint64_t n_inst = 0, n_keep;
     size_t need;
 
-    *out = NULL;
+    ms->report = NULL;
+    ms->n_instances = 0;
+    ms->memory_used_mib = 0;
     if (used)
         *used = 0;
     if (len < sizeof MAGIC - 1 || memcmp(text, MAGIC, sizeof MAGIC - 1) != 0)
@@ -268,33 +303,43 @@ int dv_summary_decode(dv_arena *a, const char *text, size_t len, size_t *used,
     read_head(&r, &head, &n_inst);
     if (r.bad)
         return corrupt(r.bad, err);
-    /* strings: at most the bytes left, plus a NUL for each of 4 + 3n */
-    need = sizeof *rep + (size_t)n_inst * sizeof(drover_instance) +
-           (size_t)(r.end - r.p) + 4 + 3 * (size_t)n_inst;
+    n_keep = instances ? n_inst : 0;
+    /* strings: at most the bytes left, plus a NUL for each of 4 + 3n;
+     * without the instances, the four strings' bytes exactly */
+    need = sizeof *rep + (size_t)n_keep * sizeof(drover_instance) +
+           (instances ? (size_t)(r.end - r.p) : head_strings(r)) + 4 + 3 * (size_t)n_keep;
     if (!(rep = arena_alloc(a, need)))
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_REPORT, "out of memory");
     *rep = head;
-    rep->instances = (drover_instance *)(rep + 1);
-    rep->n_instances = (size_t)n_inst;
-    r.strings = (char *)(rep->instances + n_inst);
+    rep->instances = n_keep ? (drover_instance *)(rep + 1) : NULL;
+    rep->n_instances = (size_t)n_keep;
+    r.strings = (char *)(rep + 1) + n_keep * sizeof(drover_instance);
     rep->host = get_str(&r, "host");
     rep->hypervisor_type = get_str(&r, "hypervisor_type");
     rep->arch = get_str(&r, "arch");
     rep->migration_uri = get_str(&r, "migration_uri");
     for (size_t i = 0; i < n_inst && !r.bad; i++) {
         drover_instance *in = &rep->instances[i];
+        if (!instances) {
+            ms->memory_used_mib += skip_instance(&r);
+            continue;
+        }
         in->memory_mib = get_u64(&r, "an instance's memory_mib", UINT32_MAX);
         in->name = get_str(&r, "an instance's name");
         in->uuid = get_str(&r, "an instance's uuid");
         in->state = get_str(&r, "an instance's state");
+        ms->memory_used_mib += in->memory_mib;
     }
     if (!r.bad && (r.p == r.end || *r.p != '\n'))
         r.bad = "the end";
-    if (r.bad)
+    if (r.bad) {
+        ms->memory_used_mib = 0;
         return corrupt(r.bad, err);   /* the block stays in the arena, unused */
+    }
     if (used)
         *used = (size_t)(r.p + 1 - text);
-    *out = rep;
+    ms->report = rep;
+    ms->n_instances = (size_t)n_inst;
     return 0;
 }
 

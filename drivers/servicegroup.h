@@ -79,10 +79,20 @@ typedef struct dv_sg_ops {
     /* Every member of group, sorted by host, with the placement summary of
      * its report (core/report.h) instead of the report: what the scheduler
      * and `host list` read.  The members' report_json and report may be
-     * NULL.  Optional: dv_sg_get_summaries() falls back to get_all (the
-     * summaries are then the full reports).  Free with dv_summary_list_free. */
-    int (*get_summaries)(dv_sg *sg, const char *group, dv_summary_list *out,
+     * NULL.  instances false: the summaries' instance lists may be left out
+     * (their counts and memory stay), for callers that find instances with
+     * find_instance.  Optional: dv_sg_get_summaries() falls back to get_all
+     * (the summaries are then the full reports).  Free with
+     * dv_summary_list_free. */
+    int (*get_summaries)(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,
                          drover_error *err);
+    /* The hosts whose last report lists an instance named key or with UUID
+     * key (ASCII case ignored), whatever its state: an index lookup, every
+     * such host (it may name one more, never one less).  *hosts is one
+     * malloc'ed block (free(*hosts) frees the names too).  Optional: NULL
+     * means the caller reads every member's instance list. */
+    int (*find_instance)(dv_sg *sg, const char *group, const char *key, char ***hosts,
+                         size_t *n, drover_error *err);
 } dv_sg_ops;
 
 /* The registry.  NULL (and err set) when no driver has that name. */
@@ -110,7 +120,12 @@ int dv_sg_get_states(dv_sg *sg, const char *group, drover_member **members,
                      size_t *n, drover_error *err);
 /* get_summaries, or for a driver without it get_all (each summary is then
  * the member's full report). */
-int dv_sg_get_summaries(dv_sg *sg, const char *group, dv_summary_list *out, drover_error *err);
+int dv_sg_get_summaries(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,
+                        drover_error *err);
+/* Does the driver answer find_instance? */
+bool dv_sg_has_find_instance(const dv_sg *sg);
+int dv_sg_find_instance(dv_sg *sg, const char *group, const char *key, char ***hosts, size_t *n,
+                        drover_error *err);
 int dv_sg_get(dv_sg *sg, const char *group, const char *host,
               drover_member *member, drover_error *err);
 int dv_sg_leave(dv_sg *sg, const char *group, const char *host, drover_error *err);

@@ -32,8 +32,12 @@ static const char *intern(interned *t, const char *s)
     return s;
 }
 
-static void state_from_member(dv_host_state *h, const drover_member *m, const drover_report *r)
+/* ms: the member's summary (NULL: the member holds its full report). */
+static void state_from_member(dv_host_state *h, const drover_member *m,
+                              const dv_member_summary *ms)
 {
+    const drover_report *r = ms ? ms->report : m->report;
+
     memset(h, 0, sizeof *h);
     h->host = m->host;
     h->name_hash = dv_host_name_hash(m->host);
@@ -55,6 +59,10 @@ static void state_from_member(dv_host_state *h, const drover_member *m, const dr
     h->memory_free_mib = r->memory_free_mib;
     /* Nova counts what is allocated to guests, whatever their power state:
      * a stopped guest may be started again and needs its memory back. */
+    if (ms) {
+        h->memory_used_mib = ms->memory_used_mib;
+        return;
+    }
     for (size_t i = 0; i < r->n_instances; i++)
         h->memory_used_mib += r->instances[i].memory_mib;
 }
@@ -71,7 +79,7 @@ static int build(dv_hosts *out, drover_member *members, const dv_member_summary 
     }
     for (size_t i = 0; i < n; i++) {
         dv_host_state *h = &out->v[i];
-        state_from_member(h, &members[i], sums ? sums[i].report : members[i].report);
+        state_from_member(h, &members[i], sums ? &sums[i] : NULL);
         h->hypervisor_type = intern(&types, h->hypervisor_type);
         h->arch = intern(&arches, h->arch);
         if (claims && h->has_report &&

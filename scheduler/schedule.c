@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "drivers/servicegroup.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The libvirt live checks as controller = { } configures them. */
@@ -71,12 +72,85 @@ static void with_source_fini(with_source *w)
     drover_member_clear(&w->full);
 }
 
+/* The hosts the driver's instance index names get their full report (the
+ * others keep a summary without its instance list), so the lookup in
+ * dv_find_destination reads a handful of reports, not the fleet's. */
+#define MAX_INDEXED 64
+typedef struct indexed {
+    dv_host_state *h[MAX_INDEXED];
+    const drover_report *summary[MAX_INDEXED];
+    drover_member full[MAX_INDEXED];
+    size_t n;
+} indexed;
+
+static void indexed_fini(indexed *ix)
+{
+    for (size_t i = 0; i < ix->n; i++) {
+        ix->h[i]->report = ix->summary[i];
+        drover_member_clear(&ix->full[i]);
+    }
+    ix->n = 0;
+}
+
+/* A host that left since the index named it is skipped, as a scan would. */
+static int indexed_load(indexed *ix, dv_sg *sg, const char *group, dv_hosts *hosts,
+                        char **names, size_t n, drover_error *err)
+{
+    for (size_t i = 0; i < n && i < MAX_INDEXED; i++) {
+        dv_host_state *h = dv_hosts_find(hosts, names[i]);
+        drover_member *m = &ix->full[ix->n];
+        drover_error local;
+
+        if (!h || !h->report)
+            continue;
+        if (dv_sg_get(sg, group, names[i], m, &local) < 0) {
+            if (local.code == DROVER_ERR_NOT_FOUND)
+                continue;
+            *err = local;
+            return -1;
+        }
+        if (!m->report) {
+            drover_member_clear(m);
+            continue;
+        }
+        ix->h[ix->n] = h;
+        ix->summary[ix->n] = h->report;
+        h->report = m->report;
+        ix->n++;
+    }
+    return 0;
+}
+
+/* Members and their summaries, as host states. */
+static int read_hosts(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const char *instance,
+                      int64_t now, dv_hosts *hosts, indexed *ix, drover_error *err)
+{
+    const char *group = cfg->agent.group;
+    char **names = NULL;
+    size_t n_names = 0;
+    dv_summary_list sums;
+    /* no index, or one that cannot answer: every summary's instance list */
+    bool use_index = instance && *instance && dv_sg_has_find_instance(sg) &&
+                     dv_sg_find_instance(sg, group, instance, &names, &n_names, NULL) == 0 &&
+                     n_names <= MAX_INDEXED;
+    int rc;
+
+    if (dv_sg_get_summaries(sg, group, !use_index, &sums, err) < 0 ||
+        dv_hosts_build_summaries(&sums, db, now, hosts, err) < 0) {
+        free(names);
+        return -1;
+    }
+    rc = use_index ? indexed_load(ix, sg, group, hosts, names, n_names, err) : 0;
+    free(names);
+    return rc;
+}
+
 int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const dv_sched_opts *o,
                 dv_sched_result *res, drover_error *err)
 {
     dv_live_check *own = NULL;
     dv_hosts hosts = { 0 };
-    dv_summary_list sums;
+    indexed ix = { .n = 0 };
     with_source w;
     int64_t now;
     dv_sched s;
@@ -90,10 +164,8 @@ int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const dv_sched_
         return -1;
     if (!o->live && live_from_config(cfg, &own, err) < 0)
         goto out;
-    if (dv_sg_get_summaries(sg, cfg->agent.group, &sums, err) < 0)
-        goto out;
     now = dv_wall_ms();
-    if (dv_hosts_build_summaries(&sums, db, now, &hosts, err) < 0)
+    if (read_hosts(cfg, sg, db, o->instance, now, &hosts, &ix, err) < 0)
         goto out;
     w = (with_source){ .base = { .name = "with_source", .prepare = prepare_with_source,
                                  .check = check_with_source },
@@ -102,9 +174,11 @@ int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const dv_sched_
     w.base.name = w.inner->name;
     rc = dv_find_destination(&s, &hosts, &w.base, o->claim ? db : NULL, now, o, res, err);
     with_source_fini(&w);
+    indexed_fini(&ix);
     res->hosts = hosts;          /* the verdicts borrow the host names */
     memset(&hosts, 0, sizeof hosts);
 out:
+    indexed_fini(&ix);
     dv_hosts_free(&hosts);
     dv_live_libvirt_free(own);
     dv_sched_fini(&s);

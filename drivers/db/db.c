@@ -478,4 +478,5 @@ const dv_sg_ops dv_sg_db_ops = {
     .set_disabled = db_set_disabled,
     .set_forced_down = db_set_forced_down,
     .get_summaries = db_get_summaries,
+    .find_instance = db_find_instance,
 };

@@ -9,7 +9,7 @@
 #include "drivers/servicegroup.h"
 
 enum { S_JOIN, S_HEARTBEAT, S_IS_UP, S_GET_ALL, S_GET, S_LEAVE, S_DISABLE, S_FORCE, S_STATES,
-       S_INST_DEL, S_INST_ADD, S_SUMMARIES, S_LEGACY, S_FIND, S_INST_HASH };
+       S_INST_DEL, S_INST_ADD, S_SUMMARIES, S_LEGACY, S_FIND, S_INST_HASH, S_INSTANCE_HOSTS };
 
 /* One row of get_states while it is read: strings are offsets into the
  * scratch text, since the text buffer moves as it grows. */
@@ -47,6 +47,9 @@ drover_liveness db_judge(dv_sg *sg, int64_t now, int64_t last_seen, bool forced_
 int db_heartbeat(dv_sg *sg, const char *group, const char *host, const char *report_json,
                  drover_error *err);
 int db_leave(dv_sg *sg, const char *group, const char *host, drover_error *err);
-int db_get_summaries(dv_sg *sg, const char *group, dv_summary_list *out, drover_error *err);
+int db_get_summaries(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,
+                     drover_error *err);
+int db_find_instance(dv_sg *sg, const char *group, const char *key, char ***hosts, size_t *n,
+                     drover_error *err);
 
 #endif

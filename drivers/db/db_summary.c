@@ -5,6 +5,7 @@
 #include "core/model.h"
 #include "drivers/db/db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,7 +149,7 @@ static char *arena_text(dv_arena *a, const unsigned char *s, size_t n)
 
 /* A row of schema 2 not heartbeated since: summarise its report now. */
 static int legacy_summary(db_sg *d, const char *group, const char *host, dv_arena *a,
-                          dv_member_summary *ms, drover_error *err)
+                          bool instances, dv_member_summary *ms, drover_error *err)
 {
     sqlite3_stmt *st = db_stmt(d, S_LEGACY, "SELECT report FROM member WHERE grp = ?1 AND host = ?2",
                                group, host, err);
@@ -174,9 +175,7 @@ static int legacy_summary(db_sg *d, const char *group, const char *host, dv_aren
     if (rc < 0)
         return -1;
     if (sum) {
-        drover_report *r;
-        rc = dv_summary_decode(a, sum, sum_len, NULL, &r, err);
-        ms->report = rc == 0 ? r : NULL;
+        rc = dv_summary_decode(a, sum, sum_len, instances, NULL, ms, err);
         free(sum);
         if (rc < 0 && err && err->code == DROVER_ERR_NOMEM)
             return -1;
@@ -186,7 +185,8 @@ static int legacy_summary(db_sg *d, const char *group, const char *host, dv_aren
 
 /* One row: host, last_seen_ms, disabled, disabled_reason, forced_down, summary. */
 static int summary_row(db_sg *d, sqlite3_stmt *st, const char *group, int64_t now, dv_arena *a,
-                       drover_member *m, dv_member_summary *ms, drover_error *err)
+                       bool instances, drover_member *m, dv_member_summary *ms,
+                       drover_error *err)
 {
     const void *sum = sqlite3_column_blob(st, 5);
     size_t sum_len = (size_t)sqlite3_column_bytes(st, 5);
@@ -207,23 +207,21 @@ static int summary_row(db_sg *d, sqlite3_stmt *st, const char *group, int64_t no
     if (!m->host)
         return db_nomem(err);
     if (sqlite3_column_type(st, 5) == SQLITE_NULL)
-        return legacy_summary(d, group, m->host, a, ms, err);
+        return legacy_summary(d, group, m->host, a, instances, ms, err);
     ms->stored = true;
     if (sum_len) {
-        drover_report *r = NULL;
         drover_error local;
         /* a summary that does not read is a report that does not decode */
-        if (dv_summary_decode(a, sum, sum_len, NULL, &r, &local) < 0 &&
+        if (dv_summary_decode(a, sum, sum_len, instances, NULL, ms, &local) < 0 &&
             local.code == DROVER_ERR_NOMEM)
             return db_nomem(err);
-        ms->report = r;
     }
     return 0;
 }
 
-static int grow(dv_summary_list *l, size_t *cap)
+static int grow(dv_summary_list *l, size_t *cap, size_t guess)
 {
-    size_t nc = *cap ? *cap * 2 : 1024;
+    size_t nc = *cap ? *cap * 2 : guess;
     drover_member *m = realloc(l->members, nc * sizeof *m);
     dv_member_summary *s;
 
@@ -240,7 +238,8 @@ static int grow(dv_summary_list *l, size_t *cap)
 /* From the member_summary index alone: no report page is read, no JSON is
  * decoded (but for rows of schema 2 not heartbeated since the upgrade).
  * Host names, reasons and summaries go into one arena, the group once. */
-int db_get_summaries(dv_sg *sg, const char *group, dv_summary_list *out, drover_error *err)
+int db_get_summaries(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,
+                     drover_error *err)
 {
     db_sg *d = db_me(sg);
     sqlite3_stmt *st = db_stmt(d, S_SUMMARIES,
@@ -248,7 +247,7 @@ int db_get_summaries(dv_sg *sg, const char *group, dv_summary_list *out, drover_
                                " summary FROM member WHERE grp = ?1 ORDER BY host",
                                group, NULL, err);
     int64_t now = dv_clock_now(&sg->clock);
-    size_t cap = 0;
+    size_t cap = 0, guess = d->last_n + d->last_n / 8 + 16;
     char *g;
     int rc = SQLITE_DONE;
 
@@ -261,12 +260,12 @@ int db_get_summaries(dv_sg *sg, const char *group, dv_summary_list *out, drover_
         return db_nomem(err);
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n == cap && grow(out, &cap) < 0) {
+        if (out->n == cap && grow(out, &cap, guess) < 0) {
             db_nomem(err);
             break;
         }
-        if (summary_row(d, st, g, now, out->arena, &out->members[out->n], &out->sums[out->n],
-                        err) < 0)
+        if (summary_row(d, st, g, now, out->arena, instances, &out->members[out->n],
+                        &out->sums[out->n], err) < 0)
             break;
         out->n++;
     }
@@ -278,5 +277,51 @@ int db_get_summaries(dv_sg *sg, const char *group, dv_summary_list *out, drover_
         return -1;
     }
     sqlite3_reset(st);
+    d->last_n = out->n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- find_instance */
+
+/* From member_instance's name and UUID indexes; the names are packed after
+ * the array in one block. */
+int db_find_instance(dv_sg *sg, const char *group, const char *key, char ***hosts, size_t *n,
+                     drover_error *err)
+{
+    db_sg *d = db_me(sg);
+    sqlite3_stmt *st = db_stmt(d, S_INSTANCE_HOSTS,
+                               "SELECT host FROM member_instance WHERE grp = ?1 AND name = ?2"
+                               " UNION SELECT host FROM member_instance"
+                               " WHERE grp = ?1 AND uuid = ?2 COLLATE NOCASE",
+                               group, key, err);
+    char names[64][DV_NAME_MAX + 1];
+    size_t count = 0, bytes = 0;
+    char **v, *p;
+    int rc;
+
+    *hosts = NULL;
+    *n = 0;
+    if (!st)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < 64) {
+        snprintf(names[count], sizeof names[count], "%s", (const char *)sqlite3_column_text(st, 0));
+        bytes += strlen(names[count++]) + 1;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return dv_sqlite_fail(d->h, rc, "finding an instance's host", err);
+    if (rc == SQLITE_ROW)   /* more than 64 hosts: let the caller read them all */
+        return dv_err(err, DROVER_ERR_UNSUPPORTED, DROVER_FROM_DB,
+                      "instance %s is listed by more than 64 hosts", key);
+    if (!(v = malloc(count * sizeof *v + bytes + 1)))
+        return db_nomem(err);
+    p = (char *)(v + count);
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(names[i]) + 1;
+        v[i] = memcpy(p, names[i], len);
+        p += len;
+    }
+    *hosts = v;
+    *n = count;
     return 0;
 }
