@@ -650,7 +650,7 @@ static void test_summaries_upgrade(void)
     dv_sqlite_close(h);
     sg = open_sg(cfg);
     fake_now = T0;
-    ok(dv_sg_get_summaries(sg, "compute", &l, &err) == 0 && l.n == 2,
+    ok(dv_sg_get_summaries(sg, "compute", true, &l, &err) == 0 && l.n == 2,
        "get_summaries lists the members of a schema 2 file (%s)", err.message);
     if (l.n == 2) {
         const drover_report *r = l.sums[1].report;
