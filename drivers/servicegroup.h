@@ -81,7 +81,8 @@ typedef struct dv_sg_ops {
      * and `host list` read.  The members' report_json and report may be
      * NULL.  instances false: the summaries' instance lists may be left out
      * (their counts and memory stay), for callers that find instances with
-     * find_instance.  Optional: dv_sg_get_summaries() falls back to get_all
+     * find_instance; a driver keeps the lists find_instance does not cover
+     * (db: rows no heartbeat has written since the schema step).  Optional: dv_sg_get_summaries() falls back to get_all
      * (the summaries are then the full reports).  Free with
      * dv_summary_list_free. */
     int (*get_summaries)(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,

@@ -207,7 +207,9 @@ static int summary_row(db_sg *d, sqlite3_stmt *st, const char *group, int64_t no
     if (!m->host)
         return db_nomem(err);
     if (sqlite3_column_type(st, 5) == SQLITE_NULL)
-        return legacy_summary(d, group, m->host, a, instances, ms, err);
+        /* with its instance list whatever was asked: the instance index
+         * knows only what heartbeats since the upgrade wrote */
+        return legacy_summary(d, group, m->host, a, true, ms, err);
     ms->stored = true;
     if (sum_len) {
         drover_error local;
