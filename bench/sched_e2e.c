@@ -123,12 +123,16 @@ static void host_name(char *buf, size_t len, size_t i)
     snprintf(buf, len, "compute-%06zu.rack%02zu.example.net", i, i % 40);
 }
 
-static int populate(const dv_config *cfg, size_t n, size_t *bytes, drover_error *err)
+/* The handle stays open until the rounds are done: with zk a member is
+ * there only while the session that made its node lives. */
+static int populate(const dv_config *cfg, size_t n, size_t *bytes, dv_sg **out,
+                    drover_error *err)
 {
     char host[64];
     dv_sg *sg;
     int rc = 0;
 
+    *out = NULL;
     if (dv_sg_open(cfg, &sg, err) < 0)
         return -1;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -142,7 +146,10 @@ static int populate(const dv_config *cfg, size_t n, size_t *bytes, drover_error 
         rc = dv_sg_heartbeat(sg, cfg->agent.group, host, json, err);
         free(json);
     }
-    dv_sg_close(sg);
+    if (rc < 0)
+        dv_sg_close(sg);
+    else
+        *out = sg;
     return rc;
 }
 
@@ -263,13 +270,14 @@ int sched_e2e_main(int argc, char **argv)
         double t = wall_s();
         int r = rounds ? rounds : sizes[k] >= 100000 ? 5 : sizes[k] >= 10000 ? 11 : 21;
         int status = 0;
+        dv_sg *members = NULL;
         pid_t pid;
 
         /* one group per size, so the sizes need no cleaning between */
         char group[32];
         snprintf(group, sizeof group, "e2e-%zu", sizes[k]);
         if (dv_config_set_string(&cfg->agent.group, group, &err) < 0 ||
-            populate(cfg, sizes[k], &bytes, &err) < 0) {
+            populate(cfg, sizes[k], &bytes, &members, &err) < 0) {
             fprintf(stderr, "e2e: populating %zu: %s\n", sizes[k], err.message);
             rc = 1;
             break;
@@ -282,6 +290,7 @@ int sched_e2e_main(int argc, char **argv)
         if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
             WEXITSTATUS(status) != 0)
             rc = 1;
+        dv_sg_close(members);
     }
     teardown(driver);
     dv_config_free(cfg);
