@@ -282,8 +282,21 @@ int sched_e2e_main(int argc, char **argv)
             rc = 1;
             break;
         }
-        printf("  (%zu members, report %zu bytes, populated in %.1f s)\n", sizes[k], bytes,
-               wall_s() - t);
+        {
+            /* the steady state: every member heartbeats again, guests unchanged */
+            double first = wall_s() - t;
+            t = wall_s();
+            for (size_t i = 0; i < sizes[k] && rc == 0; i++) {
+                char host[64], *json;
+                host_name(host, sizeof host, i);
+                if (!(json = make_report(host, i, dv_wall_ms(), &err)) ||
+                    dv_sg_heartbeat(members, cfg->agent.group, host, json, &err) < 0)
+                    rc = 1;
+                free(json);
+            }
+            printf("  (%zu members, report %zu bytes, populated in %.1f s; heartbeats again: "
+                   "%.0f/s)\n", sizes[k], bytes, first, (double)sizes[k] / (wall_s() - t));
+        }
         fflush(stdout);
         if ((pid = fork()) == 0)
             _exit(rounds_run(cfg, sizes[k], r));
