@@ -7,8 +7,9 @@
  * kinds of sweep, each a list call followed by the state of every member:
  *  - the liveness sweep: get_states (every member without its report),
  *    all an evacuator's sweep needs;
- *  - the full sweep: get_all (every member with its report, decoded), what
- *    the scheduler needs.
+ *  - the full sweep: get_all (every member with its report, decoded);
+ *  - the summary sweep: get_summaries without instance lists, what the
+ *    scheduler and `host list` read now (drivers without the op: get_all).
  * The parts are also timed alone: the list calls, decoding N reports,
  * judging N states from records in memory, and is_up asked one member at a
  * time.  Prints members/s and how each sweep compares with Nova's anchor,
@@ -262,8 +263,37 @@ static int sweep(dv_sg *sg, lister list, const dv_config *cfg, const char *group
     return 0;
 }
 
+/* What a summary sweep reads of each member, kept so it is not optimised away. */
+static volatile size_t summary_sink;
+
+/* The summaries of the last summary sweep (their arena holds the packed
+ * strings of the members the sweep is handed); freed at the next call. */
+static dv_summary_list kept;
+
+/* get_summaries as a lister: the members go to the sweep, the summaries
+ * stay in `kept` */
+static int list_summaries(dv_sg *sg, const char *group, drover_member **members, size_t *n,
+                          drover_error *err)
+{
+    dv_summary_list l;
+    size_t shown = 0;
+
+    dv_summary_list_free(&kept);
+    if (dv_sg_get_summaries(sg, group, false, &l, err) < 0)
+        return -1;
+    for (size_t i = 0; i < l.n; i++)   /* what `host list` prints of each */
+        shown += l.sums[i].report ? l.sums[i].n_instances + l.sums[i].report->vcpus : 0;
+    summary_sink += shown;
+    *members = l.members;
+    *n = l.n;
+    l.members = NULL;                  /* the sweep frees them */
+    l.n = 0;
+    kept = l;
+    return 0;
+}
+
 typedef struct figures {
-    sweep_figures live, full;      /* get_states sweeps, get_all sweeps */
+    sweep_figures live, full, sum; /* get_states, get_all, get_summaries sweeps */
     double decode, is_up;          /* members/s */
     bool states_bare;              /* get_states listed no report */
 } figures;
@@ -283,6 +313,10 @@ static int measure(dv_sg *sg, const dv_config *cfg, const char *group, size_t n,
     for (size_t i = 0; i < n; i++)
         f->states_bare &= !m[i].report_json && !m[i].report;
     drover_members_free(m, n);
+    if (sweep(sg, list_summaries, cfg, group, n, seconds / 2, &f->sum, &m, err) < 0)
+        return -1;
+    drover_members_free(m, n);
+    dv_summary_list_free(&kept);
     if (sweep(sg, dv_sg_get_all, cfg, group, n, seconds / 2, &f->full, &m, err) < 0)
         return -1;
 
@@ -371,7 +405,7 @@ int main(int argc, char **argv)
     double seconds = 2;
     const bench_driver *bd = NULL;
     drover_error err = { 0 };
-    char *scratch = NULL, b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32], b8[32], b9[32], b10[32];
+    char *scratch = NULL, b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32], b8[32], b9[32], b10[32], b11[32], b12[32];
     dv_config *cfg;
     dv_sg *sg;
     int rc = 0;
@@ -439,6 +473,9 @@ int main(int argc, char **argv)
         printf("  full sweep (get_all + state of each)        %12s members/s  (%.1f ms/sweep, %.2fx the anchor;"
                " %s per CPU second)\n", rate(f.full.sweep, b3, sizeof b3), f.full.sweep_ms,
                f.full.sweep / bd->anchor, rate(f.full.sweep_cpu, b10, sizeof b10));
+        printf("  summary sweep (get_summaries, `host list`)  %12s members/s  (%.1f ms/sweep, %.2fx the anchor;"
+               " %s per CPU second)\n", rate(f.sum.sweep, b11, sizeof b11), f.sum.sweep_ms,
+               f.sum.sweep / bd->anchor, rate(f.sum.sweep_cpu, b12, sizeof b12));
         printf("    get_all alone (fetch, copy, decode, state)%12s members/s\n",
                rate(f.full.list, b4, sizeof b4));
         printf("    report decode alone (json-c)              %12s members/s\n",

@@ -10,7 +10,9 @@
  *                once the members are read)
  *   build      = host states from get_all's members (once per request)
  *
- * usage: bench/scheduler [ROUNDS_SCALE]   (default 1; 0.2 for a quick run) */
+ * usage: bench/scheduler [ROUNDS_SCALE]   (default 1; 0.2 for a quick run)
+ *        bench/scheduler --e2e DRIVER [--hosts N,...]   (bench/sched_e2e.c: from
+ *        opening a real backend to the chosen host) */
 #include "scheduler/scheduler.h"
 #include "core/clock.h"
 #include "core/model.h"
@@ -229,8 +231,12 @@ static void bench(size_t n_hosts, size_t rounds)
     free(cpu);
 }
 
+int sched_e2e_main(int argc, char **argv);   /* bench/sched_e2e.c */
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--e2e") == 0)
+        return sched_e2e_main(argc - 2, argv + 2);
     double scale = argc > 1 ? atof(argv[1]) : 1.0;
     static const size_t sizes[] = { 1000, 10000, 100000 };
     static const size_t rounds[] = { 2000, 500, 100 };

@@ -37,7 +37,8 @@ static json_object *host_json(const drover_member *m)
     return o;
 }
 
-static void list_table(const drover_member *m, size_t n)
+/* From the summaries: what the table shows is all in them. */
+static void list_table(const drover_member *m, const dv_member_summary *sums, size_t n)
 {
     int w = 4;
     char ver[32];
@@ -47,17 +48,17 @@ static void list_table(const drover_member *m, size_t n)
     printf("%-*s  %-7s  %-12s  %-8s  %-7s  %11s  %10s  %5s  %s\n", w, "HOST", "STATE", "HYPERVISOR",
            "VERSION", "ARCH", "MEM-TOTAL", "MEM-FREE", "VCPUS", "INSTANCES");
     for (size_t i = 0; i < n; i++) {
-        const drover_report *r = m[i].report;
+        const drover_report *r = sums[i].report;
         if (!r) {
             printf("%-*s  %-7s  %s\n", w, m[i].host, drover_liveness_name(m[i].state),
-                   m[i].report_json ? "(report cannot be decoded)" : "(no report yet)");
+                   sums[i].stored ? "(report cannot be decoded)" : "(no report yet)");
             continue;
         }
         printf("%-*s  %-7s  %-12s  %-8s  %-7s  %7llu MiB  %6llu MiB  %5u  %zu\n", w, m[i].host,
                drover_liveness_name(m[i].state), r->hypervisor_type,
                dv_version_format(r->hypervisor_version, ver, sizeof ver), r->arch,
                (unsigned long long)r->memory_total_mib, (unsigned long long)r->memory_free_mib,
-               r->vcpus, r->n_instances);
+               r->vcpus, sums[i].n_instances);
     }
 }
 
@@ -117,20 +118,23 @@ int cmd_host(dv_cli *cli, int argc, char **argv)
                 show_text(&m);
             drover_member_clear(&m);
         }
+    } else if (!cli->json) {
+        dv_summary_list l;
+        if (dv_sg_get_summaries(sg, group, false, &l, &err) < 0)
+            rc = dv_cli_fail(cli, &err);
+        else
+            list_table(l.members, l.sums, l.n);
+        dv_summary_list_free(&l);
     } else {
         drover_member *m;
         size_t n;
         if (dv_sg_get_all(sg, group, &m, &n, &err) < 0) {
             rc = dv_cli_fail(cli, &err);
         } else {
-            if (cli->json) {
-                json_object *arr = json_object_new_array();
-                for (size_t i = 0; i < n; i++)
-                    json_object_array_add(arr, host_json(&m[i]));
-                dv_print_json(stdout, arr);
-            } else {
-                list_table(m, n);
-            }
+            json_object *arr = json_object_new_array();
+            for (size_t i = 0; i < n; i++)
+                json_object_array_add(arr, host_json(&m[i]));
+            dv_print_json(stdout, arr);
             drover_members_free(m, n);
         }
     }

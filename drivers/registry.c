@@ -151,6 +151,48 @@ int dv_sg_get_states(dv_sg *sg, const char *group, drover_member **members,
     return 0;
 }
 
+int dv_sg_get_summaries(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,
+                        drover_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!sg->ops->get_summaries && !sg->ops->get_all)
+        return unsupported(sg, "get_summaries", err);
+    if (check_names("get_summaries", group, NULL, err) < 0)
+        return -1;
+    if (sg->ops->get_summaries)
+        return sg->ops->get_summaries(sg, group, instances, out, err);
+    if (sg->ops->get_all(sg, group, &out->members, &out->n, err) < 0)
+        return -1;
+    if (out->n && !(out->sums = calloc(out->n, sizeof *out->sums))) {
+        dv_summary_list_free(out);
+        return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_SERVICEGROUP, "out of memory");
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        const drover_report *r = out->members[i].report;
+        dv_member_summary *ms = &out->sums[i];
+        ms->report = r;
+        ms->stored = out->members[i].report_json != NULL;
+        for (size_t j = 0; r && j < r->n_instances; j++)
+            ms->memory_used_mib += r->instances[j].memory_mib;
+        ms->n_instances = r ? r->n_instances : 0;
+    }
+    return 0;
+}
+
+bool dv_sg_has_find_instance(const dv_sg *sg)
+{
+    return sg->ops->find_instance != NULL;
+}
+
+int dv_sg_find_instance(dv_sg *sg, const char *group, const char *key, char ***hosts, size_t *n,
+                        drover_error *err)
+{
+    *hosts = NULL;
+    *n = 0;
+    GUARD(find_instance, group, NULL);
+    return sg->ops->find_instance(sg, group, key, hosts, n, err);
+}
+
 int dv_sg_get(dv_sg *sg, const char *group, const char *host,
               drover_member *member, drover_error *err)
 {

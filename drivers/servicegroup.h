@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/report.h"
 
 /* 2: the config section (keys, rules, defaults) is the driver's own */
 #define DV_SG_OPS_VERSION 2
@@ -74,6 +75,25 @@ typedef struct dv_sg_ops {
                         bool disabled, const char *reason, drover_error *err);
     int (*set_forced_down)(dv_sg *sg, const char *group, const char *host,
                            bool forced_down, drover_error *err);
+
+    /* Every member of group, sorted by host, with the placement summary of
+     * its report (core/report.h) instead of the report: what the scheduler
+     * and `host list` read.  The members' report_json and report may be
+     * NULL.  instances false: the summaries' instance lists may be left out
+     * (their counts and memory stay), for callers that find instances with
+     * find_instance; a driver keeps the lists find_instance does not cover
+     * (db: rows no heartbeat has written since the schema step).  Optional: dv_sg_get_summaries() falls back to get_all
+     * (the summaries are then the full reports).  Free with
+     * dv_summary_list_free. */
+    int (*get_summaries)(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,
+                         drover_error *err);
+    /* The hosts whose last report lists an instance named key or with UUID
+     * key (ASCII case ignored), whatever its state: an index lookup, every
+     * such host (it may name one more, never one less).  *hosts is one
+     * malloc'ed block (free(*hosts) frees the names too).  Optional: NULL
+     * means the caller reads every member's instance list. */
+    int (*find_instance)(dv_sg *sg, const char *group, const char *key, char ***hosts,
+                         size_t *n, drover_error *err);
 } dv_sg_ops;
 
 /* The registry.  NULL (and err set) when no driver has that name. */
@@ -99,6 +119,14 @@ int dv_sg_get_all(dv_sg *sg, const char *group, drover_member **members,
 /* get_states, or for a driver without it get_all with the reports dropped. */
 int dv_sg_get_states(dv_sg *sg, const char *group, drover_member **members,
                      size_t *n, drover_error *err);
+/* get_summaries, or for a driver without it get_all (each summary is then
+ * the member's full report). */
+int dv_sg_get_summaries(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,
+                        drover_error *err);
+/* Does the driver answer find_instance? */
+bool dv_sg_has_find_instance(const dv_sg *sg);
+int dv_sg_find_instance(dv_sg *sg, const char *group, const char *key, char ***hosts, size_t *n,
+                        drover_error *err);
 int dv_sg_get(dv_sg *sg, const char *group, const char *host,
               drover_member *member, drover_error *err);
 int dv_sg_leave(dv_sg *sg, const char *group, const char *host, drover_error *err);

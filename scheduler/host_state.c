@@ -32,9 +32,11 @@ static const char *intern(interned *t, const char *s)
     return s;
 }
 
-static void state_from_member(dv_host_state *h, const drover_member *m)
+/* ms: the member's summary (NULL: the member holds its full report). */
+static void state_from_member(dv_host_state *h, const drover_member *m,
+                              const dv_member_summary *ms)
 {
-    const drover_report *r = m->report;
+    const drover_report *r = ms ? ms->report : m->report;
 
     memset(h, 0, sizeof *h);
     h->host = m->host;
@@ -57,25 +59,27 @@ static void state_from_member(dv_host_state *h, const drover_member *m)
     h->memory_free_mib = r->memory_free_mib;
     /* Nova counts what is allocated to guests, whatever their power state:
      * a stopped guest may be started again and needs its memory back. */
+    if (ms) {
+        h->memory_used_mib = ms->memory_used_mib;
+        return;
+    }
     for (size_t i = 0; i < r->n_instances; i++)
         h->memory_used_mib += r->instances[i].memory_mib;
 }
 
-int dv_hosts_build(drover_member *members, size_t n, dv_statedb *claims, int64_t now_ms,
-                   dv_hosts *out, drover_error *err)
+/* out->members or out->sums already set */
+static int build(dv_hosts *out, drover_member *members, const dv_member_summary *sums, size_t n,
+                 dv_statedb *claims, int64_t now_ms, drover_error *err)
 {
     interned types = { .n = 0 }, arches = { .n = 0 };
 
-    memset(out, 0, sizeof *out);
-    out->members = members;
-    out->n_members = n;
     if (n && !(out->v = calloc(n, sizeof *out->v))) {
         dv_hosts_free(out);
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_SCHEDULER, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         dv_host_state *h = &out->v[i];
-        state_from_member(h, &members[i]);
+        state_from_member(h, &members[i], sums ? &sums[i] : NULL);
         h->hypervisor_type = intern(&types, h->hypervisor_type);
         h->arch = intern(&arches, h->arch);
         if (claims && h->has_report &&
@@ -89,12 +93,31 @@ int dv_hosts_build(drover_member *members, size_t n, dv_statedb *claims, int64_t
     return 0;
 }
 
+int dv_hosts_build(drover_member *members, size_t n, dv_statedb *claims, int64_t now_ms,
+                   dv_hosts *out, drover_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->members = members;
+    out->n_members = n;
+    return build(out, members, NULL, n, claims, now_ms, err);
+}
+
+int dv_hosts_build_summaries(dv_summary_list *sums, dv_statedb *claims, int64_t now_ms,
+                             dv_hosts *out, drover_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->sums = *sums;
+    memset(sums, 0, sizeof *sums);
+    return build(out, out->sums.members, out->sums.sums, out->sums.n, claims, now_ms, err);
+}
+
 void dv_hosts_free(dv_hosts *hosts)
 {
     if (!hosts)
         return;
     free(hosts->v);
     drover_members_free(hosts->members, hosts->n_members);
+    dv_summary_list_free(&hosts->sums);
     memset(hosts, 0, sizeof *hosts);
 }
 

@@ -30,6 +30,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/model.h"
+#include "core/report.h"
 #include "core/statedb.h"
 
 #define DV_REASON_MAX 384      /* one rejection, in words */
@@ -69,6 +70,7 @@ typedef struct dv_hosts {
     size_t n;
     drover_member *members;        /* owned */
     size_t n_members;
+    dv_summary_list sums;          /* owned: built from summaries instead */
 } dv_hosts;
 
 /* Build states from members (takes ownership of the array, even on error).
@@ -76,6 +78,12 @@ typedef struct dv_hosts {
  * claims are judged unexpired at. */
 int dv_hosts_build(drover_member *members, size_t n, dv_statedb *claims, int64_t now_ms,
                    dv_hosts *out, drover_error *err);
+/* The same from a driver's summaries (dv_sg_get_summaries), which it takes
+ * (even on error): each state's report is the member's summary, without
+ * the CPU XML (dv_schedule fetches the source's full report for the live
+ * checks). */
+int dv_hosts_build_summaries(dv_summary_list *sums, dv_statedb *claims, int64_t now_ms,
+                             dv_hosts *out, drover_error *err);
 void dv_hosts_free(dv_hosts *hosts);
 /* NULL when no member has that name. */
 dv_host_state *dv_hosts_find(dv_hosts *hosts, const char *host);

@@ -8,6 +8,7 @@
 #include "core/report.h"
 #include "core/sqlite.h"
 #include "drivers/servicegroup.h"
+#include "drivers/db/db.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,32 @@ static const char *const steps[] = {
      * members).  The price: a heartbeat rewrites this entry as well. */
     "CREATE INDEX member_liveness ON member"
     "  (grp, host, last_seen_ms, forced_down, disabled, disabled_reason);",
+    /* 2 -> 3.  The placement summary of each report (core/report.h), written
+     * with it by every heartbeat, and an index covering what get_summaries
+     * reads, so the scheduler and `host list` never read the reports' pages
+     * nor decode their JSON.  NULL: a row of schema 2 not heartbeated since
+     * (get_summaries decodes its report instead); '': a report that does
+     * not decode.  And the instance -> host index, filled here from the
+     * reports already stored (json_each reads more leniently than the
+     * decoder, so the index may name a host more, never one less).
+     * instances_hash: the hash of the indexed names and UUIDs, so a
+     * heartbeat rewrites the index only when the guests changed. */
+    "ALTER TABLE member ADD COLUMN summary BLOB;"
+    "ALTER TABLE member ADD COLUMN instances_hash INTEGER;"
+    "CREATE INDEX member_summary ON member"
+    "  (grp, host, last_seen_ms, forced_down, disabled, disabled_reason, summary);"
+    "CREATE TABLE member_instance ("
+    "  grp TEXT NOT NULL, host TEXT NOT NULL, name TEXT NOT NULL, uuid TEXT NOT NULL);"
+    "CREATE INDEX member_instance_by_host ON member_instance (grp, host);"
+    "CREATE INDEX member_instance_by_name ON member_instance (grp, name);"
+    "CREATE INDEX member_instance_by_uuid ON member_instance (grp, uuid COLLATE NOCASE);"
+    "INSERT INTO member_instance (grp, host, name, uuid)"
+    "  SELECT m.grp, m.host, coalesce(json_extract(i.value, '$.name'), ''),"
+    "         coalesce(json_extract(i.value, '$.uuid'), '')"
+    "  FROM member AS m,"
+    "       json_each(CASE WHEN json_valid(m.report) THEN m.report ELSE '{}' END,"
+    "                 '$.instances') AS i"
+    "  WHERE i.type = 'object';",
 };
 
 static const dv_db_kind sg_kind = {
@@ -41,49 +68,25 @@ static const dv_db_kind sg_kind = {
     .n_steps = (int)(sizeof steps / sizeof steps[0]),
 };
 
-enum { S_JOIN, S_HEARTBEAT, S_IS_UP, S_GET_ALL, S_GET, S_LEAVE, S_DISABLE, S_FORCE, S_STATES };
-
-/* One row of get_states while it is read: strings are offsets into the
- * scratch text, since the text buffer moves as it grows. */
-typedef struct state_row {
-    size_t host, reason;    /* reason: NO_REASON when NULL */
-    int64_t last_seen_ms;
-    bool disabled, forced_down;
-} state_row;
-#define NO_REASON SIZE_MAX
-
-typedef struct db_sg {
-    dv_sg base;
-    dv_sqlite *h;
-    dv_report_decoder *dec; /* json-c's parser, kept for every report get_all decodes */
-    size_t last_n;          /* members in the last get_all: the next one's first guess */
-    /* get_states' scratch, kept between calls: a steady fleet then costs one
-     * allocation per call (its result). */
-    state_row *rows;
-    size_t rows_cap;
-    char *text;
-    size_t text_cap;
-} db_sg;
-
-static db_sg *me(dv_sg *sg)
+db_sg *db_me(dv_sg *sg)
 {
     return (db_sg *)sg;
 }
 
-static int not_found(db_sg *d, const char *group, const char *host, drover_error *err)
+int db_not_found(db_sg *d, const char *group, const char *host, drover_error *err)
 {
     return dv_err(err, DROVER_ERR_NOT_FOUND, DROVER_FROM_DB,
                   "host \"%s\" is not a member of group \"%s\" (servicegroup database %s)", host,
                   group, dv_sqlite_path(d->h));
 }
 
-static int nomem(drover_error *err)
+int db_nomem(drover_error *err)
 {
     return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_DB, "out of memory");
 }
 
 /* The statement in slot with (group, host) bound as ?1, ?2. */
-static sqlite3_stmt *stmt(db_sg *d, unsigned slot, const char *sql, const char *group,
+sqlite3_stmt *db_stmt(db_sg *d, unsigned slot, const char *sql, const char *group,
                           const char *host, drover_error *err)
 {
     sqlite3_stmt *st = dv_sqlite_stmt(d->h, slot, sql, err);
@@ -105,7 +108,7 @@ static int db_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     *out = NULL;
     if (!d || !(d->dec = dv_report_decoder_new())) {
         free(d);
-        return nomem(err);
+        return db_nomem(err);
     }
     if (dv_sqlite_open(cfg->servicegroup.db.path, &sg_kind, cfg->servicegroup.db.busy_timeout_ms,
                        &d->h, err) < 0) {
@@ -119,10 +122,10 @@ static int db_open(const dv_config *cfg, dv_sg **out, drover_error *err)
 
 static void db_close(dv_sg *sg)
 {
-    dv_sqlite_close(me(sg)->h);
-    dv_report_decoder_free(me(sg)->dec);
-    free(me(sg)->rows);
-    free(me(sg)->text);
+    dv_sqlite_close(db_me(sg)->h);
+    dv_report_decoder_free(db_me(sg)->dec);
+    free(db_me(sg)->rows);
+    free(db_me(sg)->text);
     free(sg);
 }
 
@@ -133,8 +136,8 @@ static void db_close(dv_sg *sg)
  * member that joins again keeps its report and admin state. */
 static int db_join(dv_sg *sg, const char *group, const char *host, drover_error *err)
 {
-    db_sg *d = me(sg);
-    sqlite3_stmt *st = stmt(d, S_JOIN,
+    db_sg *d = db_me(sg);
+    sqlite3_stmt *st = db_stmt(d, S_JOIN,
                             "INSERT INTO member (grp, host, joined_ms, last_seen_ms)"
                             " VALUES (?1, ?2, ?3, ?3)"
                             " ON CONFLICT (grp, host) DO UPDATE SET last_seen_ms = ?3",
@@ -145,81 +148,48 @@ static int db_join(dv_sg *sg, const char *group, const char *host, drover_error 
     return dv_sqlite_exec_stmt(d->h, st, "joining", err);
 }
 
-/* A heartbeat of a member that never joined joins it.  A NULL report keeps
- * the last one. */
-static int db_heartbeat(dv_sg *sg, const char *group, const char *host, const char *report_json,
-                        drover_error *err)
-{
-    db_sg *d = me(sg);
-    sqlite3_stmt *st;
-    size_t len = report_json ? strlen(report_json) : 0;
-
-    st = stmt(d, S_HEARTBEAT,
-              "INSERT INTO member (grp, host, joined_ms, last_seen_ms, report_count, report)"
-              " VALUES (?1, ?2, ?3, ?3, ?4 IS NOT NULL, ?4)"
-              " ON CONFLICT (grp, host) DO UPDATE SET last_seen_ms = ?3,"
-              "  report_count = report_count + (?4 IS NOT NULL), report = coalesce(?4, report)",
-              group, host, err);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 3, dv_clock_now(&sg->clock));
-    if (report_json)
-        sqlite3_bind_text(st, 4, report_json, (int)len, SQLITE_STATIC);
-    return dv_sqlite_exec_stmt(d->h, st, "heartbeat", err);
-}
-
 /* Run a write on one member's row; no row changed means no such member. */
-static int write_member(db_sg *d, sqlite3_stmt *st, const char *what, const char *group,
+int db_write_member(db_sg *d, sqlite3_stmt *st, const char *what, const char *group,
                         const char *host, drover_error *err)
 {
     if (dv_sqlite_exec_stmt(d->h, st, what, err) < 0)
         return -1;
     if (sqlite3_changes(dv_sqlite_db(d->h)) == 0)
-        return not_found(d, group, host, err);
+        return db_not_found(d, group, host, err);
     return 0;
-}
-
-/* Forget the member, admin state included. */
-static int db_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
-{
-    db_sg *d = me(sg);
-    sqlite3_stmt *st = stmt(d, S_LEAVE, "DELETE FROM member WHERE grp = ?1 AND host = ?2",
-                            group, host, err);
-
-    return st ? write_member(d, st, "leaving", group, host, err) : -1;
 }
 
 /* Enabling forgets the reason (as Nova does). */
 static int db_set_disabled(dv_sg *sg, const char *group, const char *host, bool disabled,
                            const char *reason, drover_error *err)
 {
-    db_sg *d = me(sg);
-    sqlite3_stmt *st = stmt(d, S_DISABLE,
+    db_sg *d = db_me(sg);
+    sqlite3_stmt *st = db_stmt(d, S_DISABLE,
                             "UPDATE member SET disabled = ?3, disabled_reason = ?4"
                             " WHERE grp = ?1 AND host = ?2", group, host, err);
     if (!st)
         return -1;
     sqlite3_bind_int(st, 3, disabled);
     dv_sqlite_bind_text(st, 4, disabled && reason && *reason ? reason : NULL);
-    return write_member(d, st, "setting disabled", group, host, err);
+    return db_write_member(d, st, "setting disabled", group, host, err);
 }
 
 static int db_set_forced_down(dv_sg *sg, const char *group, const char *host, bool forced_down,
                               drover_error *err)
 {
-    db_sg *d = me(sg);
-    sqlite3_stmt *st = stmt(d, S_FORCE,
+    db_sg *d = db_me(sg);
+    sqlite3_stmt *st = db_stmt(d, S_FORCE,
                             "UPDATE member SET forced_down = ?3 WHERE grp = ?1 AND host = ?2",
                             group, host, err);
     if (!st)
         return -1;
     sqlite3_bind_int(st, 3, forced_down);
-    return write_member(d, st, "setting forced_down", group, host, err);
+    return db_write_member(d, st, "setting forced_down", group, host, err);
 }
 
 /* ---------------------------------------------------------------- reads */
 
-static drover_liveness judge(dv_sg *sg, int64_t now, int64_t last_seen, bool forced_down)
+drover_liveness db_judge(dv_sg *sg, int64_t now, int64_t last_seen, bool forced_down)
 {
     return dv_liveness_from_heartbeat(now, last_seen, sg->cfg->servicegroup.service_down_time,
                                       forced_down);
@@ -228,8 +198,8 @@ static drover_liveness judge(dv_sg *sg, int64_t now, int64_t last_seen, bool for
 static int db_is_up(dv_sg *sg, const char *group, const char *host, drover_liveness *state,
                     drover_error *err)
 {
-    db_sg *d = me(sg);
-    sqlite3_stmt *st = stmt(d, S_IS_UP,
+    db_sg *d = db_me(sg);
+    sqlite3_stmt *st = db_stmt(d, S_IS_UP,
                             "SELECT last_seen_ms, forced_down FROM member"
                             " WHERE grp = ?1 AND host = ?2", group, host, err);
     int rc;
@@ -238,13 +208,13 @@ static int db_is_up(dv_sg *sg, const char *group, const char *host, drover_liven
         return -1;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        *state = judge(sg, dv_clock_now(&sg->clock), sqlite3_column_int64(st, 0),
+        *state = db_judge(sg, dv_clock_now(&sg->clock), sqlite3_column_int64(st, 0),
                        sqlite3_column_int(st, 1) != 0);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         dv_sqlite_fail(d->h, rc, "asking whether a member is up", err);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
-        return not_found(d, group, host, err);
+        return db_not_found(d, group, host, err);
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -286,7 +256,7 @@ static int member_from_row(db_sg *d, sqlite3_stmt *st, const char *group, size_t
     m->disabled_reason = column_dup(st, 3, &bad);
     m->forced_down = sqlite3_column_int(st, 4) != 0;
     m->report_json = column_dup(st, 5, &bad);
-    m->state = judge(&d->base, now, m->last_seen_ms, m->forced_down);
+    m->state = db_judge(&d->base, now, m->last_seen_ms, m->forced_down);
     if (bad || !m->host) {
         drover_member_clear(m);
         return -1;
@@ -301,8 +271,8 @@ static int member_from_row(db_sg *d, sqlite3_stmt *st, const char *group, size_t
 static int db_get(dv_sg *sg, const char *group, const char *host, drover_member *m,
                   drover_error *err)
 {
-    db_sg *d = me(sg);
-    sqlite3_stmt *st = stmt(d, S_GET, MEMBER_COLUMNS " WHERE grp = ?1 AND host = ?2", group,
+    db_sg *d = db_me(sg);
+    sqlite3_stmt *st = db_stmt(d, S_GET, MEMBER_COLUMNS " WHERE grp = ?1 AND host = ?2", group,
                             host, err);
     int rc, res;
 
@@ -311,9 +281,9 @@ static int db_get(dv_sg *sg, const char *group, const char *host, drover_member 
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         res = member_from_row(d, st, group, strlen(group), dv_clock_now(&sg->clock), m) < 0
-                  ? nomem(err) : 0;
+                  ? db_nomem(err) : 0;
     else if (rc == SQLITE_DONE)
-        res = not_found(d, group, host, err);
+        res = db_not_found(d, group, host, err);
     else
         res = dv_sqlite_fail(d->h, rc, "reading a member", err);
     sqlite3_reset(st);
@@ -325,8 +295,8 @@ static int db_get(dv_sg *sg, const char *group, const char *host, drover_member 
 static int db_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
                       drover_error *err)
 {
-    db_sg *d = me(sg);
-    sqlite3_stmt *st = stmt(d, S_GET_ALL, MEMBER_COLUMNS " WHERE grp = ?1 ORDER BY host", group,
+    db_sg *d = db_me(sg);
+    sqlite3_stmt *st = db_stmt(d, S_GET_ALL, MEMBER_COLUMNS " WHERE grp = ?1 ORDER BY host", group,
                             NULL, err);
     size_t cap = d->last_n + d->last_n / 8 + 16, count = 0, group_len = strlen(group);
     drover_member *v;
@@ -339,7 +309,7 @@ static int db_get_all(dv_sg *sg, const char *group, drover_member **members, siz
         return -1;
     if (!(v = malloc(cap * sizeof *v))) {
         sqlite3_reset(st);
-        return nomem(err);
+        return db_nomem(err);
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (count == cap) {
@@ -354,7 +324,7 @@ static int db_get_all(dv_sg *sg, const char *group, drover_member **members, siz
         count++;
     }
     if (rc != SQLITE_DONE) {
-        rc == SQLITE_ROW ? nomem(err) : dv_sqlite_fail(d->h, rc, "listing members", err);
+        rc == SQLITE_ROW ? db_nomem(err) : dv_sqlite_fail(d->h, rc, "listing members", err);
         sqlite3_reset(st);
         drover_members_free(v, count);
         return -1;
@@ -426,7 +396,7 @@ static ptrdiff_t read_states(db_sg *d, sqlite3_stmt *st, size_t *text_used, drov
         count++;
     }
     if (rc != SQLITE_DONE) {
-        rc == SQLITE_ROW ? nomem(err) : dv_sqlite_fail(d->h, rc, "listing member states", err);
+        rc == SQLITE_ROW ? db_nomem(err) : dv_sqlite_fail(d->h, rc, "listing member states", err);
         sqlite3_reset(st);
         return -1;
     }
@@ -440,8 +410,8 @@ static ptrdiff_t read_states(db_sg *d, sqlite3_stmt *st, size_t *text_used, drov
 static int db_get_states(dv_sg *sg, const char *group, drover_member **members, size_t *n,
                          drover_error *err)
 {
-    db_sg *d = me(sg);
-    sqlite3_stmt *st = stmt(d, S_STATES,
+    db_sg *d = db_me(sg);
+    sqlite3_stmt *st = db_stmt(d, S_STATES,
                             "SELECT host, last_seen_ms, disabled, disabled_reason, forced_down"
                             " FROM member WHERE grp = ?1 ORDER BY host", group, NULL, err);
     size_t count, text_used, group_size = strlen(group) + 1;
@@ -456,7 +426,7 @@ static int db_get_states(dv_sg *sg, const char *group, drover_member **members, 
         return -1;
     count = (size_t)got;
     if (!(v = malloc(count * sizeof *v + group_size + text_used)))
-        return nomem(err);
+        return db_nomem(err);
     g = (char *)(v + count);
     text = g + group_size;
     memcpy(g, group, group_size);
@@ -468,7 +438,7 @@ static int db_get_states(dv_sg *sg, const char *group, drover_member **members, 
         v[i] = (drover_member){
             .group = g,
             .host = text + r->host,
-            .state = judge(sg, now, r->last_seen_ms, r->forced_down),
+            .state = db_judge(sg, now, r->last_seen_ms, r->forced_down),
             .disabled = r->disabled,
             .disabled_reason = r->reason == NO_REASON ? NULL : text + r->reason,
             .forced_down = r->forced_down,
@@ -507,4 +477,6 @@ const dv_sg_ops dv_sg_db_ops = {
     .leave = db_leave,
     .set_disabled = db_set_disabled,
     .set_forced_down = db_set_forced_down,
+    .get_summaries = db_get_summaries,
+    .find_instance = db_find_instance,
 };

@@ -562,6 +562,132 @@ static void test_bad_names(dv_sg *sg)
 
 /* ---------------------------------------------------------------- main */
 
+/* ---------------------------------------------------------------- summaries */
+
+static bool same_s(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Does summary s say what the full report r says (all but the CPU XML)? */
+static bool summary_agrees(const dv_member_summary *s, const drover_report *r, bool instances)
+{
+    const drover_report *q = s->report;
+    uint64_t used = 0;
+
+    if (!q || !r)
+        return !q && !r;
+    for (size_t i = 0; i < r->n_instances; i++)
+        used += r->instances[i].memory_mib;
+    if (q->schema != r->schema || q->generated_ms != r->generated_ms ||
+        !same_s(q->host, r->host) || !same_s(q->hypervisor_type, r->hypervisor_type) ||
+        q->hypervisor_version != r->hypervisor_version ||
+        q->libvirt_version != r->libvirt_version || !same_s(q->arch, r->arch) ||
+        q->memory_total_mib != r->memory_total_mib || q->memory_free_mib != r->memory_free_mib ||
+        q->vcpus != r->vcpus || !same_s(q->migration_uri, r->migration_uri) ||
+        s->n_instances != r->n_instances || s->memory_used_mib != used)
+        return false;
+    if (!instances && q->n_instances == 0)
+        return true;
+    if (q->n_instances != r->n_instances)
+        return false;
+    for (size_t i = 0; i < r->n_instances; i++)
+        if (!same_s(q->instances[i].name, r->instances[i].name) ||
+            !same_s(q->instances[i].uuid, r->instances[i].uuid) ||
+            !same_s(q->instances[i].state, r->instances[i].state) ||
+            q->instances[i].memory_mib != r->instances[i].memory_mib)
+            return false;
+    return true;
+}
+
+static void check_summaries(dv_sg *sg, bool instances, const char *what)
+{
+    drover_error err = { 0 };
+    drover_member *all = NULL;
+    dv_summary_list l;
+    size_t n = 0;
+    int differ = 0;
+
+    ok(dv_sg_get_all(sg, GROUP, &all, &n, &err) == 0 &&
+       dv_sg_get_summaries(sg, GROUP, instances, &l, &err) == 0, "%s: get_all and get_summaries",
+       what);
+    is_int(l.n, n, "%s: the same number of members", what);
+    for (size_t i = 0; i < n && i < l.n; i++) {
+        const drover_member *a = &all[i], *b = &l.members[i];
+        bool same = strcmp(a->host, b->host) == 0 && a->state == b->state &&
+                    a->disabled == b->disabled && a->forced_down == b->forced_down &&
+                    same_s(a->disabled_reason, b->disabled_reason) &&
+                    /* zk: "now" for a member whose node is there, at each listing */
+                    llabs(a->last_seen_ms - b->last_seen_ms) < 60000 &&
+                    l.sums[i].stored == (a->report_json != NULL) &&
+                    summary_agrees(&l.sums[i], a->report, instances);
+        if (!same && differ++ < 3)
+            diag("%s: %s differs (state %d/%d, last_seen %lld/%lld, stored %d/%d, report %d/%d)",
+                 what, a->host, a->state, b->state, (long long)a->last_seen_ms,
+                 (long long)b->last_seen_ms, a->report_json != NULL, l.sums[i].stored,
+                 a->report != NULL, l.sums[i].report != NULL);
+    }
+    is_int(differ, 0, "%s: every summary agrees with its full report", what);
+    drover_members_free(all, n);
+    dv_summary_list_free(&l);
+}
+
+static size_t hosts_of(dv_sg *sg, const char *key, const char *want)
+{
+    drover_error err = { 0 };
+    char **h = NULL;
+    size_t n = 0, found = 0;
+
+    if (dv_sg_find_instance(sg, GROUP, key, &h, &n, &err) < 0)
+        return (size_t)-1;
+    for (size_t i = 0; i < n; i++)
+        found += strcmp(h[i], want) == 0;
+    free(h);
+    return found ? n : 0;
+}
+
+static void test_summaries(dv_sg *sg)
+{
+    static const char *const hosts[] = { "sum-a", "sum-b", "sum-garbage", "sum-none" };
+    drover_error err = { 0 };
+    char *json;
+
+    for (int i = 0; i < 2; i++) {
+        json = report_json(hosts[i]);
+        ok(dv_sg_heartbeat(sg, GROUP, hosts[i], json, &err) == 0, "heartbeat %s", hosts[i]);
+        free(json);
+    }
+    ok(dv_sg_heartbeat(sg, GROUP, hosts[2], "{\"schema\": 1, \"host\": ", &err) == 0,
+       "heartbeat with a report that does not decode");
+    ok(dv_sg_join(sg, GROUP, hosts[3], &err) == 0, "a member with no report");
+    dv_sg_set_disabled(sg, GROUP, hosts[1], true, "summaries \"test\"", &err);
+    check_summaries(sg, true, "with instances");
+    check_summaries(sg, false, "without instance lists");
+    if (dv_sg_has_find_instance(sg)) {
+        is_int(hosts_of(sg, "web \"front\" \\ 1", "sum-a"), 2,
+               "find_instance by name: both hosts that list it");
+        is_int(hosts_of(sg, "00000000-0000-4000-8000-000000000001", "sum-b"), 2,
+               "find_instance by UUID");
+        is_int(hosts_of(sg, "6F1C7C0E-2B3A-4C5D-8E9F-0A1B2C3D4E5F", "sum-a"), 2,
+               "find_instance by UUID in capitals");
+        is_int(hosts_of(sg, "no-such-instance", ""), 0, "find_instance of no instance: none");
+        dv_sg_heartbeat(sg, GROUP, hosts[1], "{\"schema\": 1, \"host\": ", &err);
+        is_int(hosts_of(sg, "web \"front\" \\ 1", "sum-a"), 1,
+               "a host whose new report does not decode lists no instance");
+        dv_sg_leave(sg, GROUP, hosts[0], &err);
+        is_int(hosts_of(sg, "web \"front\" \\ 1", "sum-a"), 0,
+               "a host that left lists no instance");
+    } else {
+        char **h;
+        size_t n;
+        ok(dv_sg_find_instance(sg, GROUP, "x", &h, &n, &err) < 0 &&
+           err.code == DROVER_ERR_UNSUPPORTED, "find_instance: unsupported (NULL slot)");
+    }
+    check_summaries(sg, true, "after the changes");
+    for (int i = 0; i < 4; i++)
+        dv_sg_leave(sg, GROUP, hosts[i], &err);
+}
+
 int main(int argc, char **argv)
 {
     const char *want = argc > 1 ? argv[1] : getenv("DV_CONFORMANCE_DRIVER");
@@ -598,6 +724,7 @@ int main(int argc, char **argv)
     test_heartbeats_stop(sg);
     test_admin_state(sg);
     test_report(sg);
+    test_summaries(sg);
     /* The fleet's 1,000 joins take seconds on a loaded machine, and a member
      * that joined and never heartbeats is rightly DOWN after
      * service_down_time: judge the fleet with a service_down_time no join

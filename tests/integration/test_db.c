@@ -583,8 +583,8 @@ static void test_states_upgrade(void)
     if (sqlite3_open(path, &s) != SQLITE_OK ||
         sqlite3_prepare_v2(s, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
         bail_out("cannot read the schema version of %s", path);
-    ok(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 2,
-       "a schema 1 file is upgraded to schema 2 on open");
+    ok(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 3,
+       "a schema 1 file is upgraded to schema 3 on open");
     sqlite3_finalize(st);
     sqlite3_close(s);
     fake_now = T0;
@@ -594,6 +594,91 @@ static void test_states_upgrade(void)
     drover_members_free(v, n);
     dv_sg_close(sg);
     test_states_plan(path);
+    dv_config_free(cfg);
+}
+
+/* A file of schema 2 (before the summaries), with reports stored by that
+ * version, is upgraded on open: get_summaries reads its reports (by
+ * decoding them) and the instance index was filled from them. */
+static void test_summaries_upgrade(void)
+{
+    static const char *const v2[] = {
+        "CREATE TABLE member ("
+        "  id INTEGER PRIMARY KEY,"
+        "  grp TEXT NOT NULL, host TEXT NOT NULL,"
+        "  joined_ms INTEGER NOT NULL,"
+        "  last_seen_ms INTEGER NOT NULL DEFAULT 0,"
+        "  report_count INTEGER NOT NULL DEFAULT 0,"
+        "  report TEXT,"
+        "  disabled INTEGER NOT NULL DEFAULT 0, disabled_reason TEXT,"
+        "  forced_down INTEGER NOT NULL DEFAULT 0);"
+        "CREATE UNIQUE INDEX member_by_name ON member (grp, host);",
+        "CREATE INDEX member_liveness ON member"
+        "  (grp, host, last_seen_ms, forced_down, disabled, disabled_reason);",
+    };
+    const dv_db_kind kind_v2 = {
+        .what = "servicegroup database", .application_id = DV_APPID_SERVICEGROUP,
+        .domain = DROVER_FROM_DB, .steps = v2, .n_steps = 2,
+    };
+    const char *path = dv_scratch_join(dir, "v2.db");
+    dv_config *cfg = config_for(path);
+    drover_error err = { 0 };
+    dv_summary_list l;
+    dv_sqlite *h;
+    sqlite3_stmt *st;
+    sqlite3 *s;
+    char *json;
+    dv_sg *sg;
+
+    if (dv_report_to_json(sample_report("old-rep"), &json, &err) < 0 ||
+        dv_sqlite_open(path, &kind_v2, 1000, &h, &err) < 0 ||
+        sqlite3_prepare_v2(dv_sqlite_db(h),
+                           "INSERT INTO member (grp, host, joined_ms, last_seen_ms, report_count,"
+                           " report) VALUES ('compute', ?1, 1, 1700000000000, 1, ?2)",
+                           -1, &st, NULL) != SQLITE_OK)
+        bail_out("cannot make a schema 2 file: %s", err.message);
+    sqlite3_bind_text(st, 1, "old-rep", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        bail_out("cannot write a schema 2 row");
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, "old-garbage", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, "{\"schema\": 1", -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        bail_out("cannot write a schema 2 row");
+    sqlite3_finalize(st);
+    dv_sqlite_close(h);
+    sg = open_sg(cfg);
+    fake_now = T0;
+    ok(dv_sg_get_summaries(sg, "compute", true, &l, &err) == 0 && l.n == 2,
+       "get_summaries lists the members of a schema 2 file (%s)", err.message);
+    if (l.n == 2) {
+        const drover_report *r = l.sums[1].report;
+        is_str(l.members[1].host, "old-rep", "in host order");
+        ok(l.sums[0].stored && !l.sums[0].report, "a stored report that does not decode: stored, "
+           "no summary");
+        ok(l.sums[1].stored && r, "a report written by schema 2 is summarised");
+        if (r) {
+            is_str(r->hypervisor_type, "QEMU", "its hypervisor_type");
+            is_int(r->memory_free_mib, 40000, "its memory_free_mib");
+            is_int(r->n_instances, 2, "its instances");
+            ok(r->cpu_xml == NULL, "a summary carries no CPU XML");
+        }
+    }
+    dv_summary_list_free(&l);
+    if (sqlite3_open(path, &s) != SQLITE_OK ||
+        sqlite3_prepare_v2(s,
+                           "SELECT host FROM member_instance WHERE grp = 'compute' AND uuid = "
+                           "'0E9D8C7B-6A5F-4E3D-2C1B-0A9F8E7D6C5B' COLLATE NOCASE",
+                           -1, &st, NULL) != SQLITE_OK)
+        bail_out("cannot read member_instance");
+    ok(sqlite3_step(st) == SQLITE_ROW &&
+       strcmp((const char *)sqlite3_column_text(st, 0), "old-rep") == 0,
+       "the upgrade indexed the instances of the reports already stored");
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    free(json);
+    dv_sg_close(sg);
     dv_config_free(cfg);
 }
 
@@ -618,6 +703,7 @@ static void test_states(void)
     dv_sg_close(sg);
     dv_config_free(cfg);
     test_states_upgrade();
+    test_summaries_upgrade();
 }
 
 /* ---- survives a reopen */
@@ -748,11 +834,11 @@ static void test_files(void)
     dv_sg_close(open_sg(cfg));
     dv_config_free(cfg);
     if (sqlite3_open(p, &s) != SQLITE_OK ||
-        sqlite3_exec(s, "PRAGMA user_version = 3", NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(s, "PRAGMA user_version = 4", NULL, NULL, NULL) != SQLITE_OK)
         bail_out("sqlite3");
     sqlite3_close(s);
     refused_sg(p, "a servicegroup db of a newer drover", DROVER_ERR_CORRUPT,
-               "schema version 3 is newer");
+               "schema version 4 is newer");
 
     snprintf(sub, sizeof sub, "%s/no-such-dir/drover.db", dir);
     cfg = config_for(sub);
