@@ -1,5 +1,5 @@
 /* schedule.c - the scheduler's entry point: from a config, a servicegroup
- * and the state db to a destination.  The wiring once written in
+ * and the state store to a destination.  The wiring once written in
  * cmd/cmd_schedule.c lives here so every caller (the CLI, the library, the
  * migrator, the evacuator) places instances the same way. */
 #include "scheduler/scheduler.h"
@@ -21,7 +21,7 @@ static int live_from_config(const dv_config *cfg, dv_live_check **out, drover_er
     return dv_live_libvirt_new(&lo, out, err);
 }
 
-int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const dv_sched_opts *o,
+int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_store *db, const dv_sched_opts *o,
                 dv_sched_result *res, drover_error *err)
 {
     dv_live_check *own = NULL;
@@ -35,7 +35,7 @@ int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const dv_sched_
     memset(res, 0, sizeof *res);
     if (o->claim && !db)
         return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_SCHEDULER,
-                      "a claim needs the state db: none was given");
+                      "a claim needs the state store: none was given");
     if (dv_sched_init(&s, cfg, err) < 0)
         return -1;
     if (!o->live && live_from_config(cfg, &own, err) < 0)

@@ -89,7 +89,8 @@ typedef struct zk_sg {
     struct ACL secure[2];
     struct ACL_vector secure_acl;
     struct ACL_vector *acl;    /* what member, group and prefix nodes get */
-    dv_statedb *db;
+    dv_statedb *db;        /* the member list: this machine's cache */
+    sg_admin admin;        /* admin state: the state store */
     dv_map joined;         /* key -> zk_member */
     dv_map known;          /* keys known to be in the state db's member list */
     dv_map ready;          /* group paths whose node exists */

@@ -96,6 +96,7 @@ static void zk_close(dv_sg *sg)
     zk_watchdog_stop(z);
     zk_handle_close(z);
     dv_statedb_close(z->db);
+    sg_admin_fini(&z->admin);
     dv_map_free(&z->joined, zk_member_free);
     dv_map_free(&z->known, NULL);
     dv_map_free(&z->ready, NULL);
@@ -127,6 +128,7 @@ static int zk_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     dv_cond_init_mono(&z->cv);
     dv_cond_init_mono(&z->stop_cv);
     z->acl = &ZOO_OPEN_ACL_UNSAFE;
+    sg_admin_init(&z->admin, cfg);
     z->session_ms = session_ms;
     /* bridge a leader election; give up on an outage after one session */
     z->wait_ms = session_ms < 1000 ? 1000 : session_ms;
