@@ -169,8 +169,7 @@ static int list_group(zk_sg *z, const char *group, bool reports, zk_listing *l, 
 
     if (!gpath)
         return zk_nomem(err);
-    if (dv_statedb_member_list(z->db, group, &l->known, &l->n_known, err) < 0 ||
-        sg_admin_all(&z->admin, group, &l->admin, &l->n_admin, err) < 0) {
+    if (dv_statedb_member_list(z->db, group, &l->known, &l->n_known, err) < 0) {
         free(gpath);
         return -1;
     }
@@ -181,6 +180,13 @@ static int list_group(zk_sg *z, const char *group, bool reports, zk_listing *l, 
         return -1;
     }
     free(gpath);
+    /* an outage with no member known here answers at once (UNREACHABLE);
+     * otherwise the admin state is read, and a store that cannot be asked
+     * fails the listing: nothing is listed without its admin state */
+    if (!l->reachable && !l->n_known)
+        return 0;
+    if (sg_admin_all(&z->admin, group, &l->admin, &l->n_admin, err) < 0)
+        return -1;
     if (!l->reachable)
         return 0;
     l->kids = op.kids;
