@@ -240,14 +240,18 @@ static void test_disable_seen(void)
     const char *enable[] = { "service", "enable", h2, NULL };
     const char *sched[] = { "schedule", "g1", NULL };
     const char *explain[] = { "schedule", "g1", "--explain", NULL };
+    const char *named[] = { "schedule", "g1", "--to", h2, NULL };
     run r;
 
     is_int(drover(&r, 0, disable), 0, "A: service disable %s", h2);
     run_free(&r);
     is_int(drover(&r, 1, sched), 1, "B: schedule g1 is refused (its only destination is disabled)");
+    has_str(r.stderr_text, "compute 1", "B: the compute filter removed it");
+    run_free(&r);
+    is_int(drover(&r, 1, named), 1, "B: schedule g1 --to %s is refused", h2);
     has_str(r.stderr_text, "disabled", "B: the refusal says disabled");
-    diag("B says: %s", r.stderr_text ? r.stderr_text : "");
     has_str(r.stderr_text, "PSU swap, typed on A", "B: with the reason typed on A");
+    diag("B says: %s", r.stderr_text ? r.stderr_text : "");
     run_free(&r);
     drover(&r, 1, explain);
     has_str(r.stdout_text, "PSU swap, typed on A", "B: --explain names the reason on %s", h2);
