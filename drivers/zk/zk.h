@@ -13,10 +13,13 @@
  * answer, and a liveness sweep (get_states) is one getChildren; get_all adds
  * the reports with pipelined asynchronous reads.
  *
- * What ZooKeeper cannot say lives in the state db (state.path): the hosts
- * seen in a group, so that a vanished node reads DOWN rather than "never
- * heard of", and the admin state (disabled, forced_down), which must survive
- * the loss of ZooKeeper's data.
+ * What ZooKeeper's children cannot say: the hosts seen in a group live in
+ * this machine's state db (state.path), a cache so that a vanished node
+ * reads DOWN rather than "never heard of"; the admin state (disabled,
+ * forced_down) lives in the state store (drivers/admin.h), shared by every
+ * machine (with state.backend "auto" that is ZooKeeper too, under
+ * <prefix>/.state).  The session itself is zkc/'s, the one the zk state
+ * store keeps as well.
  *
  * Connection rules
  *  - Every operation first waits for a connected session, for at most
