@@ -197,6 +197,24 @@ static int claim_from_row(sqlite3_stmt *q, dv_store_claim *c)
     return 0;
 }
 
+int sq_int_of(sq_store *s, int slot, const char *sql, const char *a, const char *b, int col,
+              int64_t *v, const char *what, drover_error *err)
+{
+    sqlite3_stmt *q = sq_stmt(s, slot, sql, err);
+    int rc;
+
+    *v = 0;
+    if (!q)
+        return -1;
+    dv_sqlite_bind_text(q, 1, a);
+    dv_sqlite_bind_text(q, 2, b);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *v = sqlite3_column_int64(q, col);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, rc, what, err);
+}
+
 /* Grow *v (of elements of size sz) so that one more fits. */
 int sq_grow(void **v, size_t n, size_t *cap, size_t sz)
 {

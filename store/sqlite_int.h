@@ -76,6 +76,9 @@ void sq_rollback(sq_store *s);
 int sq_fence_check(sq_store *s, const dv_fence *fence, drover_error *err);
 int64_t sq_now(sq_store *s);
 char *sq_col_dup(sqlite3_stmt *q, int col);
+/* Column col of the one row sql (?1 = a, ?2 = b) gives; 0 when no row. */
+int sq_int_of(sq_store *s, int slot, const char *sql, const char *a, const char *b, int col,
+              int64_t *v, const char *what, drover_error *err);
 /* Grow *v (of elements of size sz) so that one more fits. */
 int sq_grow(void **v, size_t n, size_t *cap, size_t sz);
 int sq_nomem(drover_error *err);

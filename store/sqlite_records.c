@@ -14,20 +14,9 @@
 static int record_version(sq_store *s, const char *kind, const char *id, int64_t *v,
                           drover_error *err)
 {
-    sqlite3_stmt *q = sq_stmt(s, Q_REC_GET, "SELECT json, version FROM store_record"
-                                            " WHERE kind = ?1 AND id = ?2", err);
-    int rc;
-
-    *v = 0;
-    if (!q)
-        return -1;
-    dv_sqlite_bind_text(q, 1, kind);
-    dv_sqlite_bind_text(q, 2, id);
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        *v = sqlite3_column_int64(q, 1);
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, rc, "reading a record", err);
+    return sq_int_of(s, Q_REC_GET, "SELECT json, version FROM store_record"
+                                   " WHERE kind = ?1 AND id = ?2", kind, id, 1, v,
+                     "reading a record", err);
 }
 
 static int version_moved(const char *kind, const char *id, int64_t cur, int64_t expected,

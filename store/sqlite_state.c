@@ -42,18 +42,9 @@ static sqlite3_stmt *stmt_gh(sq_store *s, int slot, const char *sql, const char 
 static int admin_version(sq_store *s, const char *group, const char *host, int64_t *v,
                          drover_error *err)
 {
-    sqlite3_stmt *q = stmt_gh(s, Q_ADMIN_VER, "SELECT version FROM store_admin_version"
-                                              " WHERE grp = ?1 AND host = ?2", group, host, err);
-    int rc;
-
-    *v = 0;
-    if (!q)
-        return -1;
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        *v = sqlite3_column_int64(q, 0);
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, rc, "reading a version", err);
+    return sq_int_of(s, Q_ADMIN_VER, "SELECT version FROM store_admin_version"
+                                     " WHERE grp = ?1 AND host = ?2", group, host, 0, v,
+                     "reading a version", err);
 }
 
 /* host, disabled, reason, forced_down, version */
