@@ -7,7 +7,7 @@
 #include "cmd/cli.h"
 #include "cmd/output.h"
 #include "core/model.h"
-#include "core/statedb.h"
+#include "store/store.h"
 #include "drivers/servicegroup.h"
 #include "scheduler/scheduler.h"
 
@@ -283,13 +283,14 @@ static int exit_code(const drover_error *err)
     }
 }
 
-/* The servicegroup to read the hosts from and the state db of the claims. */
-static int open_backends(const dv_config *cfg, dv_sg **sg, dv_statedb **db, drover_error *err)
+/* The servicegroup to read the hosts from and the state store of the
+ * claims (state = { }: shared by every scheduler of the deployment). */
+static int open_backends(const dv_config *cfg, dv_sg **sg, dv_store **st, drover_error *err)
 {
     if (dv_sg_open(cfg, sg, err) < 0)
         return -1;
-    if (dv_statedb_open(cfg->state.path, cfg->state.busy_timeout_ms, db, err) < 0) {
-        dv_err_prefix(err, "the state db holds the scheduler's claims");
+    if (dv_store_open(cfg, st, err) < 0) {
+        dv_err_prefix(err, "the state store holds the scheduler's claims");
         return -1;
     }
     return 0;
@@ -311,7 +312,7 @@ static void print_result(const dv_cli *cli, const sched_args *a, const dv_sched_
 int cmd_schedule(dv_cli *cli, int argc, char **argv)
 {
     dv_sg *sg = NULL;
-    dv_statedb *db = NULL;
+    dv_store *db = NULL;
     dv_sched_opts o;
     dv_sched_result res = { 0 };
     sched_args a;
@@ -345,7 +346,7 @@ int cmd_schedule(dv_cli *cli, int argc, char **argv)
     }
 out:
     dv_sched_result_clear(&res);
-    dv_statedb_close(db);
+    dv_store_close(db);
     dv_sg_close(sg);
     return rc;
 }

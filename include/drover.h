@@ -196,7 +196,7 @@ typedef struct drover_placement {
     char *instance_name;
     char *instance_uuid;
     uint64_t memory_mib;
-    int64_t claim_id;          /* the claim held in the state db; 0 without one */
+    int64_t claim_id;          /* the claim held in the state store; 0 without one */
 } drover_placement;
 
 /* Pick a destination for a live migration of instance (its name or UUID as
@@ -204,8 +204,9 @@ typedef struct drover_placement {
  * the context's group: the filters and weighers of scheduler = { }, then
  * the chosen host's own libvirt is asked whether it can take the guest (as
  * controller = { } says to reach it).  dest not NULL: that host only.
- * claim: hold the instance's memory on the destination in the state db
- * (state.path) until a migration releases it or scheduler.claim_ttl_s
+ * claim: hold the instance's memory on the destination in the state store
+ * (state = { }, shared by every machine) until a migration releases it or
+ * scheduler.claim_ttl_s
  * passes; false: a question only.  Errors: NOT_FOUND (no such instance or
  * dest), INVALID (not running or paused), NO_VALID_HOST (the message says
  * what each filter removed and why the hosts tried failed), LIBVIRT (the

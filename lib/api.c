@@ -128,15 +128,16 @@ int drover_schedule(drover_ctx *ctx, const char *instance, const char *dest, boo
 {
     dv_sched_result res;
     dv_sched_opts o;
-    dv_statedb *db;
+    dv_store *db;
     int rc;
 
     memset(out, 0, sizeof *out);
     if (need_ctx(ctx, err) < 0)
         return -1;
-    if (dv_statedb_open(ctx->cfg->state.path, ctx->cfg->state.busy_timeout_ms, &db,
-                        err) < 0) {
-        dv_err_prefix(err, "the state db holds the scheduler's claims");
+    /* the deployment's state store (state = { }): every scheduler on every
+     * machine counts the same claims */
+    if (dv_store_open(ctx->cfg, &db, err) < 0) {
+        dv_err_prefix(err, "the state store holds the scheduler's claims");
         return -1;
     }
     memset(&o, 0, sizeof o);
@@ -155,7 +156,7 @@ int drover_schedule(drover_ctx *ctx, const char *instance, const char *dest, boo
         res.host = res.source = res.instance_name = res.instance_uuid = NULL;
     }
     dv_sched_result_clear(&res);
-    dv_statedb_close(db);
+    dv_store_close(db);
     return rc;
 }
 

@@ -40,11 +40,12 @@ static void placement_clear(placement *p)
 
 /* The scheduler's loop (or the --to checks), a claim on the destination,
  * and the source UP unless a drain allows otherwise. */
-static int place(const dv_config *cfg, const dv_migrate_opts *o, dv_statedb *db, placement *p,
+static int place(const dv_config *cfg, const dv_migrate_opts *o, placement *p,
                  drover_error *err)
 {
     dv_sched_opts so;
     dv_sg *sg = NULL;
+    dv_store *st = NULL;
     const dv_host_state *src;
     int rc;
 
@@ -58,11 +59,17 @@ static int place(const dv_config *cfg, const dv_migrate_opts *o, dv_statedb *db,
     so.claim = true;
     if (dv_sg_open(cfg, &sg, err) < 0)
         return -1;
-    rc = dv_schedule(cfg, sg, db, &so, &p->res, err);
+    if (dv_store_open(cfg, &st, err) < 0) {
+        dv_err_prefix(err, "the state store holds the claims");
+        dv_sg_close(sg);
+        return -1;
+    }
+    rc = dv_schedule(cfg, sg, st, &so, &p->res, err);
+    dv_store_close(st);
     dv_sg_close(sg);
     if (rc == 0 && !o->allow_source_down &&
         (!(src = dv_hosts_find(&p->res.hosts, p->res.source)) || src->state != DROVER_UP)) {
-        dv_statedb_claim_release(db, p->res.claim_id, NULL);
+        dv_mig_claim_release(cfg, p->res.host, p->res.claim_id);
         dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_SCHEDULER,
                "source host %s of %s is not UP: its agent is not heartbeating, so what it "
                "reported cannot be trusted; bring it back (or drain it) first",
@@ -251,7 +258,7 @@ static void copy_placement(dv_mig_run *r, const placement *p)
 static void run_free(dv_mig_run *r)
 {
     if (r->rec.claim_id)
-        dv_statedb_claim_release(r->db, r->rec.claim_id, NULL);
+        dv_mig_claim_release(r->cfg, r->rec.destination, r->rec.claim_id);
     dv_virt_close(r->src);
     dv_virt_close(r->dst);
     virTypedParamsFree(r->params, r->n_params);
@@ -337,11 +344,11 @@ int dv_migrate(const dv_config *cfg, const dv_migrate_opts *o, dv_mig_record *ou
     memset(out, 0, sizeof *out);
     if (!r)
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_CORE, "out of memory");
-    if (start(r, cfg, o, err) < 0 || place(cfg, o, r->db, &p, err) < 0)
+    if (start(r, cfg, o, err) < 0 || place(cfg, o, &p, err) < 0)
         goto out;
     copy_placement(r, &p);
     if (dv_mig_record_create(r->db, &r->rec, &r->self, err) < 0) {
-        dv_statedb_claim_release(r->db, r->rec.claim_id, NULL);
+        dv_mig_claim_release(cfg, p.res.host, r->rec.claim_id);
         r->rec.claim_id = 0;
         placement_clear(&p);
         goto out;

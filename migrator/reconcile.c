@@ -108,7 +108,7 @@ static void settle(rctx *c, dv_mig_reconciled *out, dv_mig_state to, const char 
         return;
     }
     if (out->rec.claim_id)
-        dv_statedb_claim_release(c->db, out->rec.claim_id, NULL);
+        dv_mig_claim_release(c->cfg, out->rec.destination, out->rec.claim_id);
     dv_info("migration %" PRId64 " of %s reconciled: %s (%s)", out->rec.id,
             out->rec.instance_name, dv_mig_state_name(to), facts);
 }

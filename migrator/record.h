@@ -158,6 +158,11 @@ int dv_mig_record_poll(dv_statedb *db, int64_t id, dv_mig_state *state, char *re
  * id), skipping those whose owner is dead (dv_mig_owner_alive); when fewer
  * than max_concurrent, moves it to preparing and sets *got.  Otherwise
  * *ahead says how many are before it and *blocker the id of the oldest. */
+/* Release the destination claim a migration holds, in the state store
+ * (claim.c).  A failure is logged: the claim then lapses after
+ * scheduler.claim_ttl_s. */
+void dv_mig_claim_release(const dv_config *cfg, const char *host, int64_t claim_id);
+
 int dv_mig_record_try_slot(dv_statedb *db, dv_mig_record *r, int max_concurrent,
                            const dv_mig_owner *self, int64_t stale_ms, bool *got,
                            int *ahead, int64_t *blocker, drover_error *err);

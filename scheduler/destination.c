@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 void dv_sched_result_clear(dv_sched_result *res)
 {
@@ -158,29 +159,44 @@ static void set_verdict(dv_verdict *v, dv_verdict_kind kind, const char *reason)
     snprintf(v->reason, sizeof v->reason, "%s", reason);
 }
 
+/* Who holds a claim, as drover state show lists it: this machine and
+ * process, so a claim left behind can be traced. */
+static void claim_owner(char *buf, size_t len)
+{
+    char host[64] = "";
+
+    if (gethostname(host, sizeof host - 1) < 0 || !host[0])
+        snprintf(host, sizeof host, "unknown");
+    snprintf(buf, len, "%s/pid-%ld", host, (long)getpid());
+}
+
 /* Claim the instance's memory on h.  1 = another scheduler got there first
- * (why says how much is claimed); -1 = the state db failed. */
-static int place_claim(dv_sched *s, dv_statedb *db, const dv_host_state *h,
+ * (why says how much is claimed); -1 = the state store failed. */
+static int place_claim(dv_sched *s, dv_store *db, const dv_host_state *h,
                        const dv_sched_request *r, int64_t *claim_id, char *why, size_t len,
                        drover_error *err)
 {
     drover_error e;
+    char owner[96];
     int64_t cap = dv_ram_usable_mib(h, &s->p, false);
 
     *claim_id = 0;
     if (!db)
         return 0;
     dv_err_clear(&e);
-    if (dv_statedb_claim_try(db, h->host, r->instance_uuid, r->memory_mib,
-                             cap > 0 ? (uint64_t)cap : 0, r->now_ms, s->p.claim_ttl_s, claim_id,
-                             &e) == 0)
+    /* no DV_STORE_CLAIM_SESSION: the claim must outlive a CLI that exits
+     * right after placing it; its expiry (claim_ttl_s) bounds a lost one */
+    claim_owner(owner, sizeof owner);
+    if (dv_store_claim_try(db, h->host, r->instance_uuid, owner, r->memory_mib,
+                           cap > 0 ? (uint64_t)cap : 0, s->p.claim_ttl_s, 0, NULL, claim_id,
+                           &e) == 0)
         return 0;
     if (e.code != DROVER_ERR_CONFLICT) {
         dv_err_copy(err, &e);
         dv_err_prefix(err, "claiming %" PRIu64 " MiB on %s", r->memory_mib, h->host);
         return -1;
     }
-    /* the state db says how much is claimed; a long message is cut */
+    /* the store says how much is claimed; a long message is cut */
     if (snprintf(why, len, "claim: %s", e.message) >= (int)len && len > 4)
         memcpy(why + len - 4, "...", 4);
     return 1;
@@ -195,7 +211,7 @@ static int record_choice(dv_sched_result *res, const dv_host_state *h, drover_er
 
 /* ---------------------------------------------------------------- a named destination */
 
-static int named_destination(dv_sched *s, dv_hosts *hosts, dv_live_check *lc, dv_statedb *db,
+static int named_destination(dv_sched *s, dv_hosts *hosts, dv_live_check *lc, dv_store *db,
                              const dv_sched_opts *o, const dv_sched_request *r,
                              dv_sched_result *res, drover_error *err)
 {
@@ -269,7 +285,7 @@ static int give_up(const dv_sched_result *res, const char *failures, const char 
 }
 
 static int scheduled_destination(dv_sched *s, dv_hosts *hosts, dv_live_check *lc,
-                                 dv_statedb *db, const dv_sched_request *r,
+                                 dv_store *db, const dv_sched_request *r,
                                  dv_sched_result *res, drover_error *err)
 {
     char why[DV_REASON_MAX], failbuf[768] = "";
@@ -358,7 +374,7 @@ static int result_init(dv_sched *s, dv_hosts *hosts, const dv_host_state *src,
     return 0;
 }
 
-int dv_find_destination(dv_sched *s, dv_hosts *hosts, dv_live_check *lc, dv_statedb *claims,
+int dv_find_destination(dv_sched *s, dv_hosts *hosts, dv_live_check *lc, dv_store *claims,
                         int64_t now_ms, const dv_sched_opts *o, dv_sched_result *res,
                         drover_error *err)
 {

@@ -1,5 +1,5 @@
 /* host_state.c - flat per-host records for the filters, built once per
- * placement from get_all and the state db's claims. */
+ * placement from get_all and the state store's claims. */
 #include "scheduler/scheduler.h"
 #include "core/hash.h"
 
@@ -67,12 +67,43 @@ static void state_from_member(dv_host_state *h, const drover_member *m,
         h->memory_used_mib += r->instances[i].memory_mib;
 }
 
+/* The claim sums (sorted by host) onto the host states: one store call. */
+static int add_claims(dv_hosts *out, dv_store *claims, drover_error *err)
+{
+    dv_store_claim_sum *sums;
+    size_t ns;
+
+    if (dv_store_claim_sums(claims, &sums, &ns, err) < 0) {
+        dv_err_prefix(err, "reading the claims");
+        return -1;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        dv_host_state *h = &out->v[i];
+        size_t lo = 0, hi = ns;
+        while (h->has_report && lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            int c = strcmp(sums[mid].host, h->host);
+            if (c == 0) {
+                h->claimed_mib = sums[mid].mib;
+                break;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    dv_store_claim_sums_free(sums, ns);
+    return 0;
+}
+
 /* out->members or out->sums already set */
 static int build(dv_hosts *out, drover_member *members, const dv_member_summary *sums, size_t n,
-                 dv_statedb *claims, int64_t now_ms, drover_error *err)
+                 dv_store *claims, int64_t now_ms, drover_error *err)
 {
     interned types = { .n = 0 }, arches = { .n = 0 };
 
+    (void)now_ms;   /* the store's clock judges expiry */
     if (n && !(out->v = calloc(n, sizeof *out->v))) {
         dv_hosts_free(out);
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_SCHEDULER, "out of memory");
@@ -82,18 +113,16 @@ static int build(dv_hosts *out, drover_member *members, const dv_member_summary 
         state_from_member(h, &members[i], sums ? &sums[i] : NULL);
         h->hypervisor_type = intern(&types, h->hypervisor_type);
         h->arch = intern(&arches, h->arch);
-        if (claims && h->has_report &&
-            dv_statedb_claimed_mib(claims, h->host, now_ms, &h->claimed_mib, err) < 0) {
-            dv_err_prefix(err, "reading the claims on host %s", h->host);
-            dv_hosts_free(out);
-            return -1;
-        }
     }
     out->n = n;
+    if (claims && add_claims(out, claims, err) < 0) {
+        dv_hosts_free(out);
+        return -1;
+    }
     return 0;
 }
 
-int dv_hosts_build(drover_member *members, size_t n, dv_statedb *claims, int64_t now_ms,
+int dv_hosts_build(drover_member *members, size_t n, dv_store *claims, int64_t now_ms,
                    dv_hosts *out, drover_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -102,7 +131,7 @@ int dv_hosts_build(drover_member *members, size_t n, dv_statedb *claims, int64_t
     return build(out, members, NULL, n, claims, now_ms, err);
 }
 
-int dv_hosts_build_summaries(dv_summary_list *sums, dv_statedb *claims, int64_t now_ms,
+int dv_hosts_build_summaries(dv_summary_list *sums, dv_store *claims, int64_t now_ms,
                              dv_hosts *out, drover_error *err)
 {
     memset(out, 0, sizeof *out);

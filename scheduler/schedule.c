@@ -1,5 +1,5 @@
 /* schedule.c - the scheduler's entry point: from a config, a servicegroup
- * and the state db to a destination.  The wiring once written in
+ * and the state store to a destination.  The wiring once written in
  * cmd/cmd_schedule.c lives here so every caller (the CLI, the library, the
  * migrator, the evacuator) places instances the same way. */
 #include "scheduler/scheduler.h"
@@ -122,7 +122,7 @@ static int indexed_load(indexed *ix, dv_sg *sg, const char *group, dv_hosts *hos
 }
 
 /* Members and their summaries, as host states. */
-static int read_hosts(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const char *instance,
+static int read_hosts(const dv_config *cfg, dv_sg *sg, dv_store *db, const char *instance,
                       int64_t now, dv_hosts *hosts, indexed *ix, drover_error *err)
 {
     const char *group = cfg->agent.group;
@@ -145,7 +145,7 @@ static int read_hosts(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const cha
     return rc;
 }
 
-int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const dv_sched_opts *o,
+int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_store *db, const dv_sched_opts *o,
                 dv_sched_result *res, drover_error *err)
 {
     dv_live_check *own = NULL;
@@ -159,7 +159,7 @@ int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const dv_sched_
     memset(res, 0, sizeof *res);
     if (o->claim && !db)
         return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_SCHEDULER,
-                      "a claim needs the state db: none was given");
+                      "a claim needs the state store: none was given");
     if (dv_sched_init(&s, cfg, err) < 0)
         return -1;
     if (!o->live && live_from_config(cfg, &own, err) < 0)

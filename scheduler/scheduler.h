@@ -31,7 +31,7 @@
 #include "core/error.h"
 #include "core/model.h"
 #include "core/report.h"
-#include "core/statedb.h"
+#include "store/store.h"
 
 #define DV_REASON_MAX 384      /* one rejection, in words */
 #define DV_SCHED_MAX_FILTERS 16
@@ -74,15 +74,15 @@ typedef struct dv_hosts {
 } dv_hosts;
 
 /* Build states from members (takes ownership of the array, even on error).
- * claims NULL: no claims are counted (no state db).  now_ms is the time
- * claims are judged unexpired at. */
-int dv_hosts_build(drover_member *members, size_t n, dv_statedb *claims, int64_t now_ms,
+ * claims NULL: no claims are counted.  Otherwise the state store's claim
+ * sums, read in one call; the store's clock judges them unexpired. */
+int dv_hosts_build(drover_member *members, size_t n, dv_store *claims, int64_t now_ms,
                    dv_hosts *out, drover_error *err);
 /* The same from a driver's summaries (dv_sg_get_summaries), which it takes
  * (even on error): each state's report is the member's summary, without
  * the CPU XML (dv_schedule fetches the source's full report for the live
  * checks). */
-int dv_hosts_build_summaries(dv_summary_list *sums, dv_statedb *claims, int64_t now_ms,
+int dv_hosts_build_summaries(dv_summary_list *sums, dv_store *claims, int64_t now_ms,
                              dv_hosts *out, drover_error *err);
 void dv_hosts_free(dv_hosts *hosts);
 /* NULL when no member has that name. */
@@ -308,7 +308,7 @@ typedef struct dv_sched_opts {
 
 typedef struct dv_sched_result {
     char *host;                    /* chosen destination; NULL when none */
-    int64_t claim_id;              /* 0 when no claim was placed (no state db) */
+    int64_t claim_id;              /* 0 when no claim was placed (no store) */
     char *source;
     char *instance_name;
     char *instance_uuid;
@@ -339,7 +339,7 @@ void dv_sched_result_clear(dv_sched_result *res);
  * Errors: NOT_FOUND (no such instance or --to host), INVALID (instance not
  * running/paused, or ambiguous), NO_VALID_HOST (message: what each filter
  * rejected and why the tried hosts failed), LIBVIRT (lc->prepare failed). */
-int dv_find_destination(dv_sched *s, dv_hosts *hosts, dv_live_check *lc, dv_statedb *claims,
+int dv_find_destination(dv_sched *s, dv_hosts *hosts, dv_live_check *lc, dv_store *claims,
                         int64_t now_ms, const dv_sched_opts *o, dv_sched_result *res,
                         drover_error *err);
 
@@ -350,12 +350,13 @@ typedef struct dv_sg dv_sg;        /* drivers/servicegroup.h */
 /* Where can o->instance go?  The one entry point the CLI, the library, the
  * migrator and the evacuator call (scheduler/schedule.c): reads the
  * members of cfg->agent.group from sg (liveness, admin state, reports),
- * counts the unexpired claims in db (NULL: none), runs the filters and
- * weighers of cfg->scheduler, asks the chosen hosts' libvirt (o->live, or
- * the checks of cfg->controller), and with o->claim holds the instance's
- * memory on the chosen host in db (o->claim needs db).  Errors as
- * dv_find_destination's; free res with dv_sched_result_clear either way. */
-int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_statedb *db, const dv_sched_opts *o,
+ * counts the unexpired claims in the state store st (NULL: none), runs the
+ * filters and weighers of cfg->scheduler, asks the chosen hosts' libvirt
+ * (o->live, or the checks of cfg->controller), and with o->claim holds the
+ * instance's memory on the chosen host in st (o->claim needs st; release it
+ * with dv_store_claim_release(st, res->host, res->claim_id, ...)).  Errors
+ * as dv_find_destination's; free res with dv_sched_result_clear either way. */
+int dv_schedule(const dv_config *cfg, dv_sg *sg, dv_store *st, const dv_sched_opts *o,
                 dv_sched_result *res, drover_error *err);
 
 #endif

@@ -1,6 +1,6 @@
 /* sqlite.c - the "sqlite" state store: the state db file (state.path)
  * behind the store interface (see sqlite_int.h for how the file is shared
- * with core/statedb.c).  Right for controllers on one machine, and for the
+ * with core/statedb.c): open, helpers, claims listed, the table.  Right for controllers on one machine, and for the
  * db servicegroup driver, whose directory every machine already shares. */
 #include "store/sqlite_int.h"
 #include "core/sqlite.h"
@@ -94,36 +94,6 @@ char *sq_col_dup(sqlite3_stmt *q, int col)
     return strdup(t ? t : "");
 }
 
-/* The store lock, waited for up to busy_timeout like SQLite's own:
- * exclusive for writers, shared for readers of both connections. */
-static int lock_as(sq_store *s, int how, drover_error *err)
-{
-    int64_t deadline = dv_mono_ms() + s->busy_ms;
-
-    for (int64_t pause = 1;; pause = pause < 20 ? pause * 2 : 20) {
-        if (flock(s->lock_fd, how | LOCK_NB) == 0)
-            return 0;
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return dv_err(err, DROVER_ERR_IO, DROVER_FROM_STATE, "state store %s-lock: %s",
-                          s->path, strerror(errno));
-        if (dv_mono_ms() >= deadline)
-            return dv_err(err, DROVER_ERR_UNREACHABLE, DROVER_FROM_STATE,
-                          "state store %s: another process held its write lock for"
-                          " busy_timeout %d ms", s->path, s->busy_ms);
-        dv_sleep_ms(pause);
-    }
-}
-
-int sq_lock(sq_store *s, drover_error *err)
-{
-    return lock_as(s, LOCK_EX, err);
-}
-
-void sq_unlock(sq_store *s)
-{
-    flock(s->lock_fd, LOCK_UN);
-}
-
 int sq_fence_check(sq_store *s, const dv_fence *fence, drover_error *err)
 {
     sqlite3_stmt *q;
@@ -171,28 +141,14 @@ static void sq_close(dv_store *st)
         sqlite3_finalize(s->q[i]);
     if (s->db)
         sqlite3_close(s->db);
-    dv_statedb_close(s->sdb);
-    if (s->lock_fd >= 0)
-        close(s->lock_fd);
     free(s->path);
     free(s);
-}
-
-static int open_lock(sq_store *s, drover_error *err)
-{
-    char lock[1100];
-
-    snprintf(lock, sizeof lock, "%s-lock", s->path);
-    s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (s->lock_fd < 0)
-        return dv_err(err, DROVER_ERR_IO, DROVER_FROM_STATE, "state store lock %s: %s", lock,
-                      strerror(errno));
-    return 0;
 }
 
 static int sq_open(const dv_config *cfg, dv_store **out, drover_error *err)
 {
     char path[1024];
+    dv_statedb *sdb;
     sq_store *s;
     int rc;
 
@@ -201,15 +157,16 @@ static int sq_open(const dv_config *cfg, dv_store **out, drover_error *err)
         return -1;
     if (!(s = calloc(1, sizeof *s)))
         return sq_nomem(err);
-    s->lock_fd = -1;
     s->busy_ms = cfg->state.busy_timeout_ms;
     if (!(s->path = strdup(path))) {
         free(s);
         return sq_nomem(err);
     }
-    /* statedb makes, checks and upgrades the file; then the store's tables */
-    if (dv_statedb_open(path, s->busy_ms, &s->sdb, err) < 0)
+    /* statedb makes, checks and upgrades the file (its schema steps); then
+     * everything runs on this one connection (sqlite_state.c) */
+    if (dv_statedb_open(path, s->busy_ms, &sdb, err) < 0)
         goto fail;
+    dv_statedb_close(sdb);
     rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         sq_fail(s, rc, "opening", err);
@@ -217,7 +174,7 @@ static int sq_open(const dv_config *cfg, dv_store **out, drover_error *err)
     }
     sqlite3_busy_timeout(s->db, s->busy_ms);
     if (sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
-        open_lock(s, err) < 0 || sq_schema_apply(s, err) < 0)
+        sq_schema_apply(s, err) < 0)
         goto fail;
     *out = &s->base;
     return 0;
@@ -226,233 +183,7 @@ fail:
     return -1;
 }
 
-/* ---------------------------------------------------------------- admin */
-
-static int admin_version(sq_store *s, const char *group, const char *host, int64_t *v,
-                         drover_error *err)
-{
-    sqlite3_stmt *q = sq_stmt(s, Q_ADMIN_VER, "SELECT version FROM store_admin_version"
-                                              " WHERE grp = ?1 AND host = ?2", err);
-    int rc;
-
-    *v = 0;
-    if (!q)
-        return -1;
-    dv_sqlite_bind_text(q, 1, group);
-    dv_sqlite_bind_text(q, 2, host);
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        *v = sqlite3_column_int64(q, 0);
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, rc, "reading a version", err);
-}
-
-static int copy_admin(const dv_admin *a, int64_t version, dv_store_admin *out)
-{
-    memset(out, 0, sizeof *out);
-    out->disabled = a->disabled;
-    out->forced_down = a->forced_down;
-    out->version = version;
-    if (!(out->host = strdup(a->host)) || (a->reason && !(out->reason = strdup(a->reason)))) {
-        dv_store_admin_clear(out);
-        return -1;
-    }
-    return 0;
-}
-
-static int sq_admin_get(dv_store *st, const char *group, const char *host, dv_store_admin *out,
-                        drover_error *err)
-{
-    sq_store *s = SQ(st);
-    dv_admin a;
-    int64_t v;
-    int rc;
-
-    /* shared lock: the state and its version are read as one writer left them */
-    if (lock_as(s, LOCK_SH, err) < 0)
-        return -1;
-    if (dv_statedb_admin_get(s->sdb, group, host, &a, err) < 0) {
-        sq_unlock(s);
-        return -1;
-    }
-    rc = admin_version(s, group, host, &v, err);
-    sq_unlock(s);
-    if (rc == 0 && copy_admin(&a, v, out) < 0)
-        rc = sq_nomem(err);
-    dv_admin_clear(&a);
-    return rc;
-}
-
-static int sq_admin_list(dv_store *st, const char *group, dv_store_admin **out, size_t *n,
-                         drover_error *err)
-{
-    sq_store *s = SQ(st);
-    dv_admin *a;
-    size_t na;
-    int rc = 0;
-
-    if (lock_as(s, LOCK_SH, err) < 0)
-        return -1;
-    if (dv_statedb_admin_all(s->sdb, group, &a, &na, err) < 0) {
-        sq_unlock(s);
-        return -1;
-    }
-    if (na && !(*out = calloc(na, sizeof **out))) {
-        sq_unlock(s);
-        dv_admins_free(a, na);
-        return sq_nomem(err);
-    }
-    for (size_t i = 0; i < na && rc == 0; i++) {
-        int64_t v;
-        rc = admin_version(s, group, a[i].host, &v, err);
-        if (rc == 0 && copy_admin(&a[i], v, &(*out)[i]) < 0)
-            rc = sq_nomem(err);
-        if (rc == 0)
-            (*n)++;
-    }
-    sq_unlock(s);
-    dv_admins_free(a, na);
-    if (rc < 0) {
-        dv_store_admins_free(*out, *n);
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
-}
-
-/* Check fence and version and bump the version, in one transaction. */
-static int admin_claim_version(sq_store *s, const char *group, const char *host,
-                               int64_t expected, const dv_fence *fence, int64_t *new_version,
-                               drover_error *err)
-{
-    sqlite3_stmt *q;
-    int64_t cur;
-
-    if (sq_begin(s, err) < 0)
-        return -1;
-    if (sq_fence_check(s, fence, err) < 0 || admin_version(s, group, host, &cur, err) < 0)
-        goto fail;
-    if (expected != DV_STORE_ANY && expected != cur) {
-        dv_err(err, DROVER_ERR_CONFLICT, DROVER_FROM_STATE,
-               "admin state of %s/%s is at version %" PRId64 ", not %" PRId64
-               " any more: read it again", group, host, cur, expected);
-        goto fail;
-    }
-    if (!(q = sq_stmt(s, Q_ADMIN_BUMP,
-                      "INSERT INTO store_admin_version (grp, host, version) VALUES (?1, ?2, ?3)"
-                      " ON CONFLICT (grp, host) DO UPDATE SET version = ?3", err)))
-        goto fail;
-    dv_sqlite_bind_text(q, 1, group);
-    dv_sqlite_bind_text(q, 2, host);
-    sqlite3_bind_int64(q, 3, cur + 1);
-    if (sqlite3_step(q) != SQLITE_DONE) {
-        sq_fail(s, sqlite3_reset(q), "writing a version", err);
-        goto fail;
-    }
-    sqlite3_reset(q);
-    *new_version = cur + 1;
-    return sq_commit(s, err);
-fail:
-    sq_rollback(s);
-    return -1;
-}
-
-static int sq_admin_set(dv_store *st, const char *group, const char *host,
-                        const dv_store_admin_change *chg, int64_t expected,
-                        const dv_fence *fence, int64_t *new_version, drover_error *err)
-{
-    sq_store *s = SQ(st);
-    int rc;
-
-    if (sq_lock(s, err) < 0)
-        return -1;
-    /* the version moves first: a crash between leaves a version bumped
-     * with nothing changed, which only makes a racing writer read again */
-    rc = admin_claim_version(s, group, host, expected, fence, new_version, err);
-    if (rc == 0 && chg->disabled >= 0)
-        rc = dv_statedb_set_disabled(s->sdb, group, host, chg->disabled, chg->reason, err);
-    if (rc == 0 && chg->forced_down >= 0)
-        rc = dv_statedb_set_forced_down(s->sdb, group, host, chg->forced_down, err);
-    sq_unlock(s);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- claims */
-
-static int sq_claimed_mib(dv_store *st, const char *host, uint64_t *mib, drover_error *err)
-{
-    return dv_statedb_claimed_mib(SQ(st)->sdb, host, sq_now(SQ(st)), mib, err);
-}
-
-static int owner_write(sq_store *s, int slot, const char *sql, int64_t id, const char *owner,
-                       drover_error *err)
-{
-    sqlite3_stmt *q = sq_stmt(s, slot, sql, err);
-    int rc;
-
-    if (!q)
-        return -1;
-    sqlite3_bind_int64(q, 1, id);
-    if (owner)
-        dv_sqlite_bind_text(q, 2, owner);
-    rc = sqlite3_step(q);
-    sqlite3_reset(q);
-    return rc == SQLITE_DONE ? 0 : sq_fail(s, rc, "writing a claim's owner", err);
-}
-
-static int sq_claim_try(dv_store *st, const char *host, const char *instance_uuid,
-                        const char *owner, uint64_t memory_mib, uint64_t capacity_mib, int ttl_s,
-                        int flags, const dv_fence *fence, int64_t *claim_id, drover_error *err)
-{
-    sq_store *s = SQ(st);
-    int rc = 0;
-
-    (void)flags;   /* no sessions here: a claim ends when released or expired */
-    if (sq_lock(s, err) < 0)
-        return -1;
-    if (fence) {
-        if (sq_begin(s, err) < 0)
-            rc = -1;
-        else if ((rc = sq_fence_check(s, fence, err)) == 0)
-            rc = sq_commit(s, err);
-        sq_rollback(s);
-    }
-    /* the capacity check and the insert: statedb's IMMEDIATE transaction */
-    if (rc == 0)
-        rc = dv_statedb_claim_try(s->sdb, host, instance_uuid, memory_mib, capacity_mib,
-                                  sq_now(s), ttl_s, claim_id, err);
-    /* a failure here leaves the claim holding, only its owner unknown */
-    if (rc == 0 && *owner)
-        owner_write(s, Q_OWNER_ADD, "INSERT OR REPLACE INTO store_claim_owner (claim_id, owner)"
-                                    " VALUES (?1, ?2)", *claim_id, owner, NULL);
-    sq_unlock(s);
-    return rc;
-}
-
-static int sq_claim_release(dv_store *st, const char *host, int64_t claim_id,
-                            const dv_fence *fence, drover_error *err)
-{
-    sq_store *s = SQ(st);
-    int rc = 0;
-
-    if (sq_lock(s, err) < 0)
-        return -1;
-    if (fence) {
-        if (sq_begin(s, err) < 0)
-            rc = -1;
-        else if ((rc = sq_fence_check(s, fence, err)) == 0)
-            rc = sq_commit(s, err);
-        sq_rollback(s);
-    }
-    if (rc == 0)
-        rc = dv_statedb_claim_release(s->sdb, claim_id, err);
-    if (rc == 0)
-        rc = owner_write(s, Q_OWNER_DEL, "DELETE FROM store_claim_owner WHERE claim_id = ?1"
-                                         " OR claim_id NOT IN (SELECT id FROM claim)",
-                         claim_id, NULL, err);
-    sq_unlock(s);
-    return rc;
-}
+/* ---------------------------------------------------------------- claims listed */
 
 static int claim_from_row(sqlite3_stmt *q, dv_store_claim *c)
 {
@@ -466,8 +197,26 @@ static int claim_from_row(sqlite3_stmt *q, dv_store_claim *c)
     return 0;
 }
 
+int sq_int_of(sq_store *s, int slot, const char *sql, const char *a, const char *b, int col,
+              int64_t *v, const char *what, drover_error *err)
+{
+    sqlite3_stmt *q = sq_stmt(s, slot, sql, err);
+    int rc;
+
+    *v = 0;
+    if (!q)
+        return -1;
+    dv_sqlite_bind_text(q, 1, a);
+    dv_sqlite_bind_text(q, 2, b);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *v = sqlite3_column_int64(q, col);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, rc, what, err);
+}
+
 /* Grow *v (of elements of size sz) so that one more fits. */
-static int grow(void **v, size_t n, size_t *cap, size_t sz)
+int sq_grow(void **v, size_t n, size_t *cap, size_t sz)
 {
     if (n < *cap)
         return 0;
@@ -499,7 +248,7 @@ static int sq_claim_list(dv_store *st, const char *host, dv_store_claim **out, s
     sqlite3_bind_int64(q, 1, sq_now(s));
     dv_sqlite_bind_text(q, 2, host);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (grow((void **)out, *n, &cap, sizeof **out) < 0 || claim_from_row(q, &(*out)[(*n)++]) < 0) {
+        if (sq_grow((void **)out, *n, &cap, sizeof **out) < 0 || claim_from_row(q, &(*out)[(*n)++]) < 0) {
             rc = SQLITE_NOMEM;
             break;
         }
@@ -527,7 +276,7 @@ static int sq_claim_sums(dv_store *st, dv_store_claim_sum **out, size_t *n, drov
     sqlite3_bind_int64(q, 1, sq_now(s));
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         dv_store_claim_sum *c;
-        if (grow((void **)out, *n, &cap, sizeof **out) < 0) {
+        if (sq_grow((void **)out, *n, &cap, sizeof **out) < 0) {
             rc = SQLITE_NOMEM;
             break;
         }

@@ -1,19 +1,16 @@
 /* sqlite_int.h - what the files of the sqlite state store share.
  *
- * The store lives in the state db file (state.path).  Admin state and
- * claims are core/statedb.c's tables, written through its dv_statedb_*
- * functions on its own connection; the store's own tables (admin versions,
- * claim owners, records, leases) are made by sqlite_schema.c under a
- * store_schema version row, on a second connection to the same file.
+ * The store lives in the state db file (state.path).  core/statedb.c makes,
+ * checks and upgrades the file and its tables (admin, claim: what a state
+ * db written before the store already holds); the store's own tables
+ * (admin versions, claim owners, records, leases) are made by
+ * sqlite_schema.c under a store_schema version row.  The store then reads
+ * and writes all of them itself (sqlite_state.c, sqlite_records.c).
  *
- * A check on the store's connection and a write on statedb's cannot be one
- * SQLite transaction, so every store write takes the store lock first: an
- * exclusive flock on "<state.path>-lock" held across the check and the
- * write.  Lease changes take it too, so no new epoch can be made between a
- * fenced write's check and its write; admin reads take it shared, so the
- * state and its version are read as one writer left them.  Store-only writes are, besides, one
- * IMMEDIATE transaction each (the lease row is checked in the same
- * transaction as a fenced record write). */
+ * Every statement runs on the store's one connection, and every write is
+ * one IMMEDIATE transaction holding its checks (the lease row of a fence,
+ * a version, the room on a host) and its writes: SQLite's write lock is
+ * the only lock, across every process sharing the file. */
 #ifndef DV_STORE_SQLITE_INT_H
 #define DV_STORE_SQLITE_INT_H
 
@@ -25,6 +22,14 @@
 enum {
     Q_FENCE,
     Q_ADMIN_VER,
+    Q_ADMIN_GET,
+    Q_ADMIN_LIST,
+    Q_SET_DISABLED,
+    Q_SET_FORCED,
+    Q_CLAIM_SUM,
+    Q_CLAIM_PURGE,
+    Q_CLAIM_ADD,
+    Q_CLAIM_DEL,
     Q_ADMIN_BUMP,
     Q_OWNER_ADD,
     Q_OWNER_DEL,
@@ -47,10 +52,8 @@ enum {
 
 typedef struct sq_store {
     dv_store base;
-    dv_statedb *sdb;
     sqlite3 *db;
     char *path;
-    int lock_fd;
     int busy_ms;
     sqlite3_stmt *q[Q_SLOTS];
 } sq_store;
@@ -69,13 +72,31 @@ int sq_fail(sq_store *s, int rc, const char *what, drover_error *err);
 int sq_begin(sq_store *s, drover_error *err);
 int sq_commit(sq_store *s, drover_error *err);
 void sq_rollback(sq_store *s);
-int sq_lock(sq_store *s, drover_error *err);
-void sq_unlock(sq_store *s);
 /* Inside a transaction: 0 when fence is NULL or still current. */
 int sq_fence_check(sq_store *s, const dv_fence *fence, drover_error *err);
 int64_t sq_now(sq_store *s);
 char *sq_col_dup(sqlite3_stmt *q, int col);
+/* Column col of the one row sql (?1 = a, ?2 = b) gives; 0 when no row. */
+int sq_int_of(sq_store *s, int slot, const char *sql, const char *a, const char *b, int col,
+              int64_t *v, const char *what, drover_error *err);
+/* Grow *v (of elements of size sz) so that one more fits. */
+int sq_grow(void **v, size_t n, size_t *cap, size_t sz);
 int sq_nomem(drover_error *err);
+
+/* sqlite_state.c: admin state and claims */
+int sq_admin_get(dv_store *st, const char *group, const char *host, dv_store_admin *out,
+                 drover_error *err);
+int sq_admin_list(dv_store *st, const char *group, dv_store_admin **out, size_t *n,
+                  drover_error *err);
+int sq_admin_set(dv_store *st, const char *group, const char *host,
+                 const dv_store_admin_change *chg, int64_t expected, const dv_fence *fence,
+                 int64_t *new_version, drover_error *err);
+int sq_claimed_mib(dv_store *st, const char *host, uint64_t *mib, drover_error *err);
+int sq_claim_try(dv_store *st, const char *host, const char *instance_uuid, const char *owner,
+                 uint64_t memory_mib, uint64_t capacity_mib, int ttl_s, int flags,
+                 const dv_fence *fence, int64_t *claim_id, drover_error *err);
+int sq_claim_release(dv_store *st, const char *host, int64_t claim_id, const dv_fence *fence,
+                     drover_error *err);
 
 /* sqlite_records.c */
 int sq_record_put(dv_store *st, const char *kind, const char *id, const char *json,

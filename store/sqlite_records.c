@@ -14,20 +14,9 @@
 static int record_version(sq_store *s, const char *kind, const char *id, int64_t *v,
                           drover_error *err)
 {
-    sqlite3_stmt *q = sq_stmt(s, Q_REC_GET, "SELECT json, version FROM store_record"
-                                            " WHERE kind = ?1 AND id = ?2", err);
-    int rc;
-
-    *v = 0;
-    if (!q)
-        return -1;
-    dv_sqlite_bind_text(q, 1, kind);
-    dv_sqlite_bind_text(q, 2, id);
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        *v = sqlite3_column_int64(q, 1);
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, rc, "reading a record", err);
+    return sq_int_of(s, Q_REC_GET, "SELECT json, version FROM store_record"
+                                   " WHERE kind = ?1 AND id = ?2", kind, id, 1, v,
+                     "reading a record", err);
 }
 
 static int version_moved(const char *kind, const char *id, int64_t cur, int64_t expected,
@@ -44,21 +33,16 @@ static int version_moved(const char *kind, const char *id, int64_t cur, int64_t 
                   " again", kind, id, cur, expected);
 }
 
-/* Lock, transaction, fence check, version check; then the caller writes. */
+/* Transaction, fence check, version check; then the caller writes. */
 static int record_begin(sq_store *s, const char *kind, const char *id, int64_t expected,
                         const dv_fence *fence, int64_t *cur, drover_error *err)
 {
-    if (sq_lock(s, err) < 0)
+    if (sq_begin(s, err) < 0)
         return -1;
-    if (sq_begin(s, err) < 0) {
-        sq_unlock(s);
-        return -1;
-    }
     if (sq_fence_check(s, fence, err) < 0 || record_version(s, kind, id, cur, err) < 0 ||
         (expected != DV_STORE_ANY && expected != *cur &&
          version_moved(kind, id, *cur, expected, err) < 0)) {
         sq_rollback(s);
-        sq_unlock(s);
         return -1;
     }
     return 0;
@@ -69,7 +53,6 @@ static int record_end(sq_store *s, int rc, drover_error *err)
     if (rc == 0)
         rc = sq_commit(s, err);
     sq_rollback(s);
-    sq_unlock(s);
     return rc;
 }
 
@@ -266,19 +249,14 @@ static int lease_txn(sq_store *s, const char *name, const char *holder, int64_t 
     lease_row row;
     int rc;
 
-    if (sq_lock(s, err) < 0)
+    if (sq_begin(s, err) < 0)
         return -1;
-    if (sq_begin(s, err) < 0) {
-        sq_unlock(s);
-        return -1;
-    }
     rc = lease_read(s, name, &row, err);
     if (rc == 0)
         rc = fn(s, name, holder, epoch, ttl_ms, &row, err);
     if (rc == 0)
         rc = sq_commit(s, err);
     sq_rollback(s);
-    sq_unlock(s);
     return rc;
 }
 

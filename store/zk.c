@@ -35,36 +35,37 @@ char *zk_path(const zk_store *z, const char *a, const char *b, const char *c)
     return rc < 0 ? NULL : p;
 }
 
+typedef struct path_walk {
+    zk_store *z;
+    drover_error *err;
+} path_walk;
+
+static int make_node(void *arg, const char *p, bool last)
+{
+    path_walk *w = arg;
+    zk_store *z = w->z;
+    int zrc;
+
+    (void)last;
+    ZS_RUN(&z->zs, zrc, zoo_create(z->zs.zh, p, NULL, -1, z->zs.acl, 0, NULL, 0), w->err);
+    /* a protected parent refuses even a create that would find the
+     * node there: a reader without credentials only needs it to exist */
+    if (zrc == ZNOAUTH) {
+        struct Stat st;
+        int e;
+        ZS_RUN(&z->zs, e, zoo_exists(z->zs.zh, p, 0, &st), w->err);
+        if (e == ZOK)
+            zrc = ZNODEEXISTS;
+    }
+    if (zrc != ZOK && zrc != ZNODEEXISTS)
+        return zs_fail(&z->zs, zrc, "create", p, w->err);
+    return 0;
+}
+
 int zk_make_path(zk_store *z, const char *path, drover_error *err)
 {
-    char *p = strdup(path);
-    int rc = 0, zrc;
-
-    if (!p)
-        return zk_nomem(err);
-    for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-        if (s)
-            *s = '\0';
-        ZS_RUN(&z->zs, zrc, zoo_create(z->zs.zh, p, NULL, -1, z->zs.acl, 0, NULL, 0), err);
-        /* a protected parent refuses even a create that would find the
-         * node there: a reader without credentials only needs it to exist */
-        if (zrc == ZNOAUTH) {
-            struct Stat st;
-            int e;
-            ZS_RUN(&z->zs, e, zoo_exists(z->zs.zh, p, 0, &st), err);
-            if (e == ZOK)
-                zrc = ZNODEEXISTS;
-        }
-        if (zrc != ZOK && zrc != ZNODEEXISTS) {
-            rc = zs_fail(&z->zs, zrc, "create", p, err);
-            break;
-        }
-        if (!s)
-            break;
-        *s = '/';
-    }
-    free(p);
-    return rc;
+    path_walk w = { z, err };
+    return dv_zkc_each_prefix(path, make_node, &w, err);
 }
 
 int zk_read(zk_store *z, const char *path, char **data, struct Stat *stat, drover_error *err)
@@ -528,14 +529,17 @@ static int zk_open(const dv_config *cfg, dv_store **out, drover_error *err)
         zk_close(&z->base);
         return -1;
     }
-    /* a dead ensemble is no configuration error: calls fail UNREACHABLE */
+    /* a dead ensemble is no configuration error: calls fail UNREACHABLE;
+     * a reader without credentials cannot make the root where nobody made
+     * it yet, and needs none: there is no state to read (writes fail AUTH) */
     if (zk_make_path(z, z->root, &why) < 0) {
-        if (why.code != DROVER_ERR_UNREACHABLE) {
+        if (why.code != DROVER_ERR_UNREACHABLE && why.code != DROVER_ERR_AUTH) {
             dv_err_copy(err, &why);
             zk_close(&z->base);
             return -1;
         }
-        dv_warn("state store: %s", why.message);
+        if (why.code == DROVER_ERR_UNREACHABLE)
+            dv_warn("state store: %s", why.message);
     }
     *out = &z->base;
     return 0;

@@ -129,7 +129,8 @@ typedef struct mc_sg {
     dv_sg base;
     const dv_config *cfg;
     memcached_st *mc;
-    dv_statedb *db;
+    dv_statedb *db;                 /* the member list: this machine's cache */
+    sg_admin admin;                 /* admin state: the state store */
     mc_server *srv;
     uint32_t n_srv;
     time_t ttl;                     /* service_down_time + 1 */

@@ -9,6 +9,7 @@ static void mc_close(dv_sg *sg)
         return;
     memcached_free(m->mc);
     dv_statedb_close(m->db);
+    sg_admin_fini(&m->admin);
     dv_report_decoder_free(m->dec);
     free(m->idx_group);
     free(m->idx_name);
@@ -29,6 +30,7 @@ static int mc_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     if (!(m = calloc(1, sizeof *m)))
         return mc_nomem(err);
     m->cfg = cfg;
+    sg_admin_init(&m->admin, cfg);
     m->ttl = (time_t)cfg->servicegroup.service_down_time + 1;
     m->n_srv = (uint32_t)cfg->servicegroup.mc.servers.n;
     if (!(m->srv = calloc(m->n_srv, sizeof *m->srv)) || !(m->dec = dv_report_decoder_new()))

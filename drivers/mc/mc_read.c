@@ -53,7 +53,7 @@ static int members_from_db(mc_sg *m, const char *group, drover_member **out, siz
     *n = 0;
     if (dv_statedb_member_list(m->db, group, &hosts, &nh, err) < 0)
         return -1;
-    if (dv_statedb_admin_all(m->db, group, &adm, &na, err) < 0) {
+    if (sg_admin_all(&m->admin, group, &adm, &na, err) < 0) {
         dv_strv_free(hosts, nh);
         return -1;
     }
@@ -268,7 +268,7 @@ static int probe(mc_sg *m, const char *group, const char *host, bool ask_forced,
     why_text[0] = '\0';
     if (mc_need_member(m, group, host, err) < 0)
         return -1;
-    if (dv_statedb_admin_get(m->db, group, host, &adm, err) < 0)
+    if (sg_admin_get(&m->admin, group, host, &adm, err) < 0)
         return -1;
     if (sg_admin_apply(mb, &adm, err) < 0) {
         dv_admin_clear(&adm);

@@ -127,6 +127,7 @@ int mc_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
 
     mc_place_of(m, group, host, &at);
     if (mc_need_member(m, group, host, err) < 0 ||
+        sg_admin_forget(&m->admin, group, host, err) < 0 ||
         dv_statedb_member_remove(m->db, group, host, err) < 0)
         return -1;
     rc = mc_idx_put(m, group, host, at.s, '-');
@@ -148,11 +149,11 @@ static int need(dv_sg *sg, const char *group, const char *host, drover_error *er
 int mc_set_disabled(dv_sg *sg, const char *group, const char *host, bool disabled,
                     const char *reason, drover_error *err)
 {
-    return sg_admin_set_disabled(sg, mc_me(sg)->db, need, group, host, disabled, reason, err);
+    return sg_admin_set_disabled(sg, &mc_me(sg)->admin, need, group, host, disabled, reason, err);
 }
 
 int mc_set_forced_down(dv_sg *sg, const char *group, const char *host, bool forced_down,
                        drover_error *err)
 {
-    return sg_admin_set_forced_down(sg, mc_me(sg)->db, need, group, host, forced_down, err);
+    return sg_admin_set_forced_down(sg, &mc_me(sg)->admin, need, group, host, forced_down, err);
 }

@@ -13,10 +13,13 @@
  * answer, and a liveness sweep (get_states) is one getChildren; get_all adds
  * the reports with pipelined asynchronous reads.
  *
- * What ZooKeeper cannot say lives in the state db (state.path): the hosts
- * seen in a group, so that a vanished node reads DOWN rather than "never
- * heard of", and the admin state (disabled, forced_down), which must survive
- * the loss of ZooKeeper's data.
+ * What ZooKeeper's children cannot say: the hosts seen in a group live in
+ * this machine's state db (state.path), a cache so that a vanished node
+ * reads DOWN rather than "never heard of"; the admin state (disabled,
+ * forced_down) lives in the state store (drivers/admin.h), shared by every
+ * machine (with state.backend "auto" that is ZooKeeper too, under
+ * <prefix>/.state).  The session itself is zkc/'s, the one the zk state
+ * store keeps as well.
  *
  * Connection rules
  *  - Every operation first waits for a connected session, for at most
@@ -51,6 +54,7 @@
 #include "core/hash.h"
 #include "drivers/admin.h"
 #include "drivers/servicegroup.h"
+#include "zkc/zkc.h"
 #include "core/log.h"
 #include "core/model.h"
 #include "core/report.h"
@@ -81,19 +85,13 @@ typedef struct zk_member {
 
 typedef struct zk_sg {
     dv_sg base;
-    zhandle_t *zh;
-    char *hosts, *prefix;
-    char *auth;            /* "user:password" or NULL; never logged */
-    char *user;            /* the part before ':' for messages */
-    int session_ms, wait_ms, stale_ms;
-    struct ACL secure[2];
-    struct ACL_vector secure_acl;
-    struct ACL_vector *acl;    /* what member, group and prefix nodes get */
-    dv_statedb *db;
+    dv_zkc zc;             /* the session: handle, auth, ACLs, waiting (zkc/) */
+    char *prefix;
+    dv_statedb *db;        /* the member list: this machine's cache */
+    sg_admin admin;        /* admin state: the state store */
     dv_map joined;         /* key -> zk_member */
     dv_map known;          /* keys known to be in the state db's member list */
     dv_map ready;          /* group paths whose node exists */
-    uint64_t gen;          /* handles made so far */
     uint64_t nodes_gen;    /* the handle whose session holds our joined nodes */
     bool remaking;         /* zk_remake_joined() runs: do not recurse */
     int64_t down_ms;       /* service_down_time */
@@ -103,13 +101,6 @@ typedef struct zk_sg {
     pthread_cond_t stop_cv;
     pthread_t watchdog;
     bool watchdog_on, stopping;
-
-    pthread_mutex_t mu;    /* the fields below are also written by the client's thread */
-    pthread_cond_t cv;
-    int64_t down_since;    /* monotonic ms the connection was lost; 0 while connected */
-    int64_t up_since;      /* monotonic ms the connection was (re)established */
-    int64_t born;          /* monotonic ms the handle was made */
-    bool expired;
 } zk_sg;
 
 /* One ZooKeeper request: returns its ZooKeeper code. */
@@ -158,13 +149,7 @@ static inline int zk_nomem(drover_error *err)
 /* zk_session.c */
 void zk_member_free(void *p);
 char *zk_printf(const char *fmt, ...) DV_PRINTF(1, 2);
-bool zk_conn_lost(int zrc);
-bool zk_session_gone(int zrc);
 int zk_fail(const zk_sg *z, int zrc, const char *what, const char *path, drover_error *err);
-int zk_handle_new(zk_sg *z, bool keep_down, drover_error *err);
-void zk_handle_close(zk_sg *z);
-void zk_mark_down(zk_sg *z);
-void zk_mark_expired(zk_sg *z);
 int zk_ensure_session(zk_sg *z, drover_error *err);
 int zk_run(zk_sg *z, zk_call call, zk_op *op, int *zrc, drover_error *err);
 int zk_call_exists(zk_sg *z, zk_op *op);

@@ -4,7 +4,7 @@
 /* Not answered yet, or lost with the connection or the session. */
 static bool retryable(int rc)
 {
-    return rc == ZNOTHING || rc == ZCLOSING || zk_conn_lost(rc) || zk_session_gone(rc);
+    return rc == ZNOTHING || rc == ZCLOSING || dv_zkc_conn_lost(rc) || dv_zkc_session_gone(rc);
 }
 
 static void fetch_done(zk_fetch *f, int rc)
@@ -54,7 +54,7 @@ static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n)
         pthread_mutex_lock(&b.mu);
         b.pending++;
         pthread_mutex_unlock(&b.mu);
-        if ((rc = zoo_aget(z->zh, f->path, 0, on_data, f)) != ZOK)
+        if ((rc = zoo_aget(z->zc.zh, f->path, 0, on_data, f)) != ZOK)
             fetch_done(f, rc);
     }
     /* the client answers every request it took, on close or loss too */
@@ -83,10 +83,10 @@ int zk_fetch_all(zk_sg *z, zk_fetch *fs, size_t n, drover_error *err)
         for (size_t i = 0; i < n; i++) {
             if (retryable(fs[i].rc))
                 again = true;
-            if (zk_session_gone(fs[i].rc))
-                zk_mark_expired(z);
-            else if (zk_conn_lost(fs[i].rc))
-                zk_mark_down(z);
+            if (dv_zkc_session_gone(fs[i].rc))
+                dv_zkc_mark_expired(&z->zc);
+            else if (dv_zkc_conn_lost(fs[i].rc))
+                dv_zkc_mark_down(&z->zc);
         }
         if (!again)
             break;

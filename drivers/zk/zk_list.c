@@ -58,7 +58,7 @@ int zk_is_known(zk_sg *z, const char *group, const char *host, bool *known, drov
         return -1;
     if (*known)
         return 0;
-    if (dv_statedb_admin_get(z->db, group, host, &a, err) < 0)
+    if (sg_admin_get(&z->admin, group, host, &a, err) < 0)
         return -1;
     *known = a.disabled || a.forced_down;
     dv_admin_clear(&a);
@@ -169,8 +169,7 @@ static int list_group(zk_sg *z, const char *group, bool reports, zk_listing *l, 
 
     if (!gpath)
         return zk_nomem(err);
-    if (dv_statedb_member_list(z->db, group, &l->known, &l->n_known, err) < 0 ||
-        dv_statedb_admin_all(z->db, group, &l->admin, &l->n_admin, err) < 0) {
+    if (dv_statedb_member_list(z->db, group, &l->known, &l->n_known, err) < 0) {
         free(gpath);
         return -1;
     }
@@ -181,6 +180,13 @@ static int list_group(zk_sg *z, const char *group, bool reports, zk_listing *l, 
         return -1;
     }
     free(gpath);
+    /* an outage with no member known here answers at once (UNREACHABLE);
+     * otherwise the admin state is read, and a store that cannot be asked
+     * fails the listing: nothing is listed without its admin state */
+    if (!l->reachable && !l->n_known)
+        return 0;
+    if (sg_admin_all(&z->admin, group, &l->admin, &l->n_admin, err) < 0)
+        return -1;
     if (!l->reachable)
         return 0;
     l->kids = op.kids;
@@ -282,7 +288,7 @@ int zk_op_get(dv_sg *sg, const char *group, const char *host, drover_member *mem
         goto done;
     }
     if ((f.rc == ZOK ? zk_learn(z, group, host, err) : zk_is_known(z, group, host, &known, err)) < 0 ||
-        dv_statedb_admin_get(z->db, group, host, &a, err) < 0)
+        sg_admin_get(&z->admin, group, host, &a, err) < 0)
         goto done;
     if (!known) {
         dv_err(err, DROVER_ERR_NOT_FOUND, DROVER_FROM_ZK,
@@ -316,7 +322,7 @@ int zk_op_is_up(dv_sg *sg, const char *group, const char *host, drover_liveness 
         goto done;
     }
     if (zrc == ZOK) {
-        if (zk_learn(z, group, host, err) < 0 || dv_statedb_admin_get(z->db, group, host, &a, err) < 0)
+        if (zk_learn(z, group, host, err) < 0 || sg_admin_get(&z->admin, group, host, &a, err) < 0)
             goto done;
         *state = a.forced_down ? DROVER_DOWN : DROVER_UP;
     } else {

@@ -127,6 +127,10 @@ int zk_op_leave(dv_sg *sg, const char *group, const char *host, drover_error *er
     }
     m = dv_map_del(&z->joined, key);
     dv_map_del(&z->known, key);
+    /* the shared admin state first: a member left disabled in the store
+     * would come back disabled on its next join */
+    if (sg_admin_forget(&z->admin, group, host, err) < 0)
+        goto done;
     if (dv_statedb_member_remove(z->db, group, host, &why) < 0) {
         if (why.code != DROVER_ERR_NOT_FOUND) {
             dv_err_copy(err, &why);
@@ -179,11 +183,11 @@ static int need(dv_sg *sg, const char *group, const char *host, drover_error *er
 int zk_op_set_disabled(dv_sg *sg, const char *group, const char *host, bool disabled,
                        const char *reason, drover_error *err)
 {
-    return sg_admin_set_disabled(sg, zk_me(sg)->db, need, group, host, disabled, reason, err);
+    return sg_admin_set_disabled(sg, &zk_me(sg)->admin, need, group, host, disabled, reason, err);
 }
 
 int zk_op_set_forced_down(dv_sg *sg, const char *group, const char *host, bool forced_down,
                           drover_error *err)
 {
-    return sg_admin_set_forced_down(sg, zk_me(sg)->db, need, group, host, forced_down, err);
+    return sg_admin_set_forced_down(sg, &zk_me(sg)->admin, need, group, host, forced_down, err);
 }

@@ -25,7 +25,7 @@ static int restrict_acl(zk_sg *z, const char *path, drover_error *err)
     deallocate_ACL_vector(&op.acl);
     if (!open)
         return 0;
-    dv_info("zk: %s was writable by anyone; restricting it to digest user \"%s\"", path, z->user);
+    dv_info("zk: %s was writable by anyone; restricting it to digest user \"%s\"", path, z->zc.user);
     if (zk_run(z, zk_call_set_acl, &op, &zrc, err) < 0)
         return -1;
     if (zrc != ZOK && zrc != ZBADVERSION)
@@ -47,29 +47,28 @@ static int make_persistent(zk_sg *z, const char *path, bool guard, drover_error 
         return 0;
     if (zrc != ZNODEEXISTS)
         return zk_fail(z, zrc, "create", path, err);
-    return z->auth && guard ? restrict_acl(z, path, err) : 0;
+    return z->zc.auth && guard ? restrict_acl(z, path, err) : 0;
+}
+
+typedef struct prefix_walk {
+    zk_sg *z;
+    drover_error *err;
+} prefix_walk;
+
+static int make_component(void *arg, const char *p, bool last)
+{
+    prefix_walk *w = arg;
+    return make_persistent(w->z, p, last, w->err);
 }
 
 /* The prefix, component by component (nothing for the root). */
 int zk_make_prefix(zk_sg *z, drover_error *err)
 {
-    char *p;
-    int rc = 0;
+    prefix_walk w = { z, err };
 
     if (!z->prefix[0])
         return 0;
-    if (!(p = strdup(z->prefix)))
-        return zk_nomem(err);
-    for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-        if (s)
-            *s = '\0';
-        rc = make_persistent(z, p, !s, err);
-        if (!s || rc < 0)
-            break;
-        *s = '/';
-    }
-    free(p);
-    return rc;
+    return dv_zkc_each_prefix(z->prefix, make_component, &w, err);
 }
 
 char *zk_group_path(const zk_sg *z, const char *group)
@@ -125,7 +124,7 @@ static int keep_old_data(zk_sg *z, zk_member *m, const struct Stat *st)
 
     if (!buf)
         return -1;
-    if (len <= 0 || zoo_get(z->zh, m->path, 0, buf, &len, NULL) != ZOK || len <= 0) {
+    if (len <= 0 || zoo_get(z->zc.zh, m->path, 0, buf, &len, NULL) != ZOK || len <= 0) {
         free(buf);
         return 0;
     }
@@ -142,7 +141,7 @@ static int keep_old_data(zk_sg *z, zk_member *m, const struct Stat *st)
 int zk_put_member(zk_sg *z, zk_member *m, drover_error *err)
 {
     zk_op op = { .path = m->path, .flags = ZOO_EPHEMERAL };
-    bool exists = m->gen == z->gen;    /* made by this session before */
+    bool exists = m->gen == z->zc.gen;    /* made by this session before */
     int zrc;
 
     for (int tries = 0; tries < 6; tries++) {
@@ -152,7 +151,7 @@ int zk_put_member(zk_sg *z, zk_member *m, drover_error *err)
             if (zk_run(z, zk_call_create, &op, &zrc, err) < 0)
                 return -1;
             if (zrc == ZOK) {
-                m->gen = z->gen;
+                m->gen = z->zc.gen;
                 return 0;
             }
             if (zrc == ZNONODE) {
@@ -173,7 +172,7 @@ int zk_put_member(zk_sg *z, zk_member *m, drover_error *err)
         if (zrc != ZOK)
             return zk_fail(z, zrc, "write", m->path, err);
         if (op.stat.ephemeralOwner == zk_my_session(z)) {
-            m->gen = z->gen;
+            m->gen = z->zc.gen;
             return 0;
         }
         /* left by an earlier session of this member (a restarted agent),
@@ -188,7 +187,7 @@ int zk_put_member(zk_sg *z, zk_member *m, drover_error *err)
         if (zk_run(z, zk_call_take_over, &op, &zrc, err) < 0)
             return -1;
         if (zrc == ZOK) {
-            m->gen = z->gen;
+            m->gen = z->zc.gen;
             return 0;
         }
         if (zrc == ZNOAUTH)

@@ -67,26 +67,6 @@ static int zk_set_forced_down(dv_sg *sg, const char *group, const char *host, bo
 
 /* ---------------------------------------------------------------- open / close */
 
-/* "user:password" -> z->auth, z->user.  Messages never show the value. */
-static int take_auth(zk_sg *z, const char *auth, drover_error *err)
-{
-    const char *colon;
-
-    if (!auth || !*auth)
-        return 0;
-    colon = strchr(auth, ':');          /* zk_config.c made sure there is one */
-    if (!(z->auth = strdup(auth)) || !(z->user = strndup(auth, (size_t)(colon - auth))))
-        return zk_nomem(err);
-    z->secure[0].perms = ZOO_PERM_ALL;
-    z->secure[0].id = ZOO_AUTH_IDS;
-    z->secure[1].perms = ZOO_PERM_READ;
-    z->secure[1].id = ZOO_ANYONE_ID_UNSAFE;
-    z->secure_acl.count = 2;
-    z->secure_acl.data = z->secure;
-    z->acl = &z->secure_acl;
-    return 0;
-}
-
 static void zk_close(dv_sg *sg)
 {
     zk_sg *z = zk_me(sg);
@@ -94,57 +74,46 @@ static void zk_close(dv_sg *sg)
     if (!z)
         return;
     zk_watchdog_stop(z);
-    zk_handle_close(z);
+    dv_zkc_fini(&z->zc);
     dv_statedb_close(z->db);
+    sg_admin_fini(&z->admin);
     dv_map_free(&z->joined, zk_member_free);
     dv_map_free(&z->known, NULL);
     dv_map_free(&z->ready, NULL);
-    pthread_cond_destroy(&z->cv);
-    pthread_mutex_destroy(&z->mu);
     pthread_cond_destroy(&z->stop_cv);
     pthread_mutex_destroy(&z->op_mu);
-    free(z->hosts);
     free(z->prefix);
-    if (z->auth)
-        memset(z->auth, 0, strlen(z->auth));
-    free(z->auth);
-    free(z->user);
     free(z);
 }
 
 static int zk_open(const dv_config *cfg, dv_sg **out, drover_error *err)
 {
-    const char *hosts = cfg->servicegroup.zk.hosts;
-    int session_ms = cfg->servicegroup.zk.session_timeout_ms;
     drover_error why;
     zk_sg *z;
 
     *out = NULL;
     if (!(z = calloc(1, sizeof *z)))
         return zk_nomem(err);
-    pthread_mutex_init(&z->mu, NULL);
     pthread_mutex_init(&z->op_mu, NULL);
-    dv_cond_init_mono(&z->cv);
     dv_cond_init_mono(&z->stop_cv);
-    z->acl = &ZOO_OPEN_ACL_UNSAFE;
-    z->session_ms = session_ms;
-    /* bridge a leader election; give up on an outage after one session */
-    z->wait_ms = session_ms < 1000 ? 1000 : session_ms;
-    z->stale_ms = 2 * z->wait_ms;
-    z->down_ms = (int64_t)cfg->servicegroup.service_down_time * 1000;
-    /* kept without a trailing '/': "" for the root, so paths are prefix + "/group" */
-    if (!(z->hosts = strdup(hosts)) ||
-        !(z->prefix = strdup(strcmp(cfg->servicegroup.zk.prefix, "/") == 0 ? "" : cfg->servicegroup.zk.prefix))) {
-        zk_close(&z->base);
-        return zk_nomem(err);
-    }
-    if (take_auth(z, cfg->servicegroup.zk.auth, err) < 0 ||
-        sg_admin_open(cfg, "zk", &z->db, err) < 0 ||
-        zk_handle_new(z, false, err) < 0) {
+    sg_admin_init(&z->admin, cfg);
+    if (dv_zkc_init(&z->zc, cfg->servicegroup.zk.hosts, cfg->servicegroup.zk.session_timeout_ms,
+                    cfg->servicegroup.zk.auth, "", err) < 0) {
         zk_close(&z->base);
         return -1;
     }
-    z->nodes_gen = z->gen;
+    z->down_ms = (int64_t)cfg->servicegroup.service_down_time * 1000;
+    /* kept without a trailing '/': "" for the root, so paths are prefix + "/group" */
+    if (!(z->prefix = strdup(strcmp(cfg->servicegroup.zk.prefix, "/") == 0 ? "" : cfg->servicegroup.zk.prefix))) {
+        zk_close(&z->base);
+        return zk_nomem(err);
+    }
+    if (sg_admin_open(cfg, "zk", &z->db, err) < 0 ||
+        dv_zkc_handle_new(&z->zc, false, err) < 0) {
+        zk_close(&z->base);
+        return -1;
+    }
+    z->nodes_gen = z->zc.gen;
     /* make the prefix now when ZooKeeper answers; a dead ensemble is not a
      * configuration error: calls answer UNKNOWN until it is back */
     if (zk_make_prefix(z, &why) < 0) {

@@ -8,20 +8,20 @@ static void withdraw_silent(zk_sg *z)
 {
     int64_t now = dv_mono_ms(), since;
 
-    if (!z->zh || zoo_state(z->zh) != ZOO_CONNECTED_STATE)
+    if (!z->zc.zh || zoo_state(z->zc.zh) != ZOO_CONNECTED_STATE)
         return;    /* nothing to do now; and an outage withdraws nobody */
     /* after an outage every member gets service_down_time to beat again */
-    pthread_mutex_lock(&z->mu);
-    since = z->down_since || !z->up_since ? now : z->up_since;
-    pthread_mutex_unlock(&z->mu);
+    pthread_mutex_lock(&z->zc.mu);
+    since = z->zc.down_since || !z->zc.up_since ? now : z->zc.up_since;
+    pthread_mutex_unlock(&z->zc.mu);
     for (size_t i = 0; i < z->joined.cap; i++) {
         zk_member *m = z->joined.e[i].key ? z->joined.e[i].val : NULL;
         int zrc;
 
         if (!m || m->withdrawn || now - m->beat_ms <= z->down_ms || now - since <= z->down_ms)
             continue;
-        zrc = zoo_delete(z->zh, m->path, -1);
-        if (zk_conn_lost(zrc) || zk_session_gone(zrc) || zrc == ZCLOSING)
+        zrc = zoo_delete(z->zc.zh, m->path, -1);
+        if (dv_zkc_conn_lost(zrc) || dv_zkc_session_gone(zrc) || zrc == ZCLOSING)
             continue;      /* the next round tries again */
         m->withdrawn = true;
         if (zrc == ZOK || zrc == ZNONODE)

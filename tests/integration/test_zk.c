@@ -18,6 +18,10 @@
 
 static dv_zk_cluster zk;
 static const char *dir;
+/* state.backend of the sections' configs: NULL = the default ("auto": the
+ * zk store with the zk driver); "sqlite" where a section is about admin
+ * state kept apart from ZooKeeper's data. */
+static const char *backend;
 
 /* A test section's own config: its own prefix, and its own state db (the
  * state db belongs to one deployment, i.e. one prefix). */
@@ -32,7 +36,8 @@ static dv_config *section_config(const char *prefix, const char *auth, const cha
     for (char *p = state + strlen(dir) + 1; *p; p++)
         if (*p == '/')
             *p = '_';
-    if (dv_config_set_string(&cfg->state.path, state, NULL) < 0)
+    if (dv_config_set_string(&cfg->state.path, state, NULL) < 0 ||
+        (backend && dv_config_set_string(&cfg->state.backend, backend, NULL) < 0))
         bail_out("out of memory");
     /* members here heartbeat when a check says so: no withdrawal in the way */
     cfg->servicegroup.service_down_time = 30;
@@ -176,6 +181,9 @@ static void test_membership(void)
 
 static void test_admin(void)
 {
+    /* the sqlite store: admin state kept apart from ZooKeeper's data (with
+     * the zk store it is in the ensemble, replicated as its data is) */
+    backend = "sqlite";
     dv_sg *w = open_zk("/t-admin", NULL, NULL), *r = open_zk("/t-admin", NULL, NULL);
     drover_member m, *all = NULL;
     drover_error err = { 0 };
@@ -231,6 +239,7 @@ static void test_admin(void)
     drover_member_clear(&m);
     close_zk(w);
     close_zk(r);
+    backend = NULL;
 }
 
 /* An agent killed with SIGKILL: its node lives until the session times out. */
@@ -444,19 +453,30 @@ static void test_unreachable_at_open(void)
 /* The server dies and comes back: UNKNOWN while it is away, never DOWN. */
 static void test_outage(void)
 {
+    /* r keeps admin state in a sqlite store, so what the driver itself
+     * answers in an outage is seen; zr has the zk store (the default) */
+    dv_sg *zr = open_zk("/t-outage", NULL, NULL);
+    backend = "sqlite";
     dv_sg *w = open_zk("/t-outage", NULL, NULL), *r = open_zk("/t-outage", NULL, NULL);
     drover_member *all = NULL;
     drover_error err = { 0 };
     size_t n = 0;
     int rc, down = 0;
 
-    if (!w || !r)
+    backend = NULL;
+    if (!w || !r || !zr)
         bail_out("cannot open the zk driver");
     ok(dv_sg_join(w, GROUP, "o1", &err) == 0 && dv_sg_join(w, GROUP, "o2", &err) == 0, "o1, o2 join");
     ok(dv_sg_get_all(r, GROUP, &all, &n, &err) == 0 && n == 2, "both listed");
     drover_members_free(all, n);
+    ok(dv_sg_get_all(zr, GROUP, &all, &n, &err) == 0 && n == 2, "both listed (zk store)");
+    drover_members_free(all, n);
     if (dv_zk_kill(&zk, 1) < 0)
         bail_out("cannot kill the server");
+    ok(dv_sg_get_all(zr, GROUP, &all, &n, &err) < 0 && err.code == DROVER_ERR_UNREACHABLE,
+       "zk store: get_all in the outage fails UNREACHABLE, nothing listed without admin state"
+       " (%s)", err.message);
+    close_zk(zr);
     is_int(is_up(r, "o1", &rc, &err), DROVER_UNKNOWN, "server killed: o1 UNKNOWN");
     ok(rc < 0 && err.code == DROVER_ERR_UNREACHABLE, "UNREACHABLE (%s)", err.message);
     ok(dv_sg_get_all(r, GROUP, &all, &n, &err) == 0 && n == 2, "get_all still lists both");

@@ -5,7 +5,8 @@
  * The live-check step here is a table (host -> verdict) so the loop's logic
  * is tested on its own; the real libvirt checks are tested against real
  * libvirtd hosts in tests/integration/test_sched_libvirt.c.  Claims go to a
- * real state db (a SQLite file in a scratch directory). */
+ * real state store (the sqlite one: a SQLite file in a scratch directory),
+ * on a clock the test sets. */
 #include "scheduler/scheduler.h"
 #include "core/model.h"
 #include "tests/tap.h"
@@ -67,13 +68,13 @@ static drover_report *report_of(const spec *sp)
     return r;
 }
 
-static void fleet_claims(const spec *specs, size_t n, dv_statedb *db, dv_hosts *hosts);
+static void fleet_claims(const spec *specs, size_t n, dv_store *db, dv_hosts *hosts);
 static void fleet(const spec *specs, size_t n, dv_hosts *hosts)
 {
     fleet_claims(specs, n, NULL, hosts);
 }
 
-static void fleet_claims(const spec *specs, size_t n, dv_statedb *db, dv_hosts *hosts)
+static void fleet_claims(const spec *specs, size_t n, dv_store *db, dv_hosts *hosts)
 {
     drover_member *m = calloc(n, sizeof *m);
     drover_error err;
@@ -640,6 +641,14 @@ static void test_ignore(void)
 
 /* Another scheduler claims the best host's room after our host states were
  * read: our claim conflicts, that host is skipped, the next one is taken. */
+static int64_t store_now;
+
+static int64_t now_of_test(void *arg)
+{
+    (void)arg;
+    return store_now;
+}
+
 static void test_claims(void)
 {
     static const spec f[] = {
@@ -648,7 +657,8 @@ static void test_claims(void)
         { "b", DROVER_UP, 4608, NULL, 0, NULL, NULL, 0 },   /* 4096 usable */
     };
     char dir[] = "/tmp/drover-test-sched-XXXXXX", path[600];
-    dv_statedb *db;
+    dv_config *cfg = dv_config_new_defaults();
+    dv_store *db;
     dv_hosts h;
     dv_sched s;
     dv_sched_result res;
@@ -660,11 +670,17 @@ static void test_claims(void)
     if (!mkdtemp(dir))
         bail_out("mkdtemp: cannot make a scratch directory");
     snprintf(path, sizeof path, "%s/state.db", dir);
-    if (dv_statedb_open(path, 5000, &db, &err) < 0)
-        bail_out("state db: %s", err.message);
+    if (!cfg || dv_config_set_string(&cfg->state.backend, "sqlite", NULL) < 0 ||
+        dv_config_set_string(&cfg->state.path, path, NULL) < 0)
+        bail_out("config: out of memory");
+    if (dv_store_open(cfg, &db, &err) < 0)
+        bail_out("state store: %s", err.message);
+    store_now = NOW;
+    db->clock.now_ms = now_of_test;
     fleet_claims(f, 3, db, &h);
     is_int(h.v[1].claimed_mib, 0, "claims: nothing claimed on a when the states are read");
-    ok(dv_statedb_claim_try(db, "a", "other-instance", 5500, 6144, NOW, 600, &other, &err) == 0,
+    ok(dv_store_claim_try(db, "a", "other-instance", "test", 5500, 6144, 600, 0, NULL, &other,
+                          &err) == 0,
        "claims: another scheduler claims 5500 of a's 6144 MiB");
     sched(&s, &params);
     ok(dv_find_destination(&s, &h, NULL, db, NOW, &o, &res, &err) == 0, "claims: a host is found");
@@ -675,7 +691,7 @@ static void test_claims(void)
     is_int(res.verdicts[1].kind, DV_VERDICT_CLAIM_FAILED, "explain: a lost the claim");
     has_str(res.verdicts[1].reason, "claim: host a: 5500 MiB claimed already of 6144 MiB",
             "explain: a's reason says what is claimed");
-    ok(dv_statedb_claimed_mib(db, "b", NOW, &mib, &err) == 0 && mib == 1024,
+    ok(dv_store_claimed_mib(db, "b", &mib, &err) == 0 && mib == 1024,
        "claims: 1024 MiB are now claimed on b");
     dv_sched_result_clear(&res);
     dv_hosts_free(&h);
@@ -692,7 +708,7 @@ static void test_claims(void)
 
     /* a named destination whose room was claimed meanwhile: "claim" */
     o.dest = "b";
-    if (dv_statedb_claim_try(db, "b", "third", 2048, 4096, NOW, 600, &other, &err) < 0)
+    if (dv_store_claim_try(db, "b", "third", "test", 2048, 4096, 600, 0, NULL, &other, &err) < 0)
         bail_out("claim: %s", err.message);
     ok(dv_find_destination(&s, &h, NULL, db, NOW, &o, &res, &err) < 0, "claims: --to b is refused");
     is_str(res.failed_check, "claim", "claims: the claim check failed");
@@ -700,16 +716,20 @@ static void test_claims(void)
     dv_sched_result_clear(&res);
 
     /* after the claims expire there is room again */
+    store_now = NOW + 601000;
     ok(dv_find_destination(&s, &h, NULL, db, NOW + 601000, &o, &res, &err) == 0,
        "claims: once the claims expire, --to b fits");
     dv_sched_result_clear(&res);
     dv_sched_fini(&s);
     dv_hosts_free(&h);
-    dv_statedb_close(db);
+    dv_store_close(db);
+    dv_config_free(cfg);
     unlink(path);
     snprintf(path, sizeof path, "%s/state.db-wal", dir);
     unlink(path);
     snprintf(path, sizeof path, "%s/state.db-shm", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/state.db-lock", dir);
     unlink(path);
     if (rmdir(dir) < 0)
         diag("could not remove %s", dir);

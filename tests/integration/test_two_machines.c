@@ -1,0 +1,393 @@
+/* test_two_machines.c - issue 9's "two machines": state every drover process
+ * of a deployment shares, seen alike from two machines.
+ *
+ * Machine A and machine B are two drover configurations with their own
+ * state paths (their own per-machine state db files) and one ZooKeeper
+ * ensemble of three servers (the zk driver and the zk state store, as
+ * state.backend "auto" pairs them).  The hosts are two real libvirtd hosts
+ * (tests/harness/lvhosts.*) with real droverd agents, one started from each
+ * machine's configuration; two TCG guests run on host 1.
+ *
+ *  - `drover service disable HOST2` on A is seen by `drover schedule` on B:
+ *    the only destination is refused with the disabled reason typed on A;
+ *    `service enable` on B is seen by `schedule` on A;
+ *  - two `drover schedule --claim` processes, one per machine, race for
+ *    host 2 with room for one guest: exactly one claim, in each of 20 rounds
+ *    (and the store holds exactly that one claim, whichever machine asks).
+ */
+#include "core/clock.h"
+#include "core/config.h"
+#include "store/store.h"
+#include "tests/harness/zk.h"
+#include "tests/harness/lvhosts.h"
+#include "tests/integration/zktest.h"
+#include "tests/tap.h"
+
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#define GUEST_MIB 64
+#define ROUNDS 20
+#define SESSION_MS 4000
+
+static lvh h;
+static dv_zk_cluster zk;
+static char work[128], conf[2][192], drover_bin[512];
+
+/* ---------------------------------------------------------------- configs */
+
+/* Machine m's config (m = 0: A, 1: B): its own state db; scheduler settings
+ * that leave host 2 room for one guest (reserved = its total minus 96 MiB). */
+static void write_config(int m, uint64_t reserved_mib)
+{
+    FILE *f;
+
+    snprintf(conf[m], sizeof conf[m], "%s/%c.conf", work, "AB"[m]);
+    if (!(f = fopen(conf[m], "w")))
+        bail_out("cannot write %s: %s", conf[m], strerror(errno));
+    fprintf(f,
+            "servicegroup = { driver = \"zk\"; report_interval = 1; service_down_time = 30;\n"
+            "  zk = { hosts = \"%s\"; session_timeout_ms = %d; prefix = \"/two\"; }; };\n"
+            "agent = { group = \"compute\"; };\n"
+            "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\" ]; libvirt_timeout_ms = 5000; };\n"
+            "scheduler = { ram_allocation_ratio = 1.0; reserved_host_memory_mb = %llu; };\n"
+            "state = { path = \"%s/%c-state.db\"; };\n",
+            zk.hosts, SESSION_MS, h.host[0].name, h.host[0].uri, h.host[1].name, h.host[1].uri,
+            (unsigned long long)reserved_mib, work, "AB"[m]);
+    if (fclose(f) != 0)
+        bail_out("cannot write %s", conf[m]);
+}
+
+/* host 2's memory total, as its agent reports it */
+static uint64_t host2_total_mib(void)
+{
+    virConnectPtr c = virConnectOpen(h.host[1].uri);
+    virNodeInfo ni;
+
+    if (!c || virNodeGetInfo(c, &ni) < 0)
+        bail_out("host 2: %s", virGetLastErrorMessage());
+    virConnectClose(c);
+    return (uint64_t)ni.memory / 1024;
+}
+
+/* ---------------------------------------------------------------- processes */
+
+typedef struct run {
+    pid_t pid;
+    char out[192], err[192];
+    int status;
+    char *stdout_text, *stderr_text;
+} run;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf;
+    long n;
+
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    buf = calloc(1, (size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* `drover -c CONF(m) ARGS...` without a shell, output in files. */
+static void spawn(run *r, int m, const char *tag, const char *const *args)
+{
+    const char *argv[32];
+    int n = 0;
+
+    memset(r, 0, sizeof *r);
+    snprintf(r->out, sizeof r->out, "%s/%s.out", work, tag);
+    snprintf(r->err, sizeof r->err, "%s/%s.err", work, tag);
+    argv[n++] = drover_bin;
+    argv[n++] = "-c";
+    argv[n++] = conf[m];
+    for (int i = 0; args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    fflush(stdout);
+    if ((r->pid = fork()) < 0)
+        bail_out("fork: %s", strerror(errno));
+    if (r->pid == 0) {
+        int o = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+            _exit(126);
+        execve(argv[0], (char *const *)argv, environ);
+        _exit(127);
+    }
+}
+
+/* Wait for it; one that hangs past 90 s is killed (and fails its checks). */
+static int finish(run *r)
+{
+    int st = 0;
+    pid_t got = 0;
+
+    for (int i = 0; i < 9000 && (got = waitpid(r->pid, &st, WNOHANG)) == 0; i++)
+        dv_sleep_ms(10);
+    if (got == 0) {
+        diag("drover (pid %d) still runs after 90 s: killed", (int)r->pid);
+        kill(r->pid, SIGKILL);
+        got = waitpid(r->pid, &st, 0);
+    }
+    if (got < 0)
+        bail_out("waitpid: %s", strerror(errno));
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r->stdout_text = slurp(r->out);
+    r->stderr_text = slurp(r->err);
+    return r->status;
+}
+
+static void run_free(run *r)
+{
+    free(r->stdout_text);
+    free(r->stderr_text);
+    r->stdout_text = r->stderr_text = NULL;
+}
+
+static int drover(run *r, int m, const char *const *args)
+{
+    spawn(r, m, "drover", args);
+    return finish(r);
+}
+
+/* droverd for host k, started from machine m's config, on the host's own
+ * libvirt; it dies with the test.  Waits for its first heartbeat. */
+static pid_t start_agent(int m, int k)
+{
+    const char *top = getenv("top_builddir");
+    char prog[600], log[256];
+    const char *argv[] = { prog, "-c", conf[m], "--host", h.host[k].name, "--libvirt-uri",
+                           h.host[k].uri, "--migration-uri", h.host[k].p2p_uri,
+                           "--log-level", "info", NULL };
+    pid_t parent = getpid(), pid;
+    int64_t deadline = dv_mono_ms() + 60000;
+
+    snprintf(prog, sizeof prog, "%s/cmd/droverd", top && *top ? top : DV_TOP_BUILDDIR);
+    snprintf(log, sizeof log, "%s/agent%d.log", work, k + 1);
+    fflush(stdout);
+    if ((pid = fork()) < 0)
+        bail_out("fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+        int null = open("/dev/null", O_RDWR);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent || fd < 0 || null < 0)
+            _exit(1);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(fd, 2);
+        execve(prog, (char *const *)argv, environ);
+        _exit(127);
+    }
+    while (dv_mono_ms() < deadline && !zkt_file_has(log, "publishing liveness")) {
+        if (!zkt_alive(pid))
+            bail_out("droverd for host %d exited; its log is %s", k + 1, log);
+        dv_sleep_ms(50);
+    }
+    if (!zkt_file_has(log, "publishing liveness"))
+        bail_out("droverd for host %d published nothing in 60 s; its log is %s", k + 1, log);
+    return pid;
+}
+
+/* Until machine m's scheduler sees both guests on host 1 and host 2 UP. */
+static void wait_placeable(int m)
+{
+    const char *args[] = { "schedule", "g1", NULL };
+    int64_t t0 = dv_mono_ms();
+    run r;
+
+    for (;;) {
+        int rc = drover(&r, m, args);
+        if (rc == 0 || dv_mono_ms() - t0 > 60000) {
+            if (rc != 0)
+                bail_out("machine %c: g1 cannot be placed after 60 s: %s", "AB"[m], r.stderr_text);
+            run_free(&r);
+            break;
+        }
+        run_free(&r);
+        dv_sleep_ms(500);
+    }
+    diag("machine %c: g1 placeable after %lld ms", "AB"[m], (long long)(dv_mono_ms() - t0));
+}
+
+static int64_t jint(const char *text, const char *key)
+{
+    json_object *o = json_tokener_parse(text), *v;
+    int64_t x = -1;
+
+    if (o && json_object_object_get_ex(o, key, &v))
+        x = json_object_get_int64(v);
+    json_object_put(o);
+    return x;
+}
+
+/* ---------------------------------------------------------------- admin state */
+
+static void test_disable_seen(void)
+{
+    const char *h2 = h.host[1].name;
+    const char *disable[] = { "service", "disable", h2, "--reason", "PSU swap, typed on A", NULL };
+    const char *enable[] = { "service", "enable", h2, NULL };
+    const char *sched[] = { "schedule", "g1", NULL };
+    const char *explain[] = { "schedule", "g1", "--explain", NULL };
+    const char *named[] = { "schedule", "g1", "--to", h2, NULL };
+    run r;
+
+    is_int(drover(&r, 0, disable), 0, "A: service disable %s", h2);
+    run_free(&r);
+    is_int(drover(&r, 1, sched), 1, "B: schedule g1 is refused (its only destination is disabled)");
+    has_str(r.stderr_text, "compute 1", "B: the compute filter removed it");
+    run_free(&r);
+    is_int(drover(&r, 1, named), 1, "B: schedule g1 --to %s is refused", h2);
+    has_str(r.stderr_text, "disabled", "B: the refusal says disabled");
+    has_str(r.stderr_text, "PSU swap, typed on A", "B: with the reason typed on A");
+    diag("B says: %s", r.stderr_text ? r.stderr_text : "");
+    run_free(&r);
+    drover(&r, 1, explain);
+    has_str(r.stdout_text, "PSU swap, typed on A", "B: --explain names the reason on %s", h2);
+    run_free(&r);
+
+    is_int(drover(&r, 1, enable), 0, "B: service enable %s", h2);
+    run_free(&r);
+    is_int(drover(&r, 0, sched), 0, "A: schedule g1 finds a destination again");
+    has_str(r.stdout_text, h2, "A: it is %s", h2);
+    run_free(&r);
+}
+
+/* ---------------------------------------------------------------- claims */
+
+/* The store's unexpired claims, as machine m's config reaches them. */
+static size_t claims_seen(int m, dv_store_claim **c)
+{
+    dv_config *cfg;
+    dv_store *st;
+    drover_error err;
+    size_t n = 0;
+
+    if (dv_config_load(conf[m], &cfg, &err) < 0 || dv_store_open(cfg, &st, &err) < 0)
+        bail_out("machine %c: %s", "AB"[m], err.message);
+    if (dv_store_claim_list(st, NULL, c, &n, &err) < 0)
+        bail_out("machine %c: claims: %s", "AB"[m], err.message);
+    dv_store_close(st);
+    dv_config_free(cfg);
+    return n;
+}
+
+static void release(int64_t id)
+{
+    dv_config *cfg;
+    dv_store *st;
+    drover_error err;
+
+    if (dv_config_load(conf[0], &cfg, &err) < 0 || dv_store_open(cfg, &st, &err) < 0 ||
+        dv_store_claim_release(st, h.host[1].name, id, NULL, &err) < 0)
+        bail_out("release: %s", err.message);
+    dv_store_close(st);
+    dv_config_free(cfg);
+}
+
+static void test_claim_race(void)
+{
+    int one_winner = 0, wins_total = 0, one_claim = 0, races = 0;
+
+    for (int round = 0; round < ROUNDS; round++) {
+        const char *a[] = { "--json", "schedule", "g1", "--claim", NULL };
+        const char *b[] = { "--json", "schedule", "g2", "--claim", NULL };
+        dv_store_claim *ca = NULL, *cb = NULL;
+        size_t na, nb;
+        int64_t id = 0;
+        int wins = 0;
+        run r[2];
+
+        spawn(&r[0], 0, "ra", a);
+        spawn(&r[1], 1, "rb", b);
+        finish(&r[0]);
+        finish(&r[1]);
+        for (int i = 0; i < 2; i++) {
+            if (r[i].status == 0) {
+                wins++;
+                id = jint(r[i].stdout_text, "claim_id");
+            } else if (r[i].status == 1) {
+                races += strstr(r[i].stderr_text, "(claim: host") != NULL;
+            } else {
+                diag("round %d, machine %c: exit %d: %s", round, "AB"[i], r[i].status,
+                     r[i].stderr_text);
+            }
+            run_free(&r[i]);
+        }
+        na = claims_seen(0, &ca);
+        nb = claims_seen(1, &cb);
+        one_winner += wins == 1;
+        wins_total += wins;
+        one_claim += na == 1 && nb == 1 && ca[0].id == cb[0].id &&
+                     strcmp(ca[0].host, h.host[1].name) == 0 && (wins != 1 || ca[0].id == id);
+        if (na != 1 || nb != 1)
+            diag("round %d: A sees %zu claims, B %zu", round, na, nb);
+        for (size_t i = 0; i < na; i++)
+            release(ca[i].id);
+        dv_store_claims_free(ca, na);
+        dv_store_claims_free(cb, nb);
+    }
+    is_int(one_winner, ROUNDS, "claims: exactly one of the two machines' schedulers won in each of"
+           " %d rounds", ROUNDS);
+    is_int(wins_total, ROUNDS, "claims: never two claims on a host with room for one");
+    is_int(one_claim, ROUNDS, "claims: each round the store held that one claim, on %s, alike"
+           " from A and from B", h.host[1].name);
+    diag("the loser lost the claim race itself in %d of %d rounds (else the winner's claim was "
+         "already in its host states)", races, ROUNDS);
+}
+
+int main(void)
+{
+    const char *bd = getenv("top_builddir");
+    virConnectPtr c1;
+    virDomainPtr g1, g2;
+    pid_t agents[2];
+    lvh_beat b;
+
+    snprintf(drover_bin, sizeof drover_bin, "%s/cmd/drover", bd && *bd ? bd : DV_TOP_BUILDDIR);
+    if (access(drover_bin, X_OK) != 0)
+        bail_out("%s is not built", drover_bin);
+    if (dv_zk_start(&zk, 3) < 0)
+        bail_out("cannot start a ZooKeeper ensemble of three");
+    if (lvh_start(&h, 2) < 0)
+        bail_out("the libvirt hosts did not start");
+    snprintf(work, sizeof work, "%s/two", h.dir);
+    if (mkdir(work, 0700) < 0)
+        bail_out("mkdir %s: %s", work, strerror(errno));
+    for (int m = 0; m < 2; m++)
+        write_config(m, host2_total_mib() - (GUEST_MIB + 32));
+    if (!(c1 = virConnectOpen(h.host[0].uri)))
+        bail_out("host 1: %s", virGetLastErrorMessage());
+    if (!(g1 = lvh_guest_start(&h, c1, "g1", GUEST_MIB, "wss=0 fill=0")) ||
+        !(g2 = lvh_guest_start(&h, c1, "g2", GUEST_MIB, "wss=0 fill=0")))
+        bail_out("the guests did not start: %s", virGetLastErrorMessage());
+    if (lvh_beat_wait_running(g1, 30000, &b) < 0)
+        bail_out("g1 did not come up");
+    agents[0] = start_agent(0, 0);
+    agents[1] = start_agent(1, 1);
+    wait_placeable(0);
+    wait_placeable(1);
+
+    test_disable_seen();
+    test_claim_race();
+
+    for (int k = 0; k < 2; k++)
+        zkt_reap(agents[k], SIGTERM);
+    virDomainFree(g1);
+    virDomainFree(g2);
+    virConnectClose(c1);
+    ok(lvh_stop(&h) == 0, "the libvirt hosts stopped");
+    dv_zk_stop(&zk);
+    return done_testing();
+}
