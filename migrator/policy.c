@@ -118,3 +118,18 @@ int64_t dv_mig_completion_timeout_s(const dv_mig_params *p)
         return 0;
     return (int64_t)((double)p->completion_timeout_s * dv_mig_data_gib(p));
 }
+
+const char *dv_mig_timeout_choose(const dv_mig_params *p, dv_mig_action *a)
+{
+    if (!p->timeout_force_complete) {
+        a->kind = DV_MIG_ACT_ABORT;
+        return "abort";
+    }
+    if (p->post_copy_permitted && !p->paused) {
+        a->kind = DV_MIG_ACT_POSTCOPY;
+        return "force_complete: post-copy";
+    }
+    a->kind = DV_MIG_ACT_PAUSE;
+    return p->paused ? "force_complete: pause (the guest is paused: no post-copy)"
+                     : "force_complete: pause the guest (post-copy not permitted)";
+}

@@ -152,6 +152,11 @@ int64_t dv_mig_step_at_s(const dv_mig_params *p, int i);
 uint64_t dv_mig_step_ms(const dv_mig_params *p, int i);
 /* int(completion_timeout_s * data_gib); 0 = none. */
 int64_t dv_mig_completion_timeout_s(const dv_mig_params *p);
+/* What the completion timeout does (Nova's live_migration_timeout_action):
+ * sets a->kind to abort, or with timeout_force_complete to post-copy when
+ * permitted and the guest is not paused, else pause; returns the words for
+ * a->why ("abort", "force_complete: ..."). */
+const char *dv_mig_timeout_choose(const dv_mig_params *p, dv_mig_action *a);
 
 /* NULL (err: CONFIG, naming the known policies) for an unknown name. */
 const dv_mig_policy_ops *dv_mig_policy_find(const char *name, drover_error *err);

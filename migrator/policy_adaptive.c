@@ -110,19 +110,10 @@ static int figures(char *buf, size_t size, const reading *r)
 static void take_timeout_action(const dv_mig_params *p, dv_mig_action *a)
 {
     size_t len = strlen(a->why);
-    const char *what;
+    const char *what = dv_mig_timeout_choose(p, a);
 
-    if (!p->timeout_force_complete) {
-        a->kind = DV_MIG_ACT_ABORT;
+    if (a->kind == DV_MIG_ACT_ABORT)
         what = "abort (the guest stays on the source)";
-    } else if (p->post_copy_permitted && !p->paused) {
-        a->kind = DV_MIG_ACT_POSTCOPY;
-        what = "force_complete: post-copy";
-    } else {
-        a->kind = DV_MIG_ACT_PAUSE;
-        what = p->paused ? "force_complete: pause (the guest is paused: no post-copy)"
-                         : "force_complete: pause the guest (post-copy not permitted)";
-    }
     snprintf(a->why + len, sizeof a->why - len, ": %s", what);
 }
 

@@ -38,19 +38,8 @@ static void nova_init(void *state, const dv_mig_params *p)
 static void timeout_action(const dv_mig_params *p, int64_t timeout_s, const dv_mig_stats *st,
                            dv_mig_action *a)
 {
-    const char *what;
+    const char *what = dv_mig_timeout_choose(p, a);
 
-    if (!p->timeout_force_complete) {
-        a->kind = DV_MIG_ACT_ABORT;
-        what = "abort";
-    } else if (p->post_copy_permitted && !p->paused) {
-        a->kind = DV_MIG_ACT_POSTCOPY;
-        what = "force_complete: post-copy";
-    } else {
-        a->kind = DV_MIG_ACT_PAUSE;
-        what = p->paused ? "force_complete: pause (the guest is paused: no post-copy)"
-                         : "force_complete: pause the guest (post-copy not permitted)";
-    }
     snprintf(a->why, sizeof a->why,
              "nova: not completed after the completion timeout of %lld s (%.2f GiB x %d s/GiB); "
              "%.1f s elapsed, %.1f MiB remaining, iteration %llu, downtime %llu ms: %s",
