@@ -308,20 +308,12 @@ static void adaptive_plan(const dv_mig_params *p, dv_mig_plan *out)
     out->n_steps = 0;
     out->steps_truncated = false;
     for (int i = 0; i <= steps; i++) {
-        if (out->n_steps == DV_MIG_MAX_STEPS) {
-            out->steps_truncated = true;
+        if (!dv_mig_plan_add_step(out, i == 0 ? 0 : DV_MIG_STEP_ON_STALL,
+                                  i == steps ? (uint64_t)max_ms : dv_mig_step_ms(p, i)))
             break;
-        }
-        out->steps[out->n_steps].at_s = i == 0 ? 0 : DV_MIG_STEP_ON_STALL;
-        out->steps[out->n_steps++].downtime_ms = i == steps ? (uint64_t)max_ms : dv_mig_step_ms(p, i);
     }
     out->completion_timeout_s = t;
-    if (!p->timeout_force_complete)
-        act = "abort the migration (the guest stays on the source)";
-    else if (p->post_copy_permitted && !p->paused)
-        act = "switch to post-copy";
-    else
-        act = "pause the guest until the copy completes";
+    act = dv_mig_timeout_plan_words(p);
     snprintf(out->summary, sizeof out->summary,
              "downtime starts at %llu ms and is raised (up to %d ms) as soon as the remaining data "
              "stops shrinking across iterations; when no convergence is predicted within %d ms "

@@ -112,20 +112,11 @@ static void nova_plan(const dv_mig_params *p, dv_mig_plan *out)
     out->n_steps = 0;
     out->steps_truncated = false;
     for (int i = 0; i <= steps; i++) {
-        if (out->n_steps == DV_MIG_MAX_STEPS) {
-            out->steps_truncated = true;
+        if (!dv_mig_plan_add_step(out, dv_mig_step_at_s(p, i), dv_mig_step_ms(p, i)))
             break;
-        }
-        out->steps[out->n_steps].at_s = dv_mig_step_at_s(p, i);
-        out->steps[out->n_steps++].downtime_ms = dv_mig_step_ms(p, i);
     }
     out->completion_timeout_s = t;
-    if (!p->timeout_force_complete)
-        act = "abort the migration (the guest stays on the source)";
-    else if (p->post_copy_permitted && !p->paused)
-        act = "switch to post-copy";
-    else
-        act = "pause the guest until the copy completes";
+    act = dv_mig_timeout_plan_words(p);
     if (t > 0)
         snprintf(out->summary, sizeof out->summary,
                  "downtime stepped on the clock every %lld s up to %d ms; after %lld s "
