@@ -153,3 +153,11 @@ bool dv_mig_plan_add_step(dv_mig_plan *out, int64_t at_s, uint64_t downtime_ms)
     out->steps[out->n_steps++].downtime_ms = downtime_ms;
     return true;
 }
+
+void dv_mig_plan_start(const dv_mig_params *p, dv_mig_plan *out)
+{
+    out->data_gib = dv_mig_data_gib(p);
+    out->completion_timeout_s = dv_mig_completion_timeout_s(p);
+    out->n_steps = 0;
+    out->steps_truncated = false;
+}

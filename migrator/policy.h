@@ -159,6 +159,8 @@ int64_t dv_mig_completion_timeout_s(const dv_mig_params *p);
 const char *dv_mig_timeout_choose(const dv_mig_params *p, dv_mig_action *a);
 /* The same choice in the words of a plan's summary. */
 const char *dv_mig_timeout_plan_words(const dv_mig_params *p);
+/* An empty plan: data_gib and completion_timeout_s of p, no steps. */
+void dv_mig_plan_start(const dv_mig_params *p, dv_mig_plan *out);
 /* Appends a step to out; false (steps_truncated set) when it is full. */
 bool dv_mig_plan_add_step(dv_mig_plan *out, int64_t at_s, uint64_t downtime_ms);
 

@@ -105,17 +105,15 @@ static size_t nova_decide(void *state, const dv_mig_params *p, const dv_mig_stat
 static void nova_plan(const dv_mig_params *p, dv_mig_plan *out)
 {
     int steps = dv_mig_eff_steps(p);
-    int64_t t = dv_mig_completion_timeout_s(p);
+    int64_t t;
     const char *act;
 
-    out->data_gib = dv_mig_data_gib(p);
-    out->n_steps = 0;
-    out->steps_truncated = false;
+    dv_mig_plan_start(p, out);
+    t = out->completion_timeout_s;
     for (int i = 0; i <= steps; i++) {
         if (!dv_mig_plan_add_step(out, dv_mig_step_at_s(p, i), dv_mig_step_ms(p, i)))
             break;
     }
-    out->completion_timeout_s = t;
     act = dv_mig_timeout_plan_words(p);
     if (t > 0)
         snprintf(out->summary, sizeof out->summary,
