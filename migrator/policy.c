@@ -118,3 +118,46 @@ int64_t dv_mig_completion_timeout_s(const dv_mig_params *p)
         return 0;
     return (int64_t)((double)p->completion_timeout_s * dv_mig_data_gib(p));
 }
+
+const char *dv_mig_timeout_choose(const dv_mig_params *p, dv_mig_action *a)
+{
+    if (!p->timeout_force_complete) {
+        a->kind = DV_MIG_ACT_ABORT;
+        return "abort";
+    }
+    if (p->post_copy_permitted && !p->paused) {
+        a->kind = DV_MIG_ACT_POSTCOPY;
+        return "force_complete: post-copy";
+    }
+    a->kind = DV_MIG_ACT_PAUSE;
+    return p->paused ? "force_complete: pause (the guest is paused: no post-copy)"
+                     : "force_complete: pause the guest (post-copy not permitted)";
+}
+
+const char *dv_mig_timeout_plan_words(const dv_mig_params *p)
+{
+    if (!p->timeout_force_complete)
+        return "abort the migration (the guest stays on the source)";
+    if (p->post_copy_permitted && !p->paused)
+        return "switch to post-copy";
+    return "pause the guest until the copy completes";
+}
+
+bool dv_mig_plan_add_step(dv_mig_plan *out, int64_t at_s, uint64_t downtime_ms)
+{
+    if (out->n_steps == DV_MIG_MAX_STEPS) {
+        out->steps_truncated = true;
+        return false;
+    }
+    out->steps[out->n_steps].at_s = at_s;
+    out->steps[out->n_steps++].downtime_ms = downtime_ms;
+    return true;
+}
+
+void dv_mig_plan_start(const dv_mig_params *p, dv_mig_plan *out)
+{
+    out->data_gib = dv_mig_data_gib(p);
+    out->completion_timeout_s = dv_mig_completion_timeout_s(p);
+    out->n_steps = 0;
+    out->steps_truncated = false;
+}

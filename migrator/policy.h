@@ -152,6 +152,17 @@ int64_t dv_mig_step_at_s(const dv_mig_params *p, int i);
 uint64_t dv_mig_step_ms(const dv_mig_params *p, int i);
 /* int(completion_timeout_s * data_gib); 0 = none. */
 int64_t dv_mig_completion_timeout_s(const dv_mig_params *p);
+/* What the completion timeout does (Nova's live_migration_timeout_action):
+ * sets a->kind to abort, or with timeout_force_complete to post-copy when
+ * permitted and the guest is not paused, else pause; returns the words for
+ * a->why ("abort", "force_complete: ..."). */
+const char *dv_mig_timeout_choose(const dv_mig_params *p, dv_mig_action *a);
+/* The same choice in the words of a plan's summary. */
+const char *dv_mig_timeout_plan_words(const dv_mig_params *p);
+/* An empty plan: data_gib and completion_timeout_s of p, no steps. */
+void dv_mig_plan_start(const dv_mig_params *p, dv_mig_plan *out);
+/* Appends a step to out; false (steps_truncated set) when it is full. */
+bool dv_mig_plan_add_step(dv_mig_plan *out, int64_t at_s, uint64_t downtime_ms);
 
 /* NULL (err: CONFIG, naming the known policies) for an unknown name. */
 const dv_mig_policy_ops *dv_mig_policy_find(const char *name, drover_error *err);

@@ -110,19 +110,10 @@ static int figures(char *buf, size_t size, const reading *r)
 static void take_timeout_action(const dv_mig_params *p, dv_mig_action *a)
 {
     size_t len = strlen(a->why);
-    const char *what;
+    const char *what = dv_mig_timeout_choose(p, a);
 
-    if (!p->timeout_force_complete) {
-        a->kind = DV_MIG_ACT_ABORT;
+    if (a->kind == DV_MIG_ACT_ABORT)
         what = "abort (the guest stays on the source)";
-    } else if (p->post_copy_permitted && !p->paused) {
-        a->kind = DV_MIG_ACT_POSTCOPY;
-        what = "force_complete: post-copy";
-    } else {
-        a->kind = DV_MIG_ACT_PAUSE;
-        what = p->paused ? "force_complete: pause (the guest is paused: no post-copy)"
-                         : "force_complete: pause the guest (post-copy not permitted)";
-    }
     snprintf(a->why + len, sizeof a->why - len, ": %s", what);
 }
 
@@ -310,27 +301,17 @@ static size_t adaptive_decide(void *state, const dv_mig_params *p, const dv_mig_
 static void adaptive_plan(const dv_mig_params *p, dv_mig_plan *out)
 {
     int steps = dv_mig_eff_steps(p), max_ms = dv_mig_eff_downtime_ms(p);
-    int64_t t = dv_mig_completion_timeout_s(p);
+    int64_t t;
     const char *act;
 
-    out->data_gib = dv_mig_data_gib(p);
-    out->n_steps = 0;
-    out->steps_truncated = false;
+    dv_mig_plan_start(p, out);
+    t = out->completion_timeout_s;
     for (int i = 0; i <= steps; i++) {
-        if (out->n_steps == DV_MIG_MAX_STEPS) {
-            out->steps_truncated = true;
+        if (!dv_mig_plan_add_step(out, i == 0 ? 0 : DV_MIG_STEP_ON_STALL,
+                                  i == steps ? (uint64_t)max_ms : dv_mig_step_ms(p, i)))
             break;
-        }
-        out->steps[out->n_steps].at_s = i == 0 ? 0 : DV_MIG_STEP_ON_STALL;
-        out->steps[out->n_steps++].downtime_ms = i == steps ? (uint64_t)max_ms : dv_mig_step_ms(p, i);
     }
-    out->completion_timeout_s = t;
-    if (!p->timeout_force_complete)
-        act = "abort the migration (the guest stays on the source)";
-    else if (p->post_copy_permitted && !p->paused)
-        act = "switch to post-copy";
-    else
-        act = "pause the guest until the copy completes";
+    act = dv_mig_timeout_plan_words(p);
     snprintf(out->summary, sizeof out->summary,
              "downtime starts at %llu ms and is raised (up to %d ms) as soon as the remaining data "
              "stops shrinking across iterations; when no convergence is predicted within %d ms "

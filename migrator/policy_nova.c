@@ -38,19 +38,8 @@ static void nova_init(void *state, const dv_mig_params *p)
 static void timeout_action(const dv_mig_params *p, int64_t timeout_s, const dv_mig_stats *st,
                            dv_mig_action *a)
 {
-    const char *what;
+    const char *what = dv_mig_timeout_choose(p, a);
 
-    if (!p->timeout_force_complete) {
-        a->kind = DV_MIG_ACT_ABORT;
-        what = "abort";
-    } else if (p->post_copy_permitted && !p->paused) {
-        a->kind = DV_MIG_ACT_POSTCOPY;
-        what = "force_complete: post-copy";
-    } else {
-        a->kind = DV_MIG_ACT_PAUSE;
-        what = p->paused ? "force_complete: pause (the guest is paused: no post-copy)"
-                         : "force_complete: pause the guest (post-copy not permitted)";
-    }
     snprintf(a->why, sizeof a->why,
              "nova: not completed after the completion timeout of %lld s (%.2f GiB x %d s/GiB); "
              "%.1f s elapsed, %.1f MiB remaining, iteration %llu, downtime %llu ms: %s",
@@ -116,27 +105,16 @@ static size_t nova_decide(void *state, const dv_mig_params *p, const dv_mig_stat
 static void nova_plan(const dv_mig_params *p, dv_mig_plan *out)
 {
     int steps = dv_mig_eff_steps(p);
-    int64_t t = dv_mig_completion_timeout_s(p);
+    int64_t t;
     const char *act;
 
-    out->data_gib = dv_mig_data_gib(p);
-    out->n_steps = 0;
-    out->steps_truncated = false;
+    dv_mig_plan_start(p, out);
+    t = out->completion_timeout_s;
     for (int i = 0; i <= steps; i++) {
-        if (out->n_steps == DV_MIG_MAX_STEPS) {
-            out->steps_truncated = true;
+        if (!dv_mig_plan_add_step(out, dv_mig_step_at_s(p, i), dv_mig_step_ms(p, i)))
             break;
-        }
-        out->steps[out->n_steps].at_s = dv_mig_step_at_s(p, i);
-        out->steps[out->n_steps++].downtime_ms = dv_mig_step_ms(p, i);
     }
-    out->completion_timeout_s = t;
-    if (!p->timeout_force_complete)
-        act = "abort the migration (the guest stays on the source)";
-    else if (p->post_copy_permitted && !p->paused)
-        act = "switch to post-copy";
-    else
-        act = "pause the guest until the copy completes";
+    act = dv_mig_timeout_plan_words(p);
     if (t > 0)
         snprintf(out->summary, sizeof out->summary,
                  "downtime stepped on the clock every %lld s up to %d ms; after %lld s "
