@@ -163,42 +163,65 @@ static const char *kind_name_of(uint32_t appid)
  * may write to a file it opens: WAL recovery, hot journals).  *found is 0 when
  * there is no file, 1 when it is empty (to be initialised), 2 when it carries
  * a header that is ours. */
+/* The first bytes of the file, read through SQLite's own file layer.  A
+ * plain open() + close() of a database file would drop every POSIX lock
+ * this process holds on it (fcntl locks belong to the process, and any
+ * close releases them all), behind the back of a connection already open on
+ * it here: another process could then checkpoint and remove the WAL under
+ * that connection and corrupt the file.  SQLite's unix layer knows its
+ * connections' locks and keeps such a descriptor open until they are gone.
+ * 1: read; 0: shorter than n; -1: could not be opened (*e = errno-like). */
+static int read_head(const char *path, unsigned char *buf, int n, int *e)
+{
+    sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+    sqlite3_file *f;
+    int flags = 0, rc;
+
+    *e = EIO;
+    if (!vfs || !(f = calloc(1, (size_t)vfs->szOsFile)))
+        return -1;
+    if (vfs->xOpen(vfs, path, f, SQLITE_OPEN_READONLY | SQLITE_OPEN_MAIN_DB, &flags) !=
+        SQLITE_OK) {
+        *e = errno ? errno : EIO;
+        free(f);
+        return -1;
+    }
+    rc = f->pMethods->xRead(f, buf, n, 0);
+    f->pMethods->xClose(f);
+    free(f);
+    return rc == SQLITE_OK ? 1 : 0;
+}
+
 static int check_header(const char *path, const dv_db_kind *kind, int *found, drover_error *err)
 {
     unsigned char hdr[HEADER_SIZE];
     struct stat st;
     uint32_t appid, version;
     const char *other;
-    ssize_t got;
-    int fd;
+    int got, e;
 
     *found = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT)
-        return 0;
-    if (fd < 0)
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
         return dv_err(err, DROVER_ERR_IO, kind->domain, "%s %s: cannot open: %s",
                       kind->what, path, strerror(errno));
-    /* SQLite would quietly open a write-protected file read-only */
-    if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) < 0) {
-        int e = errno;
-        close(fd);
-        return dv_err(err, DROVER_ERR_IO, kind->domain,
-                      "%s %s: not writable by this process: %s", kind->what, path, strerror(e));
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+    /* SQLite would quietly open a write-protected file read-only */
+    if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) < 0)
+        return dv_err(err, DROVER_ERR_IO, kind->domain,
+                      "%s %s: not writable by this process: %s", kind->what, path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
         return dv_err(err, DROVER_ERR_IO, kind->domain, "%s %s: not a regular file",
                       kind->what, path);
-    }
     if (st.st_size == 0) {
-        close(fd);
         *found = 1;
         return 0;
     }
-    got = pread(fd, hdr, sizeof hdr, 0);
-    close(fd);
-    if (got != (ssize_t)sizeof hdr || memcmp(hdr, sqlite_magic, sizeof sqlite_magic) != 0)
+    if ((got = read_head(path, hdr, (int)sizeof hdr, &e)) < 0)
+        return dv_err(err, DROVER_ERR_IO, kind->domain, "%s %s: cannot open: %s",
+                      kind->what, path, strerror(e));
+    if (got == 0 || memcmp(hdr, sqlite_magic, sizeof sqlite_magic) != 0)
         return dv_err(err, DROVER_ERR_CORRUPT, kind->domain,
                       "%s is not a drover %s: it is not an SQLite database (no SQLite header); "
                       "left untouched", path, kind->what);

@@ -9,6 +9,8 @@
 
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char *dir;
 
@@ -533,6 +535,41 @@ static void test_upgrade_1_to_2(void)
     unlink(p);
 }
 
+/* A second handle on a file this process has open already must not drop
+ * the first one's locks (POSIX locks go with any close() of the file): the
+ * first connection's shared lock is what tells another process, closing
+ * last, to leave the WAL alone.  With the locks gone it would checkpoint
+ * and delete -wal and -shm under the open connection. */
+static void test_second_handle_keeps_locks(void)
+{
+    const char *path = dv_scratch_join(dir, "twohandles.db");
+    char wal[4096];
+    dv_statedb *a = open_ok(path), *b;
+    drover_error err = { 0 };
+    pid_t pid;
+    int status = -1;
+
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    ok(dv_statedb_member_add(a, "compute", "node-a", &err) == 0, "the first handle writes");
+    ok(access(wal, F_OK) == 0, "... and the WAL exists");
+    b = open_ok(path);
+    dv_statedb_close(b);
+    if ((pid = fork()) == 0) {
+        sqlite3 *c = NULL;
+        int rc = sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(c, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+        sqlite3_close(c);
+        _exit(rc == SQLITE_OK ? 0 : 1);
+    }
+    waitpid(pid, &status, 0);
+    is_int(status, 0, "another process reads the file and closes");
+    ok(access(wal, F_OK) == 0,
+       "the WAL is still there: the first handle's lock survived the second handle's open");
+    ok(dv_statedb_member_add(a, "compute", "node-b", &err) == 0, "the first handle still writes");
+    dv_statedb_close(a);
+}
+
 int main(void)
 {
     if (!(dir = dv_scratch_dir()))
@@ -547,6 +584,7 @@ int main(void)
     test_dirs();
     test_upgrade();
     test_upgrade_1_to_2();
+    test_second_handle_keeps_locks();
     dv_scratch_rmrf(dir);
     return done_testing();
 }
