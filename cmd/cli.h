@@ -54,5 +54,7 @@ int dv_cli_open_sg(dv_cli *cli, struct dv_sg **sg, const char **group);
 int cmd_service(dv_cli *cli, int argc, char **argv);
 int cmd_host(dv_cli *cli, int argc, char **argv);
 int cmd_schedule(dv_cli *cli, int argc, char **argv);
+int cmd_migrate(dv_cli *cli, int argc, char **argv);
+int cmd_migration(dv_cli *cli, int argc, char **argv);
 
 #endif

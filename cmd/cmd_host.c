@@ -6,6 +6,9 @@
 
 #include <string.h>
 
+/* `drover host drain HOST` (cmd/cmd_drain.c) */
+int cmd_host_drain(dv_cli *cli, int argc, char **argv);
+
 static const char host_help[] =
     "Usage: drover [-c FILE] [--json] host COMMAND [ARGS]\n"
     "\n"
@@ -14,6 +17,8 @@ static const char host_help[] =
     "Commands:\n"
     "  list        every host: state, hypervisor, memory, vCPUs, instances\n"
     "  show HOST   one host's whole report, with its instances and CPU\n"
+    "  drain HOST  disable it and live-migrate every guest off it\n"
+    "              (drover host drain --help)\n"
     "\n"
     "Options:\n"
     "  --json      machine-readable output (the report as the agent stored it)\n"
@@ -90,6 +95,8 @@ int cmd_host(dv_cli *cli, int argc, char **argv)
         fputs(host_help, argc < 2 ? stderr : stdout);
         return argc < 2 ? DV_EXIT_USAGE : DV_EXIT_OK;
     }
+    if (strcmp(argv[1], "drain") == 0)
+        return cmd_host_drain(cli, argc - 1, argv + 1);
     if ((rc = dv_cli_parse_sub(cli, "host", argc, argv, &a)) != DV_EXIT_OK)
         return rc;
     if (a.help) {

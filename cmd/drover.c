@@ -2,6 +2,7 @@
 #include "cmd/cli.h"
 
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 static const char usage[] =
@@ -38,6 +39,8 @@ static const subcommand subcommands[] = {
     { "schedule", cmd_schedule,
       "  schedule INSTANCE [--to HOST] [--ignore HOST]... [--explain]\n"
       "                    pick a destination for a live migration\n" },
+    { "migrate", cmd_migrate, "  migrate INSTANCE [--to HOST] ...   live-migrate it, watch it move\n" },
+    { "migration", cmd_migration, "  migration list|show|abort|force-complete|recover|plan\n" },
 };
 #define N_SUB (sizeof subcommands / sizeof subcommands[0])
 
@@ -57,6 +60,9 @@ int main(int argc, char **argv)
     drover_error err;
     int next, rc;
 
+    /* a libvirtd that dies under a call makes libvirt's client write to a
+     * closed socket: that must be an error, not the end of the process */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         print_usage(stderr);
         return DV_EXIT_USAGE;

@@ -462,6 +462,7 @@ static const key migration_keys[] = {
     INT("poll_interval_ms", migration.poll_interval_ms, 10, 60000),
     /* a convergence policy's name: to be checked at load against migrator/policy.c's registry */
     STR("policy", migration.policy, F_NONEMPTY, NULL, NULL),
+    STR("inbound_addr", migration.inbound_addr, 0, NULL, NULL),
     END,
 };
 

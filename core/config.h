@@ -79,6 +79,8 @@ typedef struct dv_config {
         int max_concurrent;
         int poll_interval_ms;
         char *policy;                  /* convergence policy, "adaptive" | "nova"; default "adaptive" */
+        char *inbound_addr;            /* the data channel's address on the destination
+                                        * (Nova's live_migration_inbound_addr); "" = libvirt's */
     } migration;
 
     struct {

@@ -13,7 +13,7 @@ struct dv_statedb {
 };
 
 /* Schema steps: step i upgrades version i to i + 1.  Never edit a released
- * step; add a new one (migration records will be step 2). */
+ * step; add a new one. */
 static const char *const steps[] = {
     /* 0 -> 1 */
     "CREATE TABLE member ("
@@ -28,6 +28,33 @@ static const char *const steps[] = {
     "  id INTEGER PRIMARY KEY, host TEXT NOT NULL, instance_uuid TEXT NOT NULL,"
     "  memory_mib INTEGER NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
     "CREATE INDEX claim_by_host ON claim (host, expires_ms);",
+    /* 1 -> 2: live-migration records (migrator/record.c reads and writes
+     * them).  Rates are bytes/s, sizes bytes, times ms; owner_start is the
+     * owner's process start time (clock ticks since boot, /proc/PID/stat)
+     * so a reused pid is not taken for the owner. */
+    "CREATE TABLE migration ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  instance_name TEXT NOT NULL, instance_uuid TEXT NOT NULL,"
+    "  source TEXT NOT NULL, destination TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  owner_host TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL,"
+    "  heartbeat_ms INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL DEFAULT 0,"
+    "  ended_ms INTEGER NOT NULL DEFAULT 0,"
+    "  flags INTEGER NOT NULL DEFAULT 0, claim_id INTEGER NOT NULL DEFAULT 0,"
+    "  memory_mib INTEGER NOT NULL DEFAULT 0,"
+    "  data_total INTEGER NOT NULL DEFAULT 0, data_processed INTEGER NOT NULL DEFAULT 0,"
+    "  data_remaining INTEGER NOT NULL DEFAULT 0, transfer_bps INTEGER NOT NULL DEFAULT 0,"
+    "  dirty_bps INTEGER NOT NULL DEFAULT 0, iteration INTEGER NOT NULL DEFAULT 0,"
+    "  downtime_ms INTEGER NOT NULL DEFAULT 0, eta_ms INTEGER NOT NULL DEFAULT -1,"
+    "  stats_ms INTEGER NOT NULL DEFAULT 0,"
+    "  action TEXT NOT NULL DEFAULT '', action_why TEXT NOT NULL DEFAULT '',"
+    "  action_ms INTEGER NOT NULL DEFAULT 0,"
+    "  request TEXT NOT NULL DEFAULT '', request_by TEXT NOT NULL DEFAULT '',"
+    "  final_downtime_ms INTEGER NOT NULL DEFAULT -1, final_total_ms INTEGER NOT NULL DEFAULT -1,"
+    "  message TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX migration_by_source ON migration (source, state, id);"
+    "CREATE INDEX migration_by_instance ON migration (instance_uuid, id);",
 };
 
 static const dv_db_kind state_kind = {
@@ -70,6 +97,11 @@ int dv_statedb_open(const char *path, int busy_timeout_ms, dv_statedb **out, dro
     }
     *out = db;
     return 0;
+}
+
+dv_sqlite *dv_statedb_sqlite(dv_statedb *db)
+{
+    return db->h;
 }
 
 void dv_statedb_close(dv_statedb *db)

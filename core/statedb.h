@@ -21,6 +21,13 @@ typedef struct dv_statedb dv_statedb;
 int dv_statedb_open(const char *path, int busy_timeout_ms, dv_statedb **out, drover_error *err);
 void dv_statedb_close(dv_statedb *db);
 
+/* The SQLite handle, for the layers that keep their own tables in the state
+ * db (migrator/record.c: the migration table of schema step 2).  They use
+ * statement slots from DV_STATEDB_SLOT_USER up; statedb.c stays below. */
+struct dv_sqlite;
+struct dv_sqlite *dv_statedb_sqlite(dv_statedb *db);
+#define DV_STATEDB_SLOT_USER 16
+
 /* ---- members of a group (for drivers that cannot list their keys) */
 /* Adding a member twice is fine.  Removing forgets the member and its admin
  * state; removing a non-member is DROVER_ERR_NOT_FOUND. */

@@ -455,6 +455,44 @@ int lvh_stop(lvh *h)
     return 0;
 }
 
+/* ------------------------------------------------------------ faults */
+
+int lvh_daemon(lvh *h, int k, const char *what)
+{
+    char kk[16];
+    const char *args[] = { "daemon", h->dir, kk, what, NULL };
+    int rc;
+
+    snprintf(kk, sizeof kk, "%d", k);
+    if (strcmp(what, "poweroff") == 0) {
+        args[0] = "poweroff";
+        args[3] = NULL;
+    }
+    rc = lvh_script(h, args, NULL);
+    /* a restarted daemon runs under a new tini: keep h's pid current */
+    if (rc == 0 && k >= 1 && k <= h->n && (!strcmp(what, "start") || !strcmp(what, "restart"))) {
+        char path[128];
+        FILE *f;
+        long pid;
+        snprintf(path, sizeof path, "%s/h%d/pid", h->dir, k);
+        if ((f = fopen(path, "r"))) {
+            if (fscanf(f, "%ld", &pid) == 1)
+                h->host[k - 1].pid = (pid_t)pid;
+            fclose(f);
+        }
+    }
+    return rc;
+}
+
+int lvh_link(const lvh *h, int k, int up)
+{
+    char kk[16];
+    const char *args[] = { "link", h->dir, kk, up ? "up" : "down", NULL };
+
+    snprintf(kk, sizeof kk, "%d", k);
+    return lvh_script(h, args, NULL);
+}
+
 /* ------------------------------------------------------------ the guest */
 
 char *lvh_guest_xml(const lvh *h, const char *name, int mem_mib, const char *cmdline)

@@ -87,6 +87,17 @@ int lvh_beat_read(virDomainPtr dom, lvh_beat *b);
 /* Wait until the guest has filled its RAM and counted at least one sweep. */
 int lvh_beat_wait_running(virDomainPtr dom, int timeout_ms, lvh_beat *b);
 
+/* Faults on host k (1-based, as the script counts): "kill" (SIGKILL its
+ * libvirtd; its guests run on), "stop" / "cont" (SIGSTOP / SIGCONT it),
+ * "start" (start it again with the same configuration: it picks up its
+ * definitions and the guests still running), "restart" (kill + start),
+ * "poweroff" (kill its libvirtd and its qemu processes).  0, or the
+ * script's exit status (its complaint is on stderr). */
+int lvh_daemon(lvh *h, int k, const char *what);
+
+/* Cut host k off the others (up = false) or plug it back. */
+int lvh_link(const lvh *h, int k, int up);
+
 /* Whether a process exists and is not a zombie. */
 int lvh_pid_alive(pid_t pid);
 

@@ -6,6 +6,14 @@
 #   lvhosts.sh stop DIR [--remove]            tear everything down (idempotent)
 #   lvhosts.sh guest-xml NAME MEM_MIB [CMDLINE]   print a TCG domain XML for the test guest
 #   lvhosts.sh link DIR K up|down             plug / unplug host K from the others
+#   lvhosts.sh daemon DIR K kill|stop|cont|start|restart
+#                                             host K's libvirtd: SIGKILL (its qemu
+#                                             processes keep running), SIGSTOP,
+#                                             SIGCONT, start again with the same
+#                                             configuration, or kill + start
+#   lvhosts.sh poweroff DIR K                 kill host K's libvirtd and every qemu of
+#                                             it (a power cut); `daemon DIR K start`
+#                                             boots it again with its definitions
 #   lvhosts.sh list                           instances registered on this machine
 #
 # Host K of an instance is a libvirtd (under tini, a child subreaper) in its
@@ -454,6 +462,82 @@ do_link() {
     fi
 }
 
+# The libvirtd of host K (tini's child), from its own pid file; "" when none.
+daemon_pid() {
+    local pid
+    pid=$(cat "$1/h$2/run/libvirtd.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = libvirtd ]; then
+        echo "$pid"
+    fi
+}
+
+check_host() {
+    local dir=$1 k=$2
+    [ -e "$dir/id" ] || die "$dir holds no running instance"
+    case $k in '' | *[!0-9]*) die "host '$k' is not a number" ;; esac
+    { [ "$k" -ge 1 ] && [ "$k" -le "$(cat "$dir/n")" ]; } || die "no host $k in $dir"
+}
+
+# SIGKILL host K's libvirtd; tini exits with it and the qemu processes it
+# started (re-parented, their own sessions) run on.
+daemon_kill() {
+    local dir=$1 k=$2 pid tini
+    pid=$(daemon_pid "$dir" "$k")
+    tini=$(cat "$dir/h$k/pid" 2>/dev/null || true)
+    [ -n "$pid" ] || die "host $k has no libvirtd running"
+    kill -KILL "$pid"
+    wait_gone 10 "$pid" ${tini:+"$tini"} || die "host $k: libvirtd $pid would not die"
+}
+
+# Start host K's libvirtd again on the same directories: it finds its
+# persistent definitions and reconnects to the guests that still run.
+daemon_start() {
+    local dir=$1 k=$2 id
+    id=$(cat "$dir/id")
+    [ -z "$(daemon_pid "$dir" "$k")" ] || die "host $k's libvirtd still runs"
+    rm -f "$dir/h$k/run/libvirtd.pid"
+    start_host "$dir" "$id" "$k"
+    wait_ready "$dir" "$k" || die "host $k: libvirtd did not come back"
+    # programs read the tini pid from env.conf (the watchdog, lvh_pid_alive)
+    sed -i -e "s/^LV_${k}_PID=.*/LV_${k}_PID=$(cat "$dir/h$k/pid")/" "$dir/env.conf"
+    sed -i -e "s/^export LV_${k}_PID=.*/export LV_${k}_PID='$(cat "$dir/h$k/pid")'/" "$dir/env"
+}
+
+do_daemon() {
+    [ $# -eq 3 ] || die "usage: daemon DIR K kill|stop|cont|start|restart"
+    local dir pid
+    dir=$(readlink -f "$1")
+    check_host "$dir" "$2"
+    case $3 in
+        kill) daemon_kill "$dir" "$2" ;;
+        stop | cont)
+            pid=$(daemon_pid "$dir" "$2")
+            [ -n "$pid" ] || die "host $2 has no libvirtd running"
+            kill "-${3^^}" "$pid" ;;
+        start) daemon_start "$dir" "$2" ;;
+        restart) daemon_kill "$dir" "$2"; daemon_start "$dir" "$2" ;;
+        *) die "daemon: kill, stop, cont, start or restart, not '$3'" ;;
+    esac
+}
+
+# A power cut: every process of host K (libvirtd, tini, its qemu processes;
+# all of them live in its network namespace) gets SIGKILL.  Definitions
+# stay on its disk; `daemon DIR K start` boots the host again.
+do_poweroff() {
+    [ $# -eq 2 ] || die "usage: poweroff DIR K"
+    local dir id pids
+    dir=$(readlink -f "$1")
+    check_host "$dir" "$2"
+    id=$(cat "$dir/id")
+    pids=$(ip netns pids "$(ns_of "$id" "$2")" 2>/dev/null || true)
+    [ -n "$pids" ] || return 0
+    # a stopped daemon must die too: SIGKILL works on stopped processes
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    # shellcheck disable=SC2086
+    wait_gone 10 $pids || die "host $2: pids$pids would not die"
+}
+
 do_list() {
     local d id
     for d in "$RUNDIR"/[0-9]*; do
@@ -470,7 +554,9 @@ case $cmd in
     stop) do_stop "$@" ;;
     guest-xml) do_guest_xml "$@" ;;
     link) do_link "$@" ;;
+    daemon) do_daemon "$@" ;;
+    poweroff) do_poweroff "$@" ;;
     list) do_list ;;
     _host) host_main "$@" ;;
-    *) die "usage: lvhosts.sh start DIR [N] | stop DIR [--remove] | guest-xml NAME MEM_MIB [CMDLINE] | link DIR K up|down | list" ;;
+    *) die "usage: lvhosts.sh start DIR [N] | stop DIR [--remove] | guest-xml NAME MEM_MIB [CMDLINE] | link DIR K up|down | daemon DIR K kill|stop|cont|start|restart | poweroff DIR K | list" ;;
 esac

@@ -1,6 +1,7 @@
 /* test_statedb.c - the controller state db on real SQLite files: members,
  * admin state, claims (two processes racing for the last capacity), file
- * creation, refusing files that are not ours, schema upgrades. */
+ * creation, refusing files that are not ours, schema upgrades (the real
+ * one from version 1 to 2: migration records). */
 #include "core/sqlite.h"
 #include "core/statedb.h"
 #include "tests/integration/dbtest.h"
@@ -37,7 +38,7 @@ static void test_create(void)
     ok(dbt_snapshot(path, &b) == 0, "the state db file exists after open");
     is_int(b.mode & 07777, 0600, "it is mode 0600");
     is_int(header_u32(&b, 68), DV_APPID_STATE, "application_id marks it a drover state db");
-    is_int(header_u32(&b, 60), 1, "user_version is the schema version 1");
+    is_int(header_u32(&b, 60), 2, "user_version is the schema version 2");
     is_int(b.data[18], 2, "journal mode is WAL (header write version 2)");
     dbt_blob_free(&b);
     /* create.db only: no temporary name, -wal or -shm left over */
@@ -465,6 +466,73 @@ static void test_upgrade(void)
     dbt_blob_free(&after);
 }
 
+/* The released version 1 schema, as a version 1 build wrote it. */
+static const char *const release1_steps[] = {
+    "CREATE TABLE member ("
+    "  grp TEXT NOT NULL, host TEXT NOT NULL, joined_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (grp, host)) WITHOUT ROWID;"
+    "CREATE TABLE admin ("
+    "  grp TEXT NOT NULL, host TEXT NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0, reason TEXT,"
+    "  forced_down INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (grp, host)) WITHOUT ROWID;"
+    "CREATE TABLE claim ("
+    "  id INTEGER PRIMARY KEY, host TEXT NOT NULL, instance_uuid TEXT NOT NULL,"
+    "  memory_mib INTEGER NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+    "CREATE INDEX claim_by_host ON claim (host, expires_ms);",
+};
+
+/* A version 1 state db with a claim and a disabled host in it opens with
+ * this build: upgraded to version 2 (the migration table), nothing lost. */
+static void test_upgrade_1_to_2(void)
+{
+    dv_db_kind k = { .what = "state database", .application_id = DV_APPID_STATE,
+                     .domain = DROVER_FROM_STATE, .steps = release1_steps, .n_steps = 1 };
+    const char *p = dv_scratch_join(dir, "release1.db");
+    drover_error err = { 0 };
+    dv_sqlite *h;
+    dv_statedb *db;
+    sqlite3_stmt *st;
+    int64_t claim = 0;
+    uint64_t mib = 0;
+    dv_admin a;
+
+    if (dv_sqlite_open(p, &k, 1000, &h, &err) < 0)
+        bail_out("cannot make a version 1 file: %s", err.message);
+    st = dv_sqlite_stmt(h, 0, "INSERT INTO claim (host, instance_uuid, memory_mib, created_ms,"
+                              " expires_ms) VALUES ('h1', 'u1', 256, 0, 9000000000000)", &err);
+    ok(st && dv_sqlite_exec_stmt(h, st, "claim", &err) == 0, "a version 1 file holds a claim");
+    st = dv_sqlite_stmt(h, 1, "INSERT INTO admin (grp, host, disabled, reason)"
+                              " VALUES ('compute', 'h2', 1, 'old')", &err);
+    ok(st && dv_sqlite_exec_stmt(h, st, "admin", &err) == 0, "... and a disabled host");
+    dv_sqlite_close(h);
+
+    db = open_ok(p);
+    st = dv_sqlite_stmt(dv_statedb_sqlite(db), DV_STATEDB_SLOT_USER + 1,
+                        "SELECT user_version FROM pragma_user_version", &err);
+    ok(st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 2,
+       "this build upgrades it to version 2");
+    if (st)
+        sqlite3_reset(st);
+    ok(dv_statedb_claimed_mib(db, "h1", 0, &mib, &err) == 0 && mib == 256, "the claim is still there");
+    ok(dv_statedb_admin_get(db, "compute", "h2", &a, &err) == 0 && a.disabled && a.reason &&
+           !strcmp(a.reason, "old"), "the admin state is still there");
+    dv_admin_clear(&a);
+    st = dv_sqlite_stmt(dv_statedb_sqlite(db), DV_STATEDB_SLOT_USER,
+                        "SELECT count(*) FROM migration", &err);
+    ok(st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0,
+       "the migration table exists, empty");
+    if (st)
+        sqlite3_reset(st);
+    ok(dv_statedb_claim_try(db, "h1", "u2", 1, 1000, 1, 60, &claim, &err) == 0 && claim > 1,
+       "claims go on after the upgrade");
+    dv_statedb_close(db);
+    db = open_ok(p);
+    dv_statedb_close(db);
+    ok(1, "the upgraded file opens again");
+    unlink(p);
+}
+
 int main(void)
 {
     if (!(dir = dv_scratch_dir()))
@@ -478,6 +546,7 @@ int main(void)
     test_foreign_files();
     test_dirs();
     test_upgrade();
+    test_upgrade_1_to_2();
     dv_scratch_rmrf(dir);
     return done_testing();
 }
