@@ -5,6 +5,9 @@
 #include <signal.h>
 #include <string.h>
 
+int cmd_state(dv_cli *cli, int argc, char **argv);   /* cmd/cmd_state.c */
+int cmd_lease(dv_cli *cli, int argc, char **argv);
+
 static const char usage[] =
     "Usage: drover [-c FILE] [--json] COMMAND [ARGS]\n"
     "\n"
@@ -41,6 +44,8 @@ static const subcommand subcommands[] = {
       "                    pick a destination for a live migration\n" },
     { "migrate", cmd_migrate, "  migrate INSTANCE [--to HOST] ...   live-migrate it, watch it move\n" },
     { "migration", cmd_migration, "  migration list|show|abort|force-complete|recover|plan\n" },
+    { "state", cmd_state, "  state show|migrate --to zk   the shared state store\n" },
+    { "lease", cmd_lease, "  lease list        leader leases: holder, epoch, expiry\n" },
 };
 #define N_SUB (sizeof subcommands / sizeof subcommands[0])
 

@@ -379,6 +379,7 @@ static const char *const filters[] = { "compute", "different_host", "hypervisor_
 static const char *const weighers[] = { "ram", NULL };
 static const char *const timeout_actions[] = { "abort", "force_complete", NULL };
 static const char *const evac_modes[] = { "live", "rebuild", NULL };
+static const char *const store_backends[] = { "auto", "sqlite", "zk", NULL };
 static const char *const log_levels[] = { "debug", "info", "warning", "error", NULL };
 static const char *const log_targets[] = { "stderr", "syslog", NULL };
 
@@ -482,6 +483,7 @@ static const key evacuator_keys[] = {
 };
 
 static const key state_keys[] = {
+    STR("backend", state.backend, 0, store_backends, NULL),
     STR("path", state.path, F_NONEMPTY, NULL, NULL),
     INT("busy_timeout_ms", state.busy_timeout_ms, 1, 3600000),
     END,

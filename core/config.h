@@ -97,6 +97,7 @@ typedef struct dv_config {
     } evacuator;
 
     struct {
+        char *backend;                 /* "auto" (by servicegroup.driver) | "sqlite" | "zk" */
         char *path;                    /* default /var/lib/drover/state.db */
         int busy_timeout_ms;           /* default 5000 */
     } state;

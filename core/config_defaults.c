@@ -111,6 +111,7 @@ dv_config *dv_config_new_defaults(void)
     c->evacuator.flap_window = 600;
     c->evacuator.flap_max_grace = 600;
 
+    c->state.backend = dup_or_fail("auto", &failed);
     c->state.path = dup_or_fail("/var/lib/drover/state.db", &failed);
     c->state.busy_timeout_ms = 5000;
     c->log.level = dup_or_fail("info", &failed);
@@ -153,6 +154,7 @@ void dv_config_free(dv_config *c)
     free(c->evacuator.mode);
     list_free(&c->evacuator.fence_command);
     list_free(&c->evacuator.alert_command);
+    free(c->state.backend);
     free(c->state.path);
     free(c->log.level);
     free(c->log.target);

@@ -1,0 +1,85 @@
+#!/bin/bash
+# test_state_cli.sh - `drover state show|migrate` and `drover lease list` against a
+# real ZooKeeper (tests/harness/zookeeper.sh) and a real agent (cmd/droverd on
+# libvirt's test driver): admin state set the per-machine way (the sqlite state db)
+# is carried into the zk store by `state migrate --to zk`, a second run changes
+# nothing, and the zk store then shows it.  Prints TAP.
+set -u
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+harness=$top_srcdir/tests/harness/zookeeper.sh
+drover=$top_builddir/cmd/drover
+droverd=$top_builddir/cmd/droverd
+
+n=0 failed=0
+ok() {
+    n=$((n + 1))
+    if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
+}
+diag() { echo "# $*"; }
+bail() { echo "Bail out! $*"; exit 99; }
+
+[[ -x $drover && -x $droverd ]] || bail "build cmd/drover and cmd/droverd first"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/drover-state-cli.XXXXXX") || bail "mktemp"
+zkdir="" agent=""
+cleanup() {
+    [[ -n $agent ]] && { kill -KILL "$agent"; wait "$agent"; } 2>/dev/null
+    [[ -n $zkdir ]] && "$harness" stop "$zkdir"
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+out=$("$harness" start --owner $$) || bail "cannot start ZooKeeper"
+zkdir=$(sed -n 's/^dir=//p' <<< "$out")
+hosts=$(sed -n 's/^hosts=//p' <<< "$out")
+conf=$tmp/drover.conf
+write_conf() {   # write_conf BACKEND
+    cat > "$conf" <<EOF
+servicegroup = {
+  driver = "zk"; report_interval = 1; service_down_time = 3;
+  zk = { hosts = "$hosts"; session_timeout_ms = 2000; prefix = "/drover"; };
+};
+agent = { group = "compute"; };
+state = { backend = "$1"; path = "$tmp/state.db"; };
+EOF
+}
+write_conf sqlite
+"$droverd" -c "$conf" --host st1 --libvirt-uri test:///default --log-level info \
+    < /dev/null > /dev/null 2> "$tmp/agent.log" &
+agent=$!
+for ((i = 0; i < 300; i++)); do grep -q 'publishing liveness' "$tmp/agent.log" && break; sleep 0.05; done
+grep -q 'publishing liveness' "$tmp/agent.log" || bail "the agent did not join"
+
+"$drover" -c "$conf" service disable st1 --reason "PSU swap" > /dev/null 2>&1
+ok $? "service disable st1 (admin state in the per-machine state db)"
+got=$("$drover" -c "$conf" state show 2>&1); rc=$?
+ok $rc "state show exits 0 on the sqlite store"
+grep -q '^backend:  sqlite' <<< "$got"; ok $? "it names the backend sqlite"
+grep -q '^admin:    1 ' <<< "$got"; ok $? "and counts one member with admin state"
+grep -q 'other machines will not see' <<< "$got"; ok $? "and warns that sqlite with the zk driver is not shared"
+
+got=$("$drover" -c "$conf" --json state migrate --to zk 2>&1); rc=$?
+ok $rc "state migrate --to zk exits 0"
+grep -q '"admin": 1' <<< "$got"; ok $? "it carried one member's admin state ($(tr -d '\n ' <<< "$got"))"
+got=$("$drover" -c "$conf" --json state migrate --to zk 2>&1)
+grep -q '"admin": 0' <<< "$got" && grep -q '"unchanged": 1' <<< "$got"
+ok $? "a second run changes nothing"
+
+write_conf auto
+got=$("$drover" -c "$conf" --json state show 2>&1); rc=$?
+ok $rc "state show on the default store of the zk driver"
+grep -q '"backend": "zk"' <<< "$got" && grep -q '"admin": 1' <<< "$got"
+ok $? "it is the zk store, holding the carried admin state"
+got=$("$drover" -c "$conf" lease list 2>&1); rc=$?
+ok $rc "lease list exits 0"
+grep -q '^NAME ' <<< "$got"; ok $? "and prints its table"
+"$drover" -c "$conf" state --help > /dev/null; ok $? "state --help exits 0"
+"$drover" -c "$conf" state migrate > /dev/null 2>&1; rc=$?
+[[ $rc == 2 ]]; ok $? "migrate without --to zk is a usage error (exit $rc)"
+"$harness" stop "$zkdir" > /dev/null 2>&1; zkdir=""
+"$drover" -c "$conf" state show > /dev/null 2>&1; rc=$?
+[[ $rc == 3 ]]; ok $? "ZooKeeper stopped: state show exits 3 (unreachable), got $rc"
+
+echo "1..$n"
+[[ $failed == 0 ]]
