@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,9 @@
 struct dv_sqlite {
     sqlite3 *db;
     char *path;
+    dev_t dev;                     /* the file, while registered as open (open_files) */
+    ino_t ino;
+    bool registered;
     const dv_db_kind *kind;
     int busy_timeout_ms;
     sqlite3_stmt *slot[DV_SQLITE_SLOTS];
@@ -442,11 +446,80 @@ out:
     return rc;
 }
 
+/* The files this process has open through dv_sqlite handles.  Closing any
+ * descriptor of a file drops every POSIX lock the process holds on it, the
+ * locks SQLite's other connections rely on; so once a file is open here,
+ * check_header (open, read, close) is not run on it again: it was checked
+ * when it was first opened. */
+#define OPEN_FILES_MAX 64
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct open_file {
+    dev_t dev;
+    ino_t ino;
+    int n;
+} open_files[OPEN_FILES_MAX];
+
+static bool open_here(const char *path)
+{
+    struct stat st;
+    bool yes = false;
+
+    if (stat(path, &st) < 0)
+        return false;
+    pthread_mutex_lock(&open_mu);
+    for (int i = 0; i < OPEN_FILES_MAX && !yes; i++)
+        yes = open_files[i].n > 0 && open_files[i].dev == st.st_dev &&
+              open_files[i].ino == st.st_ino;
+    pthread_mutex_unlock(&open_mu);
+    return yes;
+}
+
+static void register_open(dv_sqlite *h)
+{
+    struct stat st;
+    int free_slot = -1;
+
+    if (stat(h->path, &st) < 0)
+        return;
+    pthread_mutex_lock(&open_mu);
+    for (int i = 0; i < OPEN_FILES_MAX; i++) {
+        if (open_files[i].n > 0 && open_files[i].dev == st.st_dev &&
+            open_files[i].ino == st.st_ino) {
+            free_slot = i;
+            break;
+        }
+        if (open_files[i].n == 0 && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot >= 0) {
+        open_files[free_slot].dev = st.st_dev;
+        open_files[free_slot].ino = st.st_ino;
+        open_files[free_slot].n++;
+        h->dev = st.st_dev;
+        h->ino = st.st_ino;
+        h->registered = true;
+    }
+    pthread_mutex_unlock(&open_mu);
+}
+
+static void unregister_open(dv_sqlite *h)
+{
+    if (!h->registered)
+        return;
+    pthread_mutex_lock(&open_mu);
+    for (int i = 0; i < OPEN_FILES_MAX; i++)
+        if (open_files[i].n > 0 && open_files[i].dev == h->dev && open_files[i].ino == h->ino) {
+            open_files[i].n--;
+            break;
+        }
+    pthread_mutex_unlock(&open_mu);
+}
+
 int dv_sqlite_open(const char *path, const dv_db_kind *kind, int busy_timeout_ms,
                    dv_sqlite **out, drover_error *err)
 {
     dv_sqlite *h;
-    int found;
+    int found = 2;
 
     *out = NULL;
     if (!path || !*path)
@@ -454,7 +527,8 @@ int dv_sqlite_open(const char *path, const dv_db_kind *kind, int busy_timeout_ms
     if (busy_timeout_ms < 0)
         return dv_err(err, DROVER_ERR_INVALID, kind->domain,
                       "%s %s: busy_timeout_ms %d is negative", kind->what, path, busy_timeout_ms);
-    if (check_dir(path, kind, err) < 0 || check_header(path, kind, &found, err) < 0)
+    if (check_dir(path, kind, err) < 0 ||
+        (!open_here(path) && check_header(path, kind, &found, err) < 0))
         return -1;
     if (found == 0 && create_new(path, kind, busy_timeout_ms, err) < 0)
         return -1;
@@ -471,6 +545,7 @@ int dv_sqlite_open(const char *path, const dv_db_kind *kind, int busy_timeout_ms
         dv_sqlite_close(h);
         return -1;
     }
+    register_open(h);
     *out = h;
     return 0;
 }
@@ -481,6 +556,7 @@ void dv_sqlite_close(dv_sqlite *h)
         return;
     finalize_all(h);
     sqlite3_close(h->db);
+    unregister_open(h);
     free(h->path);
     free(h);
 }

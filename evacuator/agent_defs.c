@@ -50,7 +50,8 @@ int dv_agent_defs_new(const dv_config *cfg, dv_agent_defs **out, drover_error *e
     if (!(d = calloc(1, sizeof *d)))
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_AGENT, "out of memory");
     d->cfg = cfg;
-    if (dv_virt_new(cfg->agent.libvirt_uri, DV_VIRT_READONLY, keepalive_s(cfg), 3, &d->v,
+    /* read-write: libvirt refuses the migratable XML on a read-only connection */
+    if (dv_virt_new(cfg->agent.libvirt_uri, 0, keepalive_s(cfg), 3, &d->v,
                     err) < 0) {
         free(d);
         return -1;

@@ -211,7 +211,8 @@ int dv_sweep(dv_sweeper *s, dv_sweep_result *res, drover_error *err)
         act_all(s, m, n, &ev, &nev, res);
         release_claims(s, ev, nev, m, n);
     }
-    dv_evac_status_write(s, res, &e);
+    if (!s->only_host)             /* an operator's run is not the controller's sweep */
+        dv_evac_status_write(s, res, &e);
     rc = 0;
 out:
     dv_evac_metrics_sweep(s->em, rc == 0 ? &s->dec : NULL, (double)(dv_mono_ms() - t0) / 1000.0);

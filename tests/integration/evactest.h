@@ -169,17 +169,29 @@ static inline void et_stop_all(void)
 
 /* ---------------------------------------------------------------- facts */
 
-static inline void et_member(int k, drover_member *m)
+/* 0, or -1 when host k is not a member (yet); anything else bails out. */
+static inline int et_member_try(int k, drover_member *m)
 {
     dv_config *cfg;
     drover_error err;
     dv_sg *sg;
+    int rc;
 
-    if (dv_config_load(et_conf, &cfg, &err) < 0 || dv_sg_open(cfg, &sg, &err) < 0 ||
-        dv_sg_get(sg, "compute", et_h.host[k].name, m, &err) < 0)
+    memset(m, 0, sizeof *m);
+    if (dv_config_load(et_conf, &cfg, &err) < 0 || dv_sg_open(cfg, &sg, &err) < 0)
+        bail_out("member: %s", err.message);
+    rc = dv_sg_get(sg, "compute", et_h.host[k].name, m, &err);
+    if (rc < 0 && err.code != DROVER_ERR_NOT_FOUND)
         bail_out("member: %s", err.message);
     dv_sg_close(sg);
     dv_config_free(cfg);
+    return rc;
+}
+
+static inline void et_member(int k, drover_member *m)
+{
+    if (et_member_try(k, m) < 0)
+        bail_out("host %d is not a member", k + 1);
 }
 
 static inline void et_admin(int k, bool disabled, bool forced_down)

@@ -49,9 +49,12 @@ static void *sample(void *arg)
             free(d);
             virConnectClose(c);
         }
-        for (int g = 0; g < N_GUESTS; g++)
+        for (int g = 0; g < N_GUESTS; g++) {
+            if (count[g] > 1)
+                diag("sample %ld: %s runs on %d hosts", samples, names[g], count[g]);
             if (count[g] > max_copies)
                 max_copies = count[g];
+        }
         samples++;
         usleep(100000);
     }
@@ -78,7 +81,8 @@ static bool all_up(void)
     for (int k = 0; k < 3; k++) {
         drover_member m;
         bool up;
-        et_member(k, &m);
+        if (et_member_try(k, &m) < 0)
+            return false;
         up = m.state == DROVER_UP && m.report;
         drover_member_clear(&m);
         if (!up)
@@ -159,6 +163,8 @@ static void test_poweroff(double *seconds)
        m.disabled_reason ? m.disabled_reason : "none");
     drover_member_clear(&m);
     et_journal(&v, &n);
+    for (size_t i = 0; i < n; i++)
+        diag("journal: %s host %s state %s", v[i].id, v[i].host, v[i].state);
     e = latest(v, n, 0);
     ok(e != NULL, "the journal has an evacuation of host 1");
     if (e) {
