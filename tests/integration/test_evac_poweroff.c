@@ -121,6 +121,18 @@ static bool journal_has(int k, const char *step)
     return r;
 }
 
+static bool evac_done(int k)
+{
+    dv_evac *v, *e;
+    size_t n;
+    bool r;
+    et_journal(&v, &n);
+    e = latest(v, n, k);
+    r = e && e->done;
+    dv_evacs_free(v, n);
+    return r;
+}
+
 static bool defined_on(int k, const char *u)
 {
     virConnectPtr c = virConnectOpen(et_h.host[k].uri);
@@ -156,6 +168,8 @@ static void test_poweroff(double *seconds)
     t1 = dv_mono_ms();
     *seconds = (double)(t1 - t0) / 1000.0;
     diag("power-off to every guest running elsewhere: %.1f s", *seconds);
+    /* a guest runs before virDomainCreate returns: the journal follows */
+    ok(ET_WAIT(30000, evac_done(0)), "the evacuation of host 1 is done in the journal");
     ok(runs_once_not_on(2, 0), "ev3 still runs on host 2, once");
     et_member(0, &m);
     ok(m.disabled && m.forced_down, "host 1 is disabled and forced down");
@@ -220,6 +234,7 @@ static void test_fence_fails(void)
     free(alerts);
     et_fence_rc(0);
     ok(ET_WAIT(60000, runs_once_not_on(2, 1)), "once the fence succeeds, ev3 is rebuilt once");
+    ok(ET_WAIT(30000, evac_done(1)), "the evacuation of host 2 is done");
     ok(journal_has(1, "fenced") && journal_has(1, "rebuilt"), "the journal: fenced, rebuilt");
 }
 
