@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_TRIES 3
 
 void dv_evac_alarm(dv_sweeper *s, int kind, const char *host, const char *guest,
                    const char *fmt, ...)
@@ -120,55 +119,62 @@ typedef struct placer {
     view w;
 } placer;
 
-/* Try destinations for g until one starts it.  0 = started (g updated),
- * 1 = unplaced or failed (g->why says), -1 = the state db failed. */
+/* Start g on host (its state d).  0 = runs there (g updated), 1 = not (why). */
+static int start_on(placer *pl, dv_evac_guest *g, const char *host, dv_host_state *d,
+                    const char *xml, int64_t claim_id)
+{
+    drover_error e;
+    bool already;
+
+    /* a start that failed or timed out may still have started it there: the
+     * guest stays bound to host until host says it runs it (never two copies) */
+    snprintf(g->dest, sizeof g->dest, "%s", host);
+    if (dv_evac_define_start(pl->s->cfg, host, d ? d->report : NULL, g->uuid, xml, &already,
+                             &e) < 0) {
+        snprintf(g->why, sizeof g->why, "%.150s: %.300s; tried there again",
+                 host, e.message);
+        snprintf(g->outcome, sizeof g->outcome, "unplaced");
+        return 1;
+    }
+    snprintf(g->outcome, sizeof g->outcome, "rebuilt");
+    snprintf(g->why, sizeof g->why, "%s on %s", already ? "found running" : "started", host);
+    if (claim_id)
+        g->claim_id = claim_id;
+    mark_started(&pl->w, g->uuid);
+    return 0;
+}
+
+/* A destination for g, then the start.  0 = started, 1 = unplaced or not
+ * started (g->why says), -1 = the state db failed. */
 static int place(placer *pl, dv_evac_guest *g, const char *xml, drover_error *err)
 {
-    const char *ignore[MAX_TRIES];
-    size_t n_ignore = 0;
+    dv_sched_opts o = { .instance = g->uuid, .claim = true };
+    dv_sched_result res;
+    dv_host_state *d;
+    drover_error e;
+    int rc;
 
-    for (int t = 0; t < MAX_TRIES; t++) {
-        dv_sched_opts o = { .instance = g->uuid, .ignore = ignore, .n_ignore = n_ignore,
-                            .claim = true };
-        dv_sched_result res;
-        dv_host_state *d;
-        drover_error e;
-        bool already;
-
-        memset(&res, 0, sizeof res);
-        if (dv_find_destination(&pl->sched, &pl->hosts, NULL, pl->s->claims, dv_wall_ms(), &o,
-                                &res, &e) < 0) {
-            snprintf(g->why, sizeof g->why, "%.500s", e.message);
-            snprintf(g->outcome, sizeof g->outcome, "unplaced");
-            dv_sched_result_clear(&res);
-            return e.code == DROVER_ERR_NO_VALID_HOST || e.code == DROVER_ERR_NOT_FOUND ||
-                           e.code == DROVER_ERR_INVALID
-                       ? 1
-                       : (dv_err_copy(err, &e), -1);
-        }
-        d = dv_hosts_find(&pl->hosts, res.host);
-        if (dv_evac_define_start(pl->s->cfg, res.host, d ? d->report : NULL, g->uuid, xml,
-                                 &already, &e) == 0) {
-            snprintf(g->dest, sizeof g->dest, "%s", res.host);
-            snprintf(g->outcome, sizeof g->outcome, "rebuilt");
-            snprintf(g->why, sizeof g->why, "%s on %s", already ? "found running" : "started",
-                     res.host);
-            g->claim_id = res.claim_id;
-            if (d)
-                d->claimed_mib += g->memory_mib;
-            mark_started(&pl->w, g->uuid);
-            dv_sched_result_clear(&res);
-            return 0;
-        }
-        snprintf(g->why, sizeof g->why, "%.200s: %.300s", res.host, e.message);
-        dv_statedb_claim_release(pl->s->claims, res.claim_id, &e);
-        ignore[n_ignore++] = d ? d->host : NULL;
+    if (*g->dest)                  /* bound by an earlier attempt */
+        return start_on(pl, g, g->dest, dv_hosts_find(&pl->hosts, g->dest), xml, 0);
+    memset(&res, 0, sizeof res);
+    if (dv_find_destination(&pl->sched, &pl->hosts, NULL, pl->s->claims, dv_wall_ms(), &o, &res,
+                            &e) < 0) {
+        snprintf(g->why, sizeof g->why, "%.500s", e.message);
+        snprintf(g->outcome, sizeof g->outcome, "unplaced");
         dv_sched_result_clear(&res);
-        if (!ignore[n_ignore - 1])
-            break;
+        if (e.code == DROVER_ERR_NO_VALID_HOST || e.code == DROVER_ERR_NOT_FOUND ||
+            e.code == DROVER_ERR_INVALID)
+            return 1;
+        dv_err_copy(err, &e);
+        return -1;
     }
-    snprintf(g->outcome, sizeof g->outcome, "unplaced");
-    return 1;
+    if ((d = dv_hosts_find(&pl->hosts, res.host)))
+        d->claimed_mib += g->memory_mib;
+    rc = start_on(pl, g, res.host, d, xml, res.claim_id);
+    if (rc != 0)
+        g->claim_id = res.claim_id;  /* held while it is bound there */
+    dv_sched_result_clear(&res);
+    return rc;
 }
 
 /* One guest.  -1 only when the journal or the state db failed. */

@@ -13,8 +13,9 @@
  *    and disabled), with a memory claim, the snapshot's claimed memory
  *    raised between placements so a burst cannot overcommit a host; none:
  *    unplaced (alarm), retried on the next sweep;
- *  - defined and started there; a host that refuses is ignored and the next
- *    candidate tried (up to 3).
+ *  - defined and started there; a host that refuses keeps the guest: the
+ *    guest stays bound to it (a start that timed out may have worked) and is
+ *    started there on a later sweep, never elsewhere.
  * The journal is written after each guest.  The evacuation is done when
  * every guest is rebuilt or failed; the claims are released once the
  * destination reports the guest (dv_rebuild_release_claims). */
