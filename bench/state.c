@@ -4,6 +4,7 @@
  *   conditional-write latency (record_put at the version read), p50/p99,
  *   lease failover: the holder (its own process) SIGKILLed -> a contender
  *   holds the lease, with a 2 s session (zk) / 2 s lease (sqlite). */
+#include "tests/harness/scratch.h"
 #include "tests/harness/zk.h"
 #include "tests/integration/zktest.h"
 #include "store/store.h"

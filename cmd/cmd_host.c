@@ -8,6 +8,8 @@
 
 /* `drover host drain HOST` (cmd/cmd_drain.c) */
 int cmd_host_drain(dv_cli *cli, int argc, char **argv);
+/* `drover host evacuate HOST` (cmd/cmd_evac.c) */
+int cmd_host_evacuate(dv_cli *cli, int argc, char **argv);
 
 static const char host_help[] =
     "Usage: drover [-c FILE] [--json] host COMMAND [ARGS]\n"
@@ -19,6 +21,9 @@ static const char host_help[] =
     "  show HOST   one host's whole report, with its instances and CPU\n"
     "  drain HOST  disable it and live-migrate every guest off it\n"
     "              (drover host drain --help)\n"
+    "  evacuate HOST [--rebuild] [--force]\n"
+    "              what the controller does with a dead host, now\n"
+    "              (drover host evacuate --help)\n"
     "\n"
     "Options:\n"
     "  --json      machine-readable output (the report as the agent stored it)\n"
@@ -98,6 +103,8 @@ int cmd_host(dv_cli *cli, int argc, char **argv)
     }
     if (strcmp(argv[1], "drain") == 0)
         return cmd_host_drain(cli, argc - 1, argv + 1);
+    if (strcmp(argv[1], "evacuate") == 0)
+        return cmd_host_evacuate(cli, argc - 1, argv + 1);
     if ((rc = dv_cli_parse_sub(cli, "host", argc, argv, &a)) != DV_EXIT_OK)
         return rc;
     if (a.help) {

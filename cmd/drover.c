@@ -7,6 +7,7 @@
 
 int cmd_state(dv_cli *cli, int argc, char **argv);   /* cmd/cmd_state.c */
 int cmd_lease(dv_cli *cli, int argc, char **argv);
+int cmd_evacuation(dv_cli *cli, int argc, char **argv);   /* cmd/cmd_evac.c */
 
 static const char usage[] =
     "Usage: drover [-c FILE] [--json] COMMAND [ARGS]\n"
@@ -42,16 +43,18 @@ static const subcommand subcommands[] = {
     { "schedule", cmd_schedule,
       "  schedule INSTANCE [--to HOST] [--ignore HOST]... [--explain]\n"
       "                    pick a destination for a live migration\n" },
-    { "state", cmd_state, "  state show|migrate --to zk   the shared state store\n" },
-    { "lease", cmd_lease, "  lease list        leader leases: holder, epoch, expiry\n" },
     { "migrate", cmd_migrate, "  migrate INSTANCE [--to HOST] ...   live-migrate it, watch it move\n" },
     { "migration", cmd_migration, "  migration list|show|abort|force-complete|recover|plan\n" },
+    { "state", cmd_state, "  state show|migrate --to zk   the shared state store\n" },
+    { "lease", cmd_lease, "  lease list        leader leases: holder, epoch, expiry\n" },
+    { "evacuation", cmd_evacuation,
+      "  evacuation status|list|show ID   the controller's evacuator and its journal\n" },
 };
 #define N_SUB (sizeof subcommands / sizeof subcommands[0])
 
 static void print_usage(FILE *out)
 {
-    char extra[1024] = "";
+    char extra[2048] = "";
     for (size_t i = 0; i < N_SUB; i++)
         strncat(extra, subcommands[i].summary, sizeof extra - strlen(extra) - 1);
     fprintf(out, usage, extra);

@@ -8,6 +8,7 @@
  * never fatal.  SIGTERM/SIGINT: leave the group and exit 0.
  */
 #include "cmd/agent_metrics.h"
+#include "cmd/controller.h"
 #include "cmd/droverd_args.h"
 #include "cmd/notify.h"
 #include "core/clock.h"
@@ -17,6 +18,7 @@
 #include "core/report.h"
 #include "virt/virt.h"
 #include "drivers/servicegroup.h"
+#include "evacuator/agent_defs.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -35,7 +37,8 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 static const char synopsis[] =
     "Usage: droverd [-c FILE] [--host NAME] [--libvirt-uri URI] [--migration-uri URI]\n"
-    "               [--log-level LEVEL] [--once]\n";
+    "               [--log-level LEVEL] [--once]\n"
+    "       droverd [-c FILE] [--log-level LEVEL] --controller\n";
 
 static const char description[] =
     "\n"
@@ -56,6 +59,8 @@ static const char description[] =
     "                           peer-to-peer migration (agent.migration_uri)\n"
     "      --log-level LEVEL    debug, info, warning or error (log.level)\n"
     "      --once               read and heartbeat once, stay a member, exit\n"
+    "      --controller         run the controller instead: the evacuator every\n"
+    "                           evacuator.interval, while holding its lease\n"
     "  -h, --help               this help\n"
     "  -V, --version            print the version\n"
     "\n"
@@ -86,6 +91,7 @@ typedef struct agent {
     int64_t warned_ms;         /* when the reason was last logged as a warning */
     uint64_t beats;
     dv_agent_metrics *metrics; /* NULL unless agent.metrics_listen is set */
+    dv_agent_defs *defs;       /* NULL unless agent.definitions_dir is set */
 } agent;
 
 /* ---------------------------------------------------------------- liveness state */
@@ -202,6 +208,32 @@ static int publish(agent *a, const char *json, drover_error *err)
     return -1;
 }
 
+/* The guests' definitions on the shared storage (evacuator/agent_defs.h). */
+static void save_definitions(agent *a)
+{
+    drover_error err;
+    size_t n;
+
+    if (a->defs && dv_agent_defs_sync(a->defs, &n, &err) < 0)
+        dv_warn("%s", err.message);
+    else if (a->defs && n)
+        dv_info("%zu guest definition(s) saved in %s", n, a->cfg->agent.definitions_dir);
+}
+
+/* A fenced host that came back: its guests rebuilt elsewhere go first,
+ * before the first heartbeat (evacuator/agent_defs.h). */
+static void remove_stale(agent *a)
+{
+    drover_error err;
+    size_t n = 0;
+
+    if (dv_agent_remove_stale(a->cfg, a->sg, &n, &err) < 0)
+        dv_warn("stale copies of evacuated guests not checked: %s", err.message);
+    else if (n)
+        dv_warn("%zu stale copies of evacuated guests removed; the host stays disabled until "
+                "an operator enables it", n);
+}
+
 /* 0 = a heartbeat went out; -1 = none (logged), 1 = a signal came first. */
 static int tick(agent *a)
 {
@@ -227,6 +259,7 @@ static int tick(agent *a)
         return stopped(a, WHY_BACKEND, "%s; retrying in %d s", err.message,
                        a->cfg->servicegroup.report_interval);
     published(a);
+    save_definitions(a);
     return 0;
 }
 
@@ -406,6 +439,17 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     c = a.cfg;
+    if (args.controller) {
+        if (dv_log_setup("droverd-controller", (dv_log_level)dv_log_level_parse(c->log.level),
+                         c->log.target, &err) < 0) {
+            fprintf(stderr, "droverd: %s\n", err.message);
+            rc = EXIT_USAGE;
+        } else {
+            rc = dv_controller_main(c);
+        }
+        dv_config_free(a.cfg);
+        return rc;
+    }
     if (dv_log_setup("droverd", (dv_log_level)dv_log_level_parse(c->log.level), c->log.target,
                      &err) < 0) {
         fprintf(stderr, "droverd: %s\n", err.message);
@@ -430,13 +474,18 @@ int main(int argc, char **argv)
                                   c->agent.libvirt_timeout_ms, &a.reader, &err) < 0) {
         dv_error("%s", err.message);
         rc = EXIT_FAIL;
+    } else if (dv_agent_defs_new(c, &a.defs, &err) < 0) {
+        dv_error("%s", err.message);
+        rc = EXIT_FAIL;
     } else {
+        remove_stale(&a);
         rc = run(&a, args.once);
     }
     if (args.once)
         a.joined = false;          /* --once stays a member */
     leave_and_close(&a);
     dv_agent_metrics_stop(a.metrics);
+    dv_agent_defs_free(a.defs);
     close(a.sigfd);
     dv_config_free(a.cfg);
     return rc;

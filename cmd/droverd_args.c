@@ -49,6 +49,9 @@ static int take_value(const valued *o, int argc, char **argv, int *i, dv_droverd
 
 static int check_values(const dv_droverd_args *a, drover_error *err)
 {
+    if (a->controller && (a->once || a->libvirt_uri || a->migration_uri))
+        return invalid(err, "--controller takes no agent option (--once, --libvirt-uri, "
+                            "--migration-uri)");
     if (a->log_level && dv_log_level_parse(a->log_level) < 0)
         return invalid(err, "--log-level '%s' is not one of debug, info, warning, error",
                        a->log_level);
@@ -74,6 +77,10 @@ int dv_droverd_parse_args(int argc, char **argv, dv_droverd_args *out, drover_er
         }
         if (strcmp(a, "--once") == 0) {
             out->once = true;
+            continue;
+        }
+        if (strcmp(a, "--controller") == 0) {
+            out->controller = true;
             continue;
         }
         for (size_t k = 0; k < N_VALUED && !taken; k++)

@@ -14,6 +14,7 @@ typedef struct dv_droverd_args {
     const char *migration_uri;   /* overrides agent.migration_uri */
     const char *log_level;       /* overrides log.level; already checked */
     bool once;                   /* one heartbeat, then exit */
+    bool controller;             /* --controller: run the evacuator, not the agent */
     bool help, version;
 } dv_droverd_args;
 

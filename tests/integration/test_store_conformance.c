@@ -3,6 +3,7 @@
  * per backend (-DDV_STORE_BACKEND).  Processes are real (fork): racing
  * writers, a lease holder SIGSTOPped past its lease, restarts. */
 #include "tests/tap.h"
+#include "tests/harness/scratch.h"
 #include "tests/harness/zk.h"
 #include "tests/integration/zktest.h"
 

@@ -74,6 +74,15 @@ int main(void)
     BAD("a host name with a space", "space or control character", "--host", "a b");
     BAD("the host name '..'", "not allowed", "--host", "..");
     BAD("--once with a value", "unknown option '--once=1'", "--once=1");
+    GOOD("--controller", "-c", "/c.conf", "--controller", "--log-level", "info");
+    ok(a.controller, "--controller runs the controller");
+    is_str(a.config_path, "/c.conf", "  with its config");
+    GOOD("no --controller", "--once");
+    ok(!a.controller, "  the agent by default");
+    BAD("--controller with --once", "--controller takes no agent option", "--controller",
+        "--once");
+    BAD("--controller with --libvirt-uri", "--controller takes no agent option",
+        "--libvirt-uri", "qemu:///system", "--controller");
     BAD("--hostname (not an option)", "unknown option '--hostname'", "--hostname", "x");
     return done_testing();
 }

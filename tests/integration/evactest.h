@@ -1,0 +1,345 @@
+/* evactest.h - what the evacuator's tests share: three real libvirt hosts
+ * (tests/harness/lvhosts.h), a drover configuration for them (db driver,
+ * state store, definitions directory, a fence and an alert command the
+ * test controls), real droverd agents and a droverd --controller as
+ * processes, and the facts to assert: where each guest runs (every host
+ * asked), the journal, the members.  Header-only: each test is one program. */
+#ifndef DV_EVACTEST_H
+#define DV_EVACTEST_H
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "drivers/servicegroup.h"
+#include "evacuator/journal.h"
+#include "store/store.h"
+#include "tests/harness/lvhosts.h"
+#include <libvirt/virterror.h>
+#include "tests/tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static lvh et_h;
+static char et_work[128], et_conf[192], et_droverd[512];
+static int et_port;
+static pid_t et_agent[3], et_ctl;
+
+static inline void et_quiet(void *opaque, virErrorPtr err)
+{
+    (void)opaque;
+    (void)err;
+}
+
+static inline void et_write_file(const char *name, const char *text, mode_t mode)
+{
+    char p[256];
+    FILE *f;
+
+    snprintf(p, sizeof p, "%s/%s", et_work, name);
+    if (!(f = fopen(p, "w")) || fputs(text, f) < 0 || fclose(f) != 0 || chmod(p, mode) < 0)
+        bail_out("cannot write %s: %s", p, strerror(errno));
+}
+
+/* evac_extra goes inside evacuator = { ... }. */
+static inline void et_write_config(const char *evac_extra)
+{
+    FILE *f = fopen(et_conf, "w");
+    if (!f)
+        bail_out("cannot write %s: %s", et_conf, strerror(errno));
+    fprintf(f,
+            "servicegroup = { driver = \"db\"; report_interval = 1; service_down_time = 3;\n"
+            "  db = { path = \"%s/drover.db\"; }; };\n"
+            "agent = { definitions_dir = \"%s/defs\"; libvirt_timeout_ms = 3000; };\n"
+            "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\", \"%s=%s\" ];\n"
+            "  libvirt_timeout_ms = 3000; metrics_listen = \"127.0.0.1:%d\"; };\n"
+            "scheduler = { reserved_host_memory_mb = 128; };\n"
+            "migration = { poll_interval_ms = 200; max_concurrent = 2; };\n"
+            "evacuator = { enabled = true; interval = 1; grace = 2; max_down_fraction = 0.5;\n"
+            "  max_per_minute = 60; mode = \"rebuild\"; fence_timeout_s = 10;\n"
+            "  fence_command = [ \"%s/fence.sh\", \"%%h\" ];\n"
+            "  alert_command = [ \"%s/alert.sh\" ]; %s };\n"
+            "state = { path = \"%s/state.db\"; };\n"
+            "log = { level = \"info\"; };\n",
+            et_work, et_work, et_h.host[0].name, et_h.host[0].uri, et_h.host[1].name,
+            et_h.host[1].uri, et_h.host[2].name, et_h.host[2].uri, et_port, et_work, et_work,
+            evac_extra ? evac_extra : "", et_work);
+    if (fclose(f) != 0)
+        bail_out("cannot write %s", et_conf);
+}
+
+/* fence.sh logs its host and exits with the number in fence_rc. */
+static inline void et_fence_rc(int rc)
+{
+    char t[16];
+    snprintf(t, sizeof t, "%d\n", rc);
+    et_write_file("fence_rc", t, 0600);
+}
+
+static inline void et_setup(const char *evac_extra)
+{
+    const char *bd = getenv("top_builddir");
+    char script[1024], defs[192];
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    virSetErrorFunc(NULL, et_quiet);
+    snprintf(et_droverd, sizeof et_droverd, "%s/cmd/droverd", bd && *bd ? bd : LVH_TOP_BUILDDIR);
+    if (access(et_droverd, X_OK) != 0)
+        bail_out("%s is not built", et_droverd);
+    if (lvh_start(&et_h, 3) < 0)
+        bail_out("three libvirt hosts did not start");
+    snprintf(et_work, sizeof et_work, "%s/drover", et_h.dir);
+    snprintf(defs, sizeof defs, "%s/defs", et_work);
+    if (mkdir(et_work, 0700) < 0 || mkdir(defs, 0700) < 0)
+        bail_out("mkdir %s: %s", et_work, strerror(errno));
+    snprintf(et_conf, sizeof et_conf, "%s/drover.conf", et_work);
+    et_port = 20000 + (int)(getpid() % 20000);
+    snprintf(script, sizeof script,
+             "#!/bin/sh\necho \"$1 $(date +%%s%%N)\" >> %s/fenced.log\n"
+             "exit $(cat %s/fence_rc 2>/dev/null || echo 0)\n", et_work, et_work);
+    et_write_file("fence.sh", script, 0700);
+    snprintf(script, sizeof script, "#!/bin/sh\ncat >> %s/alerts.log\necho >> %s/alerts.log\n",
+             et_work, et_work);
+    et_write_file("alert.sh", script, 0700);
+    et_fence_rc(0);
+    et_write_config(evac_extra);
+}
+
+/* ---------------------------------------------------------------- processes */
+
+static inline pid_t et_spawn(const char *tag, char *const *argv)
+{
+    char out[256];
+    pid_t pid;
+
+    snprintf(out, sizeof out, "%s/%s.log", et_work, tag);
+    fflush(stdout);
+    if ((pid = fork()) < 0)
+        bail_out("fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(126);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static inline void et_agent_start(int k)
+{
+    char tag[16];
+    char *argv[] = { et_droverd, (char *)"-c", et_conf, (char *)"--host", et_h.host[k].name,
+                     (char *)"--libvirt-uri", et_h.host[k].uri, (char *)"--migration-uri",
+                     et_h.host[k].p2p_uri, NULL };
+    snprintf(tag, sizeof tag, "agent%d", k + 1);
+    et_agent[k] = et_spawn(tag, argv);
+}
+
+static inline void et_reap(pid_t *pid, int sig)
+{
+    if (*pid > 0) {
+        kill(*pid, sig);
+        waitpid(*pid, NULL, 0);
+    }
+    *pid = 0;
+}
+
+static inline void et_controller_start(void)
+{
+    char *argv[] = { et_droverd, (char *)"-c", et_conf, (char *)"--controller", NULL };
+    et_ctl = et_spawn("controller", argv);
+}
+
+static inline void et_stop_all(void)
+{
+    for (int k = 0; k < 3; k++)
+        et_reap(&et_agent[k], SIGTERM);
+    et_reap(&et_ctl, SIGTERM);
+}
+
+/* ---------------------------------------------------------------- facts */
+
+/* 0, or -1 when host k is not a member (yet); anything else bails out. */
+static inline int et_member_try(int k, drover_member *m)
+{
+    dv_config *cfg;
+    drover_error err;
+    dv_sg *sg;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    if (dv_config_load(et_conf, &cfg, &err) < 0 || dv_sg_open(cfg, &sg, &err) < 0)
+        bail_out("member: %s", err.message);
+    rc = dv_sg_get(sg, "compute", et_h.host[k].name, m, &err);
+    if (rc < 0 && err.code != DROVER_ERR_NOT_FOUND)
+        bail_out("member: %s", err.message);
+    dv_sg_close(sg);
+    dv_config_free(cfg);
+    return rc;
+}
+
+static inline void et_member(int k, drover_member *m)
+{
+    if (et_member_try(k, m) < 0)
+        bail_out("host %d is not a member", k + 1);
+}
+
+static inline void et_admin(int k, bool disabled, bool forced_down)
+{
+    dv_config *cfg;
+    drover_error err;
+    dv_sg *sg;
+
+    if (dv_config_load(et_conf, &cfg, &err) < 0 || dv_sg_open(cfg, &sg, &err) < 0 ||
+        dv_sg_set_disabled(sg, "compute", et_h.host[k].name, disabled, NULL, &err) < 0 ||
+        dv_sg_set_forced_down(sg, "compute", et_h.host[k].name, forced_down, &err) < 0)
+        bail_out("admin: %s", err.message);
+    dv_sg_close(sg);
+    dv_config_free(cfg);
+}
+
+/* The journal (free with dv_evacs_free). */
+static inline void et_journal(dv_evac **v, size_t *n)
+{
+    dv_config *cfg;
+    drover_error err;
+    dv_store *st;
+
+    if (dv_config_load(et_conf, &cfg, &err) < 0 || dv_store_open(cfg, &st, &err) < 0 ||
+        dv_evac_list(st, v, n, &err) < 0)
+        bail_out("journal: %s", err.message);
+    dv_store_close(st);
+    dv_config_free(cfg);
+}
+
+static inline size_t et_count_evacuations(void)
+{
+    dv_evac *v;
+    size_t n;
+    et_journal(&v, &n);
+    dv_evacs_free(v, n);
+    return n;
+}
+
+/* Host k (0-based) runs an active domain with uuid?  -1: it did not answer. */
+static inline int et_runs(int k, const char *uuid)
+{
+    virConnectPtr c = virConnectOpen(et_h.host[k].uri);
+    virDomainPtr d;
+    int r = 0;
+
+    if (!c)
+        return -1;
+    if ((d = virDomainLookupByUUIDString(c, uuid))) {
+        r = virDomainIsActive(d) == 1;
+        virDomainFree(d);
+    }
+    virConnectClose(c);
+    return r;
+}
+
+/* How many hosts run uuid now (hosts that do not answer count none). */
+static inline int et_copies(const char *uuid, int *where)
+{
+    int n = 0;
+    for (int k = 0; k < 3; k++)
+        if (et_runs(k, uuid) == 1) {
+            n++;
+            if (where)
+                *where = k;
+        }
+    return n;
+}
+
+/* A persistent guest on host k; its UUID into uuid. */
+static inline void et_guest(int k, const char *name, int mem, char *uuid)
+{
+    virConnectPtr c = virConnectOpen(et_h.host[k].uri);
+    char *xml = lvh_guest_xml(&et_h, name, mem, "wss=1");
+    virDomainPtr d;
+
+    if (!c || !xml || !(d = virDomainDefineXML(c, xml)) || virDomainCreate(d) < 0 ||
+        virDomainGetUUIDString(d, uuid) < 0)
+        bail_out("guest %s on host %d: %s", name, k + 1, virGetLastErrorMessage());
+    virDomainFree(d);
+    virConnectClose(c);
+    free(xml);
+}
+
+static inline bool et_file_exists(const char *dir, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static inline char *et_slurp(const char *name)
+{
+    char p[256];
+    FILE *f;
+    char *buf;
+    long n;
+
+    snprintf(p, sizeof p, "%s/%s", et_work, name);
+    if (!(f = fopen(p, "r")))
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    buf = calloc(1, (size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* GET /metrics from the controller (curl). */
+static inline char *et_scrape(void)
+{
+    char cmd[256], *buf = calloc(1, 1 << 20);
+    size_t got = 0, r;
+    FILE *p;
+
+    snprintf(cmd, sizeof cmd, "curl -s --max-time 10 http://127.0.0.1:%d/metrics", et_port);
+    if (!buf || !(p = popen(cmd, "r")))
+        bail_out("cannot run curl");
+    while ((r = fread(buf + got, 1, (1 << 20) - 1 - got, p)) > 0)
+        got += r;
+    pclose(p);
+    return buf;
+}
+
+/* The value of a metric line that starts with series ("name{labels}"); -1 when absent. */
+static inline double et_metric(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p && *p;) {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return atof(p + n + 1);
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    return -1;
+}
+
+/* Wait up to ms for cond() to hold, polling every 100 ms. */
+#define ET_WAIT(ms, cond)                                                                     \
+    ({                                                                                        \
+        int64_t et_end_ = dv_mono_ms() + (ms);                                               \
+        bool et_ok_ = false;                                                                  \
+        while (!(et_ok_ = (cond)) && dv_mono_ms() < et_end_)                                 \
+            usleep(100000);                                                                   \
+        et_ok_;                                                                               \
+    })
+
+#endif
