@@ -252,6 +252,12 @@ static void decide(dv_mig_run *r, const dv_mig_stats *s)
 
     if (push_hist(r, s) < 0)
         return;
+    /* once the migration's end is decided (an abort or a force-complete from
+     * another process or Ctrl-C, or the guest paused to finish the copy), the
+     * policy has nothing left to steer, and its actions would only bury the
+     * decision in the record */
+    if (r->abort_why[0] || r->rec.request[0] || r->we_paused)
+        return;
     n = r->policy->decide(r->pstate, &r->pp, r->hist, r->n_hist, acts, 4);
     for (size_t i = 0; i < n && i < 4; i++)
         carry_out(r, &acts[i]);

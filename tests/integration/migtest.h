@@ -13,6 +13,7 @@
 #include "core/statedb.h"
 #include "drivers/servicegroup.h"
 #include "migrator/record.h"
+#include "tests/harness/drover_run.h"
 #include "tests/harness/lvhosts.h"
 #include "tests/tap.h"
 #include "virt/virt.h"
@@ -108,91 +109,32 @@ static inline void mt_setup(const char *migration_extra)
 
 /* ---------------------------------------------------------------- drover as a process */
 
-typedef struct mt_run {
-    pid_t pid;
-    char out[192], err[192];
-    int status;
-    char *stdout_text, *stderr_text;
-} mt_run;
+typedef dv_drun mt_run;
 
 static inline char *mt_slurp(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    buf = calloc(1, (size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
-        buf[0] = '\0';
-    fclose(f);
-    return buf;
+    return dv_drun_slurp(path);
 }
 
-/* `drover -c CONF ARGS...` in the background, output in files named by tag.
- * $DV_TEST_WRAPPER (e.g. "valgrind --leak-check=full --error-exitcode=9 -q")
- * goes in front of drover. */
+/* `drover -c CONF ARGS...` in the background, output in files named by tag
+ * (tests/harness/drover_run.h, $DV_TEST_WRAPPER in front). */
 static inline void mt_spawn(mt_run *r, const char *tag, const char *const *args)
 {
-    static char wrap[512];
-    const char *w = getenv("DV_TEST_WRAPPER");
-    char *argv[40], *save = NULL;
-    int n = 0;
-
-    snprintf(wrap, sizeof wrap, "%s", w ? w : "");
-    for (char *t = strtok_r(wrap, " ", &save); t && n < 12; t = strtok_r(NULL, " ", &save))
-        argv[n++] = t;
-    memset(r, 0, sizeof *r);
-    snprintf(r->out, sizeof r->out, "%s/%s.out", mt_work, tag);
-    snprintf(r->err, sizeof r->err, "%s/%s.err", mt_work, tag);
-    argv[n++] = mt_bin;
-    argv[n++] = (char *)"-c";
-    argv[n++] = mt_conf;
-    for (int i = 0; args[i] && n < 39; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    fflush(stdout);
-    if ((r->pid = fork()) < 0)
+    if (dv_drun_spawn(r, mt_bin, mt_conf, mt_work, tag, args) < 0)
         bail_out("fork: %s", strerror(errno));
-    if (r->pid == 0) {
-        int o = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(126);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
 }
 
 /* Wait for it (killed after timeout_s: a hang fails the checks). */
 static inline int mt_finish(mt_run *r, int timeout_s)
 {
-    int st = 0;
-    pid_t got = 0;
-
-    for (int i = 0; i < timeout_s * 100 && (got = waitpid(r->pid, &st, WNOHANG)) == 0; i++)
-        usleep(10000);
-    if (got == 0) {
-        diag("drover (pid %d) still runs after %d s: killed", (int)r->pid, timeout_s);
-        kill(r->pid, SIGKILL);
-        got = waitpid(r->pid, &st, 0);
-    }
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    free(r->stdout_text);
-    free(r->stderr_text);
-    r->stdout_text = mt_slurp(r->out);
-    r->stderr_text = mt_slurp(r->err);
+    if (dv_drun_finish(r, timeout_s) < 0)
+        bail_out("waitpid: %s", strerror(errno));
     return r->status;
 }
 
 static inline void mt_run_free(mt_run *r)
 {
-    free(r->stdout_text);
-    free(r->stderr_text);
-    r->stdout_text = r->stderr_text = NULL;
+    dv_drun_free(r);
 }
 
 static inline int mt_drover(mt_run *r, const char *tag, const char *const *args, int timeout_s)
@@ -203,12 +145,7 @@ static inline int mt_drover(mt_run *r, const char *tag, const char *const *args,
 
 static inline void mt_diag_text(const char *title, const char *text)
 {
-    diag("%s", title);
-    for (const char *p = text; p && *p;) {
-        size_t n = strcspn(p, "\n");
-        diag("  %.*s", (int)n, p);
-        p += n + (p[n] == '\n');
-    }
+    dv_drun_diag_text(title, text);
 }
 
 /* ---------------------------------------------------------------- facts */

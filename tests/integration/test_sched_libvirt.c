@@ -20,6 +20,7 @@
 #include "virt/virt.h"
 #include "drivers/servicegroup.h"
 #include "scheduler/scheduler.h"
+#include "tests/harness/drover_run.h"
 #include "tests/harness/lvhosts.h"
 #include "tests/tap.h"
 
@@ -104,109 +105,27 @@ static void write_config(void)
 
 /* ---------------------------------------------------------------- running drover */
 
-typedef struct run {
-    pid_t pid;
-    char out[160], err[160];
-    int status;
-    char *stdout_text, *stderr_text;
-} run;
+typedef dv_drun run;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    buf = calloc(1, (size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
-        buf[0] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* Start `drover -c CONF ARGS...` (no shell) with its output in files.
- * $DV_TEST_WRAPPER (e.g. "valgrind --leak-check=full --error-exitcode=9 -q")
- * runs drover under that program: its words go in front. */
+/* Start `drover -c CONF ARGS...` (tests/harness/drover_run.h). */
 static void spawn(run *r, const char *tag, const char *const *args)
 {
-    static char wrap[512];
-    char *argv[32], *save = NULL;
-    const char *w = getenv("DV_TEST_WRAPPER");
-    int n = 0;
-
-    snprintf(wrap, sizeof wrap, "%s", w ? w : "");
-    for (char *t = strtok_r(wrap, " ", &save); t && n < 12; t = strtok_r(NULL, " ", &save))
-        argv[n++] = t;
-
-    memset(r, 0, sizeof *r);
-    snprintf(r->out, sizeof r->out, "%s/%s.out", work, tag);
-    snprintf(r->err, sizeof r->err, "%s/%s.err", work, tag);
-    argv[n++] = drover_bin;
-    argv[n++] = (char *)"-c";
-    argv[n++] = conf_path;
-    for (int i = 0; args[i] && n < 31; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    fflush(stdout);
-    if ((r->pid = fork()) < 0)
+    if (dv_drun_spawn(r, drover_bin, conf_path, work, tag, args) < 0)
         bail_out("fork: %s", strerror(errno));
-    if (r->pid == 0) {
-        int o = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(126);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
 }
 
 /* Wait for it; one that hangs is killed after 60 s (and fails its checks). */
 static int finish(run *r)
 {
-    int st = 0;
-    pid_t got = 0;
-
-    for (int i = 0; i < 6000 && (got = waitpid(r->pid, &st, WNOHANG)) == 0; i++)
-        usleep(10000);
-    if (got == 0) {
-        diag("drover (pid %d) still runs after 60 s: killed", (int)r->pid);
-        kill(r->pid, SIGKILL);
-        got = waitpid(r->pid, &st, 0);
-    }
-    if (got < 0)
+    if (dv_drun_finish(r, 60) < 0)
         bail_out("waitpid: %s", strerror(errno));
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    r->stdout_text = slurp(r->out);
-    r->stderr_text = slurp(r->err);
     return r->status;
-}
-
-static void run_free(run *r)
-{
-    free(r->stdout_text);
-    free(r->stderr_text);
-    r->stdout_text = r->stderr_text = NULL;
 }
 
 static int drover(run *r, const char *const *args)
 {
     spawn(r, "drover", args);
     return finish(r);
-}
-
-/* A diagnostic of several lines, each a TAP comment. */
-static void diag_lines(const char *title, const char *text)
-{
-    diag("%s", title);
-    for (const char *p = text; p && *p;) {
-        size_t n = strcspn(p, "\n");
-        diag("  %.*s", (int)n, p);
-        p += n + (p[n] == '\n');
-    }
 }
 
 static json_object *parse_json(const char *text)
@@ -420,8 +339,8 @@ static void test_schedule_cli(void)
         has_str(r.stdout_text, h.host[1].name, "schedule g1: host 2 is the destination");
         has_str(r.stdout_text, "claim:       none", "schedule g1: says nothing was claimed");
         is_int(claimed_on(h.host[1].name), 0, "schedule g1: no memory is claimed on host 2");
-        diag_lines("drover schedule g1:", r.stdout_text);
-        run_free(&r);
+        dv_drun_diag_text("drover schedule g1:", r.stdout_text);
+        dv_drun_free(&r);
     }
     {
         const char *args[] = { "--json", "schedule", "g1", NULL };
@@ -430,7 +349,7 @@ static void test_schedule_cli(void)
         is_str(jstr(o, "destination"), h.host[1].name, "json question: destination is host 2");
         is_int(jint(o, "claim_id"), 0, "json question: claim_id is null");
         json_object_put(o);
-        run_free(&r);
+        dv_drun_free(&r);
     }
     {
         const char *args[] = { "schedule", "g1", "--claim", NULL };
@@ -442,10 +361,10 @@ static void test_schedule_cli(void)
         has_str(r.stdout_text, "MiB held on", "schedule --claim: the claim is shown");
         is_int(claimed_on(h.host[1].name), GUEST_MIB, "schedule --claim: the guest's memory is "
                "claimed on host 2");
-        diag_lines("drover schedule g1 --claim:", r.stdout_text);
+        dv_drun_diag_text("drover schedule g1 --claim:", r.stdout_text);
         if (r.status)
             diag("stderr: %s", r.stderr_text);
-        run_free(&r);
+        dv_drun_free(&r);
     }
     {
         const char *args[] = { "--json", "schedule", "g1", "--explain", "--claim", NULL };
@@ -459,7 +378,7 @@ static void test_schedule_cli(void)
         has_str(r.stdout_text, "different_host: this is the source host", "json: the source's reason");
         json_object_put(o);
         release_all_claims(&claim, 1);
-        run_free(&r);
+        dv_drun_free(&r);
     }
     {
         const char *args[] = { "schedule", "--explain", "g1", NULL };
@@ -467,21 +386,21 @@ static void test_schedule_cli(void)
         has_str(r.stdout_text, "VERDICT", "explain: a table");
         has_str(r.stdout_text, "chosen", "explain: the chosen host");
         has_str(r.stdout_text, "filtered", "explain: the filtered source");
-        diag_lines("drover schedule --explain g1:", r.stdout_text);
-        run_free(&r);
+        dv_drun_diag_text("drover schedule --explain g1:", r.stdout_text);
+        dv_drun_free(&r);
     }
     {
         const char *args[] = { "schedule", "g1", "--to", h.host[0].name, NULL };
         is_int(drover(&r, args), 1, "schedule --to the source: exit 1");
         has_str(r.stderr_text, "is the source host", "--to the source: says so");
-        run_free(&r);
+        dv_drun_free(&r);
     }
     {
         const char *args[] = { "schedule", "g1", "--ignore", h.host[1].name, NULL };
         is_int(drover(&r, args), 1, "schedule --ignore host 2: no valid host, exit 1");
         has_str(r.stderr_text, "no valid host for instance g1", "--ignore: no valid host");
         has_str(r.stderr_text, "different_host 2", "--ignore: what the filter removed");
-        run_free(&r);
+        dv_drun_free(&r);
     }
     {
         const char *args[] = { "schedule", "g1", NULL };
@@ -494,13 +413,13 @@ static void test_schedule_cli(void)
         has_str(r.stderr_text, "1 failed the live checks", "... counted as a live-check failure");
         /* no timing claim: only that it returned on its own, long before 60 s */
         ok(now_s() - t0 < 30.0, "... and drover did not hang (%.2f s)", now_s() - t0);
-        run_free(&r);
+        dv_drun_free(&r);
     }
     {
         const char *args[] = { "schedule", "nosuchguest", NULL };
         is_int(drover(&r, args), 1, "schedule of an unknown instance: exit 1");
         has_str(r.stderr_text, "no host reports an instance named nosuchguest", "unknown: says so");
-        run_free(&r);
+        dv_drun_free(&r);
     }
 }
 
@@ -550,8 +469,8 @@ static void test_concurrency(void)
             both_ok++;
         wins_total += wins;
         release_all_claims(ids, 2);
-        run_free(&r1);
-        run_free(&r2);
+        dv_drun_free(&r1);
+        dv_drun_free(&r2);
     }
     is_int(both_ok, ROUNDS, "concurrency: exactly one of two schedulers won in each of %d rounds",
            ROUNDS);

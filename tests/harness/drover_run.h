@@ -1,0 +1,34 @@
+/* drover_run.h - `drover` run as a separate process for integration tests:
+ * no shell, its output in files, $DV_TEST_WRAPPER (e.g. "valgrind
+ * --leak-check=full --error-exitcode=9 -q") in front of it, a hang killed
+ * after a timeout.  Part of the harness library (libdvharness.la). */
+#ifndef DV_TEST_DROVER_RUN_H
+#define DV_TEST_DROVER_RUN_H
+
+#include <sys/types.h>
+
+typedef struct dv_drun {
+    pid_t pid;
+    char out[192], err[192];
+    int status; /* exit code, or 128 + signal */
+    char *stdout_text, *stderr_text;
+} dv_drun;
+
+/* A whole file as a string ("" when it cannot be read); the caller frees. */
+char *dv_drun_slurp(const char *path);
+
+/* Start `BIN -c CONF ARGS...` (args ends with NULL), output in
+ * DIR/TAG.out and DIR/TAG.err.  -1 (errno set) if fork fails. */
+int dv_drun_spawn(dv_drun *r, const char *bin, const char *conf, const char *dir,
+                  const char *tag, const char *const *args);
+
+/* Wait for it, killing it after timeout_s (a hang then fails the caller's
+ * checks); fills status and the texts.  The status, or -1 if waitpid fails. */
+int dv_drun_finish(dv_drun *r, int timeout_s);
+
+void dv_drun_free(dv_drun *r);
+
+/* A TAP diagnostic of several lines: title, then each line of text. */
+void dv_drun_diag_text(const char *title, const char *text);
+
+#endif
