@@ -522,7 +522,10 @@ do_daemon() {
 
 # A power cut: every process of host K (libvirtd, tini, its qemu processes;
 # all of them live in its network namespace) gets SIGKILL.  Definitions
-# stay on its disk; `daemon DIR K start` boots the host again.
+# stay on its disk; its runtime state (/run/libvirt: the status files of the
+# guests it ran) is lost, as /run is after a real power cut, so a libvirtd
+# booted again never lists a dead guest as active while it looks for its qemu.
+# `daemon DIR K start` boots the host again.
 do_poweroff() {
     [ $# -eq 2 ] || die "usage: poweroff DIR K"
     local dir id pids
@@ -536,6 +539,7 @@ do_poweroff() {
     kill -KILL $pids 2>/dev/null || true
     # shellcheck disable=SC2086
     wait_gone 10 $pids || die "host $2: pids$pids would not die"
+    find "$dir/h$2/run" -mindepth 1 -delete
 }
 
 do_list() {
