@@ -14,10 +14,9 @@
  *    clock): target <= 50 ms at p99.
  *
  * The wall time includes the policy's effect: adaptive starts the maximum
- * downtime low (its smallest step) and raises it only when the remaining
- * data stops shrinking, so its copy may take more iterations than virsh's
- * (libvirt's default 300 ms) for a smaller downtime; "outside libvirt's
- * job" isolates drover's own cost (process, checks, records).
+ * downtime where virsh's is (QEMU's default, 300 ms) and raises it only when
+ * the remaining data stops shrinking; "outside libvirt's job" isolates
+ * drover's own cost (process, checks, records).
  *
  * usage: bench/migration [--rounds N] [--memory-mib N] [--wss MIB]
  *                        [--policy adaptive|nova] */
