@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,13 +41,18 @@ typedef struct controller {
     dv_sweeper sw;
     char holder[300];
     int64_t epoch;                 /* 0: not the leader */
+    int64_t renewed_ms;            /* monotonic: the lease last acquired or renewed */
+    pthread_mutex_t lease_mu;      /* the store from a drain's threads (see tick) */
     int sigfd;
 } controller;
 
+/* controller.lease_ttl_s, but never under three sweep periods: the loop
+ * renews it once a sweep */
 static int lease_ttl_ms(const dv_config *c)
 {
-    int64_t t = (int64_t)c->evacuator.interval * 6000;
-    return t < 30000 ? 30000 : (int)t;
+    int64_t t = (int64_t)c->controller.lease_ttl_s * 1000,
+            floor = (int64_t)c->evacuator.interval * 3000;
+    return (int)(t < floor ? floor : t);
 }
 
 static int setup_signals(drover_error *err)
@@ -66,10 +72,26 @@ static int setup_signals(drover_error *err)
     return fd;
 }
 
+/* Called through a sweep, a drain's threads included: a drain or a rebuild
+ * may outlast the lease, so the leader renews it here every third of its
+ * life.  A renewal refused (the lease lapsed and another holds it) is only
+ * logged: every write of the sweep carries the old epoch, which the store
+ * refuses, and the next lead() steps down. */
 static void tick(void *arg)
 {
-    (void)arg;
+    controller *c = arg;
+    int ttl = lease_ttl_ms(c->cfg);
+    drover_error err;
+
     dv_notify_watchdog();        /* thread-safe: one datagram */
+    pthread_mutex_lock(&c->lease_mu);
+    if (c->epoch > 0 && dv_mono_ms() - c->renewed_ms >= ttl / 3) {
+        if (dv_store_lease_renew(c->store, DV_EVAC_LEASE, c->holder, c->epoch, ttl, &err) == 0)
+            c->renewed_ms = dv_mono_ms();
+        else
+            dv_warn("renewing the %s lease during a sweep: %s", DV_EVAC_LEASE, err.message);
+    }
+    pthread_mutex_unlock(&c->lease_mu);
 }
 
 static int open_all(controller *c, drover_error *err)
@@ -96,6 +118,7 @@ static int open_all(controller *c, drover_error *err)
     c->sw.em = &c->em;
     c->sw.holder = c->holder;
     c->sw.tick = tick;
+    c->sw.tick_arg = c;
     return 0;
 }
 
@@ -118,8 +141,13 @@ static void lead(controller *c)
 {
     int64_t epoch = 0;
     drover_error err;
-    int rc = dv_store_lease_acquire(c->store, DV_EVAC_LEASE, c->holder, lease_ttl_ms(c->cfg),
-                                    &epoch, &err);
+    int rc;
+
+    pthread_mutex_lock(&c->lease_mu);
+    rc = dv_store_lease_acquire(c->store, DV_EVAC_LEASE, c->holder, lease_ttl_ms(c->cfg), &epoch,
+                                &err);
+    if (rc == 0)
+        c->renewed_ms = dv_mono_ms();
 
     if (rc == 0 && epoch != c->epoch)
         dv_info("holding the %s lease at epoch %" PRId64 ": acting", DV_EVAC_LEASE, epoch);
@@ -129,6 +157,7 @@ static void lead(controller *c)
         dv_warn("the %s lease cannot be asked for: %s", DV_EVAC_LEASE, err.message);
     c->epoch = rc == 0 ? epoch : 0;
     c->sw.epoch = c->epoch;
+    pthread_mutex_unlock(&c->lease_mu);
     dv_evac_metrics_leader(&c->em, c->epoch > 0, c->epoch);
 }
 
@@ -216,7 +245,7 @@ static int loop(controller *c)
 
 int dv_controller_main(const dv_config *cfg)
 {
-    controller c = { .cfg = cfg, .sigfd = -1 };
+    controller c = { .cfg = cfg, .sigfd = -1, .lease_mu = PTHREAD_MUTEX_INITIALIZER };
     drover_error err;
     int rc;
 

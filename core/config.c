@@ -143,6 +143,7 @@ static const key controller_keys[] = {
     LIST("libvirt_uris", controller.libvirt_uris, 0, NULL, dv_config_check_host_uri),
     INT("libvirt_timeout_ms", controller.libvirt_timeout_ms, 1, 3600000),
     STR("metrics_listen", controller.metrics_listen, 0, NULL, dv_config_check_listen),
+    INT("lease_ttl_s", controller.lease_ttl_s, 3, 3600),
     END,
 };
 

@@ -68,6 +68,8 @@ typedef struct dv_config {
         dv_strlist libvirt_uris;       /* per-host "HOST=URI", checked first; default [ ] */
         int libvirt_timeout_ms;        /* a host's libvirt silent this long is given up; 5000 */
         char *metrics_listen;          /* "HOST:PORT" for GET /metrics; default "" = off */
+        int lease_ttl_s;               /* the evacuator lease's life without a renewal; 30
+                                        * (at least 3 x evacuator.interval in force) */
     } controller;
 
     struct {

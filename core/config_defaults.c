@@ -129,6 +129,7 @@ static void defaults_hosts(dv_config *c, int *failed)
     *failed |= list_set(&c->controller.libvirt_uris, NULL) != 0;
     c->controller.libvirt_timeout_ms = 5000;
     c->controller.metrics_listen = dup_or_fail("", failed);
+    c->controller.lease_ttl_s = 30;
 }
 
 /* scheduler, migration and evacuator. */

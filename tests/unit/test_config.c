@@ -33,7 +33,7 @@ static const char *const all_keys[] = {
     "agent.host", "agent.group", "agent.libvirt_uri", "agent.migration_uri",
     "agent.libvirt_timeout_ms", "agent.metrics_listen", "agent.definitions_dir",
     "controller.libvirt_uri", "controller.libvirt_uris", "controller.libvirt_timeout_ms",
-    "controller.metrics_listen",
+    "controller.metrics_listen", "controller.lease_ttl_s",
     "scheduler.filters", "scheduler.weighers", "scheduler.ram_weight_multiplier",
     "scheduler.ram_allocation_ratio", "scheduler.reserved_host_memory_mb",
     "scheduler.host_subset_size", "scheduler.max_retries", "scheduler.claim_ttl_s",
@@ -178,7 +178,7 @@ static void test_unknown_keys(void)
         "libvirt_timeout_ms, metrics_listen, definitions_dir");
     bad("controller = { uri = \"\"; };\n", 1, "controller.uri",
         "unknown key; the valid keys in controller are: libvirt_uri, libvirt_uris, "
-        "libvirt_timeout_ms, metrics_listen");
+        "libvirt_timeout_ms, metrics_listen, lease_ttl_s");
     bad("controller = { libvirt_timeout_ms = 0; };\n", 1, "controller.libvirt_timeout_ms",
         "expected an integer in 1..3600000, got 0");
     bad("scheduler = { filter = [ ]; };\n", 1, "scheduler.filter",
