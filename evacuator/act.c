@@ -65,13 +65,12 @@ static int disable(dv_sweeper *s, const char *host, const char *reason, bool for
 
 /* ---------------------------------------------------------------- the drain */
 
-static void drain_tick(void *arg, const dv_drain_item *it, const dv_mig_event *ev)
+/* from the drain's threads, on every sample: the tick must allow it */
+static void drain_tick(void *arg)
 {
     dv_sweeper *s = arg;
-    (void)it;
-    (void)ev;
     if (s->tick)
-        s->tick(s->tick_arg);    /* from the drain's threads: the tick must allow it */
+        s->tick(s->tick_arg);
 }
 
 static dv_evac_guest *guest_of(dv_evac *e, const char *uuid, const char *name, drover_error *err)
@@ -117,7 +116,7 @@ static void drain_items(dv_sweeper *s, dv_evac *e, const dv_drain_result *r, dro
 
 static int drain(dv_sweeper *s, dv_evac *e, drover_error *err)
 {
-    dv_drain_opts o = { .host = e->host, .bandwidth_mib = -1, .progress = drain_tick, .arg = s };
+    dv_drain_opts o = { .host = e->host, .bandwidth_mib = -1, .tick = drain_tick, .arg = s };
     dv_drain_result r;
     drover_error de;
 

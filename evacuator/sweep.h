@@ -39,7 +39,9 @@ typedef struct dv_sweeper {
     const dv_evac_metrics *em;     /* NULL: no metrics */
     const char *holder;            /* this controller, as the lease names it */
     int64_t epoch;                 /* the lease's, for every write; 0 = unfenced (CLI --force) */
-    /* called between long steps (the watchdog, the lease); may be NULL */
+    /* called between long steps and on every sample of a drain's
+     * migrations, from the drain's threads too: it must be thread-safe (the
+     * watchdog, the lease renewal); may be NULL */
     void (*tick)(void *arg);
     void *tick_arg;
     /* the host an operator asked for (drover host evacuate): acted on

@@ -124,6 +124,8 @@ static void on_event(void *arg, const dv_mig_event *ev)
 {
     item_ctx *c = arg;
 
+    if (c->d->o->tick)
+        c->d->o->tick(c->d->o->arg);
     if (ev->kind != DV_MIG_EV_STARTED || !c->d->o->progress)
         return;
     pthread_mutex_lock(&c->d->mu);

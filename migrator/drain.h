@@ -47,6 +47,10 @@ typedef struct dv_drain_opts {
     /* Called once the guests are listed (res->n, source_up, from_libvirt
      * are set), before any migration; may be NULL. */
     void (*listed)(void *arg, const struct dv_drain_result *res);
+    /* Called on every event of every migration, each sample included (from
+     * the worker threads, not serialized); may be NULL.  For a caller that
+     * must show it is alive while a long drain runs: a watchdog, a lease. */
+    void (*tick)(void *arg);
     void *arg;
 } dv_drain_opts;
 

@@ -32,6 +32,8 @@ static lvh et_h;
 static char et_work[128], et_conf[192], et_droverd[512];
 static int et_port;
 static pid_t et_agent[3], et_ctl;
+/* set before et_setup: extra settings inside controller = { } and migration = { } */
+static const char *et_controller_extra, *et_migration_extra;
 
 static inline void et_quiet(void *opaque, virErrorPtr err)
 {
@@ -60,9 +62,9 @@ static inline void et_write_config(const char *evac_extra)
             "  db = { path = \"%s/drover.db\"; }; };\n"
             "agent = { definitions_dir = \"%s/defs\"; libvirt_timeout_ms = 3000; };\n"
             "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\", \"%s=%s\" ];\n"
-            "  libvirt_timeout_ms = 3000; metrics_listen = \"127.0.0.1:%d\"; };\n"
+            "  libvirt_timeout_ms = 3000; metrics_listen = \"127.0.0.1:%d\"; %s };\n"
             "scheduler = { reserved_host_memory_mb = 128; };\n"
-            "migration = { poll_interval_ms = 200; max_concurrent = 2; };\n"
+            "migration = { poll_interval_ms = 200; max_concurrent = 2; %s };\n"
             "evacuator = { enabled = true; interval = 1; grace = 2; max_down_fraction = 0.5;\n"
             "  max_per_minute = 60; mode = \"rebuild\"; fence_timeout_s = 10;\n"
             "  fence_command = [ \"%s/fence.sh\", \"%%h\" ];\n"
@@ -70,7 +72,9 @@ static inline void et_write_config(const char *evac_extra)
             "state = { path = \"%s/state.db\"; };\n"
             "log = { level = \"info\"; };\n",
             et_work, et_work, et_h.host[0].name, et_h.host[0].uri, et_h.host[1].name,
-            et_h.host[1].uri, et_h.host[2].name, et_h.host[2].uri, et_port, et_work, et_work,
+            et_h.host[1].uri, et_h.host[2].name, et_h.host[2].uri, et_port,
+            et_controller_extra ? et_controller_extra : "",
+            et_migration_extra ? et_migration_extra : "", et_work, et_work,
             evac_extra ? evac_extra : "", et_work);
     if (fclose(f) != 0)
         bail_out("cannot write %s", et_conf);

@@ -1,0 +1,129 @@
+/* test_evac_lease - a drain that outlasts the evacuator lease keeps it.
+ *
+ * Three real libvirt hosts, agents and one droverd --controller with
+ * controller.lease_ttl_s = 3 and migrations capped at 8 MiB/s, so the live
+ * migration of a 64 MiB guest (its RAM filled with random words) takes
+ * about 8 s: more than two lives of the lease.  Host 1's agent is killed,
+ * its libvirt lives: the controller drains it.  The leader renews the lease
+ * from inside the drain, so the lease keeps its epoch (1) and every step of
+ * the evacuation is written at it; without the renewal the lease lapses
+ * mid-drain and the controller's next tenure is epoch 2. */
+#include "tests/integration/evactest.h"
+
+static char uuid[40];
+
+static bool all_up(void)
+{
+    for (int k = 0; k < 3; k++) {
+        drover_member m;
+        bool up;
+        if (et_member_try(k, &m) < 0)
+            return false;
+        up = m.state == DROVER_UP;
+        drover_member_clear(&m);
+        if (!up)
+            return false;
+    }
+    return true;
+}
+
+static bool defs_written(void)
+{
+    char dir[192], name[64];
+    snprintf(dir, sizeof dir, "%s/defs", et_work);
+    snprintf(name, sizeof name, "%s.xml", uuid);
+    return et_file_exists(dir, name);
+}
+
+static const dv_evac_step *step_of(const dv_evac *e, const char *step)
+{
+    for (size_t i = 0; e && i < e->n_steps; i++)
+        if (strcmp(e->steps[i].step, step) == 0)
+            return &e->steps[i];
+    return NULL;
+}
+
+static bool migrated(void)
+{
+    dv_evac *v;
+    size_t n;
+    bool r;
+    et_journal(&v, &n);
+    r = step_of(dv_evac_latest(v, n, et_h.host[0].name), "migrated") != NULL;
+    dv_evacs_free(v, n);
+    return r;
+}
+
+static int64_t lease_epoch(void)
+{
+    dv_config *cfg;
+    dv_store *st;
+    dv_store_lease l;
+    drover_error err;
+    int64_t epoch;
+
+    if (dv_config_load(et_conf, &cfg, &err) < 0 || dv_store_open(cfg, &st, &err) < 0)
+        bail_out("state store: %s", err.message);
+    if (dv_store_lease_get(st, DV_EVAC_LEASE, &l, &err) == 0) {
+        epoch = l.epoch;
+        dv_store_lease_clear(&l);
+    } else if (err.code == DROVER_ERR_NOT_FOUND) {
+        epoch = 0;                           /* not taken yet */
+    } else {
+        bail_out("lease %s: %s", DV_EVAC_LEASE, err.message);
+    }
+    dv_store_close(st);
+    dv_config_free(cfg);
+    return epoch;
+}
+
+static void test_long_drain(void)
+{
+    const dv_evac_step *d, *mg;
+    dv_evac *v, *e;
+    size_t n;
+    bool one_epoch = true;
+    int where = -1;
+
+    is_int(lease_epoch(), 1, "the controller leads at epoch 1");
+    et_reap(&et_agent[0], SIGKILL);          /* the agent dies; libvirt lives */
+    ok(ET_WAIT(120000, migrated()), "host 1's guest is migrated live by the drain");
+    is_int(et_copies(uuid, &where), 1, "it runs once");
+    ok(where != 0 && where >= 0, "not on host 1 (on host %d)", where + 1);
+    et_journal(&v, &n);
+    e = dv_evac_latest(v, n, et_h.host[0].name);
+    d = step_of(e, "disabled");
+    mg = step_of(e, "migrated");
+    ok(d && mg && mg->t_ms - d->t_ms > 3000,
+       "the drain took longer than the lease's 3 s (%lld ms)",
+       d && mg ? (long long)(mg->t_ms - d->t_ms) : -1LL);
+    for (size_t i = 0; e && i < e->n_steps; i++)
+        if (e->steps[i].epoch != 1) {
+            diag("step %s at epoch %lld", e->steps[i].step, (long long)e->steps[i].epoch);
+            one_epoch = false;
+        }
+    ok(e && one_epoch, "every step of the evacuation is written at epoch 1");
+    dv_evacs_free(v, n);
+    sleep(2);                                /* two more sweeps: a lapsed lease shows here */
+    is_int(lease_epoch(), 1, "the lease kept its epoch through the drain");
+}
+
+int main(void)
+{
+    et_controller_extra = "lease_ttl_s = 3;";
+    et_migration_extra = "bandwidth_mib = 8;";
+    et_setup(NULL);
+    et_guest(0, "ls1", 64, uuid);
+    for (int k = 0; k < 3; k++)
+        et_agent_start(k);
+    if (!ET_WAIT(30000, all_up() && defs_written()))
+        bail_out("the agents did not report and save the definition in 30 s");
+    ok(1, "three agents report, the definition is on the shared storage");
+    et_controller_start();
+    if (!ET_WAIT(15000, lease_epoch() > 0))
+        bail_out("the controller took no lease in 15 s");
+    test_long_drain();
+    et_stop_all();
+    lvh_stop(&et_h);
+    return done_testing();
+}
