@@ -33,6 +33,11 @@ void dv_evac_alarm(dv_sweeper *s, int kind, const char *host, const char *guest,
         dv_log(DV_LOG_WARNING, "alert_command: %s", err.message);
 }
 
+int dv_evac_guard(dv_sweeper *s, dv_evac *e, drover_error *err)
+{
+    return s->epoch > 0 ? dv_evac_put(s->store, e, s->epoch, err) : 0;
+}
+
 static bool settled(const dv_evac_guest *g)
 {
     return strcmp(g->outcome, "rebuilt") == 0 || strcmp(g->outcome, "failed") == 0;
@@ -205,6 +210,10 @@ static int one(placer *pl, dv_evac *e, dv_evac_guest *g, drover_error *err)
                       "guest %s (%s) of %s cannot be rebuilt: %s", g->name, g->uuid, e->host,
                       de.message);
         return dv_evac_put(s->store, e, s->epoch, err);
+    }
+    if (dv_evac_guard(s, e, err) < 0) {
+        free(xml);
+        return -1;
     }
     rc = place(pl, g, xml, err);
     free(xml);
