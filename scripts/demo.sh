@@ -9,7 +9,12 @@
 # SIGKILL and shows that host going DOWN, brings it back, migrates the guest
 # live to the second host with `drover migrate` (a progress bar on a
 # terminal, plain lines otherwise), shows the migration record, drains the
-# second host with `drover host drain`, and stops everything it started.
+# second host with `drover host drain`.  Then the controller (droverd
+# --controller): an agent killed while its libvirt lives -> that host is
+# drained live; a host powered off -> fenced (the fence command powers it off
+# through the harness and confirms) -> its guests rebuilt on the other host
+# from their definitions on the "shared storage".  It stops everything it
+# started.
 #
 #   scripts/demo.sh [--keep] [--no-deps]
 #     --keep:    leave the cluster running, print how to stop it
@@ -45,10 +50,12 @@ make -C "$build" tests/harness/guest/dvguest.elf >>"$build/make.log" 2>&1
 export LVH_GUEST=$build/tests/harness/guest/dvguest.elf
 
 work=$(mktemp -d /tmp/dvdemo.XXXXXX)
+metrics_port=$(( 29000 + $$ % 1000 ))
 agents=()
+ctl=
 cleanup() {
-    for p in "${agents[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${agents[@]}"; do wait "$p" 2>/dev/null || true; done
+    for p in "${agents[@]}" $ctl; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${agents[@]}" $ctl; do wait "$p" 2>/dev/null || true; done
     "$top/tests/harness/lvhosts.sh" stop "$work/lv" --remove >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -71,11 +78,27 @@ servicegroup = {
   db = { path = "$work/drover.db"; };
 };
 state = { path = "$work/state.db"; };
+# each agent keeps its guests' definitions here (the "shared storage")
+agent = { definitions_dir = "$work/defs"; };
 # the agents report the URIs peers use (on the hosts' private network);
 # this controller reaches each host's libvirt through its local socket
-controller = { libvirt_uris = [ "lvhost-1=$LV_1", "lvhost-2=$LV_2" ]; };
+controller = { libvirt_uris = [ "lvhost-1=$LV_1", "lvhost-2=$LV_2" ];
+  metrics_listen = "127.0.0.1:$metrics_port"; };
+# droverd --controller: act on a host 2 s after it is DOWN; of two hosts one
+# may be down (0.5) before the breaker stops everything
+evacuator = { enabled = true; interval = 1; grace = 2; max_down_fraction = 0.5;
+  mode = "rebuild"; fence_command = [ "$work/fence.sh", "%h" ]; };
 log = { level = "warning"; };
 CONF
+# the fence: power the host off (the harness's power cut) and say so; exit 0
+# tells drover the host is confirmed off
+cat >"$work/fence.sh" <<FENCE
+#!/bin/sh
+echo "fence: powering \$1 off" >&2
+exec "$top/tests/harness/lvhosts.sh" poweroff "$work/lv" "\${1#lvhost-}"
+FENCE
+chmod 0700 "$work/fence.sh"
+mkdir -m 0700 "$work/defs"
 export DROVER_CONF=$work/drover.conf
 drover=$build/cmd/drover
 start_agent() {
@@ -130,7 +153,57 @@ say "drover service list   (lvhost-2 disabled: drain)"
 say "drover migration list --all"
 "$drover" migration list --all
 
+say "the controller: droverd --controller (the evacuator lease, a sweep every second)"
+"$drover" service enable lvhost-2 >/dev/null
+"$build/cmd/droverd" --controller 2>>"$work/controller.log" &
+ctl=$!
+for _ in $(seq 1 50); do
+    "$drover" --json evacuation status 2>/dev/null | grep -q '"epoch": [1-9]' && break
+    sleep 0.2
+done
+"$drover" evacuation status
+wait_for() {   # wait_for SECONDS COMMAND...: until COMMAND succeeds
+    local t=$1
+    shift
+    for _ in $(seq 1 $(( t * 5 ))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+    echo "gave up after $t s: $*" >&2
+    return 1
+}
+runs_on() { virsh -q -c "$1" list --name | grep -qx "$2"; }
+evacuation_in() { "$drover" --json evacuation list | grep -q "\"state\": \"$1\""; }
+host_up() { [ "$("$drover" service is-up "$1" 2>/dev/null)" = UP ]; }
+both_on_1() { runs_on "$LV_1" web1 && runs_on "$LV_1" web2; }
+
+say "kill -9 lvhost-1's agent; its libvirt lives: the controller drains it live"
+{ kill -KILL "${agents[0]}"; wait "${agents[0]}"; } 2>/dev/null || true
+t0=$(date +%s%N)
+wait_for 90 evacuation_in drained
+echo "drained $(( ($(date +%s%N) - t0) / 1000000 )) ms after the agent died"
+"$drover" evacuation list
+"$drover" service list
+echo "on lvhost-2 now: $(virsh -q -c "$LV_2" list --name | xargs)"
+
+say "an operator enables lvhost-1 and restarts its agent"
+start_agent 1
+"$drover" service enable lvhost-1 >/dev/null
+wait_for 30 host_up lvhost-1
+"$drover" service list
+
+say "power lvhost-2 off (its libvirtd and qemu killed): fenced, its guests rebuilt on lvhost-1"
+{ kill -KILL "${agents[1]}"; wait "${agents[1]}"; } 2>/dev/null || true
+"$top/tests/harness/lvhosts.sh" poweroff "$work/lv" 2
+t0=$(date +%s%N)
+wait_for 120 both_on_1
+echo "web1 and web2 run on lvhost-1 $(( ($(date +%s%N) - t0) / 1000000 )) ms after the power cut"
+wait_for 30 evacuation_in rebuilt
+"$drover" evacuation list
+id=$("$drover" --json evacuation list | sed -n 's/.*"id": "\(lvhost-2[^"]*\)".*/\1/p' | tail -1)
+say "drover evacuation show $id"
+"$drover" evacuation show "$id"
+say "the controller's metrics (curl http://127.0.0.1:$metrics_port/metrics)"
+curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -E '^drover_(evacuations_total|evacuation_guests_total|fences_total|evacuator_leader|members)' || true
+
 if [ $keep = 1 ]; then
     say "left running: DROVER_CONF=$work/drover.conf; stop with:"
-    echo "  kill ${agents[*]}; $top/tests/harness/lvhosts.sh stop $work/lv --remove"
+    echo "  kill ${agents[*]} $ctl; $top/tests/harness/lvhosts.sh stop $work/lv --remove"
 fi
