@@ -12,10 +12,13 @@
  *    has detected, gated, disabled, migrated per guest, drained; the
  *    metrics (curl) move;
  *  - rate limit: the agents of hosts 2 and 3 killed together, with
- *    max_per_minute 4 (one host per 15 s) and max_down_fraction 0.7 (2 of 3
+ *    max_per_minute 6 (one host per 10 s) and max_down_fraction 0.7 (2 of 3
  *    DOWN keeps the breaker closed) -> `drover evacuation status` shows one
  *    of them held by the rate with less than one token, and the journal's
- *    gated steps of every evacuation are 15 s apart; both are drained. */
+ *    gated steps of every evacuation are 10 s apart; both are drained;
+ *  - host 3 enabled by an operator while its agent is still dead -> it is
+ *    evacuated again, as a new evacuation through the gates (a token, 10 s
+ *    after the last), not as a carry-on of the finished one. */
 #include "tests/integration/evactest.h"
 #include "tests/harness/drover_run.h"
 
@@ -24,8 +27,8 @@
 
 #define N_GUESTS 4
 #define GRACE_S 5
-#define FLAP_MAX_GRACE_S 10
-#define MAX_PER_MINUTE 4
+#define FLAP_MAX_GRACE_S 8
+#define MAX_PER_MINUTE 6
 #define TOKEN_MS (60000 / MAX_PER_MINUTE)
 #define SLACK_MS 1000               /* gate decision (monotonic) to journal step (wall) */
 
@@ -104,13 +107,15 @@ static bool goes_on(int g, int want, int not_on)
     return false;
 }
 
+/* Started together, then each waited for: they boot at once. */
 static void start_guests(void)
 {
+    for (int g = 0; g < N_GUESTS; g++)
+        et_guest(home[g], names[g], 64, uuid[g]);
     for (int g = 0; g < N_GUESTS; g++) {
         virConnectPtr c;
         virDomainPtr d;
 
-        et_guest(home[g], names[g], 64, uuid[g]);
         if (!(c = virConnectOpen(et_h.host[home[g]].uri)) ||
             !(d = virDomainLookupByUUIDString(c, uuid[g])) ||
             lvh_beat_wait_running(d, 60000, &last_beat[g]) < 0)
@@ -455,14 +460,14 @@ static int held_by_rate(double *tokens, int64_t *next_ms)
 }
 
 /* Every pair of evacuations was gated at least one token apart. */
-static void check_spacing(void)
+static void check_spacing(size_t want)
 {
     dv_evac *v;
     size_t n;
     int64_t closest = INT64_MAX;
 
     et_journal(&v, &n);
-    is_int((long long)n, 3, "the journal has three evacuations");
+    is_int((long long)n, (long long)want, "the journal has %zu evacuations", want);
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++) {
             const dv_evac_step *a = step_of(&v[i], "gated"), *b = step_of(&v[j], "gated");
@@ -483,10 +488,13 @@ static void test_rate(void)
     int64_t next_ms = -1;
     int held, where;
     size_t on[3] = { 0 };
-    char *t;
 
     et_agent_start(0);
-    et_admin(0, false, false);              /* an operator enables host 1 again */
+    /* an operator enables host 1 once it is back: enabled while still DOWN,
+     * it would be evacuated again (test_enabled_while_down) */
+    if (!ET_WAIT(30000, liveness(0) == DROVER_UP))
+        bail_out("host 1's agent does not report again in 30 s");
+    et_admin(0, false, false);
     if (!ET_WAIT(30000, all_up()))
         bail_out("host 1 is not UP and enabled again in 30 s");
     ok(1, "host 1 is UP and enabled again");
@@ -501,20 +509,64 @@ static void test_rate(void)
     ok(tokens >= 0 && tokens < 1 && next_ms > 0,
        "evacuation status: %g tokens left, the next in %lld ms", tokens, (long long)next_ms);
     ok(ET_WAIT(90000, evac_done(1) && evac_done(2)), "both evacuations are done");
-    check_spacing();
+    check_spacing(3);
     check_drained(1, on[1]);
     check_drained(2, on[2]);
     check_disabled(1);
     check_disabled(2);
     for (int g = 0; g < N_GUESTS; g++)
         ok(goes_on(g, 0, -1), "%s runs once on host 1, same boot id, counter on", names[g]);
-    t = et_scrape();
-    is_int((long long)et_metric(t, "drover_evacuations_total{outcome=\"drained\"}"), 3,
-           "metrics: three evacuations drained");
+}
+
+static size_t evacs_of(int k)
+{
+    dv_evac *v;
+    size_t n, c = 0;
+    et_journal(&v, &n);
+    for (size_t i = 0; i < n; i++)
+        c += strcmp(v[i].host, et_h.host[k].name) == 0;
+    dv_evacs_free(v, n);
+    return c;
+}
+
+/* An operator enables host 3 while its agent is still dead: DOWN and
+ * enabled, it is evacuated again, as a new evacuation that passes the gates
+ * (a token of the rate), never as a carry-on of the finished one. */
+static void test_enabled_while_down(void)
+{
+    dv_evac *v, *e;
+    const dv_evac_step *g;
+    size_t n;
+
+    et_admin(2, false, false);
+    ok(ET_WAIT(60000, evacs_of(2) == 2 && evac_done(2)),
+       "host 3, enabled while DOWN, is evacuated again");
+    et_journal(&v, &n);
+    e = dv_evac_latest(v, n, et_h.host[2].name);
+    g = step_of(e, "gated");
+    ok(g && strstr(g->msg, "act now") && !strstr(g->msg, "carry on"),
+       "gated anew, with a token (%s)", g ? g->msg : "no gated step");
+    dv_evacs_free(v, n);
+    check_spacing(4);
+    check_disabled(2);
+}
+
+static void test_metrics(void)
+{
+    char *t = et_scrape();
+
+    is_int((long long)et_metric(t, "drover_evacuations_total{outcome=\"drained\"}"), 4,
+           "metrics: four evacuations drained");
     is_int((long long)et_metric(t, "drover_evacuation_guests_total{outcome=\"migrated\"}"), 6,
            "metrics: six guests migrated");
+    ok(et_metric(t, "drover_migrations_total{outcome=\"completed\"}") >= 6,
+       "metrics: migrations completed (%g)",
+       et_metric(t, "drover_migrations_total{outcome=\"completed\"}"));
     ok(et_metric(t, "drover_evacuator_breaker_trips_total") <= 0,
        "metrics: the breaker never tripped (2 of 3 DOWN <= 0.7)");
+    ok(et_metric(t, "drover_fences_total{outcome=\"confirmed\"}") <= 0 &&
+           et_metric(t, "drover_fences_total{outcome=\"failed\"}") <= 0,
+       "metrics: no fence");
     is_int((long long)et_metric(t, "drover_evacuator_leader"), 1, "metrics: the controller leads");
     free(t);
 }
@@ -544,6 +596,8 @@ int main(void)
     test_flapping();
     test_agent_killed();
     test_rate();
+    test_enabled_while_down();
+    test_metrics();
     et_stop_all();
     lvh_stop(&et_h);
     return done_testing();
