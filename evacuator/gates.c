@@ -461,3 +461,29 @@ int dv_gates_admit(dv_gates *g, const char *host, drover_error *err)
     h->admitted = true;
     return 0;
 }
+
+int dv_gates_renew(dv_gates *g, const dv_gate_params *p, dv_gate_decision *d, const char *host,
+                   drover_error *err)
+{
+    dv_gate_host *h = host ? find_host(g, host) : NULL;
+    dv_gate_candidate *c = NULL;
+
+    for (size_t i = 0; h && i < d->n_cand && !c; i++)
+        if (strcmp(d->cand[i].host, host) == 0 && d->cand[i].verdict == DV_GATE_CONTINUE)
+            c = &d->cand[i];
+    if (!c)
+        return dv_err(err, DROVER_ERR_NOT_FOUND, DROVER_FROM_CORE,
+                      "evacuator gates: host %s is not carried on in the last sweep",
+                      host ? host : "(null)");
+    /* admitted means its grace passed and the breaker is closed: only the
+     * token is missing */
+    h->admitted = g->bucket_units >= UNITS_PER_TOKEN;
+    if (h->admitted)
+        g->bucket_units -= UNITS_PER_TOKEN;
+    c->verdict = h->admitted ? DV_GATE_ACT : DV_GATE_HELD_RATE;
+    token_status(g, p, d);
+    for (size_t i = 0; i < d->n_cand; i++)    /* the others' reasons may name the next token */
+        if (&d->cand[i] == c || d->cand[i].verdict == DV_GATE_HELD_RATE)
+            explain(&d->cand[i], p, d);
+    return 0;
+}

@@ -126,4 +126,14 @@ int dv_evac_decide(dv_gates *g, const dv_gate_params *p, const dv_gate_obs *obs,
  * token.  DROVER_ERR_NOT_FOUND if the last sweep did not list it. */
 int dv_gates_admit(dv_gates *g, const char *host, drover_error *err);
 
+/* Host, given DV_GATE_CONTINUE in d by the last dv_evac_decide, has no
+ * evacuation to carry on (the journal's latest is done, and an operator
+ * enabled the host again while it is still DOWN): a new evacuation of it is
+ * a new action, so it needs a token like any other.  Its admission is
+ * dropped and its verdict in d becomes DV_GATE_ACT (a token was taken, it is
+ * admitted again) or DV_GATE_HELD_RATE; d's tokens and reasons are brought
+ * up to date.  DROVER_ERR_NOT_FOUND if d does not give host CONTINUE. */
+int dv_gates_renew(dv_gates *g, const dv_gate_params *p, dv_gate_decision *d, const char *host,
+                   drover_error *err);
+
 #endif

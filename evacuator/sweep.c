@@ -105,6 +105,24 @@ static void readmit(dv_sweeper *s, dv_evac *ev, size_t nev)
     }
 }
 
+/* An admitted host whose latest evacuation is done but that is enabled
+ * again (an operator did, while its agent is still down) is evacuated anew:
+ * through the rate limit like any host, not carried on without a token. */
+static void renew_finished(dv_sweeper *s, dv_evac *ev, size_t nev, const drover_member *m,
+                           size_t n)
+{
+    for (size_t i = 0; i < s->dec.n_cand; i++) {
+        dv_gate_candidate *c = &s->dec.cand[i];
+        const drover_member *x = member_of(m, n, c->host);
+        const dv_evac *e = dv_evac_latest(ev, nev, c->host);
+        drover_error err;
+        if (c->verdict != DV_GATE_CONTINUE || !e || !e->done || !x || x->disabled)
+            continue;
+        if (dv_gates_renew(&s->gates, &s->params, &s->dec, c->host, &err) < 0)
+            dv_log(DV_LOG_WARNING, "%s", err.message);
+    }
+}
+
 /* Hosts whose fence was confirmed and that are still forced down. */
 static char **fenced_hosts(const dv_evac *ev, size_t nev, const drover_member *m, size_t n,
                            size_t *count)
@@ -208,6 +226,7 @@ int dv_sweep(dv_sweeper *s, dv_sweep_result *res, drover_error *err)
     }
     if (readable) {
         readmit(s, ev, nev);
+        renew_finished(s, ev, nev, m, n);
         act_all(s, m, n, &ev, &nev, res);
         release_claims(s, ev, nev, m, n);
     }
