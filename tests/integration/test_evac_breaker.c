@@ -62,6 +62,19 @@ static bool evac_done(int k)
     return r;
 }
 
+/* The time_ms of the first event of kind alert_command got; 0 if none. */
+static int64_t alert_time(const char *kind)
+{
+    char needle[64], *t = et_slurp("alerts.log"), *p, *q;
+    int64_t ms = 0;
+
+    snprintf(needle, sizeof needle, "\"event\":\"%s\"", kind);
+    if ((p = strstr(t, needle)) && (q = strstr(p, "\"time_ms\":")))
+        ms = atoll(q + strlen("\"time_ms\":"));
+    free(t);
+    return ms;
+}
+
 /* The journal in the log, step by step (for a post-mortem). */
 static void diag_journal(void)
 {
@@ -239,6 +252,12 @@ static void test_breaker_closes(void)
                has_step(e, "migrated") && has_step(e, "drained"),
            "steps: detected, gated, disabled, migrated, drained");
         ok(!e->fenced && !has_step(e, "fenced"), "not fenced: its libvirt answered");
+        /* what was seen while the breaker was open does not count */
+        ok(e->n_steps && alert_time("breaker_closed") > 0 &&
+               e->steps[0].t_ms - alert_time("breaker_closed") >= GRACE * 1000 - 500,
+           "detected a whole grace after the breaker closed (%.1f s, grace %d s)",
+           e->n_steps ? (double)(e->steps[0].t_ms - alert_time("breaker_closed")) / 1000.0 : -1.0,
+           GRACE);
     }
     dv_evacs_free(v, n);
     et_member(2, &m);
