@@ -237,7 +237,8 @@ static void test_breaker_closes(void)
     et_agent_start(1);
     diag("host 2's agent started again: 1 of 3 DOWN");
     ok(ET_WAIT(30000, breaker_is(0)), "the breaker closes");
-    ok(ET_WAIT(10000, ef_alerts("breaker_closed") == 1), "alert_command got a breaker_closed event");
+    ok(ET_WAIT(10000, ef_alerts("breaker_closed") == 1),
+       "alert_command got a breaker_closed event");
     ok(ET_WAIT(90000, evac_done(2)), "the evacuation of host 3 proceeds and is done");
     ok(runs_once_not_on(uuid3, 2), "eb3 runs once, off host 3");
     ok(runs_only_on(uuid2, 1), "eb2 still runs on host 2 only");
@@ -262,7 +263,8 @@ static void test_breaker_closes(void)
     dv_evacs_free(v, n);
     et_member(2, &m);
     ok(m.disabled && !m.forced_down, "host 3 is disabled, not forced down");
-    has_str(m.disabled_reason ? m.disabled_reason : "", "evacuator:", "with the evacuator's reason");
+    has_str(m.disabled_reason ? m.disabled_reason : "", "evacuator:",
+            "with the evacuator's reason");
     drover_member_clear(&m);
     et_member(1, &m);
     ok(m.state == DROVER_UP && !m.disabled, "host 2 is UP and enabled");
@@ -341,7 +343,8 @@ int main(void)
                           (sweeps = et_metric(t, "drover_evacuator_sweeps_total{result=\"ok\"}"),
                            free(t), sweeps >= 1)),
        "the controller sweeps and serves its metrics");
-    is_int((long long)ef_metric("drover_evacuator_breaker_open"), 0, "metric: the breaker is closed");
+    is_int((long long)ef_metric("drover_evacuator_breaker_open"), 0,
+           "metric: the breaker is closed");
     is_int((long long)et_count_evacuations(), 0, "with every host UP nothing is evacuated");
     test_breaker_opens();
     test_breaker_closes();

@@ -272,7 +272,8 @@ static void test_breaker_closing(void)
     is_int(verdict("h0"), DV_GATE_HELD_BREAKER, "closing: h0 due, held");
     sweep(&g, &p, 10000, "UUUD");
     ok(!d.breaker_open && d.breaker_changed, "closing: 1 of 4 DOWN: closes");
-    is_int(verdict("h3"), DV_GATE_WAIT_GRACE, "closing: the host still DOWN is not acted on at once");
+    is_int(verdict("h3"), DV_GATE_WAIT_GRACE,
+           "closing: the host still DOWN is not acted on at once");
     is_int(cand("h3") ? cand("h3")->down_ms : -1, 0, "closing: its timer starts over");
     is_int(acts(), 0, "closing: nothing is acted on");
     sweep(&g, &p, 11999, "UUUD");
