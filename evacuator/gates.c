@@ -257,13 +257,28 @@ static void refill(dv_gates *g, const dv_gate_params *p, int64_t now)
     g->bucket_ms = now;
 }
 
-static void breaker(dv_gates *g, const dv_gate_params *p, dv_gate_decision *d)
+/* What was seen while too many hosts were DOWN is no evidence against one
+ * of them: a backend that took no writes, or a partition, heals host by
+ * host, and the last hosts to report would otherwise be due the moment the
+ * breaker closes.  Admitted hosts carry on (their verdict needs no timer). */
+static void restart_timers(dv_gates *g, int64_t now)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (g->hosts[i].in_run) {
+            g->hosts[i].down_ms = 0;
+            g->hosts[i].last_down_at = now;
+        }
+}
+
+static void breaker(dv_gates *g, const dv_gate_params *p, int64_t now, dv_gate_decision *d)
 {
     double frac = d->members ? (double)d->down / (double)d->members : 0.0;
     bool open = d->members > 0 && frac > p->max_down_fraction;
 
     d->breaker_changed = open != g->breaker_open;
     d->breaker_open = g->breaker_open = open;
+    if (d->breaker_changed && !open)
+        restart_timers(g, now);
     d->breaker_why[0] = '\0';
     if (open)
         snprintf(d->breaker_why, sizeof d->breaker_why,
@@ -438,7 +453,7 @@ int dv_evac_decide(dv_gates *g, const dv_gate_params *p, const dv_gate_obs *obs,
         d->down += g->hosts[i].state == DROVER_DOWN;
         d->unknown += g->hosts[i].state == DROVER_UNKNOWN;
     }
-    breaker(g, p, d);
+    breaker(g, p, now_ms, d);
     refill(g, p, now_ms);
     /* Past this point only the candidate array can fail to grow; the sweep's
      * observations are already in g, and a retry of the call is harmless. */

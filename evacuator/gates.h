@@ -21,7 +21,13 @@
  *    sweep are DOWN (DOWN / members > max_down_fraction; exactly the
  *    fraction is still closed), nothing is acted on, an alarm says why; it
  *    closes on the first sweep back at or under the fraction.  UNKNOWN
- *    hosts count as members, not as DOWN.  Timers keep running while open.
+ *    hosts count as members, not as DOWN.  Timers keep running while open;
+ *    when it closes, the timers of the hosts still DOWN start over, so a
+ *    host is acted on only after a whole grace DOWN with the breaker closed
+ *    (a backend that took no writes heals host by host: the last to report
+ *    again must not be due at once; Kubernetes' node controller resets
+ *    every node's probe time likewise when it leaves full disruption).
+ *    Admitted hosts carry on.
  *  - rate: a token bucket of one token that refills at max_per_minute per
  *    minute (Kubernetes' eviction limiter has a burst of one too), so two
  *    hosts are acted on at least 60000 / max_per_minute ms apart.  When

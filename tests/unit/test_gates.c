@@ -254,6 +254,46 @@ static void test_breaker(void)
     dv_gates_free(&g);
 }
 
+/* A backend that stopped taking writes: every host DOWN past its grace
+ * while the breaker is open; the heartbeats come back one sweep apart.  The
+ * host still DOWN when the breaker closes must not be acted on at once: its
+ * timer restarts, so it needs a grace of DOWN with the breaker closed. */
+static void test_breaker_closing(void)
+{
+    dv_gates g;
+    dv_gate_params p = params(2, 0.5, 1000);
+
+    dv_gates_init(&g);
+    sweep(&g, &p, 0, "DUUU");
+    is_int(verdict("h0"), DV_GATE_WAIT_GRACE, "closing: h0 DOWN first, in its grace");
+    sweep(&g, &p, 1000, "DDDD");
+    ok(d.breaker_open, "closing: every host DOWN: open");
+    sweep(&g, &p, 9000, "DDDD");
+    is_int(verdict("h0"), DV_GATE_HELD_BREAKER, "closing: h0 due, held");
+    sweep(&g, &p, 10000, "UUUD");
+    ok(!d.breaker_open && d.breaker_changed, "closing: 1 of 4 DOWN: closes");
+    is_int(verdict("h3"), DV_GATE_WAIT_GRACE,
+           "closing: the host still DOWN is not acted on at once");
+    is_int(cand("h3") ? cand("h3")->down_ms : -1, 0, "closing: its timer starts over");
+    is_int(acts(), 0, "closing: nothing is acted on");
+    sweep(&g, &p, 11999, "UUUD");
+    is_int(verdict("h3"), DV_GATE_WAIT_GRACE, "closing: 1 ms short of a grace closed: waits");
+    sweep(&g, &p, 12000, "UUUD");
+    is_int(verdict("h3"), DV_GATE_ACT, "closing: DOWN a whole grace with it closed: acted on");
+    dv_gates_free(&g);
+
+    /* a host admitted before the breaker opened carries on when it closes */
+    dv_gates_init(&g);
+    sweep(&g, &p, 0, "DUUU");
+    sweep(&g, &p, 2000, "DUUU");
+    is_int(verdict("h0"), DV_GATE_ACT, "closing: h0 acted on before the breaker");
+    sweep(&g, &p, 3000, "DDDU");
+    is_int(verdict("h0"), DV_GATE_HELD_BREAKER, "closing: the admitted host is held while open");
+    sweep(&g, &p, 4000, "DUUU");
+    is_int(verdict("h0"), DV_GATE_CONTINUE, "closing: the admitted host carries on");
+    dv_gates_free(&g);
+}
+
 /* 20 hosts so the breaker (0.33) stays closed with 3 DOWN. */
 static void test_rate(void)
 {
@@ -392,6 +432,7 @@ int main(void)
     test_unknown();
     test_flapping();
     test_breaker();
+    test_breaker_closing();
     test_rate();
     test_membership_and_errors();
     measure(10000);

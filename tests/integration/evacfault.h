@@ -1,0 +1,186 @@
+/* evacfault.h - what test_evac_breaker and test_evac_outage add to
+ * evactest.h: a controller config with the servicegroup driver's own
+ * section and a grace of the test's choice, `drover evacuation status` (text
+ * and --json) run as a process, one metric scraped over HTTP, alerts of one
+ * kind counted, and a metrics port outside the range the ZooKeeper harness
+ * picks its ports from.  Header-only, like evactest.h. */
+#ifndef DV_EVACFAULT_H
+#define DV_EVACFAULT_H
+
+#include "tests/integration/evactest.h"
+#include "tests/harness/drover_run.h"
+
+#include <arpa/inet.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* A free TCP port from the kernel's ephemeral range (the ZooKeeper harness
+ * and et_setup's default pick theirs in 20000..39999). */
+static inline int ef_free_port(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+        bail_out("no free port: %s", strerror(errno));
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* The controller's and agents' config: sg goes inside servicegroup = { };
+ * the rest is evactest.h's (max_down_fraction 0.5, interval 1 s). */
+static inline void ef_write_config(const char *sg, int grace)
+{
+    FILE *f = fopen(et_conf, "w");
+    if (!f)
+        bail_out("cannot write %s: %s", et_conf, strerror(errno));
+    fprintf(f,
+            "servicegroup = { report_interval = 1; service_down_time = 3; %s };\n"
+            "agent = { definitions_dir = \"%s/defs\"; libvirt_timeout_ms = 3000; };\n"
+            "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\", \"%s=%s\" ];\n"
+            "  libvirt_timeout_ms = 3000; metrics_listen = \"127.0.0.1:%d\"; };\n"
+            "scheduler = { reserved_host_memory_mb = 128; };\n"
+            "migration = { poll_interval_ms = 200; max_concurrent = 2; };\n"
+            "evacuator = { enabled = true; interval = 1; grace = %d; max_down_fraction = 0.5;\n"
+            "  max_per_minute = 60; mode = \"rebuild\"; fence_timeout_s = 10;\n"
+            "  fence_command = [ \"%s/fence.sh\", \"%%h\" ];\n"
+            "  alert_command = [ \"%s/alert.sh\" ]; };\n"
+            "state = { path = \"%s/state.db\"; };\n"
+            "log = { level = \"info\"; };\n",
+            sg, et_work, et_h.host[0].name, et_h.host[0].uri, et_h.host[1].name,
+            et_h.host[1].uri, et_h.host[2].name, et_h.host[2].uri, et_port, grace, et_work,
+            et_work, et_work);
+    if (fclose(f) != 0)
+        bail_out("cannot write %s", et_conf);
+}
+
+/* One metric of the controller now; -1 when absent or not served. */
+static inline double ef_metric(const char *series)
+{
+    char *t = et_scrape();
+    double v = et_metric(t, series);
+    free(t);
+    return v;
+}
+
+/* `drover -c CONF evacuation status [--json]`: its exit status, its stdout
+ * into *out (the caller frees). */
+static inline int ef_status(bool json, char **out)
+{
+    const char *bd = getenv("top_builddir");
+    const char *args[] = { "evacuation", "status", json ? "--json" : NULL, NULL };
+    char bin[512];
+    dv_drun r;
+    int rc;
+
+    snprintf(bin, sizeof bin, "%s/cmd/drover", bd && *bd ? bd : LVH_TOP_BUILDDIR);
+    if (dv_drun_spawn(&r, bin, et_conf, et_work, json ? "status-json" : "status", args) < 0)
+        bail_out("fork: %s", strerror(errno));
+    rc = dv_drun_finish(&r, 30);
+    if (rc != 0)
+        dv_drun_diag_text("drover evacuation status said on stderr:", r.stderr_text);
+    *out = r.stdout_text;
+    r.stdout_text = NULL;
+    dv_drun_free(&r);
+    return rc;
+}
+
+/* The last sweep of `drover evacuation status --json` (NULL when none or
+ * the command failed); the caller puts it. */
+static inline json_object *ef_last_sweep(void)
+{
+    char *text = NULL;
+    json_object *o = NULL, *s = NULL;
+
+    if (ef_status(true, &text) == 0 && (o = json_tokener_parse(text)) &&
+        json_object_object_get_ex(o, "last_sweep", &s) && json_object_is_type(s, json_type_object))
+        json_object_get(s);
+    else
+        s = NULL;
+    json_object_put(o);
+    free(text);
+    return s;
+}
+
+static inline int64_t ef_int(json_object *o, const char *key)
+{
+    json_object *x;
+    return o && json_object_object_get_ex(o, key, &x) ? json_object_get_int64(x) : -1;
+}
+
+static inline bool ef_bool(json_object *o, const char *key)
+{
+    json_object *x;
+    return o && json_object_object_get_ex(o, key, &x) && json_object_get_boolean(x);
+}
+
+static inline const char *ef_str(json_object *o, const char *key)
+{
+    json_object *x;
+    return o && json_object_object_get_ex(o, key, &x) ? json_object_get_string(x) : "";
+}
+
+/* The candidate for host k in a last sweep (NULL when not a candidate). */
+static inline json_object *ef_candidate(json_object *sweep, int k)
+{
+    json_object *a;
+    if (!sweep || !json_object_object_get_ex(sweep, "candidates", &a))
+        return NULL;
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *c = json_object_array_get_idx(a, i);
+        if (strcmp(ef_str(c, "host"), et_h.host[k].name) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* How many events of kind ("breaker_open", ...) alert_command got so far. */
+static inline int ef_alerts(const char *kind)
+{
+    char needle[64], *t = et_slurp("alerts.log");
+    int n = 0;
+
+    snprintf(needle, sizeof needle, "\"event\":\"%s\"", kind);
+    for (const char *p = t; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    free(t);
+    return n;
+}
+
+/* Every host a member, UP, with a report. */
+static inline bool ef_all_up(void)
+{
+    for (int k = 0; k < 3; k++) {
+        drover_member m;
+        bool up;
+        if (et_member_try(k, &m) < 0)
+            return false;
+        up = m.state == DROVER_UP && m.report;
+        drover_member_clear(&m);
+        if (!up)
+            return false;
+    }
+    return true;
+}
+
+/* Hold for ms, checking every 200 ms that the journal stays at n entries;
+ * the most it held. */
+static inline size_t ef_hold_journal(int ms, size_t n)
+{
+    int64_t end = dv_mono_ms() + ms;
+    size_t most = n;
+
+    while (dv_mono_ms() < end) {
+        size_t c = et_count_evacuations();
+        if (c > most)
+            most = c;
+        usleep(200000);
+    }
+    return most;
+}
+
+#endif
