@@ -146,7 +146,7 @@ static int start_on(placer *pl, dv_evac_guest *g, const char *host, dv_host_stat
 
 /* A destination for g, then the start.  0 = started, 1 = unplaced or not
  * started (g->why says), -1 = the state db failed. */
-static int place(placer *pl, dv_evac_guest *g, const char *xml, drover_error *err)
+static int place(placer *pl, dv_evac *ev, dv_evac_guest *g, const char *xml, drover_error *err)
 {
     dv_sched_opts o = { .instance = g->uuid, .claim = true };
     dv_sched_result res;
@@ -170,6 +170,9 @@ static int place(placer *pl, dv_evac_guest *g, const char *xml, drover_error *er
     }
     if ((d = dv_hosts_find(&pl->hosts, res.host)))
         d->claimed_mib += g->memory_mib;
+    /* journaled with the start's outcome: the step's time splits placement from the start */
+    dv_evac_step_add(ev, pl->s->epoch, "placed", "guest %s (%s) placed on %s", g->name, g->uuid,
+                     res.host);
     rc = start_on(pl, g, res.host, d, xml, res.claim_id);
     if (rc != 0)
         g->claim_id = res.claim_id;  /* held while it is bound there */
@@ -206,7 +209,7 @@ static int one(placer *pl, dv_evac *e, dv_evac_guest *g, drover_error *err)
                       de.message);
         return dv_evac_put(s->store, e, s->epoch, err);
     }
-    rc = place(pl, g, xml, err);
+    rc = place(pl, e, g, xml, err);
     free(xml);
     if (rc < 0)
         return -1;
