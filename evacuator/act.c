@@ -194,6 +194,8 @@ static int fence(dv_sweeper *s, dv_evac *e, const dv_probe *p, drover_error *err
     }
     if (c->evacuator.fence_command.n == 0)
         return fence_failed(s, e, "no evacuator.fence_command is configured", err);
+    if (dv_sweeper_holds(s, err) < 0)
+        return -1;
     memset(&fr, 0, sizeof fr);
     rc = dv_fence_host(&c->evacuator.fence_command, e->host,
                        (int64_t)c->evacuator.fence_timeout_s * 1000, &fr, &fe);

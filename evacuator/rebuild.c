@@ -145,7 +145,7 @@ static int start_on(placer *pl, dv_evac_guest *g, const char *host, dv_host_stat
 }
 
 /* A destination for g, then the start.  0 = started, 1 = unplaced or not
- * started (g->why says), -1 = the state db failed. */
+ * started (g->why says), -1 = the state db failed or the lease is lost. */
 static int place(placer *pl, dv_evac *ev, dv_evac_guest *g, const char *xml, drover_error *err)
 {
     dv_sched_opts o = { .instance = g->uuid, .claim = true };
@@ -154,6 +154,8 @@ static int place(placer *pl, dv_evac *ev, dv_evac_guest *g, const char *xml, dro
     drover_error e;
     int rc;
 
+    if (dv_sweeper_holds(pl->s, err) < 0)
+        return -1;                 /* stale: another controller may have started it */
     if (*g->dest)                  /* bound by an earlier attempt */
         return start_on(pl, g, g->dest, dv_hosts_find(&pl->hosts, g->dest), xml, 0);
     memset(&res, 0, sizeof res);
