@@ -142,7 +142,8 @@ static int report(const dv_evac *e, int64_t t0, int64_t t_all)
     }
     printf("  placement     (sum over guests)        %6.3f s\n", place_sum);
     printf("  define+start  (sum over guests)        %6.3f s\n", start_sum);
-    printf("  journal       power-off -> last rebuilt %5.2f s\n", secs(t0, prev));
+    printf("  journal       power-off -> last \"rebuilt\" step %.2f s  (virDomainCreate returned; "
+           "a guest is active a little before)\n", secs(t0, prev));
     printf("  total         power-off -> every guest running elsewhere %.2f s  (target < 10 s: "
            "%s)\n", total, total < 10.0 ? "met" : "MISSED");
     return 0;
