@@ -120,7 +120,7 @@ static int drain(dv_sweeper *s, dv_evac *e, drover_error *err)
     dv_drain_result r;
     drover_error de;
 
-    if (dv_evac_guard(s, e, err) < 0)
+    if (dv_sweeper_holds(s, err) < 0)
         return -1;
     if (strcmp(e->path, "drain") != 0) {
         if (disable(s, e->host, DV_EVAC_REASON_DRAIN, false, err) < 0)
@@ -141,7 +141,7 @@ static int drain(dv_sweeper *s, dv_evac *e, drover_error *err)
     }
     drain_items(s, e, &r, err);
     /* the drain disables with its own reason; the evacuator's says why */
-    if (dv_evac_guard(s, e, err) < 0) {
+    if (dv_sweeper_holds(s, err) < 0) {
         dv_drain_result_clear(&r);
         return -1;
     }
@@ -187,7 +187,7 @@ static int fence(dv_sweeper *s, dv_evac *e, const dv_probe *p, drover_error *err
     drover_error fe;
     int rc;
 
-    if (dv_evac_guard(s, e, err) < 0)
+    if (dv_sweeper_holds(s, err) < 0)
         return -1;
     if (strcmp(e->path, "rebuild") != 0) {
         if (disable(s, e->host, DV_EVAC_REASON_FENCE, true, err) < 0)
@@ -201,7 +201,7 @@ static int fence(dv_sweeper *s, dv_evac *e, const dv_probe *p, drover_error *err
     }
     if (c->evacuator.fence_command.n == 0)
         return fence_failed(s, e, "no evacuator.fence_command is configured", err);
-    if (dv_evac_guard(s, e, err) < 0)
+    if (dv_sweeper_holds(s, err) < 0)
         return -1;
     memset(&fr, 0, sizeof fr);
     rc = dv_fence_host(&c->evacuator.fence_command, e->host,

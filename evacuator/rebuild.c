@@ -33,11 +33,6 @@ void dv_evac_alarm(dv_sweeper *s, int kind, const char *host, const char *guest,
         dv_log(DV_LOG_WARNING, "alert_command: %s", err.message);
 }
 
-int dv_evac_guard(dv_sweeper *s, dv_evac *e, drover_error *err)
-{
-    return s->epoch > 0 ? dv_evac_put(s->store, e, s->epoch, err) : 0;
-}
-
 static bool settled(const dv_evac_guest *g)
 {
     return strcmp(g->outcome, "rebuilt") == 0 || strcmp(g->outcome, "failed") == 0;
@@ -150,8 +145,8 @@ static int start_on(placer *pl, dv_evac_guest *g, const char *host, dv_host_stat
 }
 
 /* A destination for g, then the start.  0 = started, 1 = unplaced or not
- * started (g->why says), -1 = the state db failed. */
-static int place(placer *pl, dv_evac_guest *g, const char *xml, drover_error *err)
+ * started (g->why says), -1 = the state db failed or the lease is lost. */
+static int place(placer *pl, dv_evac *ev, dv_evac_guest *g, const char *xml, drover_error *err)
 {
     dv_sched_opts o = { .instance = g->uuid, .claim = true };
     dv_sched_result res;
@@ -159,6 +154,8 @@ static int place(placer *pl, dv_evac_guest *g, const char *xml, drover_error *er
     drover_error e;
     int rc;
 
+    if (dv_sweeper_holds(pl->s, err) < 0)
+        return -1;                 /* stale: another controller may have started it */
     if (*g->dest)                  /* bound by an earlier attempt */
         return start_on(pl, g, g->dest, dv_hosts_find(&pl->hosts, g->dest), xml, 0);
     memset(&res, 0, sizeof res);
@@ -175,6 +172,9 @@ static int place(placer *pl, dv_evac_guest *g, const char *xml, drover_error *er
     }
     if ((d = dv_hosts_find(&pl->hosts, res.host)))
         d->claimed_mib += g->memory_mib;
+    /* journaled with the start's outcome: the step's time splits placement from the start */
+    dv_evac_step_add(ev, pl->s->epoch, "placed", "guest %s (%s) placed on %s", g->name, g->uuid,
+                     res.host);
     rc = start_on(pl, g, res.host, d, xml, res.claim_id);
     if (rc != 0)
         g->claim_id = res.claim_id;  /* held while it is bound there */
@@ -211,11 +211,7 @@ static int one(placer *pl, dv_evac *e, dv_evac_guest *g, drover_error *err)
                       de.message);
         return dv_evac_put(s->store, e, s->epoch, err);
     }
-    if (dv_evac_guard(s, e, err) < 0) {
-        free(xml);
-        return -1;
-    }
-    rc = place(pl, g, xml, err);
+    rc = place(pl, e, g, xml, err);
     free(xml);
     if (rc < 0)
         return -1;

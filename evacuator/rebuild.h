@@ -33,14 +33,6 @@ int dv_rebuild(dv_sweeper *s, dv_evac *e, const char *const *fenced, size_t n_fe
 int dv_rebuild_release_claims(dv_sweeper *s, dv_evac *e, const drover_member *m, size_t n,
                               drover_error *err);
 
-/* Before an action outside the state store (an admin write to the
- * liveness backend, the fence command, a drain, a define and start): the
- * record written as it is, fenced by the sweep's epoch.  The store refuses
- * it once a newer epoch exists, so a leader that slept through its lease
- * (SIGSTOP, a hung disk) does nothing more: -1 and err says so.  0 at once
- * for an unfenced sweeper (epoch 0: drover host evacuate --force). */
-int dv_evac_guard(dv_sweeper *s, dv_evac *e, drover_error *err);
-
 /* Raise an alarm: log, alert_command, never fatal. */
 void dv_evac_alarm(dv_sweeper *s, int kind, const char *host, const char *guest,
                    const char *fmt, ...) DV_PRINTF(5, 6);

@@ -28,6 +28,25 @@ int dv_sweeper_init(dv_sweeper *s, const dv_config *cfg, dv_sg *sg, dv_store *st
     return 0;
 }
 
+int dv_sweeper_holds(const dv_sweeper *s, drover_error *err)
+{
+    dv_fence f = { DV_EVAC_LEASE, s->epoch };
+    dv_store_lease l;
+    int rc = 0;
+
+    if (s->epoch <= 0)
+        return 0;
+    if (dv_store_lease_get(s->store, DV_EVAC_LEASE, &l, err) < 0) {
+        dv_err_prefix(err, "checking the %s lease", DV_EVAC_LEASE);
+        return -1;
+    }
+    if (l.epoch != s->epoch || !l.holder || !*l.holder ||
+        (s->holder && strcmp(l.holder, s->holder) != 0))
+        rc = dv_store_stale(err, DROVER_FROM_STATE, &f, l.holder, l.epoch);
+    dv_store_lease_clear(&l);
+    return rc;
+}
+
 static void forget_hosts(dv_sweeper *s)
 {
     for (size_t i = 0; i < s->n_last; i++)

@@ -66,6 +66,14 @@ typedef struct dv_sweep_result {
     bool backend_error;            /* the members could not be read: nothing was done */
 } dv_sweep_result;
 
+/* 0 while this sweeper holds the evacuator lease at its epoch (or runs
+ * unfenced, epoch 0); else DROVER_ERR_CONFLICT (stale epoch).  Checked
+ * before each action the store cannot refuse -- an admin write to the
+ * liveness backend, a fence command, a drain, a guest's
+ * start -- since libvirt and the fence cannot check an epoch: a controller
+ * stopped past its lease must not act on what it saw before. */
+int dv_sweeper_holds(const dv_sweeper *s, drover_error *err);
+
 int dv_sweeper_init(dv_sweeper *s, const dv_config *cfg, dv_sg *sg, dv_store *store,
                     dv_store *claims, drover_error *err);
 void dv_sweeper_fini(dv_sweeper *s);
