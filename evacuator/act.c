@@ -25,8 +25,11 @@ static dv_evac *begin(dv_sweeper *s, const drover_member *m, const dv_gate_candi
 
     if (e && !e->done)
         return e;
-    if (e && e->done && m->disabled && !s->force)
-        return NULL;             /* evacuated; an operator enables it again */
+    /* evacuated; an operator enables it again -- and a fenced host stays
+     * handled while it is forced down, even once enabled: enabling it before
+     * lifting the force-down must not start a new evacuation of it */
+    if (e && e->done && (m->disabled || (e->fenced && m->forced_down)) && !s->force)
+        return NULL;
     if (!(v = realloc(*ev, (*nev + 1) * sizeof *v))) {
         dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_CORE, "out of memory");
         return NULL;

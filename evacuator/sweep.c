@@ -135,8 +135,9 @@ static void renew_finished(dv_sweeper *s, dv_evac *ev, size_t nev, const drover_
         const drover_member *x = member_of(m, n, c->host);
         const dv_evac *e = dv_evac_latest(ev, nev, c->host);
         drover_error err;
-        if (c->verdict != DV_GATE_CONTINUE || !e || !e->done || !x || x->disabled)
-            continue;
+        if (c->verdict != DV_GATE_CONTINUE || !e || !e->done || !x || x->disabled ||
+            (e->fenced && x->forced_down))
+            continue;               /* see begin() in act.c */
         if (dv_gates_renew(&s->gates, &s->params, &s->dec, c->host, &err) < 0)
             dv_log(DV_LOG_WARNING, "%s", err.message);
     }

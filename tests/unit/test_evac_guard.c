@@ -8,7 +8,8 @@
  * takes it (epoch 2).  A's next dv_evac_act must be refused before its
  * first action: h1 not disabled nor forced down in the liveness backend, the
  * fence command never run, the journal untouched.  With B's epoch the same
- * call acts. */
+ * call acts.  And once h1 is fenced and its evacuation done, enabling it
+ * while it is still forced down starts nothing new. */
 #include "core/config.h"
 #include "drivers/servicegroup.h"
 #include "evacuator/act.h"
@@ -111,6 +112,18 @@ static size_t steps_of_h1(void)
     return n;
 }
 
+static size_t evacuations(void)
+{
+    dv_evac *ev = NULL;
+    size_t nev = 0;
+    drover_error err;
+
+    if (dv_evac_list(st, &ev, &nev, &err) < 0)
+        bail_out("journal: %s", err.message);
+    dv_evacs_free(ev, nev);
+    return nev;
+}
+
 int main(void)
 {
     drover_error err;
@@ -148,6 +161,32 @@ int main(void)
     drover_member_clear(&m);
     ok(fenced_ran(), "  B ran the fence command");
     ok(steps_of_h1() > steps, "  B's steps are journaled");
+
+    /* B finished: h1 fenced, its evacuation done.  An operator enables h1
+     * before lifting its force-down: h1 stays handled, nothing starts anew */
+    {
+        dv_evac *ev = NULL;
+        size_t nev = 0;
+        if (dv_evac_list(st, &ev, &nev, &err) < 0)
+            bail_out("journal: %s", err.message);
+        dv_evac *last = dv_evac_latest(ev, nev, "h1");
+        last->done = true;
+        snprintf(last->state, sizeof last->state, "rebuilt");
+        if (!last->fenced || dv_evac_put(st, last, eb, &err) < 0)
+            bail_out("journal: h1 not fenced or %s", err.message);
+        dv_evacs_free(ev, nev);
+    }
+    if (dv_sg_set_disabled(sg, "compute", "h1", false, NULL, &err) < 0)
+        bail_out("enable: %s", err.message);
+    unlink(dv_scratch_join(dir, "fenced.log"));
+    steps = evacuations();
+    ok(act("B", eb, &err) == 0, "h1 enabled while still forced down: B does nothing (%s)",
+       err.code ? err.message : "ok");
+    member(&m);
+    ok(!m.disabled && m.forced_down, "  h1 stays enabled, forced down");
+    drover_member_clear(&m);
+    ok(!fenced_ran(), "  no new fence");
+    is_int((long long)evacuations(), (long long)steps, "  no new evacuation of h1");
 
     dv_store_close(st);
     dv_sg_close(sg);
