@@ -17,6 +17,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tests/harness/lib.sh
+. "$top/tests/harness/lib.sh"
 build=$top/build/demo
 keep=0
 deps=1
@@ -63,19 +65,14 @@ virsh -q -c "$LV_1" create "$work/web1.xml" >/dev/null
 echo "guest web1 (128 MiB) running on host 1"
 
 say "one agent per host, liveness on SQLite ($work/drover.db)"
-cat >"$work/drover.conf" <<CONF
-servicegroup = {
-  driver = "db";
-  report_interval = 1;
-  service_down_time = 3;
-  db = { path = "$work/drover.db"; };
-};
+{ dv_conf_db_servicegroup "$work/drover.db"; cat <<CONF
 state = { path = "$work/state.db"; };
 # the agents report the URIs peers use (on the hosts' private network);
 # this controller reaches each host's libvirt through its local socket
 controller = { libvirt_uris = [ "lvhost-1=$LV_1", "lvhost-2=$LV_2" ]; };
 log = { level = "warning"; };
 CONF
+} >"$work/drover.conf"
 export DROVER_CONF=$work/drover.conf
 drover=$build/cmd/drover
 start_agent() {

@@ -12,13 +12,9 @@ harness=$top_srcdir/tests/harness/zookeeper.sh
 drover=$top_builddir/cmd/drover
 droverd=$top_builddir/cmd/droverd
 
+# shellcheck source=tests/harness/lib.sh
+. "$top_srcdir/tests/harness/lib.sh"
 n=0 failed=0
-ok() {
-    n=$((n + 1))
-    if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-diag() { echo "# $*"; }
-bail() { echo "Bail out! $*"; exit 99; }
 
 [[ -x $drover && -x $droverd ]] || bail "build cmd/drover and cmd/droverd first"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/drover-state-cli.XXXXXX") || bail "mktemp"
