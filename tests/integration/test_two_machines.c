@@ -102,38 +102,15 @@ static int drover(dv_drun *r, int m, const char *const *args)
  * libvirt; it dies with the test.  Waits for its first heartbeat. */
 static pid_t start_agent(int m, int k)
 {
-    const char *top = getenv("top_builddir");
-    char prog[600], log[256];
-    const char *argv[] = { prog, "-c", conf[m], "--host", h.host[k].name, "--libvirt-uri",
-                           h.host[k].uri, "--migration-uri", h.host[k].p2p_uri,
-                           "--log-level", "info", NULL };
-    pid_t parent = getpid(), pid;
-    int64_t deadline = dv_mono_ms() + 60000;
+    char log[256];
+    const char *const args[] = { "-c", conf[m], "--host", h.host[k].name, "--libvirt-uri",
+                                 h.host[k].uri, "--migration-uri", h.host[k].p2p_uri,
+                                 "--log-level", "info", NULL };
+    pid_t pid;
 
-    snprintf(prog, sizeof prog, "%s/cmd/droverd", top && *top ? top : DV_TOP_BUILDDIR);
     snprintf(log, sizeof log, "%s/agent%d.log", work, k + 1);
-    fflush(stdout);
-    if ((pid = fork()) < 0)
-        bail_out("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-        int null = open("/dev/null", O_RDWR);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent || fd < 0 || null < 0)
-            _exit(1);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(fd, 2);
-        execve(prog, (char *const *)argv, environ);
-        _exit(127);
-    }
-    while (dv_mono_ms() < deadline && !zkt_file_has(log, "publishing liveness")) {
-        if (!zkt_alive(pid))
-            bail_out("droverd for host %d exited; its log is %s", k + 1, log);
-        dv_sleep_ms(50);
-    }
-    if (!zkt_file_has(log, "publishing liveness"))
-        bail_out("droverd for host %d published nothing in 60 s; its log is %s", k + 1, log);
+    if ((pid = dv_drun_agent(args, log, 60000)) < 0)
+        bail_out("droverd for host %d did not start publishing", k + 1);
     return pid;
 }
 
