@@ -62,3 +62,39 @@ servicegroup = {
 };
 CONF
 }
+
+# The servicegroup section of a config on the zk driver at HOSTS (a
+# connect string) that heartbeats every second, under /drover.
+dv_conf_zk_servicegroup() {
+    cat <<CONF
+servicegroup = {
+  driver = "zk"; report_interval = 1; service_down_time = 3;
+  zk = { hosts = "$1"; session_timeout_ms = 2000; prefix = "/drover"; };
+};
+CONF
+}
+
+# ---------------------------------------------------------------- servers and agents
+
+# dv_zk_start HARNESS: a standalone ZooKeeper (tests/harness/zookeeper.sh
+# HARNESS) that dies with this script; sets zkdir and hosts, or bails out.
+# shellcheck disable=SC2034  # zkdir and hosts are the caller's
+dv_zk_start() {
+    local out
+    out=$("$1" start --owner $$) || bail "cannot start ZooKeeper"
+    zkdir=$(sed -n 's/^dir=//p' <<< "$out")
+    hosts=$(sed -n 's/^hosts=//p' <<< "$out")
+}
+
+# dv_agent_start DROVERD CONF HOST LOG: droverd for HOST on libvirt's test
+# driver in the background (its pid in agent, its stderr in LOG), waited
+# for (15 s) until it heartbeats; bails out with its log otherwise.
+# shellcheck disable=SC2034  # agent is the caller's
+dv_agent_start() {
+    local i
+    "$1" -c "$2" --host "$3" --libvirt-uri test:///default --log-level info \
+        < /dev/null > /dev/null 2> "$4" &
+    agent=$!
+    for ((i = 0; i < 300; i++)); do grep -q 'publishing liveness' "$4" && return 0; sleep 0.05; done
+    bail "the agent did not join: $(cat "$4")"
+}

@@ -27,25 +27,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-out=$("$harness" start --owner $$) || bail "cannot start ZooKeeper"
-zkdir=$(sed -n 's/^dir=//p' <<< "$out")
-hosts=$(sed -n 's/^hosts=//p' <<< "$out")
+dv_zk_start "$harness"
 diag "ZooKeeper at $hosts"
 conf=$tmp/drover.conf
-cat > "$conf" <<EOF
-servicegroup = {
-  driver = "zk"; report_interval = 1; service_down_time = 3;
-  zk = { hosts = "$hosts"; session_timeout_ms = 2000; prefix = "/drover"; };
-};
+{ dv_conf_zk_servicegroup "$hosts"; cat <<EOF
 agent = { group = "compute"; };
 state = { path = "$tmp/state.db"; };
 EOF
+} > "$conf"
 
-"$droverd" -c "$conf" --host cli1 --libvirt-uri test:///default --log-level info \
-    < /dev/null > /dev/null 2> "$tmp/agent.log" &
-agent=$!
-for ((i = 0; i < 300; i++)); do grep -q 'publishing liveness' "$tmp/agent.log" && break; sleep 0.05; done
-grep -q 'publishing liveness' "$tmp/agent.log" || bail "the agent did not join: $(cat "$tmp/agent.log")"
+dv_agent_start "$droverd" "$conf" cli1 "$tmp/agent.log"
 
 is_up() { "$drover" -c "$conf" service is-up "$1" 2> "$tmp/err"; }
 
