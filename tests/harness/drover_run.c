@@ -149,14 +149,24 @@ static void agent_exec(const char *prog, const char *const *args, const char *lo
     _exit(127);
 }
 
-pid_t dv_drun_agent(const char *const *args, const char *log, int timeout_ms)
+int dv_drun_bin(char *buf, size_t size, const char *name)
 {
     const char *top = getenv("top_builddir");
+
+    snprintf(buf, size, "%s/cmd/%s", top && *top ? top : DV_TOP_BUILDDIR, name);
+    return access(buf, X_OK);
+}
+
+pid_t dv_drun_agent(const char *const *args, const char *log, int timeout_ms)
+{
     char prog[600];
     long long deadline = mono_ms() + timeout_ms;
     pid_t parent = getpid(), pid;
 
-    snprintf(prog, sizeof prog, "%s/cmd/droverd", top && *top ? top : DV_TOP_BUILDDIR);
+    if (dv_drun_bin(prog, sizeof prog, "droverd") < 0) {
+        fprintf(stderr, "%s is not built\n", prog);
+        return -1;
+    }
     fflush(stdout);
     fflush(stderr);
     if ((pid = fork()) < 0) {

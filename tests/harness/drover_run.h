@@ -5,6 +5,7 @@
 #ifndef DV_TEST_DROVER_RUN_H
 #define DV_TEST_DROVER_RUN_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct dv_drun {
@@ -27,6 +28,11 @@ int dv_drun_spawn(dv_drun *r, const char *bin, const char *conf, const char *dir
 int dv_drun_finish(dv_drun *r, int timeout_s);
 
 void dv_drun_free(dv_drun *r);
+
+/* $top_builddir/cmd/NAME into buf (top_builddir from the environment, as
+ * make check sets it, else the build directory of this harness); -1 when
+ * that is not an executable (buf still names it). */
+int dv_drun_bin(char *buf, size_t size, const char *name);
 
 /* Whether the file at path contains needle (its first 64 KiB). */
 int dv_drun_file_has(const char *path, const char *needle);

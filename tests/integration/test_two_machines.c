@@ -264,14 +264,12 @@ static void test_claim_race(void)
 
 int main(void)
 {
-    const char *bd = getenv("top_builddir");
     virConnectPtr c1;
     virDomainPtr g1, g2;
     pid_t agents[2];
     lvh_beat b;
 
-    snprintf(drover_bin, sizeof drover_bin, "%s/cmd/drover", bd && *bd ? bd : DV_TOP_BUILDDIR);
-    if (access(drover_bin, X_OK) != 0)
+    if (dv_drun_bin(drover_bin, sizeof drover_bin, "drover") < 0)
         bail_out("%s is not built", drover_bin);
     if (dv_zk_start(&zk, 3) < 0)
         bail_out("cannot start a ZooKeeper ensemble of three");

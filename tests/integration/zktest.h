@@ -20,12 +20,6 @@
 #include "tests/harness/drover_run.h"
 #include "tests/harness/scratch.h"      /* dv_scratch_dir, dv_scratch_rmrf */
 
-#ifndef DV_TOP_BUILDDIR
-#define DV_TOP_BUILDDIR "."
-#endif
-
-extern char **environ;
-
 /* A configuration for the zk driver: state db in dir, report_interval 1 s. */
 static inline dv_config *zkt_config(const char *hosts, const char *dir, int session_ms,
                                     const char *prefix, const char *auth)
