@@ -13,6 +13,8 @@
 #                    (e.g. a real libvirtd: the RPC cost instead of the
 #                    in-process test driver's)
 set -eu
+# shellcheck source=tests/harness/lib.sh
+. "$(dirname "$0")/../tests/harness/lib.sh"
 
 secs=${1:-60}
 droverd=${DROVERD:-./cmd/droverd}
@@ -22,31 +24,25 @@ droverd=${DROVERD:-./cmd/droverd}
 tmp=$(mktemp -d /tmp/dv-bench-agent.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid"; rm -rf "$tmp"' EXIT
-cat >"$tmp/drover.conf" <<CONF
-servicegroup = {
-  driver = "db";
-  report_interval = 1;
-  service_down_time = 3;
-  db = { path = "$tmp/drover.db"; };
-};
+{ dv_conf_db_servicegroup "$tmp/drover.db"; cat <<CONF
 agent = { host = "bench-h1"; libvirt_uri = "${LIBVIRT_URI:-test:///default}"; libvirt_timeout_ms = 5000; };
 log = { level = "info"; };
 CONF
+} >"$tmp/drover.conf"
 
 hz=$(getconf CLK_TCK)
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }   # utime + stime (after "comm")
 pss_anon_kib() { awk '/^Pss_Anon:/ { print $2 }' "/proc/$pid/smaps_rollup"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
 
 "$droverd" -c "$tmp/drover.conf" 2>"$tmp/droverd.log" &
 pid=$!
-t0=$(now_ms)
+t0=$(dv_now_ms)
 
 sample() {   # sample LABEL: cumulative CPU share since start, memory now
     local ticks ms
     ticks=$(cpu_ticks)
-    ms=$(( $(now_ms) - t0 ))
+    ms=$(( $(dv_now_ms) - t0 ))
     eval "ticks_$1=$ticks ms_$1=$ms anon_$1=$(pss_anon_kib)"
     awk -v l="$1" -v t="$ticks" -v hz="$hz" -v ms="$ms" -v a="$(pss_anon_kib)" -v r="$(rss_kib)" \
         'BEGIN { printf "at %3s s: CPU %.3f %% (%.2f s of %.1f s), Pss_Anon %d KiB (%.2f MiB), RSS %d KiB\n",

@@ -17,19 +17,17 @@
  * wall-clock rate depends on the load; the CPU rate much less); run by
  * hand, not a test.
  *
- * A driver is a row in `drivers` below: a name, how to point a config at
- * a scratch backend (db: a file in a fresh directory; mc: a memcached the
- * harness starts; zk: a ZooKeeper the harness starts) and Nova's anchor
- * for it.
+ * A driver is a row in `drivers` below: a name and Nova's anchor for it;
+ * tests/harness/fleet.h points the config at a scratch backend (db: a file
+ * in a fresh directory; mc, zk: a server the harness starts) and makes the
+ * hosts' reports.
  */
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/model.h"
 #include "core/report.h"
 #include "drivers/servicegroup.h"
-#include "tests/harness/harness.h"
-#include "tests/harness/scratch.h"
-#include "tests/harness/zk.h"
+#include "tests/harness/fleet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,149 +39,37 @@
 
 typedef struct bench_driver {
     const char *name;
-    /* Point cfg at a scratch backend; *scratch is what teardown removes. */
-    int (*setup)(dv_config *cfg, char **scratch, drover_error *err);
-    void (*teardown)(char *scratch);
     /* Nova's matching driver measured on this machine kind: the rate a
      * sweep should beat, and what it is. */
     double anchor;
     const char *anchor_text;
 } bench_driver;
 
-static int db_setup(dv_config *cfg, char **scratch, drover_error *err)
-{
-    const char *dir = dv_scratch_dir();
-
-    if (!dir || !(*scratch = strdup(dir)))
-        return dv_err(err, DROVER_ERR_IO, DROVER_FROM_CORE, "cannot make a scratch directory");
-    return dv_config_set_string(&cfg->servicegroup.db.path,
-                                dv_scratch_join(*scratch, "bench.db"), err);
-}
-
-static void db_teardown(char *scratch)
-{
-    dv_scratch_rmrf(scratch);
-    free(scratch);
-}
-
-/* mc: a memcached of our own (tests/harness/memcached.sh) with room for
- * 100k reports; the member list in a state db in the scratch directory. */
-static dv_mc_server mc_server;
-
-static int mc_setup(dv_config *cfg, char **scratch, drover_error *err)
-{
-    static const char *const args[] = { "-m", "1024", NULL };
-    char state[600];
-
-    if (db_setup(cfg, scratch, err) < 0)
-        return -1;
-    if (dv_mc_start(&mc_server, NULL, NULL, args) < 0)
-        return dv_err(err, DROVER_ERR_UNREACHABLE, DROVER_FROM_MC,
-                      "cannot start memcached with tests/harness/memcached.sh");
-    snprintf(state, sizeof state, "%s/state.db", *scratch);
-    if (dv_config_set_string(&cfg->servicegroup.mc.servers.v[0], mc_server.addr, err) < 0 ||
-        dv_config_set_string(&cfg->state.path, state, err) < 0)
-        return -1;
-    printf("memcached on %s\n", mc_server.addr);
-    return 0;
-}
-
-static void mc_teardown(char *scratch)
-{
-    dv_mc_stop(&mc_server);
-    db_teardown(scratch);
-}
-
-/* zk: a standalone ZooKeeper of our own (tests/harness/zookeeper.sh); the
- * state db in a scratch directory. */
-static dv_zk_cluster zk;
-
-static int zk_setup(dv_config *cfg, char **scratch, drover_error *err)
-{
-    char path[600];
-
-    if (db_setup(cfg, scratch, err) < 0)
-        return -1;
-    if (dv_zk_start(&zk, 1) < 0)
-        return dv_err(err, DROVER_ERR_UNREACHABLE, DROVER_FROM_ZK,
-                      "cannot start ZooKeeper with tests/harness/zookeeper.sh");
-    snprintf(path, sizeof path, "%s/state.db", *scratch);
-    cfg->servicegroup.zk.session_timeout_ms = 4000;
-    return dv_config_set_string(&cfg->servicegroup.zk.hosts, zk.hosts, err) < 0 ? -1
-           : dv_config_set_string(&cfg->state.path, path, err);
-}
-
-static void zk_teardown(char *scratch)
-{
-    dv_zk_stop(&zk);
-    db_teardown(scratch);
-}
-
 static const bench_driver drivers[] = {
     /* issue 2: Nova 26's DbDriver.is_up over records already in memory */
-    { "db", db_setup, db_teardown, 1e6,
+    { "db", 1e6,
       "Nova 26 DbDriver.is_up ~1,000,000 members/s (records already in memory)" },
     /* issue 3: Nova's MemcachedDriver, one GET per member (target: 15x) */
-    { "mc", mc_setup, mc_teardown, 33e3,
+    { "mc", 33e3,
       "Nova memcached driver, one GET per member: ~33k members/s" },
     /* Nova's own ZooKeeper driver was removed; its per-member asking (the
      * memcached driver) is the bar */
-    { "zk", zk_setup, zk_teardown, 33e3,
+    { "zk", 33e3,
       "Nova memcached driver, one GET per member: ~33k members/s (Nova's zk driver was removed)" },
 };
 
-/* ---------------------------------------------------------------- reports */
-
-/* A report as a mid-size compute host sends it: CPU XML, a few guests. */
-static char *make_report(const char *host, int64_t now, drover_error *err)
-{
-    static const char cpu_xml[] =
-        "<cpu><arch>x86_64</arch><model>Icelake-Server</model><vendor>Intel</vendor>"
-        "<microcode version='16777619'/><counter name='tsc' frequency='2095078000'/>"
-        "<topology sockets='2' dies='1' cores='16' threads='2'/>"
-        "<feature name='vmx'/><feature name='pdcm'/><feature name='hypervisor'/>"
-        "<feature name='md-clear'/><feature name='invtsc'/></cpu>";
-    drover_instance in[4];
-    char names[4][32], uuids[4][40], uri[300];
-    drover_report r = {
-        .schema = DROVER_REPORT_SCHEMA, .host = (char *)host, .generated_ms = now,
-        .hypervisor_type = "QEMU", .hypervisor_version = 7002000, .libvirt_version = 9000000,
-        .arch = "x86_64", .cpu_xml = (char *)cpu_xml, .memory_total_mib = 515000,
-        .memory_free_mib = 200000, .vcpus = 64, .migration_uri = uri, .instances = in,
-        .n_instances = 4,
-    };
-    char *json;
-
-    snprintf(uri, sizeof uri, "qemu+tcp://%s/system", host);
-    for (int i = 0; i < 4; i++) {
-        snprintf(names[i], sizeof names[i], "instance-%08x", (unsigned)(i * 7919));
-        snprintf(uuids[i], sizeof uuids[i], "%08x-4c1d-4e2f-8a1b-%012x", (unsigned)i,
-                 (unsigned)(now & 0xffffffff));
-        in[i] = (drover_instance){ names[i], uuids[i], 4096u << (i % 3),
-                                   (char *)(i == 3 ? "paused" : "running") };
-    }
-    return dv_report_to_json(&r, &json, err) < 0 ? NULL : json;
-}
-
 /* ---------------------------------------------------------------- timing */
-
-static double clock_s(clockid_t which)
-{
-    struct timespec ts;
-    clock_gettime(which, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static double now_s(void)
 {
-    return clock_s(CLOCK_MONOTONIC);
+    return dv_fleet_clock(CLOCK_MONOTONIC);
 }
 
 /* CPU time of this process: on a machine shared with other work, the rate
  * per CPU second says what the code costs, the wall-clock rate what it got. */
 static double cpu_s(void)
 {
-    return clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    return dv_fleet_clock(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static int populate(dv_sg *sg, const char *group, size_t n, size_t *report_bytes,
@@ -193,8 +79,8 @@ static int populate(dv_sg *sg, const char *group, size_t n, size_t *report_bytes
 
     for (size_t i = 0; i < n; i++) {
         char *json;
-        snprintf(host, sizeof host, "compute-%06zu.rack%02zu.example.net", i, i % 40);
-        if (!(json = make_report(host, dv_wall_ms(), err)))
+        dv_fleet_host(host, sizeof host, i);
+        if (!(json = dv_fleet_report(host, i, dv_wall_ms(), err)))
             return -1;
         *report_bytes = strlen(json);
         if (dv_sg_heartbeat(sg, group, host, json, err) < 0) {
@@ -368,21 +254,6 @@ static void usage(FILE *to)
                 "  --seconds  time spent sweeping each size (default 2)\n");
 }
 
-static int parse_sizes(const char *s, size_t *sizes, int max)
-{
-    int n = 0;
-    char *end;
-
-    while (*s && n < max) {
-        unsigned long long v = strtoull(s, &end, 10);
-        if (end == s || v == 0 || v > 10000000 || (*end && *end != ','))
-            return -1;
-        sizes[n++] = (size_t)v;
-        s = *end ? end + 1 : end;
-    }
-    return *s ? -1 : n;
-}
-
 static const char *rate(double v, char *buf, size_t len)
 {
     /* 1234567.8 -> "1,234,568" */
@@ -405,7 +276,8 @@ int main(int argc, char **argv)
     double seconds = 2;
     const bench_driver *bd = NULL;
     drover_error err = { 0 };
-    char *scratch = NULL, b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32], b8[32], b9[32], b10[32], b11[32], b12[32];
+    dv_fleet_backend be = { 0 };
+    char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32], b8[32], b9[32], b10[32], b11[32], b12[32];
     dv_config *cfg;
     dv_sg *sg;
     int rc = 0;
@@ -414,7 +286,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--driver") == 0 && i + 1 < argc)
             driver = argv[++i];
         else if (strcmp(argv[i], "--members") == 0 && i + 1 < argc) {
-            if ((n_sizes = parse_sizes(argv[++i], sizes, 16)) <= 0) {
+            if ((n_sizes = dv_fleet_sizes(argv[++i], sizes, 16)) <= 0) {
                 fprintf(stderr, "liveness: --members wants sizes like 1000,10000\n");
                 return 2;
             }
@@ -440,11 +312,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!(cfg = dv_config_new_defaults()) ||
-        dv_config_set_string(&cfg->servicegroup.driver, driver, &err) < 0 ||
-        bd->setup(cfg, &scratch, &err) < 0 || dv_sg_open(cfg, &sg, &err) < 0) {
+    if (!(cfg = dv_config_new_defaults()) || dv_fleet_backend_start(&be, cfg, driver, &err) < 0 ||
+        dv_sg_open(cfg, &sg, &err) < 0) {
         fprintf(stderr, "liveness: %s\n", err.message[0] ? err.message : "out of memory");
-        bd->teardown(scratch);
+        dv_fleet_backend_stop(&be);
         dv_config_free(cfg);
         return 1;
     }
@@ -490,7 +361,7 @@ int main(int argc, char **argv)
     }
     printf("anchor: %s\n", bd->anchor_text);
     dv_sg_close(sg);
-    bd->teardown(scratch);
+    dv_fleet_backend_stop(&be);
     dv_config_free(cfg);
     return rc;
 }

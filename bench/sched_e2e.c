@@ -9,16 +9,14 @@
  * placement's, not the population's), each round times what `drover
  * schedule` does before its live checks: open the backend, dv_schedule()
  * with a live check that accepts every host, the chosen host.  Prints wall
- * and CPU (getrusage: this process only, not the servers) per round. */
+ * and CPU (this process only, not the servers) per round. */
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/model.h"
 #include "core/report.h"
 #include "drivers/servicegroup.h"
 #include "scheduler/scheduler.h"
-#include "tests/harness/harness.h"
-#include "tests/harness/scratch.h"
-#include "tests/harness/zk.h"
+#include "tests/harness/fleet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,98 +28,7 @@
 
 int sched_e2e_main(int argc, char **argv);
 
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double ru_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
-
-static dv_mc_server mc_server;
-static dv_zk_cluster zk;
-static char *scratch;
-
-static int setup(dv_config *cfg, const char *driver, drover_error *err)
-{
-    static const char *const mc_args[] = { "-m", "1024", NULL };
-    const char *dir = dv_scratch_dir();
-    char path[600];
-
-    if (!dir || !(scratch = strdup(dir)))
-        return dv_err(err, DROVER_ERR_IO, DROVER_FROM_CORE, "cannot make a scratch directory");
-    snprintf(path, sizeof path, "%s/state.db", scratch);
-    if (dv_config_set_string(&cfg->servicegroup.driver, driver, err) < 0 ||
-        dv_config_set_string(&cfg->servicegroup.db.path, dv_scratch_join(scratch, "bench.db"),
-                             err) < 0 ||
-        dv_config_set_string(&cfg->state.path, path, err) < 0)
-        return -1;
-    if (strcmp(driver, "mc") == 0) {
-        if (dv_mc_start(&mc_server, NULL, NULL, mc_args) < 0)
-            return dv_err(err, DROVER_ERR_UNREACHABLE, DROVER_FROM_MC, "cannot start memcached");
-        return dv_config_set_string(&cfg->servicegroup.mc.servers.v[0], mc_server.addr, err);
-    }
-    if (strcmp(driver, "zk") == 0) {
-        if (dv_zk_start(&zk, 1) < 0)
-            return dv_err(err, DROVER_ERR_UNREACHABLE, DROVER_FROM_ZK, "cannot start ZooKeeper");
-        cfg->servicegroup.zk.session_timeout_ms = 10000;
-        return dv_config_set_string(&cfg->servicegroup.zk.hosts, zk.hosts, err);
-    }
-    return 0;
-}
-
-static void teardown(const char *driver)
-{
-    if (strcmp(driver, "mc") == 0)
-        dv_mc_stop(&mc_server);
-    if (strcmp(driver, "zk") == 0)
-        dv_zk_stop(&zk);
-    if (scratch)
-        dv_scratch_rmrf(scratch);
-    free(scratch);
-}
-
-/* bench/liveness's report, with UUIDs unique over the fleet */
-static char *make_report(const char *host, size_t idx, int64_t now, drover_error *err)
-{
-    static const char cpu_xml[] =
-        "<cpu><arch>x86_64</arch><model>Icelake-Server</model><vendor>Intel</vendor>"
-        "<microcode version='16777619'/><counter name='tsc' frequency='2095078000'/>"
-        "<topology sockets='2' dies='1' cores='16' threads='2'/>"
-        "<feature name='vmx'/><feature name='pdcm'/><feature name='hypervisor'/>"
-        "<feature name='md-clear'/><feature name='invtsc'/></cpu>";
-    drover_instance in[4];
-    char names[4][32], uuids[4][64], uri[300];
-    drover_report r = {
-        .schema = DROVER_REPORT_SCHEMA, .host = (char *)host, .generated_ms = now,
-        .hypervisor_type = "QEMU", .hypervisor_version = 7002000, .libvirt_version = 9000000,
-        .arch = "x86_64", .cpu_xml = (char *)cpu_xml, .memory_total_mib = 515000,
-        .memory_free_mib = 200000, .vcpus = 64, .migration_uri = uri, .instances = in,
-        .n_instances = 4,
-    };
-    char *json;
-
-    snprintf(uri, sizeof uri, "qemu+tcp://%s/system", host);
-    for (int i = 0; i < 4; i++) {
-        snprintf(names[i], sizeof names[i], "instance-%08zx", idx * 4 + (size_t)i);
-        snprintf(uuids[i], sizeof uuids[i], "%08x-4c1d-4e2f-8a1b-%012zx", (unsigned)i, idx);
-        in[i] = (drover_instance){ names[i], uuids[i], 4096u << (i % 3),
-                                   (char *)(i == 3 ? "paused" : "running") };
-    }
-    return dv_report_to_json(&r, &json, err) < 0 ? NULL : json;
-}
-
-static void host_name(char *buf, size_t len, size_t i)
-{
-    snprintf(buf, len, "compute-%06zu.rack%02zu.example.net", i, i % 40);
-}
+static dv_fleet_backend backend;
 
 /* The handle stays open until the rounds are done: with zk a member is
  * there only while the session that made its node lives. */
@@ -137,8 +44,8 @@ static int populate(const dv_config *cfg, size_t n, size_t *bytes, dv_sg **out,
         return -1;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *json;
-        host_name(host, sizeof host, i);
-        if (!(json = make_report(host, i, dv_wall_ms(), err))) {
+        dv_fleet_host(host, sizeof host, i);
+        if (!(json = dv_fleet_report(host, i, dv_wall_ms(), err))) {
             rc = -1;
             break;
         }
@@ -189,18 +96,18 @@ static int rounds_run(const dv_config *cfg, size_t n, int rounds)
     struct rusage ru;
     char chosen[128] = "";
 
-    snprintf(uuid, sizeof uuid, "%08x-4c1d-4e2f-8a1b-%012zx", 0u, n / 2);
+    dv_fleet_uuid(uuid, sizeof uuid, n / 2, 0);
     for (int k = 0; k < rounds; k++) {
         dv_sched_result res;
         drover_error err = { 0 };
         dv_sg *sg;
-        double t = wall_s(), c = ru_cpu_s();
+        double t = dv_fleet_clock(CLOCK_MONOTONIC), c = dv_fleet_clock(CLOCK_PROCESS_CPUTIME_ID);
         int rc = dv_sg_open(cfg, &sg, &err);
 
         if (rc == 0)
             rc = dv_schedule(cfg, sg, NULL, &o, &res, &err);
-        wall[k] = wall_s() - t;
-        cpu[k] = ru_cpu_s() - c;
+        wall[k] = dv_fleet_clock(CLOCK_MONOTONIC) - t;
+        cpu[k] = dv_fleet_clock(CLOCK_PROCESS_CPUTIME_ID) - c;
         if (rc < 0) {
             fprintf(stderr, "e2e: %zu hosts: %s\n", n, err.message);
             return 1;
@@ -222,18 +129,6 @@ static int rounds_run(const dv_config *cfg, size_t n, int rounds)
     return 0;
 }
 
-static int parse_sizes(const char *s, size_t *v, int max)
-{
-    int n = 0;
-    for (char *end; *s && n < max; s = *end ? end + 1 : end) {
-        unsigned long long x = strtoull(s, &end, 10);
-        if (end == s || x == 0 || (*end && *end != ','))
-            return -1;
-        v[n++] = (size_t)x;
-    }
-    return n;
-}
-
 int sched_e2e_main(int argc, char **argv)
 {
     const char *driver = argc > 0 ? argv[0] : "db";
@@ -244,7 +139,7 @@ int sched_e2e_main(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--hosts") == 0 && i + 1 < argc)
-            n_sizes = parse_sizes(argv[++i], sizes, 8);
+            n_sizes = dv_fleet_sizes(argv[++i], sizes, 8);
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
             rounds = atoi(argv[++i]);
         else
@@ -255,9 +150,9 @@ int sched_e2e_main(int argc, char **argv)
         dv_config_free(cfg);
         return 2;
     }
-    if (setup(cfg, driver, &err) < 0) {
+    if (dv_fleet_backend_start(&backend, cfg, driver, &err) < 0) {
         fprintf(stderr, "e2e: %s\n", err.message);
-        teardown(driver);
+        dv_fleet_backend_stop(&backend);
         dv_config_free(cfg);
         return 1;
     }
@@ -267,7 +162,7 @@ int sched_e2e_main(int argc, char **argv)
            "(135 ms for 1k, 1.35 s for 10k, 13.5 s for 100k)\n");
     for (int k = 0; k < n_sizes && rc == 0; k++) {
         size_t bytes = 0;
-        double t = wall_s();
+        double t = dv_fleet_clock(CLOCK_MONOTONIC);
         int r = rounds ? rounds : sizes[k] >= 100000 ? 5 : sizes[k] >= 10000 ? 11 : 21;
         int status = 0;
         dv_sg *members = NULL;
@@ -284,18 +179,18 @@ int sched_e2e_main(int argc, char **argv)
         }
         {
             /* the steady state: every member heartbeats again, guests unchanged */
-            double first = wall_s() - t;
-            t = wall_s();
+            double first = dv_fleet_clock(CLOCK_MONOTONIC) - t;
+            t = dv_fleet_clock(CLOCK_MONOTONIC);
             for (size_t i = 0; i < sizes[k] && rc == 0; i++) {
                 char host[64], *json;
-                host_name(host, sizeof host, i);
-                if (!(json = make_report(host, i, dv_wall_ms(), &err)) ||
+                dv_fleet_host(host, sizeof host, i);
+                if (!(json = dv_fleet_report(host, i, dv_wall_ms(), &err)) ||
                     dv_sg_heartbeat(members, cfg->agent.group, host, json, &err) < 0)
                     rc = 1;
                 free(json);
             }
             printf("  (%zu members, report %zu bytes, populated in %.1f s; heartbeats again: "
-                   "%.0f/s)\n", sizes[k], bytes, first, (double)sizes[k] / (wall_s() - t));
+                   "%.0f/s)\n", sizes[k], bytes, first, (double)sizes[k] / (dv_fleet_clock(CLOCK_MONOTONIC) - t));
         }
         fflush(stdout);
         if ((pid = fork()) == 0)
@@ -305,7 +200,7 @@ int sched_e2e_main(int argc, char **argv)
             rc = 1;
         dv_sg_close(members);
     }
-    teardown(driver);
+    dv_fleet_backend_stop(&backend);
     dv_config_free(cfg);
     return rc;
 }

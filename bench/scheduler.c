@@ -16,6 +16,7 @@
 #include "scheduler/scheduler.h"
 #include "core/clock.h"
 #include "core/model.h"
+#include "tests/harness/fleet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,18 +25,14 @@
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return dv_fleet_clock(CLOCK_MONOTONIC);
 }
 
 /* CPU time of this thread: on a shared machine, wall-clock p99 mostly
  * measures the time slices other processes got; CPU time does not. */
 static double cpu_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return dv_fleet_clock(CLOCK_THREAD_CPUTIME_ID);
 }
 
 static uint64_t rng = 88172645463325252ULL;

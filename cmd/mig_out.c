@@ -6,6 +6,7 @@
 #include "core/clock.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <string.h>
 
 static json_object *i64(int64_t v)
@@ -170,42 +171,42 @@ static void line(FILE *out, const char *k, const char *v)
     fprintf(out, "%-16s %s\n", k, v);
 }
 
+static void DV_PRINTF(3, 4) linef(FILE *out, const char *k, const char *fmt, ...)
+{
+    char buf[1600];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    line(out, k, buf);
+}
+
 void dv_mig_show(FILE *out, const dv_mig_record *r)
 {
     char a[64], b[64], c[64], buf[1600];
 
-    snprintf(buf, sizeof buf, "%" PRId64, r->id);
-    line(out, "id:", buf);
-    snprintf(buf, sizeof buf, "%s (%s), %" PRIu64 " MiB", r->instance_name, r->instance_uuid,
-             r->memory_mib);
-    line(out, "instance:", buf);
-    snprintf(buf, sizeof buf, "%s -> %s", r->source, or_dash(r->destination));
-    line(out, "route:", buf);
+    linef(out, "id:", "%" PRId64, r->id);
+    linef(out, "instance:", "%s (%s), %" PRIu64 " MiB", r->instance_name, r->instance_uuid,
+          r->memory_mib);
+    linef(out, "route:", "%s -> %s", r->source, or_dash(r->destination));
     line(out, "state:", dv_mig_state_name(r->state));
     line(out, "policy:", r->policy);
-    snprintf(buf, sizeof buf, "%s pid %" PRId64 ", heartbeat %s", r->owner_host, r->owner_pid,
-             dv_fmt_time(r->heartbeat_ms, a, sizeof a));
-    line(out, "owner:", buf);
-    snprintf(buf, sizeof buf, "created %s, started %s, ended %s",
-             dv_fmt_time(r->created_ms, a, sizeof a),
-             r->started_ms ? dv_fmt_time(r->started_ms, b, sizeof b) : "-",
-             r->ended_ms ? dv_fmt_time(r->ended_ms, c, sizeof c) : "-");
-    line(out, "times:", buf);
+    linef(out, "owner:", "%s pid %" PRId64 ", heartbeat %s", r->owner_host, r->owner_pid,
+          dv_fmt_time(r->heartbeat_ms, a, sizeof a));
+    linef(out, "times:", "created %s, started %s, ended %s",
+          dv_fmt_time(r->created_ms, a, sizeof a),
+          r->started_ms ? dv_fmt_time(r->started_ms, b, sizeof b) : "-",
+          r->ended_ms ? dv_fmt_time(r->ended_ms, c, sizeof c) : "-");
     dv_mig_progress_text(r, buf, sizeof buf);
     line(out, "progress:", buf);
-    if (r->action[0]) {
-        snprintf(buf, sizeof buf, "%s: %s", r->action, r->action_why);
-        line(out, "last action:", buf);
-    }
-    if (r->request[0]) {
-        snprintf(buf, sizeof buf, "%s (%s)", r->request, r->request_by);
-        line(out, "request:", buf);
-    }
-    if (r->final_downtime_ms >= 0 || r->final_total_ms >= 0) {
-        snprintf(buf, sizeof buf, "downtime %" PRId64 " ms, total %" PRId64 " ms",
-                 r->final_downtime_ms, r->final_total_ms);
-        line(out, "libvirt:", buf);
-    }
+    if (r->action[0])
+        linef(out, "last action:", "%s: %s", r->action, r->action_why);
+    if (r->request[0])
+        linef(out, "request:", "%s (%s)", r->request, r->request_by);
+    if (r->final_downtime_ms >= 0 || r->final_total_ms >= 0)
+        linef(out, "libvirt:", "downtime %" PRId64 " ms, total %" PRId64 " ms",
+              r->final_downtime_ms, r->final_total_ms);
     if (r->message[0])
         line(out, "message:", r->message);
 }

@@ -12,8 +12,9 @@
  *    directory when parsing text): drover reads one file, so it is refused.
  *  - an unterminated string or comment is reported where it starts, not at
  *    the end of the file.
- * Then every setting is checked against a table of keys: unknown keys, wrong
- * types, ranges and enumerations are errors "FILE:LINE: section.key: ...".
+ * Then every setting is checked against the table of keys (config_keys.c):
+ * unknown keys, wrong types, ranges and enumerations are errors
+ * "FILE:LINE: section.key: ...".
  * Secret values (passwords) never appear in a message. */
 #include "core/config_int.h"
 #include "core/model.h"
@@ -33,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+typedef dv_config_key key;
 
 /* ---------------------------------------------------------------- messages */
 
@@ -46,7 +48,6 @@ int dv_config_fail_at(ctx *x, int line, const char *fmt, ...)
     va_end(ap);
     return dv_err(x->err, DROVER_ERR_CONFIG, DROVER_FROM_CONFIG, "%s:%d: %s", x->name, line, msg);
 }
-
 
 static const char *type_name(int type)
 {
@@ -83,143 +84,6 @@ const char *dv_config_quote(char *buf, size_t size, const char *s)
     buf[o] = '\0';
     return buf;
 }
-
-/* ---------------------------------------------------------------- key table */
-
-#define K_GROUP DV_CONFIG_GROUP
-#define K_STRING DV_CONFIG_STRING
-#define K_BOOL DV_CONFIG_BOOL
-#define K_INT DV_CONFIG_INT
-#define K_REAL DV_CONFIG_REAL
-#define K_LIST DV_CONFIG_LIST
-#define F_SECRET DV_CONFIG_SECRET
-#define F_NONEMPTY DV_CONFIG_NONEMPTY
-#define F_LOW_OPEN DV_CONFIG_LOW_OPEN
-#define F_UNIQUE DV_CONFIG_UNIQUE
-
-typedef dv_config_key key;
-
-
-#define AT(field) offsetof(dv_config, field)
-#define GROUP(n, m) { .name = n, .kind = K_GROUP, .members = m }
-#define STR(n, f, fl, ch, ck) { .name = n, .kind = K_STRING, .off = AT(f), .flags = fl, .choices = ch, .check = ck }
-#define BOOL(n, f) { .name = n, .kind = K_BOOL, .off = AT(f) }
-#define INT(n, f, lo, hi) { .name = n, .kind = K_INT, .off = AT(f), .min = lo, .max = hi }
-#define REAL(n, f, fl, lo, hi) { .name = n, .kind = K_REAL, .off = AT(f), .flags = fl, .dmin = lo, .dmax = hi }
-#define LIST(n, f, fl, ch, ck) { .name = n, .kind = K_LIST, .off = AT(f), .flags = fl, .choices = ch, .check = ck }
-#define END { .name = NULL }
-
-
-/* The names the registries gave (dv_config_set_names); NULL until then. */
-static const char *const *driver_names, *const *filter_names, *const *weigher_names,
-    *const *policy_names, *const *backend_names;
-static const char *const timeout_actions[] = { "abort", "force_complete", NULL };
-static const char *const evac_modes[] = { "live", "rebuild", NULL };
-static const char *const log_levels[] = { "debug", "info", "warning", "error", NULL };
-static const char *const log_targets[] = { "stderr", "syslog", NULL };
-
-#define N_SG_FIXED 3
-/* The fixed keys, then one group per section added (dv_config_add_section). */
-static key servicegroup_keys[N_SG_FIXED + DV_CONFIG_MAX_SECTIONS + 1] = {
-    { .name = "driver", .kind = K_STRING, .off = AT(servicegroup.driver), .names = &driver_names },
-    INT("report_interval", servicegroup.report_interval, 1, 3600),
-    INT("service_down_time", servicegroup.service_down_time, 2, 86400),
-    END,
-};
-
-static const key agent_keys[] = {
-    STR("host", agent.host, 0, NULL, dv_config_check_name),
-    STR("group", agent.group, 0, NULL, dv_config_check_name),
-    STR("libvirt_uri", agent.libvirt_uri, F_NONEMPTY, NULL, dv_config_check_uri),
-    STR("migration_uri", agent.migration_uri, 0, NULL, dv_config_check_uri),
-    INT("libvirt_timeout_ms", agent.libvirt_timeout_ms, 1, 3600000),
-    STR("metrics_listen", agent.metrics_listen, 0, NULL, dv_config_check_listen),
-    STR("definitions_dir", agent.definitions_dir, 0, NULL, dv_config_check_abs_dir),
-    END,
-};
-
-static const key controller_keys[] = {
-    STR("libvirt_uri", controller.libvirt_uri, 0, NULL, dv_config_check_uri),
-    LIST("libvirt_uris", controller.libvirt_uris, 0, NULL, dv_config_check_host_uri),
-    INT("libvirt_timeout_ms", controller.libvirt_timeout_ms, 1, 3600000),
-    STR("metrics_listen", controller.metrics_listen, 0, NULL, dv_config_check_listen),
-    INT("lease_ttl_s", controller.lease_ttl_s, 3, 3600),
-    END,
-};
-
-static const key scheduler_keys[] = {
-    { .name = "filters", .kind = K_LIST, .off = AT(scheduler.filters), .flags = F_UNIQUE,
-      .names = &filter_names },
-    { .name = "weighers", .kind = K_LIST, .off = AT(scheduler.weighers), .flags = F_UNIQUE,
-      .names = &weigher_names },
-    REAL("ram_weight_multiplier", scheduler.ram_weight_multiplier, 0, -1000000.0, 1000000.0),
-    REAL("ram_allocation_ratio", scheduler.ram_allocation_ratio, F_LOW_OPEN, 0.0, 1000.0),
-    INT("reserved_host_memory_mb", scheduler.reserved_host_memory_mb, 0, 16777216),
-    INT("host_subset_size", scheduler.host_subset_size, 1, 1000),
-    INT("max_retries", scheduler.max_retries, -1, 1000),
-    INT("claim_ttl_s", scheduler.claim_ttl_s, 1, 86400),
-    END,
-};
-
-static const key migration_keys[] = {
-    BOOL("peer2peer", migration.peer2peer),
-    BOOL("tunnelled", migration.tunnelled),
-    BOOL("tls", migration.tls),
-    BOOL("permit_post_copy", migration.permit_post_copy),
-    BOOL("permit_auto_converge", migration.permit_auto_converge),
-    INT("bandwidth_mib", migration.bandwidth_mib, 0, 1048576),
-    INT("downtime_ms", migration.downtime_ms, 100, 600000),
-    INT("downtime_steps", migration.downtime_steps, 3, 1000),
-    INT("downtime_delay_s", migration.downtime_delay_s, 3, 3600),
-    INT("completion_timeout_s", migration.completion_timeout_s, 0, 86400),
-    STR("timeout_action", migration.timeout_action, 0, timeout_actions, NULL),
-    INT("max_concurrent", migration.max_concurrent, 1, 1000),
-    INT("poll_interval_ms", migration.poll_interval_ms, 10, 60000),
-    { .name = "policy", .kind = K_STRING, .off = AT(migration.policy), .flags = F_NONEMPTY,
-      .names = &policy_names },
-    STR("inbound_addr", migration.inbound_addr, 0, NULL, NULL),
-    END,
-};
-
-static const key evacuator_keys[] = {
-    BOOL("enabled", evacuator.enabled),
-    INT("interval", evacuator.interval, 1, 3600),
-    INT("grace", evacuator.grace, 0, 86400),
-    REAL("max_down_fraction", evacuator.max_down_fraction, 0, 0.0, 1.0),
-    INT("max_per_minute", evacuator.max_per_minute, 1, 1000),
-    STR("mode", evacuator.mode, 0, evac_modes, NULL),
-    LIST("fence_command", evacuator.fence_command, 0, NULL, dv_config_check_argv0),
-    INT("fence_timeout_s", evacuator.fence_timeout_s, 1, 3600),
-    LIST("alert_command", evacuator.alert_command, 0, NULL, dv_config_check_argv0),
-    INT("flap_window", evacuator.flap_window, 0, 86400),
-    INT("flap_max_grace", evacuator.flap_max_grace, 0, 86400),
-    END,
-};
-
-static const key state_keys[] = {
-    { .name = "backend", .kind = K_STRING, .off = AT(state.backend), .names = &backend_names },
-    STR("path", state.path, F_NONEMPTY, NULL, NULL),
-    INT("busy_timeout_ms", state.busy_timeout_ms, 1, 3600000),
-    END,
-};
-
-static const key log_keys[] = {
-    STR("level", log.level, 0, log_levels, NULL),
-    STR("target", log.target, 0, log_targets, NULL),
-    END,
-};
-
-static const key top_keys[] = {
-    GROUP("servicegroup", servicegroup_keys),
-    GROUP("agent", agent_keys),
-    GROUP("controller", controller_keys),
-    GROUP("scheduler", scheduler_keys),
-    GROUP("migration", migration_keys),
-    GROUP("evacuator", evacuator_keys),
-    GROUP("state", state_keys),
-    GROUP("log", log_keys),
-    END,
-};
 
 /* ---------------------------------------------------------------- walking the tree */
 
@@ -279,7 +143,7 @@ static int set_real(ctx *x, const key *k, config_setting_t *s, const char *path)
     long long iv;
     double v;
 
-    snprintf(want, sizeof want, "a number in %s%g, %g]", k->flags & F_LOW_OPEN ? "(" : "[",
+    snprintf(want, sizeof want, "a number in %s%g, %g]", k->flags & DV_CONFIG_LOW_OPEN ? "(" : "[",
              k->dmin, k->dmax);
     if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64) {
         if (int_value(x, s, path, want, &iv, shown, sizeof shown) < 0)
@@ -295,7 +159,7 @@ static int set_real(ctx *x, const key *k, config_setting_t *s, const char *path)
     } else {
         return wrong_type(x, s, path, want);
     }
-    if (!isfinite(v) || v < k->dmin || v > k->dmax || (k->flags & F_LOW_OPEN && v == k->dmin))
+    if (!isfinite(v) || v < k->dmin || v > k->dmax || (k->flags & DV_CONFIG_LOW_OPEN && v == k->dmin))
         return fail(x, s, "%s: expected %s, got %s", path, want, shown);
     *(double *)slot(x, k) = v;
     return 0;
@@ -333,7 +197,7 @@ static int choose(ctx *x, const key *k, config_setting_t *s, const char *path, c
 /* A string value: the rules of k, then its check function. */
 static int check_string(ctx *x, const key *k, config_setting_t *s, const char *path, const char *v)
 {
-    if ((k->flags & F_NONEMPTY) && !*v)
+    if ((k->flags & DV_CONFIG_NONEMPTY) && !*v)
         return fail(x, s, "%s: expected a non-empty string", path);
     if (choices_of(k) && choose(x, k, s, path, v) < 0)
         return -1;
@@ -374,7 +238,7 @@ static int set_list(ctx *x, const key *k, config_setting_t *s, const char *path)
     if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
         return wrong_type(x, s, path, "an array of strings [ \"...\", ... ]");
     n = config_setting_length(s);
-    if ((k->flags & F_NONEMPTY) && n == 0)
+    if ((k->flags & DV_CONFIG_NONEMPTY) && n == 0)
         return fail(x, s, "%s: expected at least one item, got an empty list", path);
     if (!(l.v = calloc(n ? (size_t)n : 1, sizeof *l.v)))
         return nomem(x);
@@ -389,7 +253,7 @@ static int set_list(ctx *x, const key *k, config_setting_t *s, const char *path)
         v = config_setting_get_string(e);
         if (check_string(x, k, e, item_path, v) < 0)
             goto bad;
-        for (size_t j = 0; (k->flags & F_UNIQUE) && j < l.n; j++)
+        for (size_t j = 0; (k->flags & DV_CONFIG_UNIQUE) && j < l.n; j++)
             if (strcmp(l.v[j], v) == 0) {
                 fail(x, e, "%s: %s is already listed as %s[%zu]; each item may appear once",
                      item_path, dv_config_quote(q, sizeof q, v), path, j);
@@ -428,7 +292,7 @@ static int unknown_key(ctx *x, config_setting_t *s, const key *table, const char
 static int set_value(ctx *x, const key *k, config_setting_t *s, const char *path)
 {
     switch (k->kind) {
-    case K_GROUP: {
+    case DV_CONFIG_GROUP: {
         char *outer = x->base;
         int rc;
         if (config_setting_type(s) != CONFIG_TYPE_GROUP)
@@ -439,11 +303,11 @@ static int set_value(ctx *x, const key *k, config_setting_t *s, const char *path
         x->base = outer;
         return rc;
     }
-    case K_STRING: return set_string(x, k, s, path);
-    case K_BOOL: return set_bool(x, k, s, path);
-    case K_INT: return set_int(x, k, s, path);
-    case K_REAL: return set_real(x, k, s, path);
-    case K_LIST: return set_list(x, k, s, path);
+    case DV_CONFIG_STRING: return set_string(x, k, s, path);
+    case DV_CONFIG_BOOL: return set_bool(x, k, s, path);
+    case DV_CONFIG_INT: return set_int(x, k, s, path);
+    case DV_CONFIG_REAL: return set_real(x, k, s, path);
+    case DV_CONFIG_LIST: return set_list(x, k, s, path);
     }
     return dv_err(x->err, DROVER_ERR_INTERNAL, DROVER_FROM_CONFIG, "bad key table");
 }
@@ -505,61 +369,17 @@ static int cross_checks(ctx *x, config_t *c)
 /* The rules between the keys of each added section. */
 static int section_checks(ctx *x, config_t *c)
 {
-    for (const key *k = servicegroup_keys + N_SG_FIXED; k->name; k++) {
+    const dv_config_section *sec;
+
+    for (size_t i = 0; (sec = dv_config_section_at(i)); i++) {
         const char *blame = NULL;
         char why[700], path[160];
-        if (!k->section->check || k->section->check(x->cfg, &blame, why, sizeof why) == 0)
+        if (!sec->check || sec->check(x->cfg, &blame, why, sizeof why) == 0)
             continue;
-        snprintf(path, sizeof path, "servicegroup.%s.%s", k->name, blame ? blame : "");
+        snprintf(path, sizeof path, "servicegroup.%s.%s", sec->name, blame ? blame : "");
         return fail(x, config_lookup(c, path), "%s", why);
     }
     return 0;
-}
-
-void dv_config_add_section(const char *parent, const dv_config_section *s)
-{
-    size_t i = N_SG_FIXED;
-
-    if (strcmp(parent, "servicegroup") != 0)
-        return;
-    for (; servicegroup_keys[i].name && servicegroup_keys[i].section != s; i++)
-        ;
-    if (servicegroup_keys[i].name || i >= N_SG_FIXED + DV_CONFIG_MAX_SECTIONS)
-        return;
-    servicegroup_keys[i] = (key){ .name = s->name, .kind = K_GROUP, .members = s->keys,
-                                  .section = s };
-}
-
-void dv_config_set_names(const char *name, const char *const *names)
-{
-    if (strcmp(name, "servicegroup.driver") == 0)
-        driver_names = names;
-    else if (strcmp(name, "scheduler.filters") == 0)
-        filter_names = names;
-    else if (strcmp(name, "scheduler.weighers") == 0)
-        weigher_names = names;
-    else if (strcmp(name, "migration.policy") == 0)
-        policy_names = names;
-    else if (strcmp(name, "state.backend") == 0)
-        backend_names = names;
-}
-
-const dv_config_section *dv_config_section_at(size_t i)
-{
-    return i < DV_CONFIG_MAX_SECTIONS ? servicegroup_keys[N_SG_FIXED + i].section : NULL;
-}
-
-const char *const *dv_config_names_of(const char *name)
-{
-    if (strcmp(name, "servicegroup.driver") == 0)
-        return driver_names;
-    if (strcmp(name, "scheduler.filters") == 0)
-        return filter_names;
-    if (strcmp(name, "migration.policy") == 0)
-        return policy_names;
-    if (strcmp(name, "state.backend") == 0)
-        return backend_names;
-    return strcmp(name, "scheduler.weighers") == 0 ? weigher_names : NULL;
 }
 
 /* ---------------------------------------------------------------- loading */
@@ -608,7 +428,7 @@ int dv_config_load_text(const char *text, size_t len, const char *name, dv_confi
             abort();               /* fuzzing: the scanner must agree with libconfig */
 #endif
         }
-        if (walk_group(&x, config_root_setting(&c), top_keys, "") == 0 && cross_checks(&x, &c) == 0 &&
+        if (walk_group(&x, config_root_setting(&c), dv_config_top_keys, "") == 0 && cross_checks(&x, &c) == 0 &&
             section_checks(&x, &c) == 0)
             rc = 0;
     }

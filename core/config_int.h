@@ -65,6 +65,9 @@ int dv_config_check_abs_dir(ctx *x, config_setting_t *s, const char *path, const
 int dv_config_load_text(const char *text, size_t len, const char *name, dv_config **out,
                         drover_error *err);
 
+/* The keys of drover.conf, a table of groups (config_keys.c). */
+extern const dv_config_key dv_config_top_keys[];
+
 /* The section added i-th (NULL past the last), and the names a key was
  * given: for the defaults (config_defaults.c). */
 const dv_config_section *dv_config_section_at(size_t i);

@@ -57,7 +57,7 @@ static const char *const steps[] = {
     "CREATE INDEX migration_by_instance ON migration (instance_uuid, id);",
 };
 
-static const dv_db_kind state_kind = {
+const dv_db_kind dv_statedb_kind = {
     .what = "state database",
     .application_id = DV_APPID_STATE,
     .domain = DROVER_FROM_STATE,
@@ -91,7 +91,7 @@ int dv_statedb_open(const char *path, int busy_timeout_ms, dv_statedb **out, dro
     *out = NULL;
     if (!(db = calloc(1, sizeof *db)))
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_STATE, "out of memory");
-    if (dv_sqlite_open(path, &state_kind, busy_timeout_ms, &db->h, err) < 0) {
+    if (dv_sqlite_open(path, &dv_statedb_kind, busy_timeout_ms, &db->h, err) < 0) {
         free(db);
         return -1;
     }

@@ -18,6 +18,11 @@
 
 typedef struct dv_statedb dv_statedb;
 
+/* The state db's file kind and schema steps (core/sqlite.h): its first n
+ * steps are the schema version n wrote, since a released step is never
+ * edited (tests build older files from them). */
+extern const struct dv_db_kind dv_statedb_kind;
+
 int dv_statedb_open(const char *path, int busy_timeout_ms, dv_statedb **out, drover_error *err);
 void dv_statedb_close(dv_statedb *db);
 

@@ -22,6 +22,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tests/harness/lib.sh
+. "$top/tests/harness/lib.sh"
 build=$top/build/demo
 keep=0
 deps=1
@@ -70,13 +72,7 @@ virsh -q -c "$LV_1" create "$work/web1.xml" >/dev/null
 echo "guest web1 (128 MiB) running on host 1"
 
 say "one agent per host, liveness on SQLite ($work/drover.db)"
-cat >"$work/drover.conf" <<CONF
-servicegroup = {
-  driver = "db";
-  report_interval = 1;
-  service_down_time = 3;
-  db = { path = "$work/drover.db"; };
-};
+{ dv_conf_db_servicegroup "$work/drover.db"; cat <<CONF
 state = { path = "$work/state.db"; };
 # each agent keeps its guests' definitions here (the "shared storage")
 agent = { definitions_dir = "$work/defs"; };
@@ -90,6 +86,7 @@ evacuator = { enabled = true; interval = 1; grace = 2; max_down_fraction = 0.5;
   mode = "rebuild"; fence_command = [ "$work/fence.sh", "%h" ]; };
 log = { level = "warning"; };
 CONF
+} >"$work/drover.conf"
 # the fence: power the host off (the harness's power cut) and say so; exit 0
 # tells drover the host is confirmed off
 cat >"$work/fence.sh" <<FENCE

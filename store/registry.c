@@ -170,29 +170,47 @@ static int check_write(const char *op, int64_t expected, const dv_fence *fence,
             return -1;                                           \
     } while (0)
 
+/* The reads of one shape: nothing out until the backend answers.  A
+ * listing of things under a (named wa), of everything, and a read of the
+ * thing named b under a. */
+#define LISTING(op, T, wa)                                                                      \
+    int dv_store_##op(dv_store *st, const char *a, T **out, size_t *n, drover_error *err)       \
+    {                                                                                           \
+        *out = NULL;                                                                            \
+        *n = 0;                                                                                 \
+        GUARD(op, wa, a, NULL, NULL);                                                           \
+        return st->ops->op(st, a, out, n, err);                                                 \
+    }
+#define LISTING_ALL(op, T)                                                                      \
+    int dv_store_##op(dv_store *st, T **out, size_t *n, drover_error *err)                      \
+    {                                                                                           \
+        *out = NULL;                                                                            \
+        *n = 0;                                                                                 \
+        GUARD(op, NULL, NULL, NULL, NULL);                                                      \
+        return st->ops->op(st, out, n, err);                                                    \
+    }
+#define READING(op, T, wa, wb)                                                                  \
+    int dv_store_##op(dv_store *st, const char *a, const char *b, T *out, drover_error *err)    \
+    {                                                                                           \
+        memset(out, 0, sizeof *out);                                                            \
+        GUARD(op, wa, a, wb, b);                                                                \
+        return st->ops->op(st, a, b, out, err);                                                 \
+    }
+
+READING(admin_get, dv_store_admin, "group", "host")
+LISTING(admin_list, dv_store_admin, "group")
+READING(record_get, dv_store_record, "record kind", "record id")
+LISTING(record_list, dv_store_record, "record kind")
+LISTING(claim_list, dv_store_claim, a ? "host" : NULL)   /* every host's claims when NULL */
+LISTING_ALL(claim_sums, dv_store_claim_sum)
+LISTING_ALL(lease_list, dv_store_lease)
+
 int dv_store_info_get(dv_store *st, dv_store_info *info, drover_error *err)
 {
     memset(info, 0, sizeof *info);
     GUARD(info, NULL, NULL, NULL, NULL);
     snprintf(info->backend, sizeof info->backend, "%s", st->ops->name);
     return st->ops->info(st, info, err);
-}
-
-int dv_store_admin_get(dv_store *st, const char *group, const char *host, dv_store_admin *out,
-                       drover_error *err)
-{
-    memset(out, 0, sizeof *out);
-    GUARD(admin_get, "group", group, "host", host);
-    return st->ops->admin_get(st, group, host, out, err);
-}
-
-int dv_store_admin_list(dv_store *st, const char *group, dv_store_admin **out, size_t *n,
-                        drover_error *err)
-{
-    *out = NULL;
-    *n = 0;
-    GUARD(admin_list, "group", group, NULL, NULL);
-    return st->ops->admin_list(st, group, out, n, err);
 }
 
 int dv_store_admin_set(dv_store *st, const char *group, const char *host,
@@ -238,23 +256,6 @@ int dv_store_claim_release(dv_store *st, const char *host, int64_t claim_id,
     return st->ops->claim_release(st, host, claim_id, fence, err);
 }
 
-int dv_store_claim_list(dv_store *st, const char *host, dv_store_claim **out, size_t *n,
-                        drover_error *err)
-{
-    *out = NULL;
-    *n = 0;
-    GUARD(claim_list, host ? "host" : NULL, host, NULL, NULL);
-    return st->ops->claim_list(st, host, out, n, err);
-}
-
-int dv_store_claim_sums(dv_store *st, dv_store_claim_sum **out, size_t *n, drover_error *err)
-{
-    *out = NULL;
-    *n = 0;
-    GUARD(claim_sums, NULL, NULL, NULL, NULL);
-    return st->ops->claim_sums(st, out, n, err);
-}
-
 int dv_store_claimed_mib(dv_store *st, const char *host, uint64_t *mib, drover_error *err)
 {
     dv_store_claim *c;
@@ -287,23 +288,6 @@ int dv_store_record_put(dv_store *st, const char *kind, const char *id, const ch
                       kind, id);
     return st->ops->record_put(st, kind, id, json, expected_version, fence,
                                new_version ? new_version : &dummy, err);
-}
-
-int dv_store_record_get(dv_store *st, const char *kind, const char *id, dv_store_record *out,
-                        drover_error *err)
-{
-    memset(out, 0, sizeof *out);
-    GUARD(record_get, "record kind", kind, "record id", id);
-    return st->ops->record_get(st, kind, id, out, err);
-}
-
-int dv_store_record_list(dv_store *st, const char *kind, dv_store_record **out, size_t *n,
-                         drover_error *err)
-{
-    *out = NULL;
-    *n = 0;
-    GUARD(record_list, "record kind", kind, NULL, NULL);
-    return st->ops->record_list(st, kind, out, n, err);
 }
 
 int dv_store_record_delete(dv_store *st, const char *kind, const char *id,
@@ -359,14 +343,6 @@ int dv_store_lease_get(dv_store *st, const char *name, dv_store_lease *out, drov
     return st->ops->lease_get(st, name, out, err);
 }
 
-int dv_store_lease_list(dv_store *st, dv_store_lease **out, size_t *n, drover_error *err)
-{
-    *out = NULL;
-    *n = 0;
-    GUARD(lease_list, NULL, NULL, NULL, NULL);
-    return st->ops->lease_list(st, out, n, err);
-}
-
 int dv_store_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error *err)
 {
     *names = NULL;
@@ -396,13 +372,6 @@ void dv_store_admin_clear(dv_store_admin *a)
     memset(a, 0, sizeof *a);
 }
 
-void dv_store_admins_free(dv_store_admin *a, size_t n)
-{
-    for (size_t i = 0; a && i < n; i++)
-        dv_store_admin_clear(&a[i]);
-    free(a);
-}
-
 void dv_store_claims_free(dv_store_claim *c, size_t n)
 {
     for (size_t i = 0; c && i < n; i++) {
@@ -430,13 +399,6 @@ void dv_store_record_clear(dv_store_record *r)
     memset(r, 0, sizeof *r);
 }
 
-void dv_store_records_free(dv_store_record *r, size_t n)
-{
-    for (size_t i = 0; r && i < n; i++)
-        dv_store_record_clear(&r[i]);
-    free(r);
-}
-
 void dv_store_lease_clear(dv_store_lease *l)
 {
     if (!l)
@@ -446,9 +408,15 @@ void dv_store_lease_clear(dv_store_lease *l)
     memset(l, 0, sizeof *l);
 }
 
-void dv_store_leases_free(dv_store_lease *l, size_t n)
-{
-    for (size_t i = 0; l && i < n; i++)
-        dv_store_lease_clear(&l[i]);
-    free(l);
-}
+/* An array of n things, each cleared. */
+#define ARRAY_FREE(fn, T, clear)                                                                \
+    void fn(T *v, size_t n)                                                                     \
+    {                                                                                           \
+        for (size_t i = 0; v && i < n; i++)                                                     \
+            clear(&v[i]);                                                                       \
+        free(v);                                                                                \
+    }
+
+ARRAY_FREE(dv_store_admins_free, dv_store_admin, dv_store_admin_clear)
+ARRAY_FREE(dv_store_records_free, dv_store_record, dv_store_record_clear)
+ARRAY_FREE(dv_store_leases_free, dv_store_lease, dv_store_lease_clear)

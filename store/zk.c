@@ -108,6 +108,22 @@ int zk_children(zk_store *z, const char *path, struct String_vector *kids, struc
     return zrc;
 }
 
+int zk_list_at(zk_store *z, const char *a, const char *b, struct String_vector *kids,
+               struct Stat *stat, const char *op, const char *what, drover_error *err)
+{
+    char *path = zk_path(z, a, b, NULL);
+    int zrc;
+
+    memset(kids, 0, sizeof *kids);
+    if (!path)
+        return zk_nomem(err);
+    zrc = zk_children(z, path, kids, stat, err);
+    free(path);
+    if (zrc == ZNONODE)
+        return 0;
+    return zrc == ZOK ? 1 : zs_fail(&z->zs, zrc, op, what, err);
+}
+
 /* zoo_async's answer: the server we talk to has caught up with the leader. */
 typedef struct synced {
     pthread_mutex_t mu;
@@ -332,19 +348,13 @@ static int zk_admin_list(dv_store *st, const char *group, dv_store_admin **out, 
                          drover_error *err)
 {
     zk_store *z = ZK(st);
-    char *path = zk_path(z, "admin", group, NULL);
     struct String_vector kids;
-    int zrc, rc = 0;
+    int rc;
 
-    if (!path)
-        return zk_nomem(err);
     zk_sync(z);
-    zrc = zk_children(z, path, &kids, NULL, err);
-    free(path);
-    if (zrc == ZNONODE)
-        return 0;
-    if (zrc != ZOK)
-        return zs_fail(&z->zs, zrc, "list", "admin state", err);
+    if ((rc = zk_list_at(z, "admin", group, &kids, NULL, "list", "admin state", err)) <= 0)
+        return rc;
+    rc = 0;
     if (kids.count && !(*out = calloc((size_t)kids.count, sizeof **out)))
         rc = zk_nomem(err);
     for (int i = 0; rc == 0 && i < kids.count; i++) {
@@ -436,19 +446,12 @@ static int zk_admin_set(dv_store *st, const char *group, const char *host,
 /* Children of R/top/<each child> counted. */
 static int count_grandchildren(zk_store *z, const char *top, size_t *n, drover_error *err)
 {
-    char *path = zk_path(z, top, NULL, NULL);
     struct String_vector kids;
-    int zrc;
+    int rc;
 
     *n = 0;
-    if (!path)
-        return zk_nomem(err);
-    zrc = zk_children(z, path, &kids, NULL, err);
-    free(path);
-    if (zrc == ZNONODE)
-        return 0;
-    if (zrc != ZOK)
-        return zs_fail(&z->zs, zrc, "list", top, err);
+    if ((rc = zk_list_at(z, top, NULL, &kids, NULL, "list", top, err)) <= 0)
+        return rc;
     for (int i = 0; i < kids.count; i++) {
         char *p = zk_path(z, top, kids.data[i], NULL);
         struct Stat s = { 0 };

@@ -186,24 +186,19 @@ static int read_each(zk_store *z, const char *host, struct String_vector *kids, 
 static int host_claims(zk_store *z, const char *host, int *version, claim_fn each, void *arg,
                        uint64_t *sum, size_t *count, drover_error *err)
 {
-    char *parent = zk_path(z, "claims", host, NULL), **paths = NULL;
+    char **paths = NULL;
     struct String_vector kids;
     struct Stat pst = { 0 };
     int64_t now = dv_clock_now(&z->base.clock);
-    int zrc, rc = 0;
+    int rc;
 
     *sum = 0;
     *version = -1;
     if (count)
         *count = 0;
-    if (!parent)
-        return zk_nomem(err);
-    zrc = zk_children(z, parent, &kids, &pst, err);
-    free(parent);
-    if (zrc == ZNONODE)
-        return 0;
-    if (zrc != ZOK)
-        return zs_fail(&z->zs, zrc, "list claims of", host, err);
+    if ((rc = zk_list_at(z, "claims", host, &kids, &pst, "list claims of", host, err)) <= 0)
+        return rc;
+    rc = 0;
     *version = pst.version;
     if (kids.count && !(paths = calloc((size_t)kids.count, sizeof *paths)))
         rc = zk_nomem(err);
@@ -327,18 +322,13 @@ int zk_claim_release(dv_store *st, const char *host, int64_t claim_id, const dv_
                      drover_error *err)
 {
     zk_store *z = ZK(st);
-    char *parent = zk_path(z, "claims", host, NULL), *path = NULL;
+    char *path = NULL;
     struct String_vector kids;
-    int zrc, rc = 0;
+    int rc;
 
-    if (!parent)
-        return zk_nomem(err);
-    zrc = zk_children(z, parent, &kids, NULL, err);
-    free(parent);
-    if (zrc == ZNONODE)
-        return 0;   /* gone already */
-    if (zrc != ZOK)
-        return zs_fail(&z->zs, zrc, "list claims of", host, err);
+    if ((rc = zk_list_at(z, "claims", host, &kids, NULL, "list claims of", host, err)) <= 0)
+        return rc;   /* 0: gone already */
+    rc = 0;
     for (int i = 0; i < kids.count && !path; i++) {
         claim_node c;
         if (name_parse(kids.data[i], &c) && seq_of(kids.data[i]) == claim_id &&
@@ -390,16 +380,7 @@ static int cmp_claim(const void *a, const void *b)
 /* The hosts with a claims parent. */
 static int claim_hosts(zk_store *z, struct String_vector *hosts, drover_error *err)
 {
-    char *top = zk_path(z, "claims", NULL, NULL);
-    int zrc;
-
-    if (!top)
-        return zk_nomem(err);
-    zrc = zk_children(z, top, hosts, NULL, err);
-    free(top);
-    if (zrc == ZNONODE)
-        return 0;
-    return zrc == ZOK ? 0 : zs_fail(&z->zs, zrc, "list", "claims", err);
+    return zk_list_at(z, "claims", NULL, hosts, NULL, "list", "claims", err) < 0 ? -1 : 0;
 }
 
 int zk_claim_list(dv_store *st, const char *host, dv_store_claim **out, size_t *n,

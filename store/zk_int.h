@@ -49,6 +49,11 @@ int zk_read(zk_store *z, const char *path, char **data, struct Stat *stat, drove
 /* Children of path (ZNONODE gives none); zrc. */
 int zk_children(zk_store *z, const char *path, struct String_vector *kids, struct Stat *stat,
                 drover_error *err);
+/* The children of R/a[/b] (b may be NULL), and its Stat if stat: 1 when
+ * listed (the caller deallocates *kids), 0 when there is no such node
+ * (*kids empty), -1 with err set ("<op> <what>: ..."). */
+int zk_list_at(zk_store *z, const char *a, const char *b, struct String_vector *kids,
+               struct Stat *stat, const char *op, const char *what, drover_error *err);
 /* Write path conditionally (zk_version: -1 any, ZK_CREATE must not exist,
  * else the znode version), fenced; creates parents.  *new_version = the
  * store version written.  Errors set (CONFLICT for a moved version or a

@@ -356,18 +356,12 @@ int zk_lease_get(dv_store *st, const char *name, dv_store_lease *out, drover_err
 int zk_lease_list(dv_store *st, dv_store_lease **out, size_t *n, drover_error *err)
 {
     zk_store *z = ZK(st);
-    char *top = zk_path(z, "epochs", NULL, NULL);
     struct String_vector kids;
-    int zrc, rc = 0;
+    int rc;
 
-    if (!top)
-        return zk_nomem(err);
-    zrc = zk_children(z, top, &kids, NULL, err);
-    free(top);
-    if (zrc == ZNONODE)
-        return 0;
-    if (zrc != ZOK)
-        return zs_fail(&z->zs, zrc, "list", "leases", err);
+    if ((rc = zk_list_at(z, "epochs", NULL, &kids, NULL, "list", "leases", err)) <= 0)
+        return rc;
+    rc = 0;
     if (kids.count && !(*out = calloc((size_t)kids.count, sizeof **out)))
         rc = zk_nomem(err);
     for (int i = 0; rc == 0 && i < kids.count; i++) {

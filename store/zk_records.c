@@ -67,19 +67,13 @@ int zk_record_list(dv_store *st, const char *kind, dv_store_record **out, size_t
                           drover_error *err)
 {
     zk_store *z = ZK(st);
-    char *path = zk_path(z, "records", kind, NULL);
     struct String_vector kids;
-    int zrc, rc = 0;
+    int rc;
 
-    if (!path)
-        return zk_nomem(err);
     zk_sync(z);
-    zrc = zk_children(z, path, &kids, NULL, err);
-    free(path);
-    if (zrc == ZNONODE)
-        return 0;
-    if (zrc != ZOK)
-        return zs_fail(&z->zs, zrc, "list", "records", err);
+    if ((rc = zk_list_at(z, "records", kind, &kids, NULL, "list", "records", err)) <= 0)
+        return rc;
+    rc = 0;
     if (kids.count && !(*out = calloc((size_t)kids.count, sizeof **out)))
         rc = zk_nomem(err);
     for (int i = 0; rc == 0 && i < kids.count; i++) {
@@ -125,19 +119,13 @@ static int cmp_str(const void *a, const void *b)
 int zk_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error *err)
 {
     zk_store *z = ZK(st);
-    char *path = zk_path(z, what == DV_STORE_GROUPS ? "admin" : "records", NULL, NULL);
+    const char *top = what == DV_STORE_GROUPS ? "admin" : "records";
     struct String_vector kids;
-    int zrc;
+    int rc;
 
-    if (!path)
-        return zk_nomem(err);
     zk_sync(z);
-    zrc = zk_children(z, path, &kids, NULL, err);
-    free(path);
-    if (zrc == ZNONODE)
-        return 0;
-    if (zrc != ZOK)
-        return zs_fail(&z->zs, zrc, "list", "names", err);
+    if ((rc = zk_list_at(z, top, NULL, &kids, NULL, "list", "names", err)) <= 0)
+        return rc;
     if (kids.count && !(*names = calloc((size_t)kids.count, sizeof **names))) {
         deallocate_String_vector(&kids);
         return zk_nomem(err);

@@ -60,7 +60,7 @@ static const char *const steps[] = {
     "  WHERE i.type = 'object';",
 };
 
-static const dv_db_kind sg_kind = {
+const dv_db_kind db_sg_kind = {
     .what = "servicegroup database",
     .application_id = DV_APPID_SERVICEGROUP,
     .domain = DROVER_FROM_DB,
@@ -110,7 +110,7 @@ static int db_open(const dv_config *cfg, dv_sg **out, drover_error *err)
         free(d);
         return db_nomem(err);
     }
-    if (dv_sqlite_open(cfg->servicegroup.db.path, &sg_kind, cfg->servicegroup.db.busy_timeout_ms,
+    if (dv_sqlite_open(cfg->servicegroup.db.path, &db_sg_kind, cfg->servicegroup.db.busy_timeout_ms,
                        &d->h, err) < 0) {
         dv_report_decoder_free(d->dec);
         free(d);

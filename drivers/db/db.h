@@ -33,6 +33,10 @@ typedef struct db_sg {
     size_t text_cap;
 } db_sg;
 
+/* The servicegroup file's kind and schema steps: its first n steps are the
+ * schema version n wrote (released steps are never edited). */
+extern const dv_db_kind db_sg_kind;
+
 db_sg *db_me(dv_sg *sg);
 int db_not_found(db_sg *d, const char *group, const char *host, drover_error *err);
 int db_nomem(drover_error *err);

@@ -5,6 +5,7 @@
 #ifndef DV_TEST_DROVER_RUN_H
 #define DV_TEST_DROVER_RUN_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct dv_drun {
@@ -27,6 +28,21 @@ int dv_drun_spawn(dv_drun *r, const char *bin, const char *conf, const char *dir
 int dv_drun_finish(dv_drun *r, int timeout_s);
 
 void dv_drun_free(dv_drun *r);
+
+/* $top_builddir/cmd/NAME into buf (top_builddir from the environment, as
+ * make check sets it, else the build directory of this harness); -1 when
+ * that is not an executable (buf still names it). */
+int dv_drun_bin(char *buf, size_t size, const char *name);
+
+/* Whether the file at path contains needle (its first 64 KiB). */
+int dv_drun_file_has(const char *path, const char *needle);
+
+/* Start the agent, $top_builddir/cmd/droverd ARGS... (args ends with NULL:
+ * "-c", CONF, "--host", ...), stdin and stdout on /dev/null, stderr in log;
+ * it dies with this process.  Waits up to timeout_ms for its first
+ * heartbeat ("publishing liveness" in the log).  Its pid, or -1 after
+ * printing why on stderr (a droverd still running is killed then). */
+pid_t dv_drun_agent(const char *const *args, const char *log, int timeout_ms);
 
 /* A TAP diagnostic of several lines: title, then each line of text. */
 void dv_drun_diag_text(const char *title, const char *text);

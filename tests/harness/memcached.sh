@@ -33,7 +33,8 @@ timeout_s=${DV_HARNESS_TIMEOUT_S:-10}
 
 die() { echo "$prog: $*" >&2; exit 1; }
 usage() { echo "usage: $prog start [--sasl USER] [--owner PID] [-- ARGS...] | kill DIR [SIG] | pause DIR | resume DIR | relaunch DIR | stop DIR | status DIR" >&2; exit 2; }
-now_ms() { date +%s%3N; }
+# shellcheck source=tests/harness/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # State of a process from /proc: R, S, T (stopped), Z (zombie), ... or "" when gone.
 # A zombie counts as gone: PID 1 here reaps orphans only every second or two.
@@ -43,11 +44,7 @@ proc_state() {
     st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || return 0
     echo "${st%% *}"
 }
-alive() {
-    local s
-    s=$(proc_state "$1")
-    [[ -n $s && $s != Z && $s != X ]]
-}
+alive() { dv_running "$1"; }
 
 # Ask the server for a binary-protocol NOOP and check the reply's magic byte
 # (0x81).  Works with and without SASL: an unauthenticated NOOP still gets an
@@ -85,7 +82,7 @@ launch() {
     source "$dir/args"
     [[ $(id -u) == 0 ]] && user=(-u root)    # memcached refuses to run as root otherwise
     [[ -d $dir/sasl ]] && env=(SASL_CONF_PATH="$dir/sasl")
-    t0=$(now_ms)
+    t0=$(dv_now_ms)
     # setsid: the server has its own session, so a ^C in the test runner does
     # not hit it; no fork (we are not a group leader), so $! is memcached.
     env "${env[@]}" setsid memcached -l 127.0.0.1 -p "$port" -U 0 -m 64 -c 4096 -t 2 \
@@ -99,29 +96,19 @@ launch() {
             echo "$prog: memcached on port $port exited: $(tail -n 3 "$dir/memcached.log")" >&2
             return 1
         fi
-        if (( $(now_ms) - t0 > timeout_s * 1000 )); then
+        if (( $(dv_now_ms) - t0 > timeout_s * 1000 )); then
             kill -KILL "$pid" 2>/dev/null
             echo "$prog: memcached on port $port did not answer within $timeout_s s" >&2
             return 1
         fi
         sleep 0.01
     done
-    echo "$prog: memcached pid $pid serves 127.0.0.1:$port after $(( $(now_ms) - t0 )) ms" >&2
+    echo "$prog: memcached pid $pid serves 127.0.0.1:$port after $(( $(dv_now_ms) - t0 )) ms" >&2
     return 0
 }
 
-# Kill the server when the owner process ends (checked every second).
-watch_owner() {
-    local dir=$1 owner=$2
-    (
-        trap '' HUP INT
-        while alive "$owner" && [[ -d $dir ]]; do sleep 1; done
-        [[ -d $dir ]] || exit 0
-        kill -KILL "$(cat "$dir/pid" 2>/dev/null)" 2>/dev/null
-        rm -rf "$dir"
-    ) </dev/null >/dev/null 2>&1 &
-    echo $! >"$dir/watcher"
-}
+# Kill the server of dir (the owner process ended).
+reap_server() { kill -KILL "$(cat "$1/pid" 2>/dev/null)" 2>/dev/null; }
 
 cmd_start() {
     local sasl_user="" owner=$PPID dir port rc i
@@ -152,7 +139,7 @@ cmd_start() {
         launch "$dir" "$port"; rc=$?
         ((rc == 3)) && { echo "$prog: port $port was taken, trying another" >&2; continue; }
         ((rc == 0)) || { rm -rf "$dir"; exit 1; }
-        [[ $owner != 0 ]] && watch_owner "$dir" "$owner"
+        [[ $owner != 0 ]] && dv_watch_owner "$dir" "$owner" reap_server
         printf 'dir=%s\nport=%s\npid=%s\n' "$dir" "$port" "$(cat "$dir/pid")"
         exit 0
     done

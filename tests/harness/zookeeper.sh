@@ -56,19 +56,12 @@ MARKER=.drover-zk-harness
 
 say() { echo "zookeeper.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
-now_ms() { date +%s%3N; }
+# shellcheck source=tests/harness/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------- processes
 
-# Running and not a zombie.  PID 1 of a container may reap orphans late, so a dead server
-# can linger as a zombie; `kill -0` would call it alive.
-running() {
-    local pid=$1 state
-    [[ -n $pid && -r /proc/$pid/stat ]] || return 1
-    state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || return 1
-    state=${state%% *}
-    [[ -n $state && $state != Z && $state != X ]]
-}
+running() { dv_running "$@"; }
 
 node_dir() { echo "$1/n$2"; }
 node_pid() { local f; f="$(node_dir "$1" "$2")/pid"; [[ -f $f ]] && cat "$f"; }
@@ -180,7 +173,7 @@ launch() {
 wait_serving() {
     local dir=$1 t0 m i pending
     shift
-    t0=$(now_ms)
+    t0=$(dv_now_ms)
     pending=("$@")
     while ((${#pending[@]})); do
         local rest=()
@@ -199,7 +192,7 @@ wait_serving() {
         done
         pending=("${rest[@]+"${rest[@]}"}")
         ((${#pending[@]})) || break
-        if (($(now_ms) - t0 > TIMEOUT_S * 1000)); then
+        if (($(dv_now_ms) - t0 > TIMEOUT_S * 1000)); then
             say "node(s) ${pending[*]} not serving after $TIMEOUT_S s (logs in $dir/n*/zk.log)"
             return 1
         fi
@@ -265,7 +258,7 @@ cmd_start() {
     dir=$(mktemp -d "${DV_HARNESS_TMP:-${TMPDIR:-/tmp}}/dv-zk.XXXXXX") || die "cannot make a temporary directory"
     chmod 700 "$dir"
     echo "$n" > "$dir/$MARKER"
-    t0=$(now_ms)
+    t0=$(dv_now_ms)
     for attempt in 1 2 3; do
         start_once "$dir" "$n"
         rc=$?
@@ -277,35 +270,28 @@ cmd_start() {
         find "$dir" -mindepth 1 -maxdepth 1 ! -name "$MARKER" -exec rm -rf {} +
     done
     if ((rc != 0)); then rm -rf "$dir"; die "could not start ZooKeeper"; fi
-    [[ $owner != 0 ]] && watch_owner "$dir" "$owner"
+    [[ $owner != 0 ]] && dv_watch_owner "$dir" "$owner" reap_nodes
     echo "dir=$dir"
     cmd_hosts "$dir"
     if ((n == 1)); then
-        say "standalone server on port $(node_port "$dir" 1) serving after $(($(now_ms) - t0)) ms"
+        say "standalone server on port $(node_port "$dir" 1) serving after $(($(dv_now_ms) - t0)) ms"
     else
         local leader
         leader=$(find_leader "$dir")
-        say "ensemble of $n serving after $(($(now_ms) - t0)) ms, leader node ${leader:-?}"
+        say "ensemble of $n serving after $(($(dv_now_ms) - t0)) ms, leader node ${leader:-?}"
         [[ -n $leader ]] && echo "leader=$leader"
     fi
     return 0
 }
 
-# Kill the servers when the owner process ends (checked every second).
-watch_owner() {
-    local dir=$1 owner=$2
-    (
-        trap '' HUP INT
-        while running "$owner" && [[ -d $dir ]]; do sleep 1; done
-        [[ -d $dir ]] || exit 0
-        n=$(node_count "$dir")
-        for ((i = 1; i <= n; i++)); do
-            node_running "$dir" "$i" && kill -KILL "$(node_pid "$dir" "$i")" 2>/dev/null
-        done
-        release_ports "$dir"
-        rm -rf "$dir"
-    ) < /dev/null > /dev/null 2>&1 &
-    echo $! > "$dir/watcher"
+# Kill the servers of dir (the owner process ended).
+reap_nodes() {
+    local dir=$1 n i
+    n=$(node_count "$dir")
+    for ((i = 1; i <= n; i++)); do
+        node_running "$dir" "$i" && kill -KILL "$(node_pid "$dir" "$i")" 2>/dev/null
+    done
+    release_ports "$dir"
 }
 
 cmd_hosts() {

@@ -15,12 +15,10 @@ droverd=$top_builddir/cmd/droverd
 drover=$top_builddir/cmd/drover
 silent=$top_builddir/tests/harness/silent_socket
 . "$top_srcdir/tests/harness/libvirtd_session.sh"
+# shellcheck source=tests/harness/lib.sh
+. "$top_srcdir/tests/harness/lib.sh"
 
 n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi; }
-diag() { echo "# $*"; }
-bail() { echo "Bail out! $*"; exit 99; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 for b in "$droverd" "$drover" "$silent"; do
     [ -x "$b" ] || bail "$b is not built"
@@ -37,28 +35,24 @@ cleanup() {
 trap cleanup EXIT
 
 write_conf() {   # write_conf URI
-    cat >"$tmp/drover.conf" <<EOF
-servicegroup = {
-  driver = "db";
-  report_interval = 1;
-  service_down_time = 3;
-  db = { path = "$tmp/drover.db"; };
-};
+    { dv_conf_db_servicegroup "$tmp/drover.db"
+      cat <<EOF
 agent = { host = "hung-h1"; libvirt_uri = "$1"; libvirt_timeout_ms = 500; };
 log = { level = "info"; };
 EOF
+    } >"$tmp/drover.conf"
 }
 conf=$tmp/drover.conf
 state() { "$drover" -c "$conf" service is-up hung-h1 2>/dev/null || true; }
 last_seen() { "$drover" -c "$conf" service show hung-h1 --json 2>/dev/null | grep -o '"last_seen_ms": [0-9]*'; }
 wait_state() {   # wait_state UP|DOWN LIMIT_MS; prints the ms it took
     local t0
-    t0=$(now_ms)
+    t0=$(dv_now_ms)
     until [ "$(state)" = "$1" ]; do
-        [ $(( $(now_ms) - t0 )) -ge "$2" ] && { echo -1; return 1; }
+        [ $(( $(dv_now_ms) - t0 )) -ge "$2" ] && { echo -1; return 1; }
         sleep 0.05
     done
-    echo $(( $(now_ms) - t0 ))
+    echo $(( $(dv_now_ms) - t0 ))
 }
 
 # ---------------------------------------------------------------- 1. never answers
@@ -70,10 +64,10 @@ grep -q ready "$tmp/silent.out" || bail "the silent socket did not come up"
 uri="qemu+unix:///system?socket=$sock"
 write_conf "$uri"
 
-t0=$(now_ms)
+t0=$(dv_now_ms)
 "$droverd" -c "$conf" --once 2>"$tmp/once.log"
 rc=$?
-took=$(( $(now_ms) - t0 ))
+took=$(( $(dv_now_ms) - t0 ))
 ok $(( rc != 1 )) "--once against a libvirt that never answers exits 1"
 diag "--once gave up after $took ms (libvirt_timeout_ms 500)"
 ok $(( took >= 10000 )) "  without hanging ($took ms)"
@@ -94,11 +88,11 @@ grep -q "did not answer within 500 ms" "$tmp/silent.log"
 ok $? "  the log says libvirt did not answer within 500 ms"
 c=$(grep -c "warning" "$tmp/silent.log")
 ok $(( c > 2 )) "  once, not on every tick ($c warning lines in 3 s)"
-t0=$(now_ms)
+t0=$(dv_now_ms)
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
-took=$(( $(now_ms) - t0 ))
+took=$(( $(dv_now_ms) - t0 ))
 pid=
 ok $rc "SIGTERM while a libvirt call is stuck: exit 0"
 ok $(( took >= 2000 )) "  promptly ($took ms)"
@@ -114,7 +108,7 @@ ms=$(wait_state UP 5000) || bail "droverd on $LVS_URI did not come UP within 5 s
 ok 0 "droverd on a real libvirtd ($LVS_URI) is UP after $ms ms"
 
 kill -STOP "$LVS_PID"
-t_stop=$(now_ms)
+t_stop=$(dv_now_ms)
 ms=$(wait_state DOWN 10000)
 ok $? "libvirtd stopped (SIGSTOP): the member turns DOWN"
 diag "DOWN $ms ms after SIGSTOP (service_down_time 3 s, libvirt_timeout_ms 500)"
@@ -125,7 +119,7 @@ b=$(last_seen)
 ok $? "  no heartbeat while libvirtd is stopped ($a, 2 s later $b)"
 grep -qF "liveness publishing stopped: libvirt at $LVS_URI did not answer within 500 ms" "$tmp/stop.log"
 ok $? "  the log says publishing stopped because libvirt did not answer within 500 ms"
-diag "stopped for $(( $(now_ms) - t_stop )) ms"
+diag "stopped for $(( $(dv_now_ms) - t_stop )) ms"
 
 kill -CONT "$LVS_PID"
 ms=$(wait_state UP 15000)

@@ -8,6 +8,7 @@
 #include "core/sqlite.h"
 #include "core/statedb.h"
 #include "drivers/servicegroup.h"
+#include "drivers/db/db.h"
 #include "tests/integration/dbtest.h"
 #include "tests/tap.h"
 
@@ -546,22 +547,7 @@ static void test_states_plan(const char *path)
 /* A file of schema 1 (before member_liveness) is upgraded on open. */
 static void test_states_upgrade(void)
 {
-    static const char *const v1[] = {
-        "CREATE TABLE member ("
-        "  id INTEGER PRIMARY KEY,"
-        "  grp TEXT NOT NULL, host TEXT NOT NULL,"
-        "  joined_ms INTEGER NOT NULL,"
-        "  last_seen_ms INTEGER NOT NULL DEFAULT 0,"
-        "  report_count INTEGER NOT NULL DEFAULT 0,"
-        "  report TEXT,"
-        "  disabled INTEGER NOT NULL DEFAULT 0, disabled_reason TEXT,"
-        "  forced_down INTEGER NOT NULL DEFAULT 0);"
-        "CREATE UNIQUE INDEX member_by_name ON member (grp, host);",
-    };
-    const dv_db_kind kind_v1 = {
-        .what = "servicegroup database", .application_id = DV_APPID_SERVICEGROUP,
-        .domain = DROVER_FROM_DB, .steps = v1, .n_steps = 1,
-    };
+    dv_db_kind kind_v1 = db_sg_kind;
     const char *path = dv_scratch_join(dir, "v1.db");
     dv_config *cfg = config_for(path);
     drover_error err = { 0 };
@@ -572,6 +558,7 @@ static void test_states_upgrade(void)
     size_t n;
     dv_sg *sg;
 
+    kind_v1.n_steps = 1;
     if (dv_sqlite_open(path, &kind_v1, 1000, &h, &err) < 0 ||
         sqlite3_exec(dv_sqlite_db(h),
                      "INSERT INTO member (grp, host, joined_ms, last_seen_ms, disabled,"
@@ -602,24 +589,7 @@ static void test_states_upgrade(void)
  * decoding them) and the instance index was filled from them. */
 static void test_summaries_upgrade(void)
 {
-    static const char *const v2[] = {
-        "CREATE TABLE member ("
-        "  id INTEGER PRIMARY KEY,"
-        "  grp TEXT NOT NULL, host TEXT NOT NULL,"
-        "  joined_ms INTEGER NOT NULL,"
-        "  last_seen_ms INTEGER NOT NULL DEFAULT 0,"
-        "  report_count INTEGER NOT NULL DEFAULT 0,"
-        "  report TEXT,"
-        "  disabled INTEGER NOT NULL DEFAULT 0, disabled_reason TEXT,"
-        "  forced_down INTEGER NOT NULL DEFAULT 0);"
-        "CREATE UNIQUE INDEX member_by_name ON member (grp, host);",
-        "CREATE INDEX member_liveness ON member"
-        "  (grp, host, last_seen_ms, forced_down, disabled, disabled_reason);",
-    };
-    const dv_db_kind kind_v2 = {
-        .what = "servicegroup database", .application_id = DV_APPID_SERVICEGROUP,
-        .domain = DROVER_FROM_DB, .steps = v2, .n_steps = 2,
-    };
+    dv_db_kind kind_v2 = db_sg_kind;
     const char *path = dv_scratch_join(dir, "v2.db");
     dv_config *cfg = config_for(path);
     drover_error err = { 0 };
@@ -630,6 +600,7 @@ static void test_summaries_upgrade(void)
     char *json;
     dv_sg *sg;
 
+    kind_v2.n_steps = 2;
     if (dv_report_to_json(sample_report("old-rep"), &json, &err) < 0 ||
         dv_sqlite_open(path, &kind_v2, 1000, &h, &err) < 0 ||
         sqlite3_prepare_v2(dv_sqlite_db(h),

@@ -481,12 +481,10 @@ static void test_concurrency(void)
 
 int main(void)
 {
-    const char *bd = getenv("top_builddir");
     virDomainPtr g1, g2;
     lvh_beat b;
 
-    snprintf(drover_bin, sizeof drover_bin, "%s/cmd/drover", bd && *bd ? bd : LVH_TOP_BUILDDIR);
-    if (access(drover_bin, X_OK) != 0)
+    if (dv_drun_bin(drover_bin, sizeof drover_bin, "drover") < 0)
         bail_out("%s is not built", drover_bin);
     if (lvh_start(&h, 2) < 0)
         bail_out("the libvirt hosts did not start");

@@ -12,13 +12,9 @@ harness=$top_srcdir/tests/harness/zookeeper.sh
 drover=$top_builddir/cmd/drover
 droverd=$top_builddir/cmd/droverd
 
+# shellcheck source=tests/harness/lib.sh
+. "$top_srcdir/tests/harness/lib.sh"
 n=0 failed=0
-ok() {
-    n=$((n + 1))
-    if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-diag() { echo "# $*"; }
-bail() { echo "Bail out! $*"; exit 99; }
 
 [[ -x $drover && -x $droverd ]] || bail "build cmd/drover and cmd/droverd first"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/drover-state-cli.XXXXXX") || bail "mktemp"
@@ -30,26 +26,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-out=$("$harness" start --owner $$) || bail "cannot start ZooKeeper"
-zkdir=$(sed -n 's/^dir=//p' <<< "$out")
-hosts=$(sed -n 's/^hosts=//p' <<< "$out")
+dv_zk_start "$harness"
 conf=$tmp/drover.conf
 write_conf() {   # write_conf BACKEND
-    cat > "$conf" <<EOF
-servicegroup = {
-  driver = "zk"; report_interval = 1; service_down_time = 3;
-  zk = { hosts = "$hosts"; session_timeout_ms = 2000; prefix = "/drover"; };
-};
+    { dv_conf_zk_servicegroup "$hosts"; cat <<EOF
 agent = { group = "compute"; };
 state = { backend = "$1"; path = "$tmp/state.db"; };
 EOF
+    } > "$conf"
 }
 write_conf sqlite
-"$droverd" -c "$conf" --host st1 --libvirt-uri test:///default --log-level info \
-    < /dev/null > /dev/null 2> "$tmp/agent.log" &
-agent=$!
-for ((i = 0; i < 300; i++)); do grep -q 'publishing liveness' "$tmp/agent.log" && break; sleep 0.05; done
-grep -q 'publishing liveness' "$tmp/agent.log" || bail "the agent did not join"
+dv_agent_start "$droverd" "$conf" st1 "$tmp/agent.log"
 
 "$drover" -c "$conf" service disable st1 --reason "PSU swap" > /dev/null 2>&1
 ok $? "service disable st1 (admin state in the per-machine state db)"

@@ -468,28 +468,11 @@ static void test_upgrade(void)
     dbt_blob_free(&after);
 }
 
-/* The released version 1 schema, as a version 1 build wrote it. */
-static const char *const release1_steps[] = {
-    "CREATE TABLE member ("
-    "  grp TEXT NOT NULL, host TEXT NOT NULL, joined_ms INTEGER NOT NULL,"
-    "  PRIMARY KEY (grp, host)) WITHOUT ROWID;"
-    "CREATE TABLE admin ("
-    "  grp TEXT NOT NULL, host TEXT NOT NULL,"
-    "  disabled INTEGER NOT NULL DEFAULT 0, reason TEXT,"
-    "  forced_down INTEGER NOT NULL DEFAULT 0,"
-    "  PRIMARY KEY (grp, host)) WITHOUT ROWID;"
-    "CREATE TABLE claim ("
-    "  id INTEGER PRIMARY KEY, host TEXT NOT NULL, instance_uuid TEXT NOT NULL,"
-    "  memory_mib INTEGER NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
-    "CREATE INDEX claim_by_host ON claim (host, expires_ms);",
-};
-
 /* A version 1 state db with a claim and a disabled host in it opens with
  * this build: upgraded to version 2 (the migration table), nothing lost. */
 static void test_upgrade_1_to_2(void)
 {
-    dv_db_kind k = { .what = "state database", .application_id = DV_APPID_STATE,
-                     .domain = DROVER_FROM_STATE, .steps = release1_steps, .n_steps = 1 };
+    dv_db_kind k = dv_statedb_kind;   /* the released version 1: its first step */
     const char *p = dv_scratch_join(dir, "release1.db");
     drover_error err = { 0 };
     dv_sqlite *h;
@@ -499,6 +482,7 @@ static void test_upgrade_1_to_2(void)
     uint64_t mib = 0;
     dv_admin a;
 
+    k.n_steps = 1;
     if (dv_sqlite_open(p, &k, 1000, &h, &err) < 0)
         bail_out("cannot make a version 1 file: %s", err.message);
     st = dv_sqlite_stmt(h, 0, "INSERT INTO claim (host, instance_uuid, memory_mib, created_ms,"

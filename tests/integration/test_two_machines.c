@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "store/store.h"
+#include "tests/harness/drover_run.h"
 #include "tests/harness/zk.h"
 #include "tests/harness/lvhosts.h"
 #include "tests/integration/zktest.h"
@@ -73,88 +74,25 @@ static uint64_t host2_total_mib(void)
 
 /* ---------------------------------------------------------------- processes */
 
-typedef struct run {
-    pid_t pid;
-    char out[192], err[192];
-    int status;
-    char *stdout_text, *stderr_text;
-} run;
-
-static char *slurp(const char *path)
+/* `drover -c CONF(m) ARGS...` (tests/harness/drover_run.h), output in
+ * work/TAG.{out,err}. */
+static void spawn(dv_drun *r, int m, const char *tag, const char *const *args)
 {
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    buf = calloc(1, (size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
-        buf[0] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* `drover -c CONF(m) ARGS...` without a shell, output in files. */
-static void spawn(run *r, int m, const char *tag, const char *const *args)
-{
-    const char *argv[32];
-    int n = 0;
-
-    memset(r, 0, sizeof *r);
-    snprintf(r->out, sizeof r->out, "%s/%s.out", work, tag);
-    snprintf(r->err, sizeof r->err, "%s/%s.err", work, tag);
-    argv[n++] = drover_bin;
-    argv[n++] = "-c";
-    argv[n++] = conf[m];
-    for (int i = 0; args[i] && n < 31; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    fflush(stdout);
-    if ((r->pid = fork()) < 0)
+    if (dv_drun_spawn(r, drover_bin, conf[m], work, tag, args) < 0)
         bail_out("fork: %s", strerror(errno));
-    if (r->pid == 0) {
-        int o = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(126);
-        execve(argv[0], (char *const *)argv, environ);
-        _exit(127);
-    }
 }
 
 /* Wait for it; one that hangs past 90 s is killed (and fails its checks). */
-static int finish(run *r)
+static int finish(dv_drun *r)
 {
-    int st = 0;
-    pid_t got = 0;
+    int rc = dv_drun_finish(r, 90);
 
-    for (int i = 0; i < 9000 && (got = waitpid(r->pid, &st, WNOHANG)) == 0; i++)
-        dv_sleep_ms(10);
-    if (got == 0) {
-        diag("drover (pid %d) still runs after 90 s: killed", (int)r->pid);
-        kill(r->pid, SIGKILL);
-        got = waitpid(r->pid, &st, 0);
-    }
-    if (got < 0)
+    if (rc < 0)
         bail_out("waitpid: %s", strerror(errno));
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    r->stdout_text = slurp(r->out);
-    r->stderr_text = slurp(r->err);
-    return r->status;
+    return rc;
 }
 
-static void run_free(run *r)
-{
-    free(r->stdout_text);
-    free(r->stderr_text);
-    r->stdout_text = r->stderr_text = NULL;
-}
-
-static int drover(run *r, int m, const char *const *args)
+static int drover(dv_drun *r, int m, const char *const *args)
 {
     spawn(r, m, "drover", args);
     return finish(r);
@@ -164,38 +102,15 @@ static int drover(run *r, int m, const char *const *args)
  * libvirt; it dies with the test.  Waits for its first heartbeat. */
 static pid_t start_agent(int m, int k)
 {
-    const char *top = getenv("top_builddir");
-    char prog[600], log[256];
-    const char *argv[] = { prog, "-c", conf[m], "--host", h.host[k].name, "--libvirt-uri",
-                           h.host[k].uri, "--migration-uri", h.host[k].p2p_uri,
-                           "--log-level", "info", NULL };
-    pid_t parent = getpid(), pid;
-    int64_t deadline = dv_mono_ms() + 60000;
+    char log[256];
+    const char *const args[] = { "-c", conf[m], "--host", h.host[k].name, "--libvirt-uri",
+                                 h.host[k].uri, "--migration-uri", h.host[k].p2p_uri,
+                                 "--log-level", "info", NULL };
+    pid_t pid;
 
-    snprintf(prog, sizeof prog, "%s/cmd/droverd", top && *top ? top : DV_TOP_BUILDDIR);
     snprintf(log, sizeof log, "%s/agent%d.log", work, k + 1);
-    fflush(stdout);
-    if ((pid = fork()) < 0)
-        bail_out("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-        int null = open("/dev/null", O_RDWR);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent || fd < 0 || null < 0)
-            _exit(1);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(fd, 2);
-        execve(prog, (char *const *)argv, environ);
-        _exit(127);
-    }
-    while (dv_mono_ms() < deadline && !zkt_file_has(log, "publishing liveness")) {
-        if (!zkt_alive(pid))
-            bail_out("droverd for host %d exited; its log is %s", k + 1, log);
-        dv_sleep_ms(50);
-    }
-    if (!zkt_file_has(log, "publishing liveness"))
-        bail_out("droverd for host %d published nothing in 60 s; its log is %s", k + 1, log);
+    if ((pid = dv_drun_agent(args, log, 60000)) < 0)
+        bail_out("droverd for host %d did not start publishing", k + 1);
     return pid;
 }
 
@@ -204,17 +119,17 @@ static void wait_placeable(int m)
 {
     const char *args[] = { "schedule", "g1", NULL };
     int64_t t0 = dv_mono_ms();
-    run r;
+    dv_drun r;
 
     for (;;) {
         int rc = drover(&r, m, args);
         if (rc == 0 || dv_mono_ms() - t0 > 60000) {
             if (rc != 0)
                 bail_out("machine %c: g1 cannot be placed after 60 s: %s", "AB"[m], r.stderr_text);
-            run_free(&r);
+            dv_drun_free(&r);
             break;
         }
-        run_free(&r);
+        dv_drun_free(&r);
         dv_sleep_ms(500);
     }
     diag("machine %c: g1 placeable after %lld ms", "AB"[m], (long long)(dv_mono_ms() - t0));
@@ -241,27 +156,27 @@ static void test_disable_seen(void)
     const char *sched[] = { "schedule", "g1", NULL };
     const char *explain[] = { "schedule", "g1", "--explain", NULL };
     const char *named[] = { "schedule", "g1", "--to", h2, NULL };
-    run r;
+    dv_drun r;
 
     is_int(drover(&r, 0, disable), 0, "A: service disable %s", h2);
-    run_free(&r);
+    dv_drun_free(&r);
     is_int(drover(&r, 1, sched), 1, "B: schedule g1 is refused (its only destination is disabled)");
     has_str(r.stderr_text, "compute 1", "B: the compute filter removed it");
-    run_free(&r);
+    dv_drun_free(&r);
     is_int(drover(&r, 1, named), 1, "B: schedule g1 --to %s is refused", h2);
     has_str(r.stderr_text, "disabled", "B: the refusal says disabled");
     has_str(r.stderr_text, "PSU swap, typed on A", "B: with the reason typed on A");
     diag("B says: %s", r.stderr_text ? r.stderr_text : "");
-    run_free(&r);
+    dv_drun_free(&r);
     drover(&r, 1, explain);
     has_str(r.stdout_text, "PSU swap, typed on A", "B: --explain names the reason on %s", h2);
-    run_free(&r);
+    dv_drun_free(&r);
 
     is_int(drover(&r, 1, enable), 0, "B: service enable %s", h2);
-    run_free(&r);
+    dv_drun_free(&r);
     is_int(drover(&r, 0, sched), 0, "A: schedule g1 finds a destination again");
     has_str(r.stdout_text, h2, "A: it is %s", h2);
-    run_free(&r);
+    dv_drun_free(&r);
 }
 
 /* ---------------------------------------------------------------- claims */
@@ -307,7 +222,7 @@ static void test_claim_race(void)
         size_t na, nb;
         int64_t id = 0;
         int wins = 0;
-        run r[2];
+        dv_drun r[2];
 
         spawn(&r[0], 0, "ra", a);
         spawn(&r[1], 1, "rb", b);
@@ -323,7 +238,7 @@ static void test_claim_race(void)
                 diag("round %d, machine %c: exit %d: %s", round, "AB"[i], r[i].status,
                      r[i].stderr_text);
             }
-            run_free(&r[i]);
+            dv_drun_free(&r[i]);
         }
         na = claims_seen(0, &ca);
         nb = claims_seen(1, &cb);
@@ -349,14 +264,12 @@ static void test_claim_race(void)
 
 int main(void)
 {
-    const char *bd = getenv("top_builddir");
     virConnectPtr c1;
     virDomainPtr g1, g2;
     pid_t agents[2];
     lvh_beat b;
 
-    snprintf(drover_bin, sizeof drover_bin, "%s/cmd/drover", bd && *bd ? bd : DV_TOP_BUILDDIR);
-    if (access(drover_bin, X_OK) != 0)
+    if (dv_drun_bin(drover_bin, sizeof drover_bin, "drover") < 0)
         bail_out("%s is not built", drover_bin);
     if (dv_zk_start(&zk, 3) < 0)
         bail_out("cannot start a ZooKeeper ensemble of three");

@@ -13,14 +13,9 @@ harness=$top_srcdir/tests/harness/zookeeper.sh
 drover=$top_builddir/cmd/drover
 droverd=$top_builddir/cmd/droverd
 
+# shellcheck source=tests/harness/lib.sh
+. "$top_srcdir/tests/harness/lib.sh"
 n=0 failed=0
-ok() {   # ok COND-STATUS DESCRIPTION
-    n=$((n + 1))
-    if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-diag() { echo "# $*"; }
-bail() { echo "Bail out! $*"; exit 99; }
-now_ms() { date +%s%3N; }
 
 [[ -x $drover && -x $droverd ]] || bail "build cmd/drover and cmd/droverd first"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/drover-zk-cli.XXXXXX") || bail "mktemp"
@@ -32,25 +27,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-out=$("$harness" start --owner $$) || bail "cannot start ZooKeeper"
-zkdir=$(sed -n 's/^dir=//p' <<< "$out")
-hosts=$(sed -n 's/^hosts=//p' <<< "$out")
+dv_zk_start "$harness"
 diag "ZooKeeper at $hosts"
 conf=$tmp/drover.conf
-cat > "$conf" <<EOF
-servicegroup = {
-  driver = "zk"; report_interval = 1; service_down_time = 3;
-  zk = { hosts = "$hosts"; session_timeout_ms = 2000; prefix = "/drover"; };
-};
+{ dv_conf_zk_servicegroup "$hosts"; cat <<EOF
 agent = { group = "compute"; };
 state = { path = "$tmp/state.db"; };
 EOF
+} > "$conf"
 
-"$droverd" -c "$conf" --host cli1 --libvirt-uri test:///default --log-level info \
-    < /dev/null > /dev/null 2> "$tmp/agent.log" &
-agent=$!
-for ((i = 0; i < 300; i++)); do grep -q 'publishing liveness' "$tmp/agent.log" && break; sleep 0.05; done
-grep -q 'publishing liveness' "$tmp/agent.log" || bail "the agent did not join: $(cat "$tmp/agent.log")"
+dv_agent_start "$droverd" "$conf" cli1 "$tmp/agent.log"
 
 is_up() { "$drover" -c "$conf" service is-up "$1" 2> "$tmp/err"; }
 
@@ -63,9 +49,9 @@ is_up nobody > /dev/null; rc=$?
 ok $((rc == 0 || rc == 3)) "is-up of a host that never joined fails, and not as UNKNOWN (exit $rc)"
 
 "$harness" kill "$zkdir" 1 || bail "cannot kill ZooKeeper"
-t0=$(now_ms)
+t0=$(dv_now_ms)
 got=$(is_up cli1); rc=$?
-ok $((rc != 3)) "ZooKeeper killed: is-up exits 3 (got $rc, after $(($(now_ms) - t0)) ms)"
+ok $((rc != 3)) "ZooKeeper killed: is-up exits 3 (got $rc, after $(($(dv_now_ms) - t0)) ms)"
 [[ $got == UNKNOWN ]]; ok $? "and prints UNKNOWN, not DOWN (got \"$got\")"
 # the admin state lives in the zk state store, on the same ensemble: the
 # listing fails (exit 3) rather than show members without it
@@ -75,25 +61,25 @@ grep -q 'state store' <<< "$got"; ok $? "saying the state store cannot be reache
 ! grep -Eq ' DOWN ' <<< "$got"; ok $? "and nobody DOWN"
 
 "$harness" relaunch "$zkdir" 1 > /dev/null || bail "cannot relaunch ZooKeeper"
-t0=$(now_ms) rc=9 downs=0
-while (($(now_ms) - t0 < 15000)); do
+t0=$(dv_now_ms) rc=9 downs=0
+while (($(dv_now_ms) - t0 < 15000)); do
     got=$(is_up cli1); rc=$?
     [[ $got == DOWN ]] && downs=$((downs + 1))
     ((rc == 0)) && break
     sleep 0.1
 done
-ok $((rc != 0)) "ZooKeeper back: cli1 UP again after $(($(now_ms) - t0)) ms, same agent"
+ok $((rc != 0)) "ZooKeeper back: cli1 UP again after $(($(dv_now_ms) - t0)) ms, same agent"
 ok $((downs != 0)) "never DOWN on the way ($downs)"
 kill -0 "$agent" 2> /dev/null; ok $? "the agent process was not restarted"
 
 kill -STOP "$agent"
-t0=$(now_ms) rc=9
-while (($(now_ms) - t0 < 15000)); do
+t0=$(dv_now_ms) rc=9
+while (($(dv_now_ms) - t0 < 15000)); do
     got=$(is_up cli1); rc=$?
     ((rc == 1)) && break
     sleep 0.1
 done
-ok $((rc != 1)) "agent stopped: is-up exits 1 after $(($(now_ms) - t0)) ms (session 2000 ms)"
+ok $((rc != 1)) "agent stopped: is-up exits 1 after $(($(dv_now_ms) - t0)) ms (session 2000 ms)"
 [[ $got == DOWN ]]; ok $? "and prints DOWN"
 kill -CONT "$agent"
 

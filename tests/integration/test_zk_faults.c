@@ -299,7 +299,7 @@ int main(void)
 
         snprintf(log, sizeof log, "%s/droverd-%s.log", dir, hosts[i]);
         /* under the sanitizers a leak or an error in the agent shows here */
-        ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 && zkt_file_has(log, "left group"),
+        ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 && dv_drun_file_has(log, "left group"),
            "%s: SIGTERM, it left the group and exited 0", hosts[i]);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
             diag("%s status 0x%x; see %s", hosts[i], st, log);

@@ -17,13 +17,8 @@
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "tests/harness/drover_run.h"
 #include "tests/harness/scratch.h"      /* dv_scratch_dir, dv_scratch_rmrf */
-
-#ifndef DV_TOP_BUILDDIR
-#define DV_TOP_BUILDDIR "."
-#endif
-
-extern char **environ;
 
 /* A configuration for the zk driver: state db in dir, report_interval 1 s. */
 static inline dv_config *zkt_config(const char *hosts, const char *dir, int session_ms,
@@ -77,21 +72,6 @@ static inline int zkt_write_config(const dv_config *cfg, const char *path)
     return fclose(f) == 0 ? 0 : -1;
 }
 
-/* Whether the file at path contains needle. */
-static inline int zkt_file_has(const char *path, const char *needle)
-{
-    char buf[65536];
-    FILE *f = fopen(path, "r");
-    size_t n;
-
-    if (!f)
-        return 0;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return strstr(buf, needle) != NULL;
-}
-
 /* Start the real agent, cmd/droverd -c CONF --host HOST, on libvirt's test
  * driver (test:///default: in-process, no daemon), its log in LOG; wait (up
  * to timeout_ms) until it published its first heartbeat.  It dies with this
@@ -99,49 +79,10 @@ static inline int zkt_file_has(const char *path, const char *needle)
 static inline pid_t zkt_spawn_agent(const char *conf, const char *host, const char *log,
                                     int timeout_ms)
 {
-    const char *top = getenv("top_builddir");
-    char prog[600];
-    const char *argv[] = { prog, "-c", conf, "--host", host, "--libvirt-uri", "test:///default",
-                           "--log-level", "info", NULL };
-    int64_t deadline = dv_mono_ms() + timeout_ms;
-    pid_t parent = getpid(), pid;
+    const char *const args[] = { "-c", conf, "--host", host, "--libvirt-uri",
+                                 "test:///default", "--log-level", "info", NULL };
 
-    snprintf(prog, sizeof prog, "%s/cmd/droverd", top && *top ? top : DV_TOP_BUILDDIR);
-    fflush(stdout);
-    fflush(stderr);
-    if ((pid = fork()) < 0)
-        return -1;
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-        int null = open("/dev/null", O_RDWR);
-
-        /* die with the test, even if it crashes */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent || fd < 0 || null < 0)
-            _exit(1);
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execve(prog, (char *const *)argv, environ);
-        dprintf(fd, "cannot run %s: %s\n", prog, strerror(errno));
-        _exit(127);
-    }
-    while (dv_mono_ms() < deadline) {
-        int status;
-
-        if (zkt_file_has(log, "publishing liveness"))
-            return pid;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            fprintf(stderr, "droverd for %s exited; its log is %s\n", host, log);
-            return -1;
-        }
-        dv_sleep_ms(20);
-    }
-    fprintf(stderr, "droverd for %s published nothing within %d ms; its log is %s\n", host,
-            timeout_ms, log);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    return dv_drun_agent(args, log, timeout_ms);
 }
 
 /* Still running (not exited, not a zombie we have not reaped)? */
