@@ -9,6 +9,7 @@
 #include "core/statedb.h"
 #include "drivers/servicegroup.h"
 #include "evacuator/journal.h"
+#include "evacuator/lease.h"
 #include "evacuator/sweep.h"
 #include "store/store.h"
 #include "virt/virt.h"
@@ -326,30 +327,38 @@ static int gates_hold(const dv_config *cfg, dv_sg *sg, const drover_member *m, c
 typedef struct evac_run {
     dv_sg *sg;
     dv_store *st;
-    char holder[300];
-    int64_t epoch;
+    dv_evac_lease lease;           /* the controllers' lease, for this run */
 } evac_run;
 
 static int evac_open(dv_cli *cli, evac_run *r, drover_error *err)
 {
-    char host[256] = "drover";
+    char host[256] = "drover", holder[300];
     const dv_config *c = cli->cfg;
 
     gethostname(host, sizeof host - 1);
-    snprintf(r->holder, sizeof r->holder, "drover@%s:%ld", host, (long)getpid());
+    snprintf(holder, sizeof holder, "drover@%s:%ld", host, (long)getpid());
     if (dv_virt_init(err) < 0 || dv_sg_open(c, &r->sg, err) < 0 ||
         dv_store_open(c, &r->st, err) < 0)
         return -1;
+    /* the controllers' lease life: a killed `drover host evacuate` holds
+     * them off no longer than a dead controller would */
+    dv_evac_lease_init(&r->lease, r->st, holder, dv_evac_lease_ttl_ms(c));
     return 0;
 }
 
 static void evac_close(evac_run *r)
 {
-    drover_error err;
-    if (r->epoch > 0)
-        dv_store_lease_release(r->st, DV_EVAC_LEASE, r->holder, r->epoch, &err);
+    if (r->lease.store) {
+        dv_evac_lease_release(&r->lease);
+        dv_evac_lease_fini(&r->lease);
+    }
     dv_store_close(r->st);
     dv_sg_close(r->sg);
+}
+
+static void lease_tick(void *arg)
+{
+    dv_evac_lease_tick(arg);
 }
 
 static int evacuate(dv_cli *cli, evac_run *r, const char *host, const ev_args *a)
@@ -373,14 +382,16 @@ static int evacuate(dv_cli *cli, evac_run *r, const char *host, const ev_args *a
         fprintf(stderr, "%s: not evacuated: %s\n", cli->prog, why);
         return DV_EXIT_FAIL;
     }
-    if (dv_store_lease_acquire(r->st, DV_EVAC_LEASE, r->holder, 10 * 60 * 1000, &r->epoch,
-                               &err) < 0) {
+    if (dv_evac_lease_acquire(&r->lease, &err) < 0) {
         dv_err_prefix(&err, "the evacuator lease");
         return dv_cli_fail(cli, &err);
     }
-    dv_sweeper_init(&sw, c, r->sg, r->st, r->st, &err);
-    sw.holder = r->holder;
-    sw.epoch = r->epoch;
+    if (dv_sweeper_init(&sw, c, r->sg, r->st, r->st, &err) < 0)
+        return dv_cli_fail(cli, &err);
+    sw.holder = r->lease.holder;
+    sw.epoch = r->lease.epoch;
+    sw.tick = lease_tick;          /* a drain may outlast the lease */
+    sw.tick_arg = &r->lease;
     sw.only_host = host;
     sw.force = true;               /* the gates were checked above */
     sw.force_rebuild = a->rebuild;

@@ -13,6 +13,7 @@
 #include "drivers/servicegroup.h"
 #include "evacuator/evac_metrics.h"
 #include "evacuator/journal.h"
+#include "evacuator/lease.h"
 #include "evacuator/sweep.h"
 #include "migrator/reconcile.h"
 #include "store/store.h"
@@ -21,7 +22,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,21 +39,10 @@ typedef struct controller {
     dv_metrics_http *http;
     dv_evac_metrics em;
     dv_sweeper sw;
-    char holder[300];
+    dv_evac_lease lease;
     int64_t epoch;                 /* 0: not the leader */
-    int64_t renewed_ms;            /* monotonic: the lease last acquired or renewed */
-    pthread_mutex_t lease_mu;      /* the store from a drain's threads (see tick) */
     int sigfd;
 } controller;
-
-/* controller.lease_ttl_s, but never under three sweep periods: the loop
- * renews it once a sweep */
-static int lease_ttl_ms(const dv_config *c)
-{
-    int64_t t = (int64_t)c->controller.lease_ttl_s * 1000,
-            floor = (int64_t)c->evacuator.interval * 3000;
-    return (int)(t < floor ? floor : t);
-}
 
 static int setup_signals(drover_error *err)
 {
@@ -73,37 +62,26 @@ static int setup_signals(drover_error *err)
 }
 
 /* Called through a sweep, a drain's threads included: a drain or a rebuild
- * may outlast the lease, so the leader renews it here every third of its
- * life.  A renewal refused (the lease lapsed and another holds it) is only
- * logged: every write of the sweep carries the old epoch, which the store
- * refuses, and the next lead() steps down. */
+ * may outlast the lease, so the leader renews it from here too. */
 static void tick(void *arg)
 {
     controller *c = arg;
-    int ttl = lease_ttl_ms(c->cfg);
-    drover_error err;
 
     dv_notify_watchdog();        /* thread-safe: one datagram */
-    pthread_mutex_lock(&c->lease_mu);
-    if (c->epoch > 0 && dv_mono_ms() - c->renewed_ms >= ttl / 3) {
-        if (dv_store_lease_renew(c->store, DV_EVAC_LEASE, c->holder, c->epoch, ttl, &err) == 0)
-            c->renewed_ms = dv_mono_ms();
-        else
-            dv_warn("renewing the %s lease during a sweep: %s", DV_EVAC_LEASE, err.message);
-    }
-    pthread_mutex_unlock(&c->lease_mu);
+    dv_evac_lease_tick(&c->lease);
 }
 
 static int open_all(controller *c, drover_error *err)
 {
     const dv_config *cfg = c->cfg;
-    char host[256] = "controller";
+    char host[256] = "controller", holder[300];
 
     gethostname(host, sizeof host - 1);
-    snprintf(c->holder, sizeof c->holder, "%s:%ld", host, (long)getpid());
+    snprintf(holder, sizeof holder, "%s:%ld", host, (long)getpid());
     if (dv_virt_init(err) < 0 || dv_sg_open(cfg, &c->sg, err) < 0 ||
         dv_store_open(cfg, &c->store, err) < 0)
         return -1;
+    dv_evac_lease_init(&c->lease, c->store, holder, dv_evac_lease_ttl_ms(cfg));
     if (!(c->m = dv_metrics_new()))
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_CORE, "out of memory");
     if (dv_evac_metrics_register(c->m, &c->em, err) < 0)
@@ -116,7 +94,7 @@ static int open_all(controller *c, drover_error *err)
     if (dv_sweeper_init(&c->sw, cfg, c->sg, c->store, c->store, err) < 0)
         return -1;
     c->sw.em = &c->em;
-    c->sw.holder = c->holder;
+    c->sw.holder = c->lease.holder;
     c->sw.tick = tick;
     c->sw.tick_arg = c;
     return 0;
@@ -124,11 +102,10 @@ static int open_all(controller *c, drover_error *err)
 
 static void close_all(controller *c)
 {
-    drover_error err;
-
-    if (c->epoch > 0 &&
-        dv_store_lease_release(c->store, DV_EVAC_LEASE, c->holder, c->epoch, &err) < 0)
-        dv_warn("giving the lease up: %s", err.message);
+    if (c->lease.store) {
+        dv_evac_lease_release(&c->lease);
+        dv_evac_lease_fini(&c->lease);
+    }
     dv_sweeper_fini(&c->sw);
     dv_metrics_http_stop(c->http);
     dv_metrics_free(c->m);
@@ -139,15 +116,9 @@ static void close_all(controller *c)
 /* Become or stay the leader; a lost lease is logged once. */
 static void lead(controller *c)
 {
-    int64_t epoch = 0;
     drover_error err;
-    int rc;
-
-    pthread_mutex_lock(&c->lease_mu);
-    rc = dv_store_lease_acquire(c->store, DV_EVAC_LEASE, c->holder, lease_ttl_ms(c->cfg), &epoch,
-                                &err);
-    if (rc == 0)
-        c->renewed_ms = dv_mono_ms();
+    int rc = dv_evac_lease_acquire(&c->lease, &err);
+    int64_t epoch = c->lease.epoch;
 
     if (rc == 0 && epoch != c->epoch)
         dv_info("holding the %s lease at epoch %" PRId64 ": acting", DV_EVAC_LEASE, epoch);
@@ -157,7 +128,6 @@ static void lead(controller *c)
         dv_warn("the %s lease cannot be asked for: %s", DV_EVAC_LEASE, err.message);
     c->epoch = rc == 0 ? epoch : 0;
     c->sw.epoch = c->epoch;
-    pthread_mutex_unlock(&c->lease_mu);
     dv_evac_metrics_leader(&c->em, c->epoch > 0, c->epoch);
 }
 
@@ -245,7 +215,7 @@ static int loop(controller *c)
 
 int dv_controller_main(const dv_config *cfg)
 {
-    controller c = { .cfg = cfg, .sigfd = -1, .lease_mu = PTHREAD_MUTEX_INITIALIZER };
+    controller c = { .cfg = cfg, .sigfd = -1 };
     drover_error err;
     int rc;
 
@@ -262,7 +232,7 @@ int dv_controller_main(const dv_config *cfg)
     dv_info("droverd --controller %s: group %s, evacuator %s (interval %d s, grace %d s, mode "
             "%s), holder %s", DROVER_VERSION_STRING, cfg->agent.group,
             cfg->evacuator.enabled ? "enabled" : "disabled (watching only)",
-            cfg->evacuator.interval, cfg->evacuator.grace, cfg->evacuator.mode, c.holder);
+            cfg->evacuator.interval, cfg->evacuator.grace, cfg->evacuator.mode, c.lease.holder);
     if (!cfg->evacuator.enabled)
         dv_warn("evacuator.enabled is false: no host is evacuated");
     dv_notify_ready("controller running");

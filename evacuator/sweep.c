@@ -167,6 +167,40 @@ static bool wanted(const dv_sweeper *s, const dv_gate_candidate *c)
     return c->verdict == DV_GATE_ACT || c->verdict == DV_GATE_CONTINUE;
 }
 
+static void act_one(dv_sweeper *s, const drover_member *x, const dv_gate_candidate *c,
+                    dv_evac **ev, size_t *nev, char **fenced, size_t nf, dv_sweep_result *res)
+{
+    drover_error err;
+
+    if (dv_evac_act(s, x, c, ev, nev, (const char *const *)fenced, nf, &err) < 0)
+        dv_log(DV_LOG_ERROR, "evacuation of %s: %s; retried on the next sweep", c->host,
+               err.message);
+    res->acted++;
+    s->acted++;
+    if (s->tick)
+        s->tick(s->tick_arg);
+}
+
+/* An operator's --force on a host the gates do not list (UP, or DOWN too
+ * recently to be seen): acted on as it is, the second channel deciding. */
+static void act_forced(dv_sweeper *s, drover_member *m, size_t n, dv_evac **ev, size_t *nev,
+                       char **fenced, size_t nf, dv_sweep_result *res)
+{
+    const drover_member *x = member_of(m, n, s->only_host);
+    dv_gate_candidate c = { .verdict = DV_GATE_ACT };
+
+    for (size_t i = 0; i < s->dec.n_cand; i++)
+        if (strcmp(s->dec.cand[i].host, s->only_host) == 0)
+            return;                /* listed: act_all did it */
+    if (!x)
+        return;
+    snprintf(c.host, sizeof c.host, "%s", x->host);
+    c.state = x->state;
+    snprintf(c.why, sizeof c.why, "%s, not a candidate of the gates: acted on as forced",
+             drover_liveness_name(x->state));
+    act_one(s, x, &c, ev, nev, fenced, nf, res);
+}
+
 static void act_all(dv_sweeper *s, drover_member *m, size_t n, dv_evac **ev, size_t *nev,
                     dv_sweep_result *res)
 {
@@ -176,19 +210,14 @@ static void act_all(dv_sweeper *s, drover_member *m, size_t n, dv_evac **ev, siz
     for (size_t i = 0; i < s->dec.n_cand; i++) {
         dv_gate_candidate *c = &s->dec.cand[i];
         const drover_member *x = member_of(m, n, c->host);
-        drover_error err;
         if (!x || !wanted(s, c))
             continue;
         if (s->dec.breaker_open && !s->force)
             continue;
-        if (dv_evac_act(s, x, c, ev, nev, (const char *const *)fenced, nf, &err) < 0)
-            dv_log(DV_LOG_ERROR, "evacuation of %s: %s; retried on the next sweep", c->host,
-                   err.message);
-        res->acted++;
-        s->acted++;
-        if (s->tick)
-            s->tick(s->tick_arg);
+        act_one(s, x, c, ev, nev, fenced, nf, res);
     }
+    if (s->only_host && s->force)
+        act_forced(s, m, n, ev, nev, fenced, nf, res);
     for (size_t i = 0; i < nf; i++)
         free(fenced[i]);
     free(fenced);
