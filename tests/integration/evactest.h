@@ -3,7 +3,9 @@
  * state store, definitions directory, a fence and an alert command the
  * test controls), real droverd agents and a droverd --controller as
  * processes, and the facts to assert: where each guest runs (every host
- * asked), the journal, the members.  Header-only: each test is one program. */
+ * asked, and a sampler asking them every 100 ms), the journal, the members.
+ * Header-only (each test is one program), linked with libdvharness.la for
+ * dv_drun_bin. */
 #ifndef DV_EVACTEST_H
 #define DV_EVACTEST_H
 
