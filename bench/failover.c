@@ -31,36 +31,7 @@ static int n_guests = 2;
 static bool running_elsewhere(void)
 {
     for (int g = 0; g < n_guests; g++) {
-        int where = -1;
-        if (et_copies(uuid[g], &where) != 1 || where == 0)
-            return false;
-    }
-    return true;
-}
-
-static bool all_up(void)
-{
-    for (int k = 0; k < 3; k++) {
-        drover_member m;
-        bool up;
-        if (et_member_try(k, &m) < 0)
-            return false;
-        up = m.state == DROVER_UP && m.report;
-        drover_member_clear(&m);
-        if (!up)
-            return false;
-    }
-    return true;
-}
-
-static bool defs_written(void)
-{
-    char dir[192];
-    snprintf(dir, sizeof dir, "%s/defs", et_work);
-    for (int g = 0; g < n_guests; g++) {
-        char f[64];
-        snprintf(f, sizeof f, "%.39s.xml", uuid[g]);
-        if (!et_file_exists(dir, f))
+        if (!et_runs_once_not_on(uuid[g], 0))
             return false;
     }
     return true;
@@ -72,28 +43,6 @@ static bool swept(void)
     bool r = et_metric(t, "drover_evacuator_sweeps_total{result=\"ok\"}") >= 1;
     free(t);
     return r;
-}
-
-static bool host1_done(void)
-{
-    dv_evac *v, *e;
-    size_t n;
-    bool r;
-
-    et_journal(&v, &n);
-    e = dv_evac_latest(v, n, et_h.host[0].name);
-    r = e && e->done;
-    dv_evacs_free(v, n);
-    return r;
-}
-
-static const dv_evac_step *step_of(const dv_evac *e, const char *step, const char *uuid_or_null)
-{
-    for (size_t i = 0; i < e->n_steps; i++)
-        if (strcmp(e->steps[i].step, step) == 0 &&
-            (!uuid_or_null || strstr(e->steps[i].msg, uuid_or_null)))
-            return &e->steps[i];
-    return NULL;
 }
 
 static double secs(int64_t a, int64_t b)
@@ -110,8 +59,9 @@ static int64_t heartbeat_age(const dv_evac_step *s)
 
 static int report(const dv_evac *e, int64_t t0, int64_t t_all)
 {
-    const dv_evac_step *det = step_of(e, "detected", NULL), *gated = step_of(e, "gated", NULL),
-                       *fenced = step_of(e, "fenced", NULL);
+    const dv_evac_step *det = et_step_of(e, "detected", NULL),
+                       *gated = et_step_of(e, "gated", NULL),
+                       *fenced = et_step_of(e, "fenced", NULL);
     int64_t down, prev, age;
     double place_sum = 0, start_sum = 0, total = secs(t0, t_all);
 
@@ -129,7 +79,8 @@ static int report(const dv_evac *e, int64_t t0, int64_t t_all)
            secs(gated->t_ms, fenced->t_ms));
     prev = fenced->t_ms;
     for (int g = 0; g < n_guests; g++) {
-        const dv_evac_step *pl = step_of(e, "placed", uuid[g]), *rb = step_of(e, "rebuilt", uuid[g]);
+        const dv_evac_step *pl = et_step_of(e, "placed", uuid[g]),
+                           *rb = et_step_of(e, "rebuilt", uuid[g]);
         if (!pl || !rb) {
             fprintf(stderr, "failover: the journal lacks placed or rebuilt for %s\n", uuid[g]);
             return -1;
@@ -179,7 +130,7 @@ int main(int argc, char **argv)
     }
     for (int k = 0; k < 3; k++)
         et_agent_start(k);
-    if (!ET_WAIT(60000, all_up() && defs_written()))
+    if (!ET_WAIT(60000, et_all_up(ET_REPORT) && et_defs_written(uuid, n_guests)))
         bail_out("the agents did not report and save the definitions in 60 s");
     et_controller_start();
     if (!ET_WAIT(60000, swept()))
@@ -197,10 +148,10 @@ int main(int argc, char **argv)
         usleep(50000);
     }
     t_all = dv_wall_ms();
-    if (!ET_WAIT(30000, host1_done()))
+    if (!ET_WAIT(30000, et_evac_done(0)))
         bail_out("the evacuation of host 1 is not done in the journal");
     et_journal(&v, &n);
-    if ((e = dv_evac_latest(v, n, et_h.host[0].name)))
+    if ((e = et_latest(v, n, 0)))
         rc = report(e, t0, t_all) < 0;
     dv_evacs_free(v, n);
     anchors();

@@ -2,6 +2,7 @@
  * See agent_defs.h. */
 #include "evacuator/agent_defs.h"
 #include "core/log.h"
+#include "evacuator/channel.h"
 #include "evacuator/defs.h"
 #include "evacuator/journal.h"
 #include "store/store.h"
@@ -15,25 +16,6 @@ struct dv_agent_defs {
     const dv_config *cfg;
     dv_virt *v;
 };
-
-typedef struct list_job {
-    bool with_xml;
-    dv_virt_dom *d;
-    size_t n;
-} list_job;
-
-static void list_release(void *arg)
-{
-    list_job *j = arg;
-    dv_virt_doms_free(j->d, j->n);
-    free(j);
-}
-
-static int list_fn(dv_virt *v, void *arg, drover_error *err)
-{
-    list_job *j = arg;
-    return dv_virt_list_domains(v, j->with_xml, &j->d, &j->n, err);
-}
 
 static int keepalive_s(const dv_config *cfg)
 {
@@ -72,15 +54,16 @@ void dv_agent_defs_free(dv_agent_defs *d)
 static int list_on(dv_virt *v, int timeout_ms, bool with_xml, dv_virt_dom **doms, size_t *n,
                    drover_error *err)
 {
-    list_job *j = calloc(1, sizeof *j);
+    dv_evac_list_job *j = calloc(1, sizeof *j);
     dv_call_status st = DV_CALL_UNREACHABLE;
 
     if (!j)
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_AGENT, "out of memory");
     j->with_xml = with_xml;
-    if (dv_virt_call_wake(v, timeout_ms, -1, list_fn, j, list_release, &st, err) < 0) {
+    if (dv_virt_call_wake(v, timeout_ms, -1, dv_evac_list_fn, j, dv_evac_list_release, &st,
+                          err) < 0) {
         if (st != DV_CALL_TIMEOUT && st != DV_CALL_WOKEN)
-            list_release(j);
+            dv_evac_list_release(j);
         return -1;
     }
     *doms = j->d;

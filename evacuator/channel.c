@@ -57,28 +57,23 @@ int dv_evac_host_call(const dv_config *cfg, const char *host, const drover_repor
 
 /* ---------------------------------------------------------------- what it runs */
 
-typedef struct list_job {
-    dv_virt_dom *d;
-    size_t n;
-} list_job;
-
-static void list_release(void *arg)
+void dv_evac_list_release(void *arg)
 {
-    list_job *j = arg;
+    dv_evac_list_job *j = arg;
     dv_virt_doms_free(j->d, j->n);
     free(j);
 }
 
-static int list_fn(dv_virt *v, void *arg, drover_error *err)
+int dv_evac_list_fn(dv_virt *v, void *arg, drover_error *err)
 {
-    list_job *j = arg;
-    return dv_virt_list_domains(v, false, &j->d, &j->n, err);
+    dv_evac_list_job *j = arg;
+    return dv_virt_list_domains(v, j->with_xml, &j->d, &j->n, err);
 }
 
 void dv_probe_host(const dv_config *cfg, const char *host, const drover_report *report,
                    dv_probe *p)
 {
-    list_job *j = calloc(1, sizeof *j);
+    dv_evac_list_job *j = calloc(1, sizeof *j);   /* without XML */
 
     memset(p, 0, sizeof *p);
     snprintf(p->host, sizeof p->host, "%s", host);
@@ -90,7 +85,7 @@ void dv_probe_host(const dv_config *cfg, const char *host, const drover_report *
         free(j);
         return;
     }
-    if (dv_evac_host_call(cfg, host, report, list_fn, j, list_release, &p->err) < 0)
+    if (dv_evac_host_call(cfg, host, report, dv_evac_list_fn, j, dv_evac_list_release, &p->err) < 0)
         return;                  /* j is the worker's now, or freed */
     p->answered = true;
     p->doms = j->d;

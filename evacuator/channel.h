@@ -34,6 +34,18 @@ void dv_probe_host(const dv_config *cfg, const char *host, const drover_report *
 /* Whether p's host runs (an active domain) uuid. */
 bool dv_probe_runs(const dv_probe *p, const char *uuid);
 
+/* A listing of a host's domains run by a worker (dv_virt_call_wake,
+ * dv_evac_host_call): dv_evac_list_fn fills d and n, dv_evac_list_release
+ * frees them and the job, whoever is left holding it. */
+typedef struct dv_evac_list_job {
+    bool with_xml;
+    dv_virt_dom *d;
+    size_t n;
+} dv_evac_list_job;
+
+int dv_evac_list_fn(dv_virt *v, void *arg, drover_error *err);
+void dv_evac_list_release(void *arg);
+
 /* Run fn on host's libvirt (read-write connection) under the timeout.
  * 0: fn answered, arg is the caller's again.  -1: arg is gone (released
  * here, or by the worker once an abandoned call returns). */

@@ -35,27 +35,8 @@ static inline int ef_free_port(void)
  * the rest is evactest.h's (max_down_fraction 0.5, interval 1 s). */
 static inline void ef_write_config(const char *sg, int grace)
 {
-    FILE *f = fopen(et_conf, "w");
-    if (!f)
-        bail_out("cannot write %s: %s", et_conf, strerror(errno));
-    fprintf(f,
-            "servicegroup = { report_interval = 1; service_down_time = 3; %s };\n"
-            "agent = { definitions_dir = \"%s/defs\"; libvirt_timeout_ms = 3000; };\n"
-            "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\", \"%s=%s\" ];\n"
-            "  libvirt_timeout_ms = 3000; metrics_listen = \"127.0.0.1:%d\"; };\n"
-            "scheduler = { reserved_host_memory_mb = 128; };\n"
-            "migration = { poll_interval_ms = 200; max_concurrent = 2; };\n"
-            "evacuator = { enabled = true; interval = 1; grace = %d; max_down_fraction = 0.5;\n"
-            "  max_per_minute = 60; mode = \"rebuild\"; fence_timeout_s = 10;\n"
-            "  fence_command = [ \"%s/fence.sh\", \"%%h\" ];\n"
-            "  alert_command = [ \"%s/alert.sh\" ]; };\n"
-            "state = { path = \"%s/state.db\"; };\n"
-            "log = { level = \"info\"; };\n",
-            sg, et_work, et_h.host[0].name, et_h.host[0].uri, et_h.host[1].name,
-            et_h.host[1].uri, et_h.host[2].name, et_h.host[2].uri, et_port, grace, et_work,
-            et_work, et_work);
-    if (fclose(f) != 0)
-        bail_out("cannot write %s", et_conf);
+    et_conf_opts o = { .servicegroup = sg, .grace = grace };
+    et_write_config_opts(&o);
 }
 
 /* One metric of the controller now; -1 when absent or not served. */
@@ -71,13 +52,13 @@ static inline double ef_metric(const char *series)
  * into *out (the caller frees). */
 static inline int ef_status(bool json, char **out)
 {
-    const char *bd = getenv("top_builddir");
     const char *args[] = { "evacuation", "status", json ? "--json" : NULL, NULL };
     char bin[512];
     dv_drun r;
     int rc;
 
-    snprintf(bin, sizeof bin, "%s/cmd/drover", bd && *bd ? bd : LVH_TOP_BUILDDIR);
+    if (dv_drun_bin(bin, sizeof bin, "drover") < 0)
+        bail_out("%s is not built", bin);
     if (dv_drun_spawn(&r, bin, et_conf, et_work, json ? "status-json" : "status", args) < 0)
         bail_out("fork: %s", strerror(errno));
     rc = dv_drun_finish(&r, 30);
@@ -138,6 +119,16 @@ static inline json_object *ef_candidate(json_object *sweep, int k)
     return NULL;
 }
 
+/* The last sweep saw every host UP, none a candidate. */
+static inline bool ef_swept_all_up(void)
+{
+    json_object *s = ef_last_sweep(), *a = NULL;
+    bool r = s && ef_int(s, "down") == 0 && ef_int(s, "unknown") == 0 &&
+             json_object_object_get_ex(s, "candidates", &a) && json_object_array_length(a) == 0;
+    json_object_put(s);
+    return r;
+}
+
 /* How many events of kind ("breaker_open", ...) alert_command got so far. */
 static inline int ef_alerts(const char *kind)
 {
@@ -149,22 +140,6 @@ static inline int ef_alerts(const char *kind)
         n++;
     free(t);
     return n;
-}
-
-/* Every host a member, UP, with a report. */
-static inline bool ef_all_up(void)
-{
-    for (int k = 0; k < 3; k++) {
-        drover_member m;
-        bool up;
-        if (et_member_try(k, &m) < 0)
-            return false;
-        up = m.state == DROVER_UP && m.report;
-        drover_member_clear(&m);
-        if (!up)
-            return false;
-    }
-    return true;
 }
 
 /* Hold for ms, checking every 200 ms that the journal stays at n entries;

@@ -3,7 +3,9 @@
  * state store, definitions directory, a fence and an alert command the
  * test controls), real droverd agents and a droverd --controller as
  * processes, and the facts to assert: where each guest runs (every host
- * asked), the journal, the members.  Header-only: each test is one program. */
+ * asked, and a sampler asking them every 100 ms), the journal, the members.
+ * Header-only (each test is one program), linked with libdvharness.la for
+ * dv_drun_bin. */
 #ifndef DV_EVACTEST_H
 #define DV_EVACTEST_H
 
@@ -12,7 +14,9 @@
 #include "drivers/servicegroup.h"
 #include "evacuator/journal.h"
 #include "store/store.h"
+#include "tests/harness/drover_run.h"
 #include "tests/harness/lvhosts.h"
+#include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include "tests/tap.h"
 
@@ -41,43 +45,74 @@ static inline void et_quiet(void *opaque, virErrorPtr err)
     (void)err;
 }
 
-static inline void et_write_file(const char *name, const char *text, mode_t mode)
+static inline void et_write_path(const char *p, const char *text, mode_t mode)
 {
-    char p[256];
     FILE *f;
 
-    snprintf(p, sizeof p, "%s/%s", et_work, name);
     if (!(f = fopen(p, "w")) || fputs(text, f) < 0 || fclose(f) != 0 || chmod(p, mode) < 0)
         bail_out("cannot write %s: %s", p, strerror(errno));
 }
 
-/* evac_extra goes inside evacuator = { ... }. */
+static inline void et_write_file(const char *name, const char *text, mode_t mode)
+{
+    char p[256];
+
+    snprintf(p, sizeof p, "%s/%s", et_work, name);
+    et_write_path(p, text, mode);
+}
+
+/* What a test changes in the configuration: zero fields keep the defaults
+ * (the db driver, controller.libvirt_timeout_ms 3000, grace 2,
+ * max_down_fraction 0.5, max_per_minute 60, mode "rebuild"); the extras go
+ * inside controller = { }, migration = { } and evacuator = { }. */
+typedef struct et_conf_opts {
+    const char *servicegroup;          /* inside servicegroup = { }: the driver */
+    int ctl_timeout_ms, grace, max_per_minute;
+    double max_down_fraction;
+    const char *mode;
+    const char *controller_extra, *migration_extra, *evac_extra;
+} et_conf_opts;
+
+#define ET_OR(v, dflt) ((v) ? (v) : (dflt))
+
+/* The configuration of the controller and the agents, into et_conf. */
+static inline void et_write_config_opts(const et_conf_opts *o)
+{
+    char sg[256], text[4096];
+    int n;
+
+    snprintf(sg, sizeof sg, "driver = \"db\"; db = { path = \"%s/drover.db\"; };", et_work);
+    n = snprintf(text, sizeof text,
+                 "servicegroup = { report_interval = 1; service_down_time = 3; %s };\n"
+                 "agent = { definitions_dir = \"%s/defs\"; libvirt_timeout_ms = 3000; };\n"
+                 "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\", \"%s=%s\" ];\n"
+                 "  libvirt_timeout_ms = %d; metrics_listen = \"127.0.0.1:%d\"; %s };\n"
+                 "scheduler = { reserved_host_memory_mb = 128; };\n"
+                 "migration = { poll_interval_ms = 200; max_concurrent = 2; %s };\n"
+                 "evacuator = { enabled = true; interval = 1; grace = %d; max_down_fraction = %g;\n"
+                 "  max_per_minute = %d; mode = \"%s\"; fence_timeout_s = 10;\n"
+                 "  fence_command = [ \"%s/fence.sh\", \"%%h\" ];\n"
+                 "  alert_command = [ \"%s/alert.sh\" ]; %s };\n"
+                 "state = { path = \"%s/state.db\"; };\n"
+                 "log = { level = \"info\"; };\n",
+                 ET_OR(o->servicegroup, sg), et_work, et_h.host[0].name, et_h.host[0].uri,
+                 et_h.host[1].name, et_h.host[1].uri, et_h.host[2].name, et_h.host[2].uri,
+                 ET_OR(o->ctl_timeout_ms, 3000), et_port, ET_OR(o->controller_extra, ""),
+                 ET_OR(o->migration_extra, ""), ET_OR(o->grace, 2),
+                 ET_OR(o->max_down_fraction, 0.5), ET_OR(o->max_per_minute, 60),
+                 ET_OR(o->mode, "rebuild"), et_work, et_work, ET_OR(o->evac_extra, ""), et_work);
+    if (n < 0 || (size_t)n >= sizeof text)
+        bail_out("the configuration does not fit in %zu bytes", sizeof text);
+    et_write_path(et_conf, text, 0600);
+}
+
+/* The defaults with et_controller_extra, et_migration_extra and evac_extra. */
 static inline void et_write_config(const char *evac_extra)
 {
-    FILE *f = fopen(et_conf, "w");
-    if (!f)
-        bail_out("cannot write %s: %s", et_conf, strerror(errno));
-    fprintf(f,
-            "servicegroup = { driver = \"db\"; report_interval = 1; service_down_time = 3;\n"
-            "  db = { path = \"%s/drover.db\"; }; };\n"
-            "agent = { definitions_dir = \"%s/defs\"; libvirt_timeout_ms = 3000; };\n"
-            "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\", \"%s=%s\" ];\n"
-            "  libvirt_timeout_ms = 3000; metrics_listen = \"127.0.0.1:%d\"; %s };\n"
-            "scheduler = { reserved_host_memory_mb = 128; };\n"
-            "migration = { poll_interval_ms = 200; max_concurrent = 2; %s };\n"
-            "evacuator = { enabled = true; interval = 1; grace = 2; max_down_fraction = 0.5;\n"
-            "  max_per_minute = 60; mode = \"rebuild\"; fence_timeout_s = 10;\n"
-            "  fence_command = [ \"%s/fence.sh\", \"%%h\" ];\n"
-            "  alert_command = [ \"%s/alert.sh\" ]; %s };\n"
-            "state = { path = \"%s/state.db\"; };\n"
-            "log = { level = \"info\"; };\n",
-            et_work, et_work, et_h.host[0].name, et_h.host[0].uri, et_h.host[1].name,
-            et_h.host[1].uri, et_h.host[2].name, et_h.host[2].uri, et_port,
-            et_controller_extra ? et_controller_extra : "",
-            et_migration_extra ? et_migration_extra : "", et_work, et_work,
-            evac_extra ? evac_extra : "", et_work);
-    if (fclose(f) != 0)
-        bail_out("cannot write %s", et_conf);
+    et_conf_opts o = { .controller_extra = et_controller_extra,
+                       .migration_extra = et_migration_extra,
+                       .evac_extra = evac_extra };
+    et_write_config_opts(&o);
 }
 
 /* fence.sh logs its host and exits with the number in fence_rc. */
@@ -90,13 +125,11 @@ static inline void et_fence_rc(int rc)
 
 static inline void et_setup(const char *evac_extra)
 {
-    const char *bd = getenv("top_builddir");
     char script[1024], defs[192];
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     virSetErrorFunc(NULL, et_quiet);
-    snprintf(et_droverd, sizeof et_droverd, "%s/cmd/droverd", bd && *bd ? bd : LVH_TOP_BUILDDIR);
-    if (access(et_droverd, X_OK) != 0)
+    if (dv_drun_bin(et_droverd, sizeof et_droverd, "droverd") < 0)
         bail_out("%s is not built", et_droverd);
     if (lvh_start(&et_h, 3) < 0)
         bail_out("three libvirt hosts did not start");
@@ -192,21 +225,50 @@ static inline int et_member_try(int k, drover_member *m)
     return rc;
 }
 
+/* What et_up asks of a member besides being UP. */
+enum { ET_REPORT = 1, ET_ENABLED = 2, ET_NOT_FORCED = 4 };
+
+/* Host k is a member, UP, and as want says (ET_REPORT: with a report,
+ * ET_ENABLED: not disabled, ET_NOT_FORCED: not forced down). */
+static inline bool et_up(int k, int want)
+{
+    drover_member m;
+    bool up;
+
+    if (et_member_try(k, &m) < 0)
+        return false;
+    up = m.state == DROVER_UP && (!(want & ET_REPORT) || m.report) &&
+         (!(want & ET_ENABLED) || !m.disabled) && (!(want & ET_NOT_FORCED) || !m.forced_down);
+    drover_member_clear(&m);
+    return up;
+}
+
+static inline bool et_all_up(int want)
+{
+    for (int k = 0; k < 3; k++)
+        if (!et_up(k, want))
+            return false;
+    return true;
+}
+
 static inline void et_member(int k, drover_member *m)
 {
     if (et_member_try(k, m) < 0)
         bail_out("host %d is not a member", k + 1);
 }
 
-static inline void et_admin(int k, bool disabled, bool forced_down)
+/* What an operator sets on host k: 0 or 1 each, -1 leaves it as it is. */
+static inline void et_admin(int k, int disabled, int forced_down)
 {
     dv_config *cfg;
     drover_error err;
     dv_sg *sg;
 
     if (dv_config_load(et_conf, &cfg, &err) < 0 || dv_sg_open(cfg, &sg, &err) < 0 ||
-        dv_sg_set_disabled(sg, "compute", et_h.host[k].name, disabled, NULL, &err) < 0 ||
-        dv_sg_set_forced_down(sg, "compute", et_h.host[k].name, forced_down, &err) < 0)
+        (disabled >= 0 &&
+         dv_sg_set_disabled(sg, "compute", et_h.host[k].name, disabled, NULL, &err) < 0) ||
+        (forced_down >= 0 &&
+         dv_sg_set_forced_down(sg, "compute", et_h.host[k].name, forced_down, &err) < 0))
         bail_out("admin: %s", err.message);
     dv_sg_close(sg);
     dv_config_free(cfg);
@@ -224,6 +286,17 @@ static inline void et_journal(dv_evac **v, size_t *n)
         bail_out("journal: %s", err.message);
     dv_store_close(st);
     dv_config_free(cfg);
+}
+
+/* The journal v in the test's log, with every step when steps (a post-mortem). */
+static inline void et_diag_journal(const dv_evac *v, size_t n, bool steps)
+{
+    for (size_t i = 0; i < n; i++) {
+        diag("journal: %s host %s state %s", v[i].id, v[i].host, v[i].state);
+        for (size_t j = 0; steps && j < v[i].n_steps; j++)
+            diag("  %lld %s: %s", (long long)v[i].steps[j].t_ms, v[i].steps[j].step,
+                 v[i].steps[j].msg);
+    }
 }
 
 static inline size_t et_count_evacuations(void)
@@ -334,6 +407,180 @@ static inline double et_metric(const char *text, const char *series)
         p = p ? p + 1 : NULL;
     }
     return -1;
+}
+
+/* ---------------------------------------------------------------- the journal */
+
+/* The latest evacuation of host k in v (NULL when none). */
+static inline dv_evac *et_latest(dv_evac *v, size_t n, int k)
+{
+    return dv_evac_latest(v, n, et_h.host[k].name);
+}
+
+/* The first step of e named step whose message names uuid (NULL: any). */
+static inline const dv_evac_step *et_step_of(const dv_evac *e, const char *step,
+                                             const char *uuid)
+{
+    for (size_t i = 0; e && i < e->n_steps; i++)
+        if (strcmp(e->steps[i].step, step) == 0 && (!uuid || strstr(e->steps[i].msg, uuid)))
+            return &e->steps[i];
+    return NULL;
+}
+
+static inline bool et_has_step(const dv_evac *e, const char *step)
+{
+    return et_step_of(e, step, NULL) != NULL;
+}
+
+/* The latest evacuation of host k has step. */
+static inline bool et_journal_has(int k, const char *step)
+{
+    dv_evac *v;
+    size_t n;
+    bool r;
+
+    et_journal(&v, &n);
+    r = et_has_step(et_latest(v, n, k), step);
+    dv_evacs_free(v, n);
+    return r;
+}
+
+/* The latest evacuation of host k is done. */
+static inline bool et_evac_done(int k)
+{
+    dv_evac *v, *e;
+    size_t n;
+    bool r;
+
+    et_journal(&v, &n);
+    e = et_latest(v, n, k);
+    r = e && e->done;
+    dv_evacs_free(v, n);
+    return r;
+}
+
+/* ---------------------------------------------------------------- guests */
+
+/* The host that runs uuid, when exactly one does; else -1. */
+static inline int et_host_of(const char *uuid)
+{
+    int where = -1;
+    return et_copies(uuid, &where) == 1 ? where : -1;
+}
+
+/* uuid runs on exactly one host, not on dead. */
+static inline bool et_runs_once_not_on(const char *uuid, int dead)
+{
+    int k = et_host_of(uuid);
+    return k >= 0 && k != dead;
+}
+
+/* Host k has uuid defined (true when it does not answer: cannot tell). */
+static inline bool et_defined_on(int k, const char *uuid)
+{
+    virConnectPtr c = virConnectOpen(et_h.host[k].uri);
+    virDomainPtr d;
+    bool r;
+
+    if (!c)
+        return true;
+    d = virDomainLookupByUUIDString(c, uuid);
+    r = d != NULL;
+    if (d)
+        virDomainFree(d);
+    virConnectClose(c);
+    return r;
+}
+
+/* The agents saved the definitions of the n guests on the shared storage. */
+static inline bool et_defs_written(const char (*uuids)[40], int n)
+{
+    char dir[192];
+
+    snprintf(dir, sizeof dir, "%s/defs", et_work);
+    for (int g = 0; g < n; g++) {
+        char f[64];
+        snprintf(f, sizeof f, "%.39s.xml", uuids[g]);
+        if (!et_file_exists(dir, f))
+            return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- the sampler */
+
+/* A thread that asks every host every 100 ms which guests it runs: that no
+ * UUID ever runs twice is asserted over the whole test, not at its checks. */
+#define ET_MAX_SAMPLED 8
+static struct {
+    pthread_t thread;
+    volatile int on;
+    const char (*uuids)[40];
+    const char *const *names;
+    int n, max_copies;         /* the most hosts one UUID ran on at once */
+    long samples;
+} et_smp;
+
+/* Adds to count[g] 1 when host k runs guest g. */
+static inline void et_sample_host(int k, int *count)
+{
+    virConnectPtr c = virConnectOpen(et_h.host[k].uri);
+    virDomainPtr *d = NULL;
+    int n;
+
+    if (!c)
+        return;
+    n = virConnectListAllDomains(c, &d, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    for (int i = 0; i < n; i++) {
+        char u[40];
+        if (virDomainGetUUIDString(d[i], u) == 0)
+            for (int g = 0; g < et_smp.n; g++)
+                count[g] += strcmp(u, et_smp.uuids[g]) == 0;
+        virDomainFree(d[i]);
+    }
+    free(d);
+    virConnectClose(c);
+}
+
+static inline void *et_sample(void *arg)
+{
+    (void)arg;
+    while (et_smp.on) {
+        int count[ET_MAX_SAMPLED] = { 0 };
+        for (int k = 0; k < 3; k++)
+            et_sample_host(k, count);
+        for (int g = 0; g < et_smp.n; g++) {
+            if (count[g] > 1)
+                diag("sample %ld: %s runs on %d hosts", et_smp.samples, et_smp.names[g], count[g]);
+            if (count[g] > et_smp.max_copies)
+                et_smp.max_copies = count[g];
+        }
+        et_smp.samples++;
+        usleep(100000);
+    }
+    return NULL;
+}
+
+/* Start sampling the n guests uuids (named names in diagnostics). */
+static inline void et_sampler_start(const char (*uuids)[40], const char *const *names, int n)
+{
+    if (n > ET_MAX_SAMPLED)
+        bail_out("the sampler follows at most %d guests", ET_MAX_SAMPLED);
+    et_smp.uuids = uuids;
+    et_smp.names = names;
+    et_smp.n = n;
+    et_smp.on = 1;
+    if (pthread_create(&et_smp.thread, NULL, et_sample, NULL) != 0)
+        bail_out("cannot start the sampler");
+}
+
+/* Stop it: the most hosts one UUID ran on at once; *samples: how many samples. */
+static inline int et_sampler_stop(long *samples)
+{
+    et_smp.on = 0;
+    pthread_join(et_smp.thread, NULL);
+    *samples = et_smp.samples;
+    return et_smp.max_copies;
 }
 
 /* Wait up to ms for cond() to hold, polling every 100 ms. */

@@ -25,41 +25,9 @@ static char uuid3[40], uuid2[40];      /* eb3 on host 3, eb2 on host 2 */
 
 /* ---------------------------------------------------------------- helpers */
 
-static bool runs_once_not_on(const char *u, int dead)
-{
-    int where = -1;
-    return et_copies(u, &where) == 1 && where != dead;
-}
-
-static bool runs_only_on(const char *u, int k)
-{
-    int where = -1;
-    return et_copies(u, &where) == 1 && where == k;
-}
-
 static const dv_evac *only_evac(const dv_evac *v, size_t n, int k)
 {
     return n == 1 && strcmp(v[0].host, et_h.host[k].name) == 0 ? &v[0] : NULL;
-}
-
-static bool has_step(const dv_evac *e, const char *step)
-{
-    for (size_t i = 0; e && i < e->n_steps; i++)
-        if (strcmp(e->steps[i].step, step) == 0)
-            return true;
-    return false;
-}
-
-static bool evac_done(int k)
-{
-    dv_evac *v, *e;
-    size_t n;
-    bool r;
-    et_journal(&v, &n);
-    e = dv_evac_latest(v, n, et_h.host[k].name);
-    r = e && e->done;
-    dv_evacs_free(v, n);
-    return r;
 }
 
 /* The time_ms of the first event of kind alert_command got; 0 if none. */
@@ -81,12 +49,7 @@ static void diag_journal(void)
     dv_evac *v;
     size_t n;
     et_journal(&v, &n);
-    for (size_t i = 0; i < n; i++) {
-        diag("journal: %s host %s state %s", v[i].id, v[i].host, v[i].state);
-        for (size_t j = 0; j < v[i].n_steps; j++)
-            diag("  %lld %s: %s", (long long)v[i].steps[j].t_ms, v[i].steps[j].step,
-                 v[i].steps[j].msg);
-    }
+    et_diag_journal(v, n, true);
     dv_evacs_free(v, n);
 }
 
@@ -103,16 +66,6 @@ static bool swept_open_holding(int down, int ka, int kb)
     bool r = s && ef_bool(s, "breaker_open") && ef_int(s, "down") == down &&
              strcmp(ef_str(ef_candidate(s, ka), "verdict"), "held-breaker") == 0 &&
              strcmp(ef_str(ef_candidate(s, kb), "verdict"), "held-breaker") == 0;
-    json_object_put(s);
-    return r;
-}
-
-/* The last sweep saw every host UP, none a candidate. */
-static bool swept_all_up(void)
-{
-    json_object *s = ef_last_sweep(), *a = NULL;
-    bool r = s && ef_int(s, "down") == 0 && ef_int(s, "unknown") == 0 &&
-             json_object_object_get_ex(s, "candidates", &a) && json_object_array_length(a) == 0;
     json_object_put(s);
     return r;
 }
@@ -217,7 +170,7 @@ static void test_breaker_opens(void)
     has_str(text, "2 of 3 hosts", "the event says why");
     free(text);
 
-    ok(runs_only_on(uuid3, 2) && runs_only_on(uuid2, 1), "eb3 and eb2 run where they ran");
+    ok(et_host_of(uuid3) == 2 && et_host_of(uuid2) == 1, "eb3 and eb2 run where they ran");
     for (int k = 1; k < 3; k++) {
         et_member(k, &m);
         ok(m.state == DROVER_DOWN && !m.disabled && !m.forced_down,
@@ -239,20 +192,19 @@ static void test_breaker_closes(void)
     ok(ET_WAIT(30000, breaker_is(0)), "the breaker closes");
     ok(ET_WAIT(10000, ef_alerts("breaker_closed") == 1),
        "alert_command got a breaker_closed event");
-    ok(ET_WAIT(90000, evac_done(2)), "the evacuation of host 3 proceeds and is done");
-    ok(runs_once_not_on(uuid3, 2), "eb3 runs once, off host 3");
-    ok(runs_only_on(uuid2, 1), "eb2 still runs on host 2 only");
+    ok(ET_WAIT(90000, et_evac_done(2)), "the evacuation of host 3 proceeds and is done");
+    ok(et_runs_once_not_on(uuid3, 2), "eb3 runs once, off host 3");
+    ok(et_host_of(uuid2) == 1, "eb2 still runs on host 2 only");
     et_journal(&v, &n);
-    for (size_t i = 0; i < n; i++)
-        diag("journal: %s host %s state %s", v[i].id, v[i].host, v[i].state);
+    et_diag_journal(v, n, false);
     e = only_evac(v, n, 2);
     ok(e != NULL, "the journal holds one evacuation, of host 3");
     if (e) {
         is_str(e->state, "drained", "drained live");
-        ok(has_step(e, "detected") && has_step(e, "gated") && has_step(e, "disabled") &&
-               has_step(e, "migrated") && has_step(e, "drained"),
+        ok(et_has_step(e, "detected") && et_has_step(e, "gated") && et_has_step(e, "disabled") &&
+               et_has_step(e, "migrated") && et_has_step(e, "drained"),
            "steps: detected, gated, disabled, migrated, drained");
-        ok(!e->fenced && !has_step(e, "fenced"), "not fenced: its libvirt answered");
+        ok(!e->fenced && !et_has_step(e, "fenced"), "not fenced: its libvirt answered");
         /* what was seen while the breaker was open does not count */
         ok(e->n_steps && alert_time("breaker_closed") > 0 &&
                e->steps[0].t_ms - alert_time("breaker_closed") >= GRACE * 1000 - 500,
@@ -290,8 +242,8 @@ static void test_sqlite_locked(void)
 
     et_agent_start(2);
     /* enabled while still DOWN, host 3 would be due again at once */
-    ok(ET_WAIT(30000, ef_all_up() && swept_all_up()), "host 3's agent back: the controller sees "
-       "every host UP");
+    ok(ET_WAIT(30000, et_all_up(ET_REPORT) && ef_swept_all_up()),
+       "host 3's agent back: the controller sees every host UP");
     et_admin(2, false, false);               /* an operator enables host 3 again */
     trips0 = ef_alerts("breaker_open");
     snprintf(db, sizeof db, "%s/drover.db", et_work);
@@ -311,14 +263,14 @@ static void test_sqlite_locked(void)
     ok(ef_alerts("breaker_open") > trips0, "the breaker opened (an alert)");
     unlock_db(holder, release);
     diag("the lock released after %.1f s", (double)(dv_mono_ms() - t0) / 1000.0);
-    ok(ET_WAIT(30000, ef_all_up()), "every host is UP again");
+    ok(ET_WAIT(30000, et_all_up(ET_REPORT)), "every host is UP again");
     ok(ET_WAIT(15000, breaker_is(0)), "the breaker closes");
     most = ef_hold_journal((GRACE + 2) * 1000, 1);
     is_int((long long)most, 1, "still no new evacuation %d s after the lock", GRACE + 2);
     if (most != 1)
         diag_journal();
-    ok(ef_all_up(), "every host is still UP");
-    ok(runs_once_not_on(uuid3, 2) && runs_only_on(uuid2, 1), "the guests run on, once each");
+    ok(et_all_up(ET_REPORT), "every host is still UP");
+    ok(et_runs_once_not_on(uuid3, 2) && et_host_of(uuid2) == 1, "the guests run on, once each");
 }
 
 int main(void)
@@ -335,7 +287,7 @@ int main(void)
     et_guest(1, "eb2", 64, uuid2);
     for (int k = 0; k < 3; k++)
         et_agent_start(k);
-    if (!ET_WAIT(30000, ef_all_up()))
+    if (!ET_WAIT(30000, et_all_up(ET_REPORT)))
         bail_out("the agents did not report in 30 s");
     ok(1, "three agents report");
     et_controller_start();

@@ -43,28 +43,12 @@ static char drover_bin[512];
  * at twice the grace, a slow rate and a breaker that lets 2 of 3 through. */
 static void write_config(void)
 {
-    FILE *f = fopen(et_conf, "w");
-    if (!f)
-        bail_out("cannot write %s: %s", et_conf, strerror(errno));
-    fprintf(f,
-            "servicegroup = { driver = \"db\"; report_interval = 1; service_down_time = 3;\n"
-            "  db = { path = \"%s/drover.db\"; }; };\n"
-            "agent = { definitions_dir = \"%s/defs\"; libvirt_timeout_ms = 3000; };\n"
-            "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\", \"%s=%s\" ];\n"
-            "  libvirt_timeout_ms = 5000; metrics_listen = \"127.0.0.1:%d\"; };\n"
-            "scheduler = { reserved_host_memory_mb = 128; };\n"
-            "migration = { poll_interval_ms = 200; max_concurrent = 2; };\n"
-            "evacuator = { enabled = true; interval = 1; grace = %d; max_down_fraction = 0.7;\n"
-            "  max_per_minute = %d; mode = \"live\"; flap_window = 600; flap_max_grace = %d;\n"
-            "  fence_timeout_s = 10; fence_command = [ \"%s/fence.sh\", \"%%h\" ];\n"
-            "  alert_command = [ \"%s/alert.sh\" ]; };\n"
-            "state = { path = \"%s/state.db\"; };\n"
-            "log = { level = \"info\"; };\n",
-            et_work, et_work, et_h.host[0].name, et_h.host[0].uri, et_h.host[1].name,
-            et_h.host[1].uri, et_h.host[2].name, et_h.host[2].uri, et_port, GRACE_S,
-            MAX_PER_MINUTE, FLAP_MAX_GRACE_S, et_work, et_work, et_work);
-    if (fclose(f) != 0)
-        bail_out("cannot write %s", et_conf);
+    char flap[96];
+    et_conf_opts o = { .ctl_timeout_ms = 5000, .grace = GRACE_S, .max_down_fraction = 0.7,
+                       .max_per_minute = MAX_PER_MINUTE, .mode = "live", .evac_extra = flap };
+
+    snprintf(flap, sizeof flap, "flap_window = 600; flap_max_grace = %d;", FLAP_MAX_GRACE_S);
+    et_write_config_opts(&o);
 }
 
 /* ---------------------------------------------------------------- guests */
@@ -138,56 +122,12 @@ static int liveness(int k)
     return s;
 }
 
-static bool up_enabled(int k)
-{
-    drover_member m;
-    bool r;
-    if (et_member_try(k, &m) < 0)
-        return false;
-    r = m.state == DROVER_UP && m.report && !m.disabled && !m.forced_down;
-    drover_member_clear(&m);
-    return r;
-}
-
-static bool all_up(void)
-{
-    return up_enabled(0) && up_enabled(1) && up_enabled(2);
-}
-
-static bool has_step(const dv_evac *e, const char *step)
-{
-    for (size_t i = 0; e && i < e->n_steps; i++)
-        if (strcmp(e->steps[i].step, step) == 0)
-            return true;
-    return false;
-}
-
-static const dv_evac_step *step_of(const dv_evac *e, const char *step)
-{
-    for (size_t i = 0; e && i < e->n_steps; i++)
-        if (strcmp(e->steps[i].step, step) == 0)
-            return &e->steps[i];
-    return NULL;
-}
-
 static size_t count_steps(const dv_evac *e, const char *step)
 {
     size_t n = 0;
     for (size_t i = 0; e && i < e->n_steps; i++)
         n += strcmp(e->steps[i].step, step) == 0;
     return n;
-}
-
-static bool evac_done(int k)
-{
-    dv_evac *v, *e;
-    size_t n;
-    bool r;
-    et_journal(&v, &n);
-    e = dv_evac_latest(v, n, et_h.host[k].name);
-    r = e && e->done;
-    dv_evacs_free(v, n);
-    return r;
 }
 
 static bool has_evac(int k)
@@ -226,8 +166,9 @@ static void check_drained(int k, size_t guests)
         is_str(e->state, "drained", "host %d: its state is drained", k + 1);
         is_str(e->path, "drain", "host %d: by the drain path", k + 1);
         ok(e->done && !e->fenced, "host %d: done, never fenced", k + 1);
-        ok(has_step(e, "detected") && has_step(e, "gated") && has_step(e, "disabled") &&
-               has_step(e, "drained") && !has_step(e, "fenced") && !has_step(e, "fence-failed"),
+        ok(et_has_step(e, "detected") && et_has_step(e, "gated") && et_has_step(e, "disabled") &&
+               et_has_step(e, "drained") && !et_has_step(e, "fenced") &&
+               !et_has_step(e, "fence-failed"),
            "host %d: steps detected, gated, disabled, drained (no fence)", k + 1);
         is_int((long long)count_steps(e, "migrated"), (long long)guests,
                "host %d: a migrated step per guest", k + 1);
@@ -389,6 +330,21 @@ static void test_flapping(void)
 
 /* ---------------------------------------------------------------- agent killed */
 
+/* The drain counters in the metrics text t: evacs evacuations drained,
+ * guests guests migrated (the words say how many), as many migrations
+ * completed at least. */
+static void check_drain_metrics(const char *t, int evacs, const char *evacs_words, int guests,
+                                const char *guests_words)
+{
+    is_int((long long)et_metric(t, "drover_evacuations_total{outcome=\"drained\"}"), evacs,
+           "metrics: %s drained", evacs_words);
+    is_int((long long)et_metric(t, "drover_evacuation_guests_total{outcome=\"migrated\"}"), guests,
+           "metrics: %s migrated", guests_words);
+    ok(et_metric(t, "drover_migrations_total{outcome=\"completed\"}") >= guests,
+       "metrics: migrations completed (%g)",
+       et_metric(t, "drover_migrations_total{outcome=\"completed\"}"));
+}
+
 static void test_agent_killed(void)
 {
     dv_evac *v, *e;
@@ -397,14 +353,14 @@ static void test_agent_killed(void)
     char *t, *fenced;
 
     et_reap(&et_agent[0], SIGKILL);
-    ok(ET_WAIT(90000, evac_done(0)), "host 1's evacuation is done");
+    ok(ET_WAIT(90000, et_evac_done(0)), "host 1's evacuation is done");
     diag("agent killed to host 1 drained: %.1f s", (double)(dv_mono_ms() - t0) / 1000.0);
     check_drained(0, 2);
     et_journal(&v, &n);
     e = dv_evac_latest(v, n, et_h.host[0].name);
-    ok(e && step_of(e, "gated") && strstr(step_of(e, "gated")->msg, "doubled"),
+    ok(e && et_step_of(e, "gated", NULL) && strstr(et_step_of(e, "gated", NULL)->msg, "doubled"),
        "it was gated with the grace its flapping doubled (%s)",
-       e && step_of(e, "gated") ? step_of(e, "gated")->msg : "no gated step");
+       e && et_step_of(e, "gated", NULL) ? et_step_of(e, "gated", NULL)->msg : "no gated step");
     dv_evacs_free(v, n);
     for (int g = 0; g < 2; g++)
         ok(goes_on(g, -1, 0), "%s runs once, off host 1, same boot id, counter on", names[g]);
@@ -418,13 +374,7 @@ static void test_agent_killed(void)
     is_str(fenced, "", "the fence command was never run");
     free(fenced);
     t = et_scrape();
-    is_int((long long)et_metric(t, "drover_evacuations_total{outcome=\"drained\"}"), 1,
-           "metrics: one evacuation drained");
-    is_int((long long)et_metric(t, "drover_evacuation_guests_total{outcome=\"migrated\"}"), 2,
-           "metrics: two guests migrated");
-    ok(et_metric(t, "drover_migrations_total{outcome=\"completed\"}") >= 2,
-       "metrics: migrations completed (%g)",
-       et_metric(t, "drover_migrations_total{outcome=\"completed\"}"));
+    check_drain_metrics(t, 1, "one evacuation", 2, "two guests");
     ok(et_metric(t, "drover_fences_total{outcome=\"confirmed\"}") <= 0 &&
            et_metric(t, "drover_fences_total{outcome=\"failed\"}") <= 0,
        "metrics: no fence");
@@ -470,7 +420,8 @@ static void check_spacing(size_t want)
     is_int((long long)n, (long long)want, "the journal has %zu evacuations", want);
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++) {
-            const dv_evac_step *a = step_of(&v[i], "gated"), *b = step_of(&v[j], "gated");
+            const dv_evac_step *a = et_step_of(&v[i], "gated", NULL),
+                               *b = et_step_of(&v[j], "gated", NULL);
             int64_t d = a && b ? llabs((long long)(a->t_ms - b->t_ms)) : -1;
             diag("   gated: %s and %s %lld ms apart", v[i].host, v[j].host, (long long)d);
             if (d < closest)
@@ -495,7 +446,7 @@ static void test_rate(void)
     if (!ET_WAIT(30000, liveness(0) == DROVER_UP))
         bail_out("host 1's agent does not report again in 30 s");
     et_admin(0, false, false);
-    if (!ET_WAIT(30000, all_up()))
+    if (!ET_WAIT(30000, et_all_up(ET_REPORT | ET_ENABLED | ET_NOT_FORCED)))
         bail_out("host 1 is not UP and enabled again in 30 s");
     ok(1, "host 1 is UP and enabled again");
     for (int g = 0; g < N_GUESTS; g++)
@@ -508,7 +459,7 @@ static void test_rate(void)
        "long, has been acted on", held + 1, 4 - held);
     ok(tokens >= 0 && tokens < 1 && next_ms > 0,
        "evacuation status: %g tokens left, the next in %lld ms", tokens, (long long)next_ms);
-    ok(ET_WAIT(90000, evac_done(1) && evac_done(2)), "both evacuations are done");
+    ok(ET_WAIT(90000, et_evac_done(1) && et_evac_done(2)), "both evacuations are done");
     check_spacing(3);
     check_drained(1, on[1]);
     check_drained(2, on[2]);
@@ -539,11 +490,11 @@ static void test_enabled_while_down(void)
     size_t n;
 
     et_admin(2, false, false);
-    ok(ET_WAIT(60000, evacs_of(2) == 2 && evac_done(2)),
+    ok(ET_WAIT(60000, evacs_of(2) == 2 && et_evac_done(2)),
        "host 3, enabled while DOWN, is evacuated again");
     et_journal(&v, &n);
     e = dv_evac_latest(v, n, et_h.host[2].name);
-    g = step_of(e, "gated");
+    g = et_step_of(e, "gated", NULL);
     ok(g && strstr(g->msg, "act now") && !strstr(g->msg, "carry on"),
        "gated anew, with a token (%s)", g ? g->msg : "no gated step");
     dv_evacs_free(v, n);
@@ -555,13 +506,7 @@ static void test_metrics(void)
 {
     char *t = et_scrape();
 
-    is_int((long long)et_metric(t, "drover_evacuations_total{outcome=\"drained\"}"), 4,
-           "metrics: four evacuations drained");
-    is_int((long long)et_metric(t, "drover_evacuation_guests_total{outcome=\"migrated\"}"), 6,
-           "metrics: six guests migrated");
-    ok(et_metric(t, "drover_migrations_total{outcome=\"completed\"}") >= 6,
-       "metrics: migrations completed (%g)",
-       et_metric(t, "drover_migrations_total{outcome=\"completed\"}"));
+    check_drain_metrics(t, 4, "four evacuations", 6, "six guests");
     ok(et_metric(t, "drover_evacuator_breaker_trips_total") <= 0,
        "metrics: the breaker never tripped (2 of 3 DOWN <= 0.7)");
     ok(et_metric(t, "drover_fences_total{outcome=\"confirmed\"}") <= 0 &&
@@ -573,20 +518,18 @@ static void test_metrics(void)
 
 int main(void)
 {
-    const char *bd = getenv("top_builddir");
     double sweeps0 = 0;
     char *t;
 
     signal(SIGPIPE, SIG_IGN);
-    snprintf(drover_bin, sizeof drover_bin, "%s/cmd/drover", bd && *bd ? bd : LVH_TOP_BUILDDIR);
-    if (access(drover_bin, X_OK) != 0)
+    if (dv_drun_bin(drover_bin, sizeof drover_bin, "drover") < 0)
         bail_out("%s is not built", drover_bin);
     et_setup(NULL);
     write_config();
     start_guests();
     for (int k = 0; k < 3; k++)
         et_agent_start(k);
-    if (!ET_WAIT(30000, all_up()))
+    if (!ET_WAIT(30000, et_all_up(ET_REPORT | ET_ENABLED | ET_NOT_FORCED)))
         bail_out("the agents did not report in 30 s");
     ok(1, "three agents report, four guests beat");
     et_controller_start();

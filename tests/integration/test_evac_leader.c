@@ -31,47 +31,6 @@ static const char *const names[N_GUESTS] = { "ld1", "ld2", "ld3" };
 static char conf_b[192], drover_bin[512];
 static int port_a, port_b;
 
-/* ---------------------------------------------------------------- the sampler */
-
-static pthread_t sampler;
-static volatile int sampling = 1;
-static int max_copies;
-static long samples;
-
-static void *sample(void *arg)
-{
-    (void)arg;
-    while (sampling) {
-        int count[N_GUESTS] = { 0 };
-        for (int k = 0; k < 3; k++) {
-            virConnectPtr c = virConnectOpen(et_h.host[k].uri);
-            virDomainPtr *d = NULL;
-            int n;
-            if (!c)
-                continue;
-            n = virConnectListAllDomains(c, &d, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-            for (int i = 0; i < n; i++) {
-                char u[40];
-                if (virDomainGetUUIDString(d[i], u) == 0)
-                    for (int g = 0; g < N_GUESTS; g++)
-                        count[g] += strcmp(u, uuid[g]) == 0;
-                virDomainFree(d[i]);
-            }
-            free(d);
-            virConnectClose(c);
-        }
-        for (int g = 0; g < N_GUESTS; g++) {
-            if (count[g] > 1)
-                diag("sample %ld: %s runs on %d hosts", samples, names[g], count[g]);
-            if (count[g] > max_copies)
-                max_copies = count[g];
-        }
-        samples++;
-        usleep(100000);
-    }
-    return NULL;
-}
-
 /* ---------------------------------------------------------------- controllers */
 
 /* A second configuration, the same but for the metrics port (one
@@ -177,38 +136,6 @@ static bool status_names(pid_t pid, int64_t epoch)
 
 /* ---------------------------------------------------------------- journal facts */
 
-static dv_evac *latest(dv_evac *v, size_t n, int k)
-{
-    return dv_evac_latest(v, n, et_h.host[k].name);
-}
-
-static bool journal_step(int k, const char *step)
-{
-    dv_evac *v, *e;
-    size_t n;
-    bool r = false;
-
-    et_journal(&v, &n);
-    e = latest(v, n, k);
-    for (size_t i = 0; e && i < e->n_steps; i++)
-        r |= strcmp(e->steps[i].step, step) == 0;
-    dv_evacs_free(v, n);
-    return r;
-}
-
-static bool evac_done(int k)
-{
-    dv_evac *v, *e;
-    size_t n;
-    bool r;
-
-    et_journal(&v, &n);
-    e = latest(v, n, k);
-    r = e && e->done;
-    dv_evacs_free(v, n);
-    return r;
-}
-
 /* Steps of e at an epoch other than the two given (0: none). */
 static size_t steps_not_at(const dv_evac *e, int64_t a, int64_t b)
 {
@@ -257,70 +184,15 @@ static void diag_steps(const dv_evac *e)
              e->steps[i].msg);
 }
 
-static int host_of(int g)
-{
-    int where = -1;
-    return et_copies(uuid[g], &where) == 1 ? where : -1;
-}
-
-static bool runs_once_not_on(int g, int dead)
-{
-    int k = host_of(g);
-    return k >= 0 && k != dead;
-}
-
-static bool all_up(void)
-{
-    for (int k = 0; k < 3; k++) {
-        drover_member m;
-        bool up;
-        if (et_member_try(k, &m) < 0)
-            return false;
-        up = m.state == DROVER_UP && m.report && !m.disabled;
-        drover_member_clear(&m);
-        if (!up)
-            return false;
-    }
-    return true;
-}
-
-static void admin(int k, int disabled, int forced_down)
-{
-    dv_config *cfg;
-    drover_error err;
-    dv_sg *sg;
-
-    if (dv_config_load(et_conf, &cfg, &err) < 0 || dv_sg_open(cfg, &sg, &err) < 0 ||
-        (disabled >= 0 &&
-         dv_sg_set_disabled(sg, "compute", et_h.host[k].name, disabled, NULL, &err) < 0) ||
-        (forced_down >= 0 &&
-         dv_sg_set_forced_down(sg, "compute", et_h.host[k].name, forced_down, &err) < 0))
-        bail_out("admin: %s", err.message);
-    dv_sg_close(sg);
-    dv_config_free(cfg);
-}
-
-static bool is_up(int k)
-{
-    drover_member m;
-    bool up;
-
-    if (et_member_try(k, &m) < 0)
-        return false;
-    up = m.state == DROVER_UP;
-    drover_member_clear(&m);
-    return up;
-}
-
 /* An operator brings a fenced host back: up first, then enabled.  (Enabled
  * while still forced down, it is a DOWN host with no evacuation open: the
  * evacuator starts a new one.) */
 static void enable(int k)
 {
-    admin(k, -1, false);
-    if (!ET_WAIT(30000, is_up(k)))
+    et_admin(k, -1, false);
+    if (!ET_WAIT(30000, et_up(k, 0)))
         diag("host %d is not UP 30 s after its force-down was lifted", k + 1);
-    admin(k, false, -1);
+    et_admin(k, false, -1);
 }
 
 static void diag_members(void)
@@ -336,34 +208,6 @@ static void diag_members(void)
              m.disabled_reason ? m.disabled_reason : "", m.forced_down);
         drover_member_clear(&m);
     }
-}
-
-static bool defs_written(void)
-{
-    char dir[192];
-    snprintf(dir, sizeof dir, "%s/defs", et_work);
-    for (int g = 0; g < N_GUESTS; g++) {
-        char f[200];
-        snprintf(f, sizeof f, "%s.xml", uuid[g]);
-        if (!et_file_exists(dir, f))
-            return false;
-    }
-    return true;
-}
-
-static bool defined_on(int k, const char *u)
-{
-    virConnectPtr c = virConnectOpen(et_h.host[k].uri);
-    virDomainPtr d;
-    bool r;
-    if (!c)
-        return true;
-    d = virDomainLookupByUUIDString(c, u);
-    r = d != NULL;
-    if (d)
-        virDomainFree(d);
-    virConnectClose(c);
-    return r;
 }
 
 static void fence_sleep(int s)
@@ -400,7 +244,7 @@ static bool wait_step_fast(int k, const char *step, int ms)
 {
     int64_t end = dv_mono_ms() + ms;
     while (dv_mono_ms() < end) {
-        if (journal_step(k, step))
+        if (et_journal_has(k, step))
             return true;
         usleep(20000);
     }
@@ -438,9 +282,9 @@ static void test_kill_leader(void)
     is_int(lvh_daemon(&et_h, 1, "poweroff"), 0, "host 1 powered off (the fence sleeps 4 s)");
     ok(ET_WAIT(60000, fence_started(0)), "A runs the fence command for host 1");
     et_journal(&v, &n);
-    e = latest(v, n, 0);
+    e = et_latest(v, n, 0);
     ok(e && !e->fenced && !e->done, "the evacuation of host 1 is open, not fenced yet");
-    ok(e && journal_step(0, "disabled") && steps_not_at(e, epoch_a, epoch_a) == 0,
+    ok(e && et_journal_has(0, "disabled") && steps_not_at(e, epoch_a, epoch_a) == 0,
        "its steps so far (detected, gated, disabled) are at A's epoch only");
     dv_evacs_free(v, n);
     et_reap(&ctl_a, SIGKILL);
@@ -450,11 +294,11 @@ static void test_kill_leader(void)
     epoch_b = epoch_of(port_b);
     ok(epoch_b > epoch_a, "at a greater epoch (%lld > %lld)", (long long)epoch_b,
        (long long)epoch_a);
-    ok(ET_WAIT(90000, evac_done(0)), "B finishes the evacuation of host 1");
-    ok(ET_WAIT(30000, runs_once_not_on(0, 0) && runs_once_not_on(1, 0)),
+    ok(ET_WAIT(90000, et_evac_done(0)), "B finishes the evacuation of host 1");
+    ok(ET_WAIT(30000, et_runs_once_not_on(uuid[0], 0) && et_runs_once_not_on(uuid[1], 0)),
        "ld1 and ld2 run again, each on one other host");
     et_journal(&v, &n);
-    e = latest(v, n, 0);
+    e = et_latest(v, n, 0);
     ok(e != NULL, "the journal has it");
     if (e) {
         diag_steps(e);
@@ -475,10 +319,11 @@ static void test_host1_back(void)
 {
     is_int(lvh_daemon(&et_h, 1, "start"), 0, "host 1's libvirtd starts again");
     et_agent_start(0);
-    ok(ET_WAIT(30000, !defined_on(0, uuid[0]) && !defined_on(0, uuid[1])),
+    ok(ET_WAIT(30000, !et_defined_on(0, uuid[0]) && !et_defined_on(0, uuid[1])),
        "its stale copies are removed");
     enable(0);
-    if (!ok(ET_WAIT(60000, all_up()), "host 1 is UP again once an operator enables it"))
+    if (!ok(ET_WAIT(60000, et_all_up(ET_REPORT | ET_ENABLED)),
+            "host 1 is UP again once an operator enables it"))
         diag_members();
     ctl_a = ctl_start("ctl-a2", et_conf);
     ok(ET_WAIT(30000, follows(port_a)), "a new controller A2 watches");
@@ -493,7 +338,7 @@ static void test_stop_leader(void)
     char *log;
 
     for (int g = 0; g < N_GUESTS; g++)
-        if (host_of(g) == 1)
+        if (et_host_of(uuid[g]) == 1)
             on2[n2++] = g;
     ok(n2 >= 1, "host 2 runs %d of the guests", n2);
     fence_sleep(0);
@@ -506,9 +351,9 @@ static void test_stop_leader(void)
     epoch_a2 = epoch_of(port_a);
     ok(epoch_a2 > epoch_b, "at a greater epoch (%lld > %lld)", (long long)epoch_a2,
        (long long)epoch_b);
-    ok(ET_WAIT(90000, evac_done(1)), "A2 finishes the evacuation of host 2");
+    ok(ET_WAIT(90000, et_evac_done(1)), "A2 finishes the evacuation of host 2");
     for (int i = 0; i < n2; i++)
-        ok(ET_WAIT(30000, runs_once_not_on(on2[i], 1)), "%s runs once, not on host 2",
+        ok(ET_WAIT(30000, et_runs_once_not_on(uuid[on2[i]], 1)), "%s runs once, not on host 2",
            names[on2[i]]);
     kill(ctl_b, SIGCONT);
     ok(ET_WAIT(30000, (log = et_slurp("ctl-b.log"), strstr(log, "stale epoch") != NULL ? (free(log), true) : (free(log), false))),
@@ -517,9 +362,9 @@ static void test_stop_leader(void)
     sleep(3);                      /* B's next sweeps, had it kept acting */
     ok(leads(port_a) && follows(port_b), "A2 leads, B watches");
     for (int i = 0; i < n2; i++)
-        ok(runs_once_not_on(on2[i], 1), "%s still runs once", names[on2[i]]);
+        ok(et_runs_once_not_on(uuid[on2[i]], 1), "%s still runs once", names[on2[i]]);
     et_journal(&v, &n);
-    e = latest(v, n, 1);
+    e = et_latest(v, n, 1);
     if (e) {
         diag_steps(e);
         ok(!old_after_new(e, epoch_b, epoch_a2), "no step at B's epoch after A2's first");
@@ -554,7 +399,7 @@ static bool reports(int k, const char *u)
  * on the shared storage, it stays in the dead host's last report). */
 static void remove_guest(int g)
 {
-    int k = host_of(g);
+    int k = et_host_of(uuid[g]);
     virConnectPtr c = k >= 0 ? virConnectOpen(et_h.host[k].uri) : NULL;
     virDomainPtr d = c ? virDomainLookupByUUIDString(c, uuid[g]) : NULL;
 
@@ -629,7 +474,7 @@ static void test_stale_sweeper(void)
 
     et_reap(&ctl_a, SIGTERM);                /* gives the lease up; B does not hold it */
     et_reap(&ctl_b, SIGTERM);
-    k = host_of(2);
+    k = et_host_of(uuid[2]);
     remove_guest(2);
     ok(ET_WAIT(20000, et_copies(uuid[2], NULL) == 0 && !reports(k, uuid[2])),
        "ld3 removed: it runs nowhere, only host 2's last report has it");
@@ -647,10 +492,12 @@ static void test_stale_sweeper(void)
 
 int main(void)
 {
-    const char *bd = getenv("top_builddir");
+    long samples;
+    int most;
 
     et_setup(NULL);
-    snprintf(drover_bin, sizeof drover_bin, "%s/cmd/drover", bd && *bd ? bd : LVH_TOP_BUILDDIR);
+    if (dv_drun_bin(drover_bin, sizeof drover_bin, "drover") < 0)
+        bail_out("%s is not built", drover_bin);
     port_a = et_port;
     port_b = et_port + 1;
     write_conf_b();
@@ -660,17 +507,16 @@ int main(void)
     et_guest(1, names[2], 64, uuid[2]);
     for (int k = 0; k < 3; k++)
         et_agent_start(k);
-    if (!ET_WAIT(30000, all_up() && defs_written()))
+    if (!ET_WAIT(30000, et_all_up(ET_REPORT | ET_ENABLED) && et_defs_written(uuid, N_GUESTS)))
         bail_out("the agents did not report and save the definitions in 30 s");
     ok(1, "three agents report, the definitions are on the shared storage");
-    pthread_create(&sampler, NULL, sample, NULL);
+    et_sampler_start(uuid, names, N_GUESTS);
     test_only_leader();
     test_kill_leader();
     test_host1_back();
     test_stop_leader();
-    sampling = 0;
-    pthread_join(sampler, NULL);
-    is_int(max_copies, 1, "over %ld samples (every 100 ms, all hosts) no UUID ran twice", samples);
+    most = et_sampler_stop(&samples);
+    is_int(most, 1, "over %ld samples (every 100 ms, all hosts) no UUID ran twice", samples);
     test_stale_sweeper();
     et_stop_all();
     lvh_stop(&et_h);

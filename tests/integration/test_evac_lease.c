@@ -12,48 +12,6 @@
 
 static char uuid[40];
 
-static bool all_up(void)
-{
-    for (int k = 0; k < 3; k++) {
-        drover_member m;
-        bool up;
-        if (et_member_try(k, &m) < 0)
-            return false;
-        up = m.state == DROVER_UP;
-        drover_member_clear(&m);
-        if (!up)
-            return false;
-    }
-    return true;
-}
-
-static bool defs_written(void)
-{
-    char dir[192], name[64];
-    snprintf(dir, sizeof dir, "%s/defs", et_work);
-    snprintf(name, sizeof name, "%s.xml", uuid);
-    return et_file_exists(dir, name);
-}
-
-static const dv_evac_step *step_of(const dv_evac *e, const char *step)
-{
-    for (size_t i = 0; e && i < e->n_steps; i++)
-        if (strcmp(e->steps[i].step, step) == 0)
-            return &e->steps[i];
-    return NULL;
-}
-
-static bool migrated(void)
-{
-    dv_evac *v;
-    size_t n;
-    bool r;
-    et_journal(&v, &n);
-    r = step_of(dv_evac_latest(v, n, et_h.host[0].name), "migrated") != NULL;
-    dv_evacs_free(v, n);
-    return r;
-}
-
 static int64_t lease_epoch(void)
 {
     dv_config *cfg;
@@ -87,13 +45,14 @@ static void test_long_drain(void)
 
     is_int(lease_epoch(), 1, "the controller leads at epoch 1");
     et_reap(&et_agent[0], SIGKILL);          /* the agent dies; libvirt lives */
-    ok(ET_WAIT(120000, migrated()), "host 1's guest is migrated live by the drain");
+    ok(ET_WAIT(120000, et_journal_has(0, "migrated")),
+       "host 1's guest is migrated live by the drain");
     is_int(et_copies(uuid, &where), 1, "it runs once");
     ok(where != 0 && where >= 0, "not on host 1 (on host %d)", where + 1);
     et_journal(&v, &n);
     e = dv_evac_latest(v, n, et_h.host[0].name);
-    d = step_of(e, "disabled");
-    mg = step_of(e, "migrated");
+    d = et_step_of(e, "disabled", NULL);
+    mg = et_step_of(e, "migrated", NULL);
     ok(d && mg && mg->t_ms - d->t_ms > 3000,
        "the drain took longer than the lease's 3 s (%lld ms)",
        d && mg ? (long long)(mg->t_ms - d->t_ms) : -1LL);
@@ -116,7 +75,7 @@ int main(void)
     et_guest(0, "ls1", 64, uuid);
     for (int k = 0; k < 3; k++)
         et_agent_start(k);
-    if (!ET_WAIT(30000, all_up() && defs_written()))
+    if (!ET_WAIT(30000, et_all_up(0) && et_defs_written(&uuid, 1)))
         bail_out("the agents did not report and save the definition in 30 s");
     ok(1, "three agents report, the definition is on the shared storage");
     et_controller_start();

@@ -28,20 +28,10 @@ static dv_zk_cluster zk;
 static bool guests_in_place(void)
 {
     for (int k = 0; k < 3; k++) {
-        int where = -1;
-        if (et_copies(uuid[k], &where) != 1 || where != k)
+        if (et_host_of(uuid[k]) != k)
             return false;
     }
     return true;
-}
-
-static bool swept_all_up(void)
-{
-    json_object *s = ef_last_sweep(), *a = NULL;
-    bool r = s && ef_int(s, "down") == 0 && ef_int(s, "unknown") == 0 &&
-             json_object_object_get_ex(s, "candidates", &a) && json_object_array_length(a) == 0;
-    json_object_put(s);
-    return r;
 }
 
 /* The mc driver answers UNKNOWN per member (it keeps the member list in
@@ -65,10 +55,10 @@ static void start_fleet(const char *what)
 {
     for (int k = 0; k < 3; k++)
         et_agent_start(k);
-    if (!ET_WAIT(30000, ef_all_up()))
+    if (!ET_WAIT(30000, et_all_up(ET_REPORT)))
         bail_out("%s: the agents did not report in 30 s", what);
     et_controller_start();
-    ok(ET_WAIT(30000, sweeps_ok() >= 1 && swept_all_up()),
+    ok(ET_WAIT(30000, sweeps_ok() >= 1 && ef_swept_all_up()),
        "%s: three agents report, the controller sweeps and sees every host UP", what);
 }
 
@@ -79,11 +69,11 @@ static void after_outage(const char *what)
 {
     char *fenced;
 
-    ok(ET_WAIT(60000, ef_all_up()), "%s: every host is UP again", what);
-    ok(ET_WAIT(30000, swept_all_up()), "%s: the controller sweeps and sees every host UP", what);
+    ok(ET_WAIT(60000, et_all_up(ET_REPORT)), "%s: every host is UP again", what);
+    ok(ET_WAIT(30000, ef_swept_all_up()), "%s: the controller sweeps and sees every host UP", what);
     is_int((long long)ef_hold_journal((GRACE + 2) * 1000, 0), 0,
            "%s: nothing evacuated, %d s on", what, GRACE + 2);
-    ok(ef_all_up(), "%s: every host still UP", what);
+    ok(et_all_up(ET_REPORT), "%s: every host still UP", what);
     ok(guests_in_place(), "%s: every guest runs where it ran, once", what);
     fenced = et_slurp("fenced.log");
     is_str(fenced, "", "%s: the fence command never ran", what);
