@@ -2,8 +2,7 @@
  * evactest.h: a controller config with the servicegroup driver's own
  * section and a grace of the test's choice, `drover evacuation status` (text
  * and --json) run as a process, one metric scraped over HTTP, alerts of one
- * kind counted, and a metrics port outside the range the ZooKeeper harness
- * picks its ports from.  Header-only, like evactest.h. */
+ * kind counted.  Header-only, like evactest.h. */
 #ifndef DV_EVACFAULT_H
 #define DV_EVACFAULT_H
 
@@ -12,24 +11,6 @@
 
 #include <arpa/inet.h>
 #include <json-c/json.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-/* A free TCP port from the kernel's ephemeral range (the ZooKeeper harness
- * and et_setup's default pick theirs in 20000..39999). */
-static inline int ef_free_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        bail_out("no free port: %s", strerror(errno));
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
 
 /* The controller's and agents' config: sg goes inside servicegroup = { };
  * the rest is evactest.h's (max_down_fraction 0.5, interval 1 s). */

@@ -22,12 +22,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,6 +125,23 @@ static inline void et_fence_rc(int rc)
     et_write_file("fence_rc", t, 0600);
 }
 
+/* A free TCP port from the kernel's ephemeral range, for the controller's
+ * metrics: a port derived from the pid could be one another test's server
+ * or client already holds (the ZooKeeper harness picks in 20000..39999). */
+static inline int et_free_port(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+        bail_out("no free port: %s", strerror(errno));
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
 static inline void et_setup(const char *evac_extra)
 {
     char script[1024], defs[192];
@@ -138,7 +157,7 @@ static inline void et_setup(const char *evac_extra)
     if (mkdir(et_work, 0700) < 0 || mkdir(defs, 0700) < 0)
         bail_out("mkdir %s: %s", et_work, strerror(errno));
     snprintf(et_conf, sizeof et_conf, "%s/drover.conf", et_work);
-    et_port = 20000 + (int)(getpid() % 20000);
+    et_port = et_free_port();
     snprintf(script, sizeof script,
              "#!/bin/sh\necho \"$1 $(date +%%s%%N)\" >> %s/fenced.log\n"
              "exit $(cat %s/fence_rc 2>/dev/null || echo 0)\n", et_work, et_work);

@@ -280,7 +280,6 @@ int main(void)
     char *t;
 
     et_setup(NULL);
-    et_port = ef_free_port();
     snprintf(sg, sizeof sg, "driver = \"db\"; db = { path = \"%s/drover.db\"; };", et_work);
     ef_write_config(sg, GRACE);
     et_guest(2, "eb3", 64, uuid3);

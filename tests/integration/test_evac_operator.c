@@ -12,26 +12,10 @@
  *    fence succeeds: rebuilt on another host, exit 0;
  *  - a running controller holds the lease: the operator is refused. */
 #include "tests/integration/evactest.h"
-#include "tests/harness/drover_run.h"
 
 static char uuid[2][40];
 static char drover_bin[512];
 static lvh_beat beat0;
-
-static bool all_up(void)
-{
-    for (int k = 0; k < 3; k++) {
-        drover_member m;
-        bool up;
-        if (et_member_try(k, &m) < 0)
-            return false;
-        up = m.state == DROVER_UP;
-        drover_member_clear(&m);
-        if (!up)
-            return false;
-    }
-    return true;
-}
 
 /* op's heartbeat where it runs (the host index), or -1 */
 static int beat_of(const char *u, lvh_beat *b)
@@ -62,18 +46,6 @@ static bool went_on(void)
     diag("   op1: boot %u (first %u), beats %u (first %u)", b.boot_id, beat0.boot_id, b.beats,
          beat0.beats);
     return false;
-}
-
-static bool defs_written(void)
-{
-    char dir[192], f[96];
-    snprintf(dir, sizeof dir, "%s/defs", et_work);
-    for (int g = 0; g < 2; g++) {
-        snprintf(f, sizeof f, "%s.xml", uuid[g]);
-        if (!et_file_exists(dir, f))
-            return false;
-    }
-    return true;
 }
 
 /* drover ARGS... (NULL-terminated); its exit status, texts in r. */
@@ -215,7 +187,7 @@ int main(void)
         bail_out("op1 does not beat");
     for (int k = 0; k < 3; k++)
         et_agent_start(k);
-    if (!ET_WAIT(30000, all_up() && defs_written()))
+    if (!ET_WAIT(30000, et_all_up(0) && et_defs_written((const char (*)[40])uuid, 2)))
         bail_out("the agents did not report and save the definitions in 30 s");
     ok(1, "three agents report, the definitions are on the shared storage");
     test_bad_input();

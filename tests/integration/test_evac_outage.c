@@ -165,7 +165,6 @@ static void test_zookeeper(void)
 int main(void)
 {
     et_setup(NULL);
-    et_port = ef_free_port();
     for (int k = 0; k < 3; k++) {
         char name[8];
         snprintf(name, sizeof name, "eo%d", k + 1);
