@@ -160,6 +160,7 @@ int mc_heartbeat(dv_sg *sg, const char *group, const char *host, const char *rep
 int mc_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
 {
     mc_sg *m = mc_me(sg);
+    char skey[KEY_MAX + 1];
     mc_place at;
     memcached_return_t rc;
 
@@ -176,6 +177,9 @@ int mc_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
     if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
         dv_warn("leave of %s: could not delete its key from memcached %s (%s); it expires in %lld s",
                 host, m->srv[at.s].addr, memcached_strerror(m->mc, rc), (long long)m->ttl);
+    else
+        /* its summary too (it would expire with the key anyway) */
+        memcached_delete_by_key(m->mc, at.key, at.klen, skey, mc_summary_key(skey, group, host), 0);
     return 0;
 }
 

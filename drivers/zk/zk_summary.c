@@ -15,6 +15,10 @@ int zk_value_make(zk_sg *z, const char *json, char **out, int *len, drover_error
     int n;
 
     *out = NULL;
+    if (jl == 0) {      /* no report: the node stays empty, as before */
+        *len = 0;
+        return (*out = strdup("")) ? 0 : zk_nomem(err);
+    }
     if (dv_summary_of_json(z->dec, json, jl, &sum, &sl, err) < 0)
         return -1;
     cap = sizeof ZK_SUM_MAGIC + 24 + sl + jl;
