@@ -80,6 +80,17 @@
  * restart is not delayed by mc.retry_timeout_s; readers keep the back-off,
  * so a dead server answers UNKNOWN at once instead of costing a timeout.
  *
+ * Summaries
+ *   Each heartbeat also writes the report's placement summary (core/report.h)
+ *   under a second key, "dvsum:<group>:<host>" (mc_summary_key), on the
+ *   member key's server and with the same TTL, value "dv1 <ms> <group>
+ *   <host>\n" then: the summary; "X\n" for a report that does not decode;
+ *   nothing when there is no report.  get_summaries multi-gets these alone
+ *   (a tenth of the bytes, nothing parsed as JSON) and judges liveness by
+ *   them as get_all does by the member keys; a member whose summary key is
+ *   missing (an agent of the earlier version, or not alive) or does not read
+ *   is asked again by its member key and summarised from its report.
+ *
  * A missing key is only trusted when the multi-get that missed it ran on
  * that server without any error: libmemcached silently drops keys whose
  * request failed and reconnects for the next ones, so after an error an
@@ -115,6 +126,8 @@
 #define KEY_PREFIX "drover"
 #define KEY_MAX 250                 /* memcached's limit on a key */
 #define VALUE_MAGIC "dv1 "
+#define SUM_PREFIX "dvsum"              /* summary keys: in place of KEY_PREFIX */
+#define SUM_UNDECODABLE "X\n"          /* a summary value's body: the report does not decode */
 #define MARKER_SEARCH 100000        /* names tried to find a marker hashing to a server */
 #define IDX_SHARDS 64               /* index keys per server and group */
 #define IDX_COMPACT_BYTES (64 * 1024) /* a shard above this, mostly superseded, is rewritten */
@@ -174,6 +187,7 @@ memcached_return_t mc_reset_cause(mc_sg *m, uint32_t s, memcached_return_t why);
 
 /* mc_codec.c: keys and values */
 size_t mc_member_key(char *buf, const char *group, const char *host);
+size_t mc_summary_key(char *buf, const char *group, const char *host);
 uint32_t mc_server_of(mc_sg *m, const char *key, size_t len);
 
 /* Where a member lives: its key and the server the key hashes to. */
@@ -232,5 +246,14 @@ int mc_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
                drover_error *err);
 int mc_get_states(dv_sg *sg, const char *group, drover_member **members, size_t *n,
                   drover_error *err);
+/* The members (sorted) with admin state merged in, state UNKNOWN. */
+int mc_members_from_db(mc_sg *m, const char *group, drover_member **out, size_t *n,
+                       drover_error *err);
+int mc_member_keys(const char *group, const drover_member *v, size_t nm, bool summary,
+                   char **arena_out, char ***key_out, size_t **klen_out);
+
+/* mc_summary.c */
+int mc_get_summaries(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,
+                     drover_error *err);
 
 #endif

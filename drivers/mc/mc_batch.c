@@ -65,7 +65,9 @@ static answer ask_batch(mc_sg *m, uint32_t s, const char **keys, size_t *lens, s
     keys[n + 1] = m->srv[s].epoch;
     lens[n + 1] = strlen(keys[n + 1]);
 
-    rc = memcached_mget(m->mc, keys, lens, n + 2);
+    /* by the marker's server: summary keys are on their member key's
+     * server, not where they hash */
+    rc = memcached_mget_by_key(m->mc, keys[n], lens[n], keys, lens, n + 2);
     bad = rc != MEMCACHED_SUCCESS;
     if (bad)
         *why = rc;

@@ -19,6 +19,19 @@ size_t mc_member_key(char *buf, const char *group, const char *host)
     return (size_t)snprintf(buf, KEY_MAX + 1, KEY_PREFIX ":#%016" PRIx64 "%016" PRIx64, a, b);
 }
 
+/* The key of the member's summary: the member key with "dvsum" for
+ * KEY_PREFIX (one byte shorter, so it always fits).  It is kept on the
+ * member key's server (the _by_key calls), whatever it hashes to. */
+size_t mc_summary_key(char *buf, const char *group, const char *host)
+{
+    char k[KEY_MAX + 1];
+    size_t n = mc_member_key(k, group, host), pl = sizeof KEY_PREFIX - 1;
+
+    memcpy(buf, SUM_PREFIX, sizeof SUM_PREFIX - 1);
+    memcpy(buf + sizeof SUM_PREFIX - 1, k + pl, n - pl + 1);
+    return n - pl + sizeof SUM_PREFIX - 1;
+}
+
 uint32_t mc_server_of(mc_sg *m, const char *key, size_t len)
 {
     return m->n_srv == 1 ? 0 : memcached_generate_hash(m->mc, key, len);

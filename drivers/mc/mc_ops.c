@@ -66,6 +66,7 @@ const dv_sg_ops dv_sg_mc_ops = {
     .is_up = mc_is_up,
     .get_all = mc_get_all,
     .get_states = mc_get_states,
+    .get_summaries = mc_get_summaries,
     .get = mc_get,
     .leave = mc_leave,
     .set_disabled = mc_set_disabled,

@@ -40,7 +40,7 @@ static void sweep_hit(void *ctx, size_t j, const char *value, size_t len)
 }
 
 /* The members (sorted) with admin state merged in. */
-static int members_from_db(mc_sg *m, const char *group, drover_member **out, size_t *n,
+int mc_members_from_db(mc_sg *m, const char *group, drover_member **out, size_t *n,
                            drover_error *err)
 {
     char **hosts;
@@ -85,10 +85,10 @@ out:
     return rc;
 }
 
-/* The keys of every member, in one buffer: key[i] (klen[i] bytes); the
+/* The keys of every member (or of their summaries), in one buffer: key[i] (klen[i] bytes); the
  * pointers are set at the end, once the buffer stops moving. */
-static int member_keys(const char *group, const drover_member *v, size_t nm, char **arena_out,
-                       char ***key_out, size_t **klen_out)
+int mc_member_keys(const char *group, const drover_member *v, size_t nm, bool summary,
+                   char **arena_out, char ***key_out, size_t **klen_out)
 {
     size_t cap = nm * 32 + 256, used = 0;
     char *arena = malloc(cap), **key = calloc(nm + 1, sizeof *key);
@@ -104,7 +104,8 @@ static int member_keys(const char *group, const drover_member *v, size_t nm, cha
             arena = bigger;
             cap *= 2;
         }
-        klen[i] = mc_member_key(arena + used, group, v[i].host);
+        klen[i] = summary ? mc_summary_key(arena + used, group, v[i].host)
+                          : mc_member_key(arena + used, group, v[i].host);
         used += klen[i] + 1;
     }
     for (size_t i = 0, off = 0; i < nm; i++) {
@@ -148,7 +149,7 @@ static void sweep_buf_free(sweep_buf *b)
 static int sweep_buf_make(mc_sg *m, const char *group, const drover_member *v, size_t nm,
                           sweep_buf *b)
 {
-    if (member_keys(group, v, nm, &b->arena, &b->key, &b->klen) < 0 ||
+    if (mc_member_keys(group, v, nm, false, &b->arena, &b->key, &b->klen) < 0 ||
         !(b->srv = calloc(nm + 1, sizeof *b->srv)) ||
         !(b->present = calloc(nm + 1, sizeof *b->present)) ||
         !(b->bkeys = calloc(nm + 1, sizeof *b->bkeys)) ||
@@ -200,7 +201,7 @@ static int sweep_all(dv_sg *sg, const char *group, bool reports, drover_member *
     sweep_buf b = { 0 };
     int rc = -1;
 
-    if (mc_idx_sync(m, group, SIZE_MAX, err) < 0 || members_from_db(m, group, &v, &nm, err) < 0)
+    if (mc_idx_sync(m, group, SIZE_MAX, err) < 0 || mc_members_from_db(m, group, &v, &nm, err) < 0)
         return -1;
     if (sweep_buf_make(m, group, v, nm, &b) < 0) {
         mc_nomem(err);

@@ -3,6 +3,43 @@
 
 /* ---------------------------------------------------------------- writes */
 
+/* The summary key's value for a report (NULL: none): made by the writer,
+ * once per report, so that readers never parse the JSON. */
+static char *summary_value(mc_sg *m, int64_t now, const char *group, const char *host,
+                           const char *report, size_t report_len, size_t *vlen)
+{
+    char *sum = NULL, *v;
+    size_t sl = 0;
+    int rc = 0;
+
+    if (report_len &&
+        (rc = dv_summary_of_json(m->dec, report, report_len, &sum, &sl, NULL)) < 0)
+        return NULL;
+    if (report_len && rc == 1)
+        v = mc_value_make(now, group, host, SUM_UNDECODABLE, sizeof SUM_UNDECODABLE - 1, vlen);
+    else
+        v = mc_value_make(now, group, host, sum ? sum : "", sl, vlen);
+    free(sum);
+    return v;
+}
+
+/* The member's value is written: now its summary, beside it on its server. */
+static memcached_return_t write_summary(mc_sg *m, const mc_place *at, int64_t now,
+                                        const char *group, const char *host, const char *report,
+                                        size_t report_len)
+{
+    char skey[KEY_MAX + 1];
+    size_t sklen = mc_summary_key(skey, group, host), vlen;
+    char *v = summary_value(m, now, group, host, report, report_len, &vlen);
+    memcached_return_t rc;
+
+    if (!v)
+        return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    rc = memcached_set_by_key(m->mc, at->key, at->klen, skey, sklen, v, vlen, m->ttl, 0);
+    free(v);
+    return rc;
+}
+
 /* One attempt at "alive now": see mc_write. */
 static memcached_return_t try_write(mc_sg *m, const char *group, const char *host,
                                     const char *report, bool keep_report, bool indexed,
@@ -15,6 +52,7 @@ static memcached_return_t try_write(mc_sg *m, const char *group, const char *hos
     char *old = NULL, *v;
     mc_parsed p = { 0, "", 0 };
     bool missing = false;
+    int64_t now;
 
     mc_place_of(m, group, host, &at);
     if (keep_report) {
@@ -26,34 +64,34 @@ static memcached_return_t try_write(mc_sg *m, const char *group, const char *hos
         else if (!mc_value_parse(old, olen, group, host, &p))
             p = (mc_parsed){ 0, "", 0 };
     }
-    v = mc_value_make(dv_clock_now(&m->base.clock), group, host, keep_report ? p.report : report,
-                      keep_report ? p.report_len : strlen(report), &vlen);
-    free(old);
-    if (!v)
+    now = dv_clock_now(&m->base.clock);
+    if (!keep_report)
+        p = (mc_parsed){ 0, report, strlen(report) };
+    if (!(v = mc_value_make(now, group, host, p.report, p.report_len, &vlen))) {
+        free(old);
         return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    }
     if (!keep_report) {
         rc = memcached_replace(m->mc, at.key, at.klen, v, vlen, m->ttl, 0);
-        if (rc == MEMCACHED_SUCCESS || (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_NOTFOUND)) {
-            free(v);
-            return rc;
-        }
-        missing = true;
+        missing = rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_NOTFOUND;
+        if (!missing)
+            goto out;
     }
-    if (missing) {
-        /* a member that never joined, left, or whose key memcached lost */
-        if (dv_statedb_member_add(m->db, group, host, err) < 0) {
-            *db_failed = true;
-            free(v);
-            return MEMCACHED_FAILURE;
-        }
-        if ((rc = mc_ensure_markers(m, at.s)) != MEMCACHED_SUCCESS ||
-            (!indexed && (rc = mc_idx_put(m, group, host, at.s, '+')) != MEMCACHED_SUCCESS)) {
-            free(v);
-            return rc;
-        }
+    /* a member that never joined, left, or whose key memcached lost */
+    if (missing && dv_statedb_member_add(m->db, group, host, err) < 0) {
+        *db_failed = true;
+        rc = MEMCACHED_FAILURE;
+        goto out;
     }
+    if (missing && ((rc = mc_ensure_markers(m, at.s)) != MEMCACHED_SUCCESS ||
+                    (!indexed && (rc = mc_idx_put(m, group, host, at.s, '+')) != MEMCACHED_SUCCESS)))
+        goto out;
     rc = memcached_set(m->mc, at.key, at.klen, v, vlen, m->ttl, 0);
+out:
+    if (rc == MEMCACHED_SUCCESS)
+        rc = write_summary(m, &at, now, group, host, p.report, p.report_len);
     free(v);
+    free(old);
     return rc;
 }
 
@@ -122,6 +160,7 @@ int mc_heartbeat(dv_sg *sg, const char *group, const char *host, const char *rep
 int mc_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
 {
     mc_sg *m = mc_me(sg);
+    char skey[KEY_MAX + 1];
     mc_place at;
     memcached_return_t rc;
 
@@ -138,6 +177,9 @@ int mc_leave(dv_sg *sg, const char *group, const char *host, drover_error *err)
     if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
         dv_warn("leave of %s: could not delete its key from memcached %s (%s); it expires in %lld s",
                 host, m->srv[at.s].addr, memcached_strerror(m->mc, rc), (long long)m->ttl);
+    else
+        /* its summary too (it would expire with the key anyway) */
+        memcached_delete_by_key(m->mc, at.key, at.klen, skey, mc_summary_key(skey, group, host), 0);
     return 0;
 }
 

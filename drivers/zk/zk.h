@@ -4,7 +4,18 @@
  * Layout in ZooKeeper (servicegroup.zk.prefix, "/drover" by default):
  *   <prefix>                  persistent
  *   <prefix>/<group>          persistent
- *   <prefix>/<group>/<host>   EPHEMERAL; its data is the member's last report (JSON)
+ *   <prefix>/<group>/<host>   EPHEMERAL; its data is the member's last report:
+ *                             "dvs1 <L>\n", the report's placement summary
+ *                             (L bytes, core/report.h; L 0: the report does
+ *                             not decode), then the report's JSON.  A node
+ *                             of an earlier version holds the JSON alone.
+ * The summary rides in the member's own node, not in a node of its own:
+ * ZooKeeper's cost is per request, hardly per byte (a read of 300 bytes costs
+ * the server as much as one of 1.1 KiB), so a second node would double the
+ * writes and save no read; written in one setData with the report, the two
+ * never disagree.  get_summaries decodes the summaries as the answers
+ * arrive and never parses a report's JSON (but for nodes of the earlier
+ * version).
  * An ephemeral node lives exactly as long as the session that made it, so a
  * member whose agent dies, hangs or is cut off past the session timeout
  * disappears without anyone sweeping.  The ZooKeeper client keeps the session
@@ -95,6 +106,7 @@ typedef struct zk_sg {
     uint64_t nodes_gen;    /* the handle whose session holds our joined nodes */
     bool remaking;         /* zk_remake_joined() runs: do not recurse */
     int64_t down_ms;       /* service_down_time */
+    dv_report_decoder *dec; /* json-c's parser, kept for every report read or summarised */
 
     /* Every operation holds op_mu, and so does the watchdog when it acts. */
     pthread_mutex_t op_mu;
@@ -128,9 +140,16 @@ typedef struct zk_fetch {
     zk_batch *batch;
     const char *path;
     int rc;                /* ZooKeeper result; ZNOTHING until asked */
-    char *data;            /* NUL-terminated copy; NULL when empty */
+    char *data;            /* NUL-terminated copy; NULL when empty or summarised */
     int len;
     struct Stat stat;
+    /* get_summaries: a node's summary is decoded into arena as it arrives
+     * (the client's completion thread; the caller waits meanwhile), and
+     * data is then not copied.  A node without one keeps its data. */
+    dv_arena *arena;
+    bool instances;
+    bool summarised;
+    dv_member_summary sum;
 } zk_fetch;
 
 /* zk_config.c: the servicegroup.zk section */
@@ -174,12 +193,45 @@ int zk_remake_joined(zk_sg *z, drover_error *err);
 /* zk_fetch.c */
 int zk_fetch_all(zk_sg *z, zk_fetch *fs, size_t n, drover_error *err);
 
+/* zk_summary.c */
+#define ZK_SUM_MAGIC "dvs1 "
+int zk_value_make(zk_sg *z, const char *json, char **out, int *len, drover_error *err);
+/* Split a node's data: false when it starts like a summary but its header
+ * does not read (*json then NULL).  Data of the earlier version: no
+ * summary (*sum NULL), all of it JSON. */
+bool zk_value_split(const char *data, size_t len, const char **sum, size_t *sum_len,
+                    const char **json, size_t *json_len);
+bool zk_fetch_summarise(zk_fetch *f, const char *value, int len);
+int zk_op_get_summaries(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,
+                        drover_error *err);
+
 /* zk_list.c */
 char *zk_key_of(const char *group, const char *host);
 int zk_learn(zk_sg *z, const char *group, const char *host, drover_error *err);
 char **zk_find_str(const char *key, char **v, size_t n);
 void zk_sort_strs(char **v, size_t n);
 int zk_is_known(zk_sg *z, const char *group, const char *host, bool *known, drover_error *err);
+/* What list_group gathered: the group's live nodes (sorted) and what was
+ * read of them, the state db's members and the admin state. */
+typedef struct zk_listing {
+    struct String_vector kids;     /* live nodes, sorted */
+    bool reachable;
+    drover_error why;              /* when not reachable */
+    char **known;                  /* the state db's member list */
+    size_t n_known;
+    dv_admin *admin;
+    size_t n_admin;
+    zk_fetch *fetch;               /* one per kid */
+    char **paths;
+} zk_listing;
+
+/* reports: read every node (into arena's summaries when arena is set) */
+int zk_list_group(zk_sg *z, const char *group, bool reports, dv_arena *arena, bool instances,
+                  zk_listing *l, drover_error *err);
+void zk_listing_free(zk_listing *l);
+char **zk_listing_hosts(const zk_listing *l, size_t *n);
+zk_fetch *zk_listing_find(const zk_listing *l, const char *host);
+drover_liveness zk_state_of(const zk_fetch *f, const dv_admin *a);
 int zk_op_get_all(dv_sg *sg, const char *group, drover_member **members, size_t *n,
                   drover_error *err);
 int zk_op_get_states(dv_sg *sg, const char *group, drover_member **members, size_t *n,

@@ -1,6 +1,12 @@
 /* zk_fetch.c - pipelined reads: every member's data in one round trip. */
 #include "drivers/zk/zk.h"
 
+/* Reads in flight at once.  Past ZooKeeper's globalOutstandingLimit (1000)
+ * the server stops reading the connection until it catches up; a bounded
+ * window keeps the client's queues (and memory) small at 100k members and
+ * still keeps the server busy. */
+#define FETCH_WINDOW 1024
+
 /* Not answered yet, or lost with the connection or the session. */
 static bool retryable(int rc)
 {
@@ -11,7 +17,8 @@ static void fetch_done(zk_fetch *f, int rc)
 {
     f->rc = rc;
     pthread_mutex_lock(&f->batch->mu);
-    if (--f->batch->pending == 0)
+    /* the waiter wants none left, or room in the window */
+    if (--f->batch->pending == 0 || f->batch->pending == FETCH_WINDOW)
         pthread_cond_broadcast(&f->batch->cv);
     pthread_mutex_unlock(&f->batch->mu);
 }
@@ -23,7 +30,9 @@ static void on_data(int rc, const char *value, int len, const struct Stat *stat,
 
     if (rc == ZOK) {
         f->stat = *stat;
-        if (value && len > 0) {
+        if (f->arena && value && len > 0 && zk_fetch_summarise(f, value, len)) {
+            /* summarised: the data itself is not kept */
+        } else if (value && len > 0) {
             if ((f->data = malloc((size_t)len + 1))) {
                 memcpy(f->data, value, (size_t)len);
                 f->data[len] = '\0';
@@ -52,6 +61,8 @@ static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n)
             continue;
         f->batch = &b;
         pthread_mutex_lock(&b.mu);
+        while (b.pending > FETCH_WINDOW)
+            pthread_cond_wait(&b.cv, &b.mu);
         b.pending++;
         pthread_mutex_unlock(&b.mu);
         if ((rc = zoo_aget(z->zc.zh, f->path, 0, on_data, f)) != ZOK)

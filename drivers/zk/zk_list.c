@@ -67,12 +67,33 @@ int zk_is_known(zk_sg *z, const char *group, const char *host, bool *known, drov
 
 /* ---------------------------------------------------------------- members */
 
+/* The report of a node's data, taken over from f: its JSON part moved to
+ * the front of the buffer (a summary before it is dropped). */
+static char *take_report(zk_fetch *f, size_t *len)
+{
+    const char *sum, *json;
+    size_t sum_len, json_len;
+    char *t = f->data;
+
+    f->data = NULL;
+    if (!zk_value_split(t, (size_t)f->len, &sum, &sum_len, &json, &json_len)) {
+        *len = (size_t)f->len;    /* refused: kept as stored, and decodes as nothing */
+        return t;
+    }
+    if (json != t)
+        memmove(t, json, json_len);
+    t[json_len] = '\0';
+    *len = json_len;
+    return t;
+}
+
 /* Fill m for host from what was read (f, NULL when no node) and its admin
  * state.  A live node's member was seen now: its session is alive, which
  * the ensemble checks by the agent's pings; when its last report was made
  * is the report's generated_ms. */
-static int fill_member(drover_member *m, const char *group, const char *host, int64_t now,
-                       drover_liveness state, const dv_admin *a, zk_fetch *f, drover_error *err)
+static int fill_member(zk_sg *z, drover_member *m, const char *group, const char *host,
+                       int64_t now, drover_liveness state, const dv_admin *a, zk_fetch *f,
+                       drover_error *err)
 {
     memset(m, 0, sizeof *m);
     m->state = state;
@@ -85,10 +106,14 @@ static int fill_member(drover_member *m, const char *group, const char *host, in
     if (f && f->rc == ZOK) {
         m->last_seen_ms = now;
         if (f->data) {
-            m->report_json = f->data;   /* taken over */
-            f->data = NULL;
-            if (dv_report_from_json(m->report_json, strlen(m->report_json), &m->report, NULL) < 0)
+            size_t len;
+            m->report_json = take_report(f, &len);
+            if (len == 0) {
+                free(m->report_json);
+                m->report_json = NULL;
+            } else if (dv_report_decode(z->dec, m->report_json, len, &m->report, NULL) < 0) {
                 m->report = NULL;
+            }
         }
     }
     return 0;
@@ -97,7 +122,7 @@ oom:
     return zk_nomem(err);
 }
 
-static drover_liveness state_of(const zk_fetch *f, const dv_admin *a)
+drover_liveness zk_state_of(const zk_fetch *f, const dv_admin *a)
 {
     if (!f)
         return DROVER_DOWN;
@@ -131,19 +156,7 @@ static char **union_hosts(char **a, size_t na, char **b, size_t nb, const dv_adm
     return v;
 }
 
-typedef struct zk_listing {
-    struct String_vector kids;     /* live nodes, sorted */
-    bool reachable;
-    drover_error why;              /* when not reachable */
-    char **known;                  /* the state db's member list */
-    size_t n_known;
-    dv_admin *admin;
-    size_t n_admin;
-    zk_fetch *fetch;               /* one per kid */
-    char **paths;
-} zk_listing;
-
-static void listing_free(zk_listing *l)
+void zk_listing_free(zk_listing *l)
 {
     if (l->fetch)
         for (int i = 0; i < l->kids.count; i++)
@@ -161,7 +174,8 @@ static void listing_free(zk_listing *l)
 /* Children of the group, the state db's view, and (reports) every child's
  * data.  Without reports the children list is all a sweep needs: a node
  * exists exactly while its member's session lives. */
-static int list_group(zk_sg *z, const char *group, bool reports, zk_listing *l, drover_error *err)
+int zk_list_group(zk_sg *z, const char *group, bool reports, dv_arena *arena, bool instances,
+                  zk_listing *l, drover_error *err)
 {
     char *gpath = zk_group_path(z, group);
     zk_op op = { .path = gpath };
@@ -199,6 +213,8 @@ static int list_group(zk_sg *z, const char *group, bool reports, zk_listing *l, 
         if (!(l->paths[i] = zk_member_path(z, group, l->kids.data[i])))
             return zk_nomem(err);
         l->fetch[i].path = l->paths[i];
+        l->fetch[i].arena = arena;
+        l->fetch[i].instances = instances;
         if (!zk_find_str(l->kids.data[i], l->known, l->n_known) &&
             zk_learn(z, group, l->kids.data[i], err) < 0)
             return -1;
@@ -213,6 +229,22 @@ static int list_group(zk_sg *z, const char *group, bool reports, zk_listing *l, 
     return 0;
 }
 
+/* Every host the listing knows: nodes, state db and admin state. */
+char **zk_listing_hosts(const zk_listing *l, size_t *n)
+{
+    return union_hosts(l->kids.data, (size_t)l->kids.count, l->known, l->n_known, l->admin,
+                       l->n_admin, n);
+}
+
+/* What was read of host's node; NULL when it has none (or ZooKeeper was
+ * not reached). */
+zk_fetch *zk_listing_find(const zk_listing *l, const char *host)
+{
+    char **kid = l->reachable ? zk_find_str(host, l->kids.data, (size_t)l->kids.count) : NULL;
+
+    return kid ? &l->fetch[kid - l->kids.data] : NULL;
+}
+
 static int list_members(dv_sg *sg, const char *group, bool reports, drover_member **members,
                         size_t *n, drover_error *err)
 {
@@ -224,26 +256,24 @@ static int list_members(dv_sg *sg, const char *group, bool reports, drover_membe
     int64_t now;
     int rc = -1;
 
-    if (list_group(z, group, reports, &l, err) < 0)
+    if (zk_list_group(z, group, reports, NULL, false, &l, err) < 0)
         goto done;
     now = dv_clock_now(&z->base.clock);
     if (!l.reachable && l.n_known + l.n_admin == 0) {
         dv_err_copy(err, &l.why);
         goto done;
     }
-    if (!(hosts = union_hosts(l.kids.data, (size_t)l.kids.count, l.known, l.n_known, l.admin,
-                              l.n_admin, &nh)) ||
+    if (!(hosts = zk_listing_hosts(&l, &nh)) ||
         !(out = calloc(nh + 1, sizeof *out))) {
         zk_nomem(err);
         goto done;
     }
     for (k = 0; k < nh; k++) {
         const dv_admin *a = sg_admin_find(l.admin, l.n_admin, hosts[k]);
-        char **kid = l.reachable ? zk_find_str(hosts[k], l.kids.data, (size_t)l.kids.count) : NULL;
-        zk_fetch *f = kid ? &l.fetch[kid - l.kids.data] : NULL;
-        drover_liveness st = l.reachable ? state_of(f, a) : DROVER_UNKNOWN;
+        zk_fetch *f = zk_listing_find(&l, hosts[k]);
+        drover_liveness st = l.reachable ? zk_state_of(f, a) : DROVER_UNKNOWN;
 
-        if (fill_member(&out[k], group, hosts[k], now, st, a, f, err) < 0)
+        if (fill_member(z, &out[k], group, hosts[k], now, st, a, f, err) < 0)
             goto done;
     }
     *members = out;
@@ -253,7 +283,7 @@ static int list_members(dv_sg *sg, const char *group, bool reports, drover_membe
 done:
     drover_members_free(out, k);
     free(hosts);
-    listing_free(&l);
+    zk_listing_free(&l);
     return rc;
 }
 
@@ -295,7 +325,7 @@ int zk_op_get(dv_sg *sg, const char *group, const char *host, drover_member *mem
                "host \"%s\" is not a member of group \"%s\"", host, group);
         goto done;
     }
-    rc = fill_member(member, group, host, dv_clock_now(&z->base.clock), state_of(&f, &a), &a, &f,
+    rc = fill_member(z, member, group, host, dv_clock_now(&z->base.clock), zk_state_of(&f, &a), &a, &f,
                      err);
 done:
     free((char *)f.path);

@@ -96,12 +96,14 @@ int zk_op_heartbeat(dv_sg *sg, const char *group, const char *host, const char *
     if (joining(z, group, host, &m, err) < 0)
         return -1;
     if (report_json) {
-        char *copy = strdup(report_json);
-        if (!copy)
-            return zk_nomem(err);
+        char *v;
+        int len;
+        /* the summary is made here, once per report, so readers need not */
+        if (zk_value_make(z, report_json, &v, &len, err) < 0)
+            return -1;
         free(m->data);
-        m->data = copy;
-        m->len = (int)strlen(copy);
+        m->data = v;
+        m->len = len;
     }
     return beat(z, m, group, host, err);
 }

@@ -42,6 +42,12 @@ static int zk_get_states(dv_sg *sg, const char *group, drover_member **members, 
     LOCKED(zk_op_get_states(sg, group, members, n, err));
 }
 
+static int zk_get_summaries(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,
+                            drover_error *err)
+{
+    LOCKED(zk_op_get_summaries(sg, group, instances, out, err));
+}
+
 static int zk_get(dv_sg *sg, const char *group, const char *host, drover_member *member,
                   drover_error *err)
 {
@@ -76,6 +82,7 @@ static void zk_close(dv_sg *sg)
     zk_watchdog_stop(z);
     dv_zkc_fini(&z->zc);
     dv_statedb_close(z->db);
+    dv_report_decoder_free(z->dec);
     sg_admin_fini(&z->admin);
     dv_map_free(&z->joined, zk_member_free);
     dv_map_free(&z->known, NULL);
@@ -95,6 +102,11 @@ static int zk_open(const dv_config *cfg, dv_sg **out, drover_error *err)
     if (!(z = calloc(1, sizeof *z)))
         return zk_nomem(err);
     pthread_mutex_init(&z->op_mu, NULL);
+    if (!(z->dec = dv_report_decoder_new())) {
+        pthread_mutex_destroy(&z->op_mu);
+        free(z);
+        return zk_nomem(err);
+    }
     dv_cond_init_mono(&z->stop_cv);
     sg_admin_init(&z->admin, cfg);
     if (dv_zkc_init(&z->zc, cfg->servicegroup.zk.hosts, cfg->servicegroup.zk.session_timeout_ms,
@@ -139,6 +151,7 @@ const dv_sg_ops dv_sg_zk_ops = {
     .is_up = zk_is_up,
     .get_all = zk_get_all,
     .get_states = zk_get_states,
+    .get_summaries = zk_get_summaries,
     .get = zk_get,
     .leave = zk_leave,
     .set_disabled = zk_set_disabled,

@@ -685,6 +685,114 @@ static void test_foreign_value(void)
     dv_mc_stop(&mc);
 }
 
+/* ---------------------------------------------------------------- 6b. summaries */
+
+static char *sum_report(const char *h, uint64_t free_mib)
+{
+    drover_instance in[2] = { { "web-1", "6f1c7c0e-2b3a-4c5d-8e9f-0a1b2c3d4e5f", 2048, "running" },
+                              { "db-1", "00000000-0000-4000-8000-000000000001", 4096, "paused" } };
+    drover_report r = { .schema = DROVER_REPORT_SCHEMA, .host = (char *)h, .generated_ms = 1700000000000,
+                        .hypervisor_type = "QEMU", .hypervisor_version = 7002000,
+                        .libvirt_version = 9000000, .arch = "x86_64", .cpu_xml = "<cpu/>",
+                        .memory_total_mib = 65536, .memory_free_mib = free_mib, .vcpus = 16,
+                        .migration_uri = "", .instances = in, .n_instances = 2 };
+    char *json = NULL;
+
+    if (dv_report_to_json(&r, &json, NULL) < 0)
+        bail_out("cannot encode a report");
+    return json;
+}
+
+static void raw_put(memcached_st *raw, const char *key, const char *v)
+{
+    memcached_return_t rc = v ? memcached_set(raw, key, strlen(key), v, strlen(v), 60, 0)
+                              : memcached_delete(raw, key, strlen(key), 0);
+
+    if (rc != MEMCACHED_SUCCESS)
+        bail_out("cannot write %s: %s", key, memcached_strerror(raw, rc));
+}
+
+/* get_summaries reads the summary keys, and the member key of a member
+ * whose summary is missing (an agent of the earlier version), does not
+ * read, or is not drover's; its answer is get_all's. */
+static void test_summaries(void)
+{
+    static const char *const hosts[] = { "m-bad", "m-foreign", "m-gone", "m-new", "m-old" };
+    dv_mc_server mc;
+    dv_config *cfg;
+    dv_sg *sg;
+    drover_error err = { 0 };
+    drover_member *all = NULL;
+    dv_summary_list l = { 0 };
+    memcached_st *raw;
+    char *json[5], bad[128];
+    size_t n = 0;
+    int fails = 0;
+
+    diag("--- summaries: missing, corrupt and foreign summary keys");
+    if (dv_mc_start(&mc, NULL, NULL, NULL) < 0)
+        bail_out("cannot start memcached");
+    cfg = make_cfg((const char *[]){ mc.addr }, 1, "summaries.db");
+    sg = open_sg(cfg);
+    for (int i = 0; i < 5; i++)
+        if (dv_sg_join(sg, GROUP, hosts[i], &err) < 0)
+            bail_out("join: %s", err.message);
+    /* past the fresh marker's life: a missing key is DOWN, not UNKNOWN */
+    dv_sleep_ms((DOWN_TIME + 1) * 1000 + 200);
+    for (int i = 0; i < 5; i++) {
+        json[i] = sum_report(hosts[i], 1000 + (uint64_t)i);
+        fails += dv_sg_heartbeat(sg, GROUP, hosts[i], json[i], &err) < 0;
+    }
+    is_int(fails, 0, "five members heartbeat with reports");
+    if (!(raw = memcached_create(NULL)) || memcached_server_add(raw, "127.0.0.1", (in_port_t)mc.port))
+        bail_out("libmemcached");
+    memcached_behavior_set(raw, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    {
+        size_t vl;
+        uint32_t fl;
+        memcached_return_t rc;
+        char *v = memcached_get(raw, "dvsum:" GROUP ":m-new", strlen("dvsum:" GROUP ":m-new"), &vl,
+                                &fl, &rc);
+        ok(v && vl > 30 && strncmp(v, "dv1 ", 4) == 0 && memmem(v, vl, "\nDS1 ", 5) &&
+           !memmem(v, vl, "<cpu/>", 6), "the summary key holds the summary, not the CPU XML");
+        free(v);
+    }
+    raw_put(raw, "dvsum:" GROUP ":m-old", NULL);   /* as an agent of the earlier version */
+    snprintf(bad, sizeof bad, "dv1 %lld " GROUP " m-bad\nDS1 7 garbage", (long long)dv_wall_ms());
+    raw_put(raw, "dvsum:" GROUP ":m-bad", bad);
+    raw_put(raw, "dvsum:" GROUP ":m-foreign", "not drover's");
+    raw_put(raw, "dvsum:" GROUP ":m-gone", NULL);
+    raw_put(raw, "drover:" GROUP ":m-gone", NULL);
+    memcached_free(raw);
+    ok(dv_sg_get_all(sg, GROUP, &all, &n, &err) == 0 && n == 5, "get_all lists five (%s)", err.message);
+    ok(dv_sg_get_summaries(sg, GROUP, true, &l, &err) == 0 && l.n == 5, "get_summaries too (%s)",
+       err.message);
+    for (size_t i = 0; i < n && i < l.n; i++) {
+        const drover_report *q = l.sums[i].report, *r = all[i].report;
+        bool gone = strcmp(hosts[i], "m-gone") == 0;
+        is_str(l.members[i].host, hosts[i], "member %zu is %s", i, hosts[i]);
+        is_int(l.members[i].state, gone ? DROVER_DOWN : DROVER_UP, "%s: %s in the summaries",
+               hosts[i], gone ? "DOWN" : "UP");
+        is_int(all[i].state, l.members[i].state, "%s: and in get_all", hosts[i]);
+        if (gone) {
+            ok(!l.sums[i].stored && !q && !r, "%s: no report either way", hosts[i]);
+            continue;
+        }
+        ok(l.sums[i].stored && q && r && q->memory_free_mib == 1000 + i &&
+           r->memory_free_mib == 1000 + i && strcmp(q->host, hosts[i]) == 0 &&
+           q->n_instances == 2 && strcmp(q->instances[1].name, "db-1") == 0 &&
+           l.sums[i].memory_used_mib == 6144 && llabs(l.members[i].last_seen_ms - all[i].last_seen_ms) < 1000,
+           "%s: the summary says what the report says", hosts[i]);
+    }
+    drover_members_free(all, n);
+    dv_summary_list_free(&l);
+    for (int i = 0; i < 5; i++)
+        free(json[i]);
+    dv_sg_close(sg);
+    dv_config_free(cfg);
+    dv_mc_stop(&mc);
+}
+
 /* ---------------------------------------------------------------- 7. bad config */
 
 static void test_bad_config(void)
@@ -733,6 +841,7 @@ int main(void)
     test_hung();
     test_flush();
     test_foreign_value();
+    test_summaries();
     test_bad_config();
     dv_scratch_rmrf(dir);
     return done_testing();

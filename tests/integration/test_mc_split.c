@@ -269,10 +269,81 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static char names[FLEET][48];
+
+/* Which of the two servers holds key: 0, 1, or -1 (neither or both). */
+static int holder(const dv_mc_server *mc, const char *key)
+{
+    int where = -1, found = 0;
+
+    for (int k = 0; k < 2; k++) {
+        memcached_st *raw = memcached_create(NULL);
+        memcached_return_t rc;
+        size_t vl;
+        uint32_t fl;
+        char *v;
+
+        if (!raw || memcached_server_add(raw, "127.0.0.1", (in_port_t)mc[k].port) != MEMCACHED_SUCCESS)
+            bail_out("libmemcached");
+        memcached_behavior_set(raw, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+        if ((v = memcached_get(raw, key, strlen(key), &vl, &fl, &rc))) {
+            where = k;
+            found++;
+        }
+        free(v);
+        memcached_free(raw);
+    }
+    return found == 1 ? where : -1;
+}
+
+/* Over two servers: each summary key sits on its member key's server, and
+ * the reader's get_summaries says what its get_all says. */
+static void check_summaries(dv_sg *writer, dv_sg *reader, const dv_mc_server *mc, size_t n_expect)
+{
+    drover_error err = { 0 };
+    drover_member *all = NULL;
+    dv_summary_list l = { 0 };
+    size_t n = 0;
+    int misplaced = 0, fails = 0, differ = 0, reports = 0;
+    char key[96], skey[96];
+
+    for (int i = 1; i < FLEET && i <= 60; i++) {
+        char json[160];
+        snprintf(json, sizeof json, "{\"schema\":1,\"host\":\"%s\",\"generated_ms\":%d}",
+                 names[i], i);
+        if (i % 10 && dv_sg_heartbeat(writer, GROUP, names[i], json, &err) < 0 && fails++ < 3)
+            diag("heartbeat: %s", err.message);
+    }
+    is_int(fails, 0, "some members heartbeat with reports");
+    for (int i = 1; i <= 200; i++) {
+        if (!(i % 10))
+            continue;
+        snprintf(key, sizeof key, "drover:" GROUP ":%s", names[i]);
+        snprintf(skey, sizeof skey, "dvsum:" GROUP ":%s", names[i]);
+        if ((holder(mc, key) < 0 || holder(mc, key) != holder(mc, skey)) && misplaced++ < 3)
+            diag("%s: its summary is not on its member key's server", names[i]);
+    }
+    is_int(misplaced, 0, "every summary key sits on its member key's server");
+    ok(dv_sg_get_all(reader, GROUP, &all, &n, &err) == 0 &&
+       dv_sg_get_summaries(reader, GROUP, true, &l, &err) == 0 && n == n_expect && l.n == n,
+       "get_all and get_summaries list the %zu members", n_expect);
+    for (size_t i = 0; i < n && i < l.n; i++) {
+        bool same = strcmp(all[i].host, l.members[i].host) == 0 &&
+                    all[i].state == l.members[i].state &&
+                    l.sums[i].stored == (all[i].report_json != NULL);
+        reports += l.sums[i].stored;
+        if (!same && differ++ < 3)
+            diag("%s differs", all[i].host);
+    }
+    is_int(differ, 0, "every member the same either way");
+    is_int(reports, 54, "with the reports of those that sent one");
+    drover_members_free(all, n);
+    dv_summary_list_free(&l);
+}
+
 static void test_fleet(void)
 {
     dv_mc_server mc[2];
-    static char names[FLEET][48];
     char *expect[FLEET];
     dv_config *wcfg, *rcfg;
     dv_sg *writer, *reader;
@@ -320,6 +391,7 @@ static void test_fleet(void)
     ok(dv_sg_get_states(reader, GROUP, &m, &n, &err) == 0 && n == n_expect,
        "get_states: the same %zu (%lld ms)", n, (long long)(dv_mono_ms() - t));
     drover_members_free(m, n);
+    check_summaries(writer, reader, mc, n_expect);
 
     dv_sg_close(writer);
     dv_sg_close(reader);

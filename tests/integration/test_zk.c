@@ -629,7 +629,8 @@ static void test_auth(void)
     is_int(zoo_set(raw, member, "x", 1, -1), ZNOAUTH, "nor overwrite it");
     is_int(zoo_create(raw, "/t-auth/" GROUP "/fake", "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0),
            ZNOAUTH, "nor add a fake member");
-    ok(zoo_get(raw, member, 0, buf, &len, NULL) == ZOK && len == 7, "but may read the report");
+    ok(zoo_get(raw, member, 0, buf, &len, NULL) == ZOK && len > 7 && len < (int)sizeof buf &&
+       memcmp(buf + len - 7, "{\"a\":1}", 7) == 0, "but may read the report");
 
     is_int(is_up(anon, "s1", &rc, &err), DROVER_UP, "an unauthenticated drover reads liveness");
     ok(dv_sg_leave(anon, GROUP, "s1", &err) < 0 && err.code == DROVER_ERR_AUTH,
@@ -660,6 +661,97 @@ static void test_auth(void)
     close_zk(wrong);
 }
 
+/* A report as an agent sends it, for host h with free memory free_mib. */
+static char *sum_report(const char *h, uint64_t free_mib)
+{
+    drover_instance in[2] = { { "web-1", "6f1c7c0e-2b3a-4c5d-8e9f-0a1b2c3d4e5f", 2048, "running" },
+                              { "db-1", "00000000-0000-4000-8000-000000000001", 4096, "paused" } };
+    drover_report r = { .schema = DROVER_REPORT_SCHEMA, .host = (char *)h, .generated_ms = 1700000000000,
+                        .hypervisor_type = "QEMU", .hypervisor_version = 7002000,
+                        .libvirt_version = 9000000, .arch = "x86_64", .cpu_xml = "<cpu/>",
+                        .memory_total_mib = 65536, .memory_free_mib = free_mib, .vcpus = 16,
+                        .migration_uri = "", .instances = in, .n_instances = 2 };
+    char *json = NULL;
+
+    if (dv_report_to_json(&r, &json, NULL) < 0)
+        bail_out("cannot encode a report");
+    return json;
+}
+
+/* Node data as the raw client writes it: head, then json. */
+static int raw_member(zhandle_t *raw, const char *host, const char *head, const char *json)
+{
+    char path[128], *v = malloc(strlen(head) + strlen(json) + 1);
+    int rc;
+
+    if (!v)
+        bail_out("out of memory");
+    strcat(strcpy(v, head), json);
+    snprintf(path, sizeof path, "/t-sum/" GROUP "/%s", host);
+    rc = zoo_create(raw, path, v, (int)strlen(v), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0);
+    free(v);
+    return rc;
+}
+
+/* get_summaries reads the summary in each node, and falls back on the
+ * report for nodes of the earlier version (JSON alone) and for a summary
+ * that does not read; a header that does not read lists no report. */
+static void test_summaries(void)
+{
+    dv_sg *w = open_zk("/t-sum", NULL, NULL);
+    zhandle_t *raw = raw_client(NULL);
+    static const char *const hosts[] = { "s-bad", "s-hdr", "s-new", "s-old" };
+    const uint64_t free_of[] = { 1003, 0, 1001, 1002 };
+    char *json[4], buf[4096];
+    drover_error err = { 0 };
+    drover_member *all = NULL;
+    dv_summary_list l = { 0 };
+    int len = sizeof buf - 1;
+    size_t n = 0;
+
+    if (!w)
+        bail_out("cannot open the zk driver");
+    for (int i = 0; i < 4; i++)
+        json[i] = sum_report(hosts[i], free_of[i]);
+    ok(dv_sg_heartbeat(w, GROUP, "s-new", json[2], &err) == 0, "a member heartbeats (%s)", err.message);
+    ok(zoo_get(raw, "/t-sum/" GROUP "/s-new", 0, buf, &len, NULL) == ZOK && len > 0, "its node reads");
+    buf[len < 0 ? 0 : len] = '\0';
+    ok(strncmp(buf, "dvs1 ", 5) == 0 && strstr(buf, "DS1 ") &&
+       strcmp(buf + strlen(buf) - strlen(json[2]), json[2]) == 0,
+       "the node holds the summary, then the report");
+    is_int(raw_member(raw, "s-old", "", json[3]), ZOK, "a node of the earlier version (the JSON alone)");
+    is_int(raw_member(raw, "s-bad", "dvs1 12\nDS1 garbage?", json[0]), ZOK,
+           "a node whose summary does not read");
+    is_int(raw_member(raw, "s-hdr", "dvs1 99999\n", json[1]), ZOK, "a node whose header does not read");
+    ok(dv_sg_get_all(w, GROUP, &all, &n, &err) == 0 && n == 4, "get_all lists the four (%s)", err.message);
+    ok(dv_sg_get_summaries(w, GROUP, true, &l, &err) == 0 && l.n == 4, "get_summaries too (%s)",
+       err.message);
+    for (size_t i = 0; i < n && i < l.n; i++) {
+        const drover_report *q = l.sums[i].report, *r = all[i].report;
+        bool refused = strcmp(hosts[i], "s-hdr") == 0;
+        is_str(l.members[i].host, hosts[i], "member %zu is %s", i, hosts[i]);
+        is_int(l.members[i].state, DROVER_UP, "%s: UP", hosts[i]);
+        ok(l.sums[i].stored, "%s: a report is stored", hosts[i]);
+        if (refused) {
+            ok(!q && !r, "%s: refused by both: no report", hosts[i]);
+            continue;
+        }
+        ok(r && strcmp(all[i].report_json, json[i]) == 0, "%s: get_all gives the report's JSON",
+           hosts[i]);
+        ok(q && r && q->memory_free_mib == free_of[i] && r->memory_free_mib == free_of[i] &&
+           strcmp(q->host, hosts[i]) == 0 && q->generated_ms == r->generated_ms &&
+           q->n_instances == 2 && strcmp(q->instances[1].name, "db-1") == 0 &&
+           l.sums[i].memory_used_mib == 6144,
+           "%s: the summary says what the report says", hosts[i]);
+    }
+    drover_members_free(all, n);
+    dv_summary_list_free(&l);
+    for (int i = 0; i < 4; i++)
+        free(json[i]);
+    zookeeper_close(raw);
+    close_zk(w);
+}
+
 int main(void)
 {
     if (!(dir = dv_scratch_dir()))
@@ -675,6 +767,7 @@ int main(void)
     test_root_prefix();
     test_take_over();
     test_auth();
+    test_summaries();
     test_many();
     test_agent_killed();
     test_unreachable_at_open();
