@@ -193,7 +193,7 @@ static inline pid_t et_spawn(const char *tag, char *const *argv)
 
 static inline void et_agent_start(int k)
 {
-    char tag[16];
+    char tag[24];
     char *argv[] = { et_droverd, (char *)"-c", et_conf, (char *)"--host", et_h.host[k].name,
                      (char *)"--libvirt-uri", et_h.host[k].uri, (char *)"--migration-uri",
                      et_h.host[k].p2p_uri, NULL };
