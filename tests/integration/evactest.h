@@ -361,7 +361,7 @@ static inline int et_copies(const char *uuid, int *where)
 static inline void et_guest(int k, const char *name, int mem, char *uuid)
 {
     virConnectPtr c = virConnectOpen(et_h.host[k].uri);
-    char *xml = lvh_guest_xml(&et_h, name, mem, "wss=1");
+    char *xml = lvh_guest_xml(&et_h, name, mem, "wss=1 hz=100");
     virDomainPtr d;
 
     if (!c || !xml || !(d = virDomainDefineXML(c, xml)) || virDomainCreate(d) < 0 ||

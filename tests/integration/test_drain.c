@@ -83,7 +83,7 @@ static void test_empty(void)
     mt_run r;
 
     for (int i = 0; i < 3; i++)
-        virDomainFree(mt_guest(0, names[i], 64, "wss=1", &b[i]));
+        virDomainFree(mt_guest(0, names[i], 64, "wss=1 hz=100", &b[i]));
     mt_publish();
     is_int(mt_drover(&r, "drain1", args, 300), 0, "drain host 1 (three guests): exit 0");
     mt_diag_text("output:", r.stdout_text);
@@ -117,7 +117,7 @@ static void test_agent_down_and_no_room(void)
     mt_run r;
     const char *line;
 
-    virDomainFree(mt_guest(1, "drbig", 512, "wss=1 fill=0", &big));
+    virDomainFree(mt_guest(1, "drbig", 512, "wss=1 fill=0 hz=100", &big));
     for (int i = 0; i < 3; i++)
         beat_of(1, names[i], &b[i]);
     mt_publish();

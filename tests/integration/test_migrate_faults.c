@@ -28,7 +28,7 @@
 
 #define GUEST "fg1"
 #define GUEST_MIB 64
-#define GUEST_CMD "wss=1"
+#define GUEST_CMD "wss=1 hz=100"
 #define BW "8"
 
 typedef enum fault {

@@ -497,8 +497,8 @@ int main(void)
     for (int k = 0; k < 2; k++)
         if (!(conn[k] = virConnectOpen(h.host[k].uri)))
             bail_out("host %d: %s", k + 1, virGetLastErrorMessage());
-    if (!(g1 = lvh_guest_start(&h, conn[0], "g1", GUEST_MIB, "wss=0 fill=0")) ||
-        !(g2 = lvh_guest_start(&h, conn[0], "g2", GUEST_MIB, "wss=0 fill=0")))
+    if (!(g1 = lvh_guest_start(&h, conn[0], "g1", GUEST_MIB, "wss=0 fill=0 hz=100")) ||
+        !(g2 = lvh_guest_start(&h, conn[0], "g2", GUEST_MIB, "wss=0 fill=0 hz=100")))
         bail_out("the guests did not start: %s", virGetLastErrorMessage());
     if (lvh_beat_wait_running(g1, 20000, &b) < 0)
         bail_out("g1 did not come up");

@@ -282,8 +282,8 @@ int main(void)
         write_config(m, host2_total_mib() - (GUEST_MIB + 32));
     if (!(c1 = virConnectOpen(h.host[0].uri)))
         bail_out("host 1: %s", virGetLastErrorMessage());
-    if (!(g1 = lvh_guest_start(&h, c1, "g1", GUEST_MIB, "wss=0 fill=0")) ||
-        !(g2 = lvh_guest_start(&h, c1, "g2", GUEST_MIB, "wss=0 fill=0")))
+    if (!(g1 = lvh_guest_start(&h, c1, "g1", GUEST_MIB, "wss=0 fill=0 hz=100")) ||
+        !(g2 = lvh_guest_start(&h, c1, "g2", GUEST_MIB, "wss=0 fill=0 hz=100")))
         bail_out("the guests did not start: %s", virGetLastErrorMessage());
     if (lvh_beat_wait_running(g1, 30000, &b) < 0)
         bail_out("g1 did not come up");
