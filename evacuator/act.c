@@ -235,7 +235,8 @@ static int after_fence(dv_sweeper *s, dv_evac *e, const char *const *fenced, siz
     }
     if (!(all = calloc(nf + 2, sizeof *all)))
         return dv_err(err, DROVER_ERR_NOMEM, DROVER_FROM_CORE, "out of memory");
-    memcpy(all, fenced, nf * sizeof *all);
+    if (nf)
+        memcpy(all, fenced, nf * sizeof *all);
     all[nf] = self[0];
     rc = dv_rebuild(s, e, all, nf + 1, err);
     free(all);

@@ -460,7 +460,8 @@ int dv_evac_decide(dv_gates *g, const dv_gate_params *p, const dv_gate_obs *obs,
     if (candidates(g, p, now_ms, d, err) < 0 || take_tokens(g, d, err) < 0)
         return -1;
     token_status(g, p, d);
-    qsort(d->cand, d->n_cand, sizeof *d->cand, by_name);
+    if (d->n_cand)                 /* qsort of a NULL array is undefined, even of 0 */
+        qsort(d->cand, d->n_cand, sizeof *d->cand, by_name);
     for (size_t i = 0; i < d->n_cand; i++)
         explain(&d->cand[i], p, d);
     return 0;
