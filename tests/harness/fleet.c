@@ -115,3 +115,19 @@ int dv_fleet_sizes(const char *s, size_t *v, int max)
     }
     return *s ? -1 : n;
 }
+
+char *dv_fleet_small_report(const char *h, uint64_t free_mib)
+{
+    drover_instance in[2] = { { "web-1", "6f1c7c0e-2b3a-4c5d-8e9f-0a1b2c3d4e5f", 2048, "running" },
+                              { "db-1", "00000000-0000-4000-8000-000000000001", 4096, "paused" } };
+    drover_report r = { .schema = DROVER_REPORT_SCHEMA, .host = (char *)h, .generated_ms = 1700000000000,
+                        .hypervisor_type = "QEMU", .hypervisor_version = 7002000,
+                        .libvirt_version = 9000000, .arch = "x86_64", .cpu_xml = "<cpu/>",
+                        .memory_total_mib = 65536, .memory_free_mib = free_mib, .vcpus = 16,
+                        .migration_uri = "", .instances = in, .n_instances = 2 };
+    char *json = NULL;
+
+    if (dv_report_to_json(&r, &json, NULL) < 0)
+        return NULL;
+    return json;
+}

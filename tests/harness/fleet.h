@@ -37,6 +37,11 @@ void dv_fleet_host(char *buf, size_t len, size_t i);
  * err set. */
 char *dv_fleet_report(const char *host, size_t i, int64_t now, drover_error *err);
 
+/* A small report for tests of summaries: host h with free_mib free, two
+ * guests (web-1 running, db-1 paused), "<cpu/>".  Malloc'ed JSON; NULL when
+ * it cannot be encoded. */
+char *dv_fleet_small_report(const char *h, uint64_t free_mib);
+
 /* The UUID of guest g (0..3) of host i in its report. */
 void dv_fleet_uuid(char *buf, size_t len, size_t i, int g);
 

@@ -18,6 +18,7 @@
 #include "tests/harness/agentproc.h"
 #include "tests/harness/harness.h"
 #include "tests/harness/scratch.h"
+#include "tests/harness/fleet.h"
 #include "tests/tap.h"
 #include "tests/integration/mctest.h"  /* uses bail_out */
 
@@ -687,21 +688,6 @@ static void test_foreign_value(void)
 
 /* ---------------------------------------------------------------- 6b. summaries */
 
-static char *sum_report(const char *h, uint64_t free_mib)
-{
-    drover_instance in[2] = { { "web-1", "6f1c7c0e-2b3a-4c5d-8e9f-0a1b2c3d4e5f", 2048, "running" },
-                              { "db-1", "00000000-0000-4000-8000-000000000001", 4096, "paused" } };
-    drover_report r = { .schema = DROVER_REPORT_SCHEMA, .host = (char *)h, .generated_ms = 1700000000000,
-                        .hypervisor_type = "QEMU", .hypervisor_version = 7002000,
-                        .libvirt_version = 9000000, .arch = "x86_64", .cpu_xml = "<cpu/>",
-                        .memory_total_mib = 65536, .memory_free_mib = free_mib, .vcpus = 16,
-                        .migration_uri = "", .instances = in, .n_instances = 2 };
-    char *json = NULL;
-
-    if (dv_report_to_json(&r, &json, NULL) < 0)
-        bail_out("cannot encode a report");
-    return json;
-}
 
 static void raw_put(memcached_st *raw, const char *key, const char *v)
 {
@@ -740,7 +726,8 @@ static void test_summaries(void)
     /* past the fresh marker's life: a missing key is DOWN, not UNKNOWN */
     dv_sleep_ms((DOWN_TIME + 1) * 1000 + 200);
     for (int i = 0; i < 5; i++) {
-        json[i] = sum_report(hosts[i], 1000 + (uint64_t)i);
+        if (!(json[i] = dv_fleet_small_report(hosts[i], 1000 + (uint64_t)i)))
+            bail_out("cannot encode a report");
         fails += dv_sg_heartbeat(sg, GROUP, hosts[i], json[i], &err) < 0;
     }
     is_int(fails, 0, "five members heartbeat with reports");

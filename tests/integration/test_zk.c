@@ -3,6 +3,7 @@
  * admin state, session loss, a server outage, bad input and configuration,
  * digest-auth ACLs (checked with the raw ZooKeeper C API), and 1,000
  * members read with pipelined gets. */
+#include "tests/harness/fleet.h"
 #include "tests/tap.h"
 #include "tests/harness/zk.h"
 #include "tests/integration/zktest.h"
@@ -661,22 +662,6 @@ static void test_auth(void)
     close_zk(wrong);
 }
 
-/* A report as an agent sends it, for host h with free memory free_mib. */
-static char *sum_report(const char *h, uint64_t free_mib)
-{
-    drover_instance in[2] = { { "web-1", "6f1c7c0e-2b3a-4c5d-8e9f-0a1b2c3d4e5f", 2048, "running" },
-                              { "db-1", "00000000-0000-4000-8000-000000000001", 4096, "paused" } };
-    drover_report r = { .schema = DROVER_REPORT_SCHEMA, .host = (char *)h, .generated_ms = 1700000000000,
-                        .hypervisor_type = "QEMU", .hypervisor_version = 7002000,
-                        .libvirt_version = 9000000, .arch = "x86_64", .cpu_xml = "<cpu/>",
-                        .memory_total_mib = 65536, .memory_free_mib = free_mib, .vcpus = 16,
-                        .migration_uri = "", .instances = in, .n_instances = 2 };
-    char *json = NULL;
-
-    if (dv_report_to_json(&r, &json, NULL) < 0)
-        bail_out("cannot encode a report");
-    return json;
-}
 
 /* Node data as the raw client writes it: head, then json. */
 static int raw_member(zhandle_t *raw, const char *host, const char *head, const char *json)
@@ -712,7 +697,8 @@ static void test_summaries(void)
     if (!w)
         bail_out("cannot open the zk driver");
     for (int i = 0; i < 4; i++)
-        json[i] = sum_report(hosts[i], free_of[i]);
+        if (!(json[i] = dv_fleet_small_report(hosts[i], free_of[i])))
+            bail_out("cannot encode a report");
     ok(dv_sg_heartbeat(w, GROUP, "s-new", json[2], &err) == 0, "a member heartbeats (%s)", err.message);
     ok(zoo_get(raw, "/t-sum/" GROUP "/s-new", 0, buf, &len, NULL) == ZOK && len > 0, "its node reads");
     buf[len < 0 ? 0 : len] = '\0';
