@@ -64,7 +64,8 @@ static inline void et_write_file(const char *name, const char *text, mode_t mode
 }
 
 /* What a test changes in the configuration: zero fields keep the defaults
- * (the db driver, controller.libvirt_timeout_ms 3000, grace 2,
+ * (the db driver, controller.libvirt_timeout_ms 10000 -- a loaded machine
+ * makes a healthy libvirt slow, not silent --, grace 2,
  * max_down_fraction 0.5, max_per_minute 60, mode "rebuild"); the extras go
  * inside controller = { }, migration = { } and evacuator = { }. */
 typedef struct et_conf_opts {
@@ -86,7 +87,7 @@ static inline void et_write_config_opts(const et_conf_opts *o)
     snprintf(sg, sizeof sg, "driver = \"db\"; db = { path = \"%s/drover.db\"; };", et_work);
     n = snprintf(text, sizeof text,
                  "servicegroup = { report_interval = 1; service_down_time = 3; %s };\n"
-                 "agent = { definitions_dir = \"%s/defs\"; libvirt_timeout_ms = 3000; };\n"
+                 "agent = { definitions_dir = \"%s/defs\"; libvirt_timeout_ms = 10000; };\n"
                  "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\", \"%s=%s\" ];\n"
                  "  libvirt_timeout_ms = %d; metrics_listen = \"127.0.0.1:%d\"; %s };\n"
                  "scheduler = { reserved_host_memory_mb = 128; };\n"
@@ -99,7 +100,7 @@ static inline void et_write_config_opts(const et_conf_opts *o)
                  "log = { level = \"info\"; };\n",
                  ET_OR(o->servicegroup, sg), et_work, et_h.host[0].name, et_h.host[0].uri,
                  et_h.host[1].name, et_h.host[1].uri, et_h.host[2].name, et_h.host[2].uri,
-                 ET_OR(o->ctl_timeout_ms, 3000), et_port, ET_OR(o->controller_extra, ""),
+                 ET_OR(o->ctl_timeout_ms, 10000), et_port, ET_OR(o->controller_extra, ""),
                  ET_OR(o->migration_extra, ""), ET_OR(o->grace, 2),
                  ET_OR(o->max_down_fraction, 0.5), ET_OR(o->max_per_minute, 60),
                  ET_OR(o->mode, "rebuild"), et_work, et_work, ET_OR(o->evac_extra, ""), et_work);
@@ -216,11 +217,36 @@ static inline void et_controller_start(void)
     et_ctl = et_spawn("controller", argv);
 }
 
+/* The last lines of every drover log of the test (controllers, agents):
+ * after a failure they are the only account of what the daemons did, and
+ * the instance's directory goes when the test ends. */
+static inline void et_diag_logs(void)
+{
+    const char *const logs[] = { "controller.log", "ctl-a.log", "ctl-b.log", "ctl-a2.log",
+                                 "agent1.log", "agent2.log", "agent3.log" };
+    for (size_t i = 0; i < sizeof logs / sizeof *logs; i++) {
+        char p[256], *text, *tail;
+        size_t n, lines = 0;
+        snprintf(p, sizeof p, "%s/%s", et_work, logs[i]);
+        if (!(text = dv_drun_slurp(p)) || !*text) {
+            free(text);
+            continue;
+        }
+        for (n = strlen(text), tail = text + n; tail > text && lines <= 40; tail--)
+            lines += tail[-1] == '\n';
+        snprintf(p, sizeof p, "%s (last lines)", logs[i]);
+        dv_drun_diag_text(p, tail);
+        free(text);
+    }
+}
+
 static inline void et_stop_all(void)
 {
     for (int k = 0; k < 3; k++)
         et_reap(&et_agent[k], SIGTERM);
     et_reap(&et_ctl, SIGTERM);
+    if (tap_failed)
+        et_diag_logs();
 }
 
 /* ---------------------------------------------------------------- facts */

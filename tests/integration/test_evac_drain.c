@@ -44,7 +44,7 @@ static char drover_bin[512];
 static void write_config(void)
 {
     char flap[96];
-    et_conf_opts o = { .ctl_timeout_ms = 5000, .grace = GRACE_S, .max_down_fraction = 0.7,
+    et_conf_opts o = { .ctl_timeout_ms = 10000, .grace = GRACE_S, .max_down_fraction = 0.7,
                        .max_per_minute = MAX_PER_MINUTE, .mode = "live", .evac_extra = flap };
 
     snprintf(flap, sizeof flap, "flap_window = 600; flap_max_grace = %d;", FLAP_MAX_GRACE_S);
