@@ -181,6 +181,10 @@ static void test_unknown_keys(void)
         "libvirt_timeout_ms, metrics_listen, lease_ttl_s");
     bad("controller = { libvirt_timeout_ms = 0; };\n", 1, "controller.libvirt_timeout_ms",
         "expected an integer in 1..3600000, got 0");
+    bad("controller = { lease_ttl_s = 2; };\n", 1, "controller.lease_ttl_s",
+        "expected an integer in 3..3600, got 2");
+    bad("controller = { lease_ttl_s = \"30\"; };\n", 1, "controller.lease_ttl_s",
+        "expected an integer");
     bad("scheduler = { filter = [ ]; };\n", 1, "scheduler.filter",
         "unknown key; the valid keys in scheduler are: filters, weighers, ram_weight_multiplier, "
         "ram_allocation_ratio, reserved_host_memory_mb, host_subset_size, max_retries, claim_ttl_s");
