@@ -194,6 +194,9 @@ int zk_list_group(zk_sg *z, const char *group, bool reports, dv_arena *arena, bo
         return -1;
     }
     free(gpath);
+    /* the listing owns the children from here, whatever fails next */
+    l->kids = op.kids;
+    zk_sort_strs(l->kids.data, (size_t)l->kids.count);
     /* an outage with no member known here answers at once (UNREACHABLE);
      * otherwise the admin state is read, and a store that cannot be asked
      * fails the listing: nothing is listed without its admin state */
@@ -203,8 +206,6 @@ int zk_list_group(zk_sg *z, const char *group, bool reports, dv_arena *arena, bo
         return -1;
     if (!l->reachable)
         return 0;
-    l->kids = op.kids;
-    zk_sort_strs(l->kids.data, (size_t)l->kids.count);
     l->fetch = calloc((size_t)l->kids.count + 1, sizeof *l->fetch);
     l->paths = calloc((size_t)l->kids.count + 1, sizeof *l->paths);
     if (!l->fetch || !l->paths)
