@@ -9,13 +9,17 @@
  *                             (L bytes, core/report.h; L 0: the report does
  *                             not decode), then the report's JSON.  A node
  *                             of an earlier version holds the JSON alone.
- * The summary rides in the member's own node, not in a node of its own:
- * ZooKeeper's cost is per request, hardly per byte (a read of 300 bytes costs
- * the server as much as one of 1.1 KiB), so a second node would double the
- * writes and save no read; written in one setData with the report, the two
- * never disagree.  get_summaries decodes the summaries as the answers
- * arrive and never parses a report's JSON (but for nodes of the earlier
- * version).
+ *   <prefix>/.signs/<group>/<host> <summary>
+ *                             EPHEMERAL, empty: the same summary in a node's
+ *                             name, written with the member's node in one
+ *                             multi-op, so that get_summaries is one
+ *                             getChildren (zk_signs.c).
+ * The summary rides in the member's own node too: ZooKeeper's cost is per
+ * request, hardly per byte (a read of 300 bytes costs the server as much as
+ * one of 1.1 KiB), so a node read for a member without a sign costs no more
+ * for it.  get_summaries takes the signs, reads the nodes of live members
+ * without one, decodes summaries as the answers arrive and never parses a
+ * report's JSON (but for nodes of the earlier version).
  * An ephemeral node lives exactly as long as the session that made it, so a
  * member whose agent dies, hangs or is cut off past the session timeout
  * disappears without anyone sweeping.  The ZooKeeper client keeps the session
@@ -92,6 +96,10 @@ typedef struct zk_member {
     uint64_t gen;          /* the handle whose session made the node; 0 = none */
     int64_t beat_ms;       /* monotonic ms of the last join or heartbeat call */
     bool withdrawn;        /* its node was deleted for want of heartbeats */
+    char *sign_dir;        /* <prefix>/.signs/<group> (zk_signs.c) */
+    char *sign_on;         /* the path of the sign our session made; NULL = none */
+    uint64_t sign_gen;     /* the handle whose session made it */
+    bool sign_failed;      /* the last attempt to write it failed (told once) */
 } zk_member;
 
 typedef struct zk_sg {
@@ -125,6 +133,7 @@ typedef struct zk_op {
     struct Stat stat;
     struct String_vector kids;
     struct ACL_vector acl;
+    const char *sign_old, *sign_new;   /* zk_call_set_signed */
 } zk_op;
 
 typedef int (*zk_call)(zk_sg *z, zk_op *op);
@@ -149,6 +158,7 @@ typedef struct zk_fetch {
     dv_arena *arena;
     bool instances;
     bool summarised;
+    bool from_sign;        /* sum came from the member's sign: no read */
     dv_member_summary sum;
 } zk_fetch;
 
@@ -190,6 +200,8 @@ int zk_remake_group(zk_sg *z, const char *member, drover_error *err);
 int zk_put_member(zk_sg *z, zk_member *m, drover_error *err);
 int zk_remake_joined(zk_sg *z, drover_error *err);
 
+int zk_make_persistent(zk_sg *z, const char *path, bool guard, drover_error *err);
+
 /* zk_fetch.c */
 int zk_fetch_all(zk_sg *z, zk_fetch *fs, size_t n, drover_error *err);
 
@@ -205,6 +217,21 @@ bool zk_fetch_summarise(zk_fetch *f, const char *value, int len);
 int zk_op_get_summaries(dv_sg *sg, const char *group, bool instances, dv_summary_list *out,
                         drover_error *err);
 
+/* zk_signs.c: a member's summary in the name of an ephemeral node */
+char *zk_sign_encode(const char *host, const char *sum, size_t sum_len);
+/* 0 with ms decoded into a (its host the name's, *host_len bytes), or -1
+ * for a name that is not a sign of a summary that reads. */
+int zk_sign_decode(dv_arena *a, const char *name, bool instances, size_t *host_len,
+                   dv_member_summary *ms);
+char *zk_signs_path(const zk_sg *z, const char *group);
+char *zk_sign_wanted(const zk_member *m);
+void zk_sign_forget(zk_member *m);
+int zk_call_set_signed(zk_sg *z, zk_op *op);
+void zk_sign_sync(zk_sg *z, zk_member *m);
+struct zk_listing;
+void zk_read_signs(zk_sg *z, const char *group, struct zk_listing *l, dv_arena *arena,
+                   bool instances);
+
 /* zk_list.c */
 char *zk_key_of(const char *group, const char *host);
 int zk_learn(zk_sg *z, const char *group, const char *host, drover_error *err);
@@ -213,7 +240,8 @@ void zk_sort_strs(char **v, size_t n);
 int zk_is_known(zk_sg *z, const char *group, const char *host, bool *known, drover_error *err);
 /* What list_group gathered: the group's live nodes (sorted) and what was
  * read of them, the state db's members and the admin state. */
-typedef struct zk_listing {
+typedef struct zk_listing zk_listing;
+struct zk_listing {
     struct String_vector kids;     /* live nodes, sorted */
     bool reachable;
     drover_error why;              /* when not reachable */
@@ -223,7 +251,7 @@ typedef struct zk_listing {
     size_t n_admin;
     zk_fetch *fetch;               /* one per kid */
     char **paths;
-} zk_listing;
+};
 
 /* reports: read every node (into arena's summaries when arena is set) */
 int zk_list_group(zk_sg *z, const char *group, bool reports, dv_arena *arena, bool instances,

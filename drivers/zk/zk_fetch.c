@@ -84,7 +84,8 @@ static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n)
 int zk_fetch_all(zk_sg *z, zk_fetch *fs, size_t n, drover_error *err)
 {
     for (size_t i = 0; i < n; i++)
-        fs[i].rc = ZNOTHING;
+        if (!fs[i].from_sign)
+            fs[i].rc = ZNOTHING;
     for (int round = 0; round < 4; round++) {
         bool again = false;
 

@@ -225,6 +225,8 @@ int zk_list_group(zk_sg *z, const char *group, bool reports, dv_arena *arena, bo
             l->fetch[i].rc = ZOK;
         return 0;
     }
+    if (arena)
+        zk_read_signs(z, group, l, arena, instances);
     if (zk_fetch_all(z, l->fetch, (size_t)l->kids.count, &l->why) < 0)
         l->reachable = false;
     return 0;

@@ -15,7 +15,7 @@ static zk_member *joined_entry(zk_sg *z, const char *group, const char *host, dr
     }
     if (!(m = dv_map_get(&z->joined, key))) {
         if (!(m = calloc(1, sizeof *m)) || !(m->path = zk_member_path(z, group, host)) ||
-            dv_map_put(&z->joined, key, m) < 0) {
+            !(m->sign_dir = zk_signs_path(z, group)) || dv_map_put(&z->joined, key, m) < 0) {
             zk_member_free(m);
             m = NULL;
             zk_nomem(err);
@@ -129,6 +129,12 @@ int zk_op_leave(dv_sg *sg, const char *group, const char *host, drover_error *er
     }
     m = dv_map_del(&z->joined, key);
     dv_map_del(&z->known, key);
+    if (m && m->sign_on && m->sign_gen == z->zc.gen) {
+        zk_op sop = { .path = m->sign_on };
+        /* it would die with the session; readers skip it meanwhile */
+        if (zk_run(z, zk_call_delete, &sop, &zrc, &why) < 0 || (zrc != ZOK && zrc != ZNONODE))
+            dv_debug("zk: the sign %s stays until the session ends", m->sign_on);
+    }
     /* the shared admin state first: a member left disabled in the store
      * would come back disabled on its next join */
     if (sg_admin_forget(&z->admin, group, host, err) < 0)

@@ -36,7 +36,7 @@ static int restrict_acl(zk_sg *z, const char *path, drover_error *err)
 /* Make path (a persistent node) unless it exists.  guard: with auth on, an
  * existing node must not let strangers add or remove children (the prefix
  * and group nodes; a shared parent above the prefix is left alone). */
-static int make_persistent(zk_sg *z, const char *path, bool guard, drover_error *err)
+int zk_make_persistent(zk_sg *z, const char *path, bool guard, drover_error *err)
 {
     zk_op op = { .path = path, .flags = 0 };
     int zrc;
@@ -58,7 +58,7 @@ typedef struct prefix_walk {
 static int make_component(void *arg, const char *p, bool last)
 {
     prefix_walk *w = arg;
-    return make_persistent(w->z, p, last, w->err);
+    return zk_make_persistent(w->z, p, last, w->err);
 }
 
 /* The prefix, component by component (nothing for the root). */
@@ -94,7 +94,7 @@ int zk_ensure_group(zk_sg *z, const char *group, drover_error *err)
     }
     rc = zk_make_prefix(z, err);
     if (rc == 0)
-        rc = make_persistent(z, path, true, err);
+        rc = zk_make_persistent(z, path, true, err);
     if (rc == 0 && dv_map_put(&z->ready, path, z) < 0)
         rc = zk_nomem(err);
     free(path);
@@ -111,7 +111,7 @@ int zk_remake_group(zk_sg *z, const char *member, drover_error *err)
     if (!gpath)
         return zk_nomem(err);
     dv_map_del(&z->ready, gpath);
-    rc = zk_make_prefix(z, err) == 0 ? make_persistent(z, gpath, true, err) : -1;
+    rc = zk_make_prefix(z, err) == 0 ? zk_make_persistent(z, gpath, true, err) : -1;
     free(gpath);
     return rc;
 }
@@ -138,7 +138,7 @@ static int keep_old_data(zk_sg *z, zk_member *m, const struct Stat *st)
  * m's report; with no report known yet, whatever it holds is kept.  The
  * usual cases take one round trip: a new member is created, a known one
  * is written. */
-int zk_put_member(zk_sg *z, zk_member *m, drover_error *err)
+static int put_node(zk_sg *z, zk_member *m, drover_error *err)
 {
     zk_op op = { .path = m->path, .flags = ZOO_EPHEMERAL };
     bool exists = m->gen == z->zc.gen;    /* made by this session before */
@@ -196,6 +196,54 @@ int zk_put_member(zk_sg *z, zk_member *m, drover_error *err)
     }
     return dv_err(err, DROVER_ERR_CONFLICT, DROVER_FROM_ZK,
                   "%s keeps changing under us: is a second agent using this host name?", m->path);
+}
+
+/* A new report of a member whose node and sign our session holds: both in
+ * one request.  1 when done, 0 when the long way must be taken. */
+static int put_signed(zk_sg *z, zk_member *m, drover_error *err)
+{
+    char *want, *old;
+    zk_op op = { .path = m->path, .data = m->data, .len = m->len };
+    int zrc;
+
+    if (m->gen != z->zc.gen || !m->data || !m->sign_on || m->sign_gen != z->zc.gen)
+        return 0;
+    if (!(want = zk_sign_wanted(m)) || strcmp(want, m->sign_on) == 0) {
+        free(want);
+        return 0;
+    }
+    /* a new session met inside zk_run remakes the signs: op keeps copies */
+    if (!(old = strdup(m->sign_on))) {
+        free(want);
+        return zk_nomem(err);
+    }
+    op.sign_old = old;
+    op.sign_new = want;
+    if (zk_run(z, zk_call_set_signed, &op, &zrc, err) < 0) {
+        free(want);
+        free(old);
+        return -1;
+    }
+    free(old);
+    if (zrc != ZOK || m->gen != z->zc.gen) {
+        free(want);
+        return 0;
+    }
+    free(m->sign_on);
+    m->sign_on = want;
+    return 1;
+}
+
+int zk_put_member(zk_sg *z, zk_member *m, drover_error *err)
+{
+    int rc = put_signed(z, m, err);
+
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    if (put_node(z, m, err) < 0)
+        return -1;
+    zk_sign_sync(z, m);
+    return 0;
 }
 
 /* After a new session: every node this handle joined, with its last report. */

@@ -9,6 +9,8 @@ void zk_member_free(void *p)
     if (m) {
         free(m->path);
         free(m->data);
+        free(m->sign_dir);
+        free(m->sign_on);
         free(m);
     }
 }

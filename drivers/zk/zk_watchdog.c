@@ -24,6 +24,9 @@ static void withdraw_silent(zk_sg *z)
         if (dv_zkc_conn_lost(zrc) || dv_zkc_session_gone(zrc) || zrc == ZCLOSING)
             continue;      /* the next round tries again */
         m->withdrawn = true;
+        if (m->sign_on && m->sign_gen == z->zc.gen)
+            zoo_delete(z->zc.zh, m->sign_on, -1);   /* readers skip it anyway: no node */
+        zk_sign_forget(m);
         if (zrc == ZOK || zrc == ZNONODE)
             dv_warn("zk: no heartbeat for %s in %lld s: its node is withdrawn (DOWN) until the next",
                     m->path, (long long)(z->down_ms / 1000));

@@ -11,6 +11,7 @@
 #include "core/model.h"
 #include "core/report.h"
 #include "drivers/servicegroup.h"
+#include "drivers/zk/zk.h"
 
 #include <zookeeper/zookeeper.h>
 
@@ -773,6 +774,145 @@ static void test_summaries(void)
     close_zk(w);
 }
 
+/* The names under <prefix>/.signs/GROUP that are signs of host. */
+static int signs_of(zhandle_t *raw, const char *prefix, const char *host, char *last, size_t n)
+{
+    char path[128];
+    struct String_vector v = { 0 };
+    size_t hl = strlen(host);
+    int count = 0;
+
+    snprintf(path, sizeof path, "%s/.signs/" GROUP, prefix);
+    if (zoo_get_children(raw, path, 0, &v) != ZOK)
+        return 0;
+    for (int i = 0; i < v.count; i++)
+        if (strncmp(v.data[i], host, hl) == 0 && v.data[i][hl] == ' ') {
+            count++;
+            if (last)
+                snprintf(last, n, "%s", v.data[i]);
+        }
+    deallocate_String_vector(&v);
+    return count;
+}
+
+static char *summary_text(const char *host, uint64_t free_mib, int64_t gen, size_t *len)
+{
+    drover_report r = { .schema = DROVER_REPORT_SCHEMA, .host = (char *)host, .generated_ms = gen,
+                        .hypervisor_type = "QEMU", .arch = "x86_64", .memory_total_mib = 65536,
+                        .memory_free_mib = free_mib, .vcpus = 16 };
+    char *sum = NULL;
+
+    if (dv_summary_encode(&r, &sum, len, NULL) < 0)
+        bail_out("cannot encode a summary");
+    return sum;
+}
+
+/* A sign as a stranger (or an agent of another session) makes it. */
+static int raw_sign(zhandle_t *raw, const char *host, uint64_t free_mib, int64_t gen)
+{
+    size_t len;
+    char *sum = summary_text(host, free_mib, gen, &len), *name, path[4096];
+    int rc;
+
+    if (!(name = zk_sign_encode(host, sum, len)))
+        bail_out("cannot make a sign");
+    snprintf(path, sizeof path, "/t-sign/.signs/" GROUP "/%s", name);
+    rc = zoo_create(raw, path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0);
+    free(sum);
+    free(name);
+    return rc;
+}
+
+static const dv_member_summary *sum_of(const dv_summary_list *l, const char *host)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->members[i].host, host) == 0)
+            return &l->sums[i];
+    return NULL;
+}
+
+/* Signs: each member's summary in an ephemeral node's name, kept with its
+ * node, so get_summaries is one getChildren; a live member without a sign
+ * is read from its node, a sign without a live node is not listed, a sign
+ * that does not read is passed over, and the newest of two signs wins. */
+static void test_signs(void)
+{
+    dv_sg *w = open_zk("/t-sign", NULL, NULL);
+    zhandle_t *raw = raw_client(NULL);
+    char *j1 = dv_fleet_small_report("g-a", 1001), *j2 = dv_fleet_small_report("g-a", 1005);
+    char *j3 = dv_fleet_small_report("g-old", 1002), *j4 = dv_fleet_small_report("g-a", 7777);
+    char first[4096] = "", second[4096] = "", *p;
+    drover_error err = { 0 };
+    drover_member *all = NULL;
+    dv_summary_list l = { 0 };
+    const dv_member_summary *ms;
+    size_t n = 0;
+
+    if (!w || !j1 || !j2 || !j3 || !j4)
+        bail_out("cannot open the zk driver or encode a report");
+    /* an instance name with bytes a node name may not hold */
+    if ((p = strstr(j2, "db-1")))
+        memcpy(p, "d/%1", 4);
+    ok(dv_sg_heartbeat(w, GROUP, "g-a", j1, &err) == 0, "a member heartbeats (%s)", err.message);
+    is_int(signs_of(raw, "/t-sign", "g-a", first, sizeof first), 1, "it has one sign");
+    has_str(first, " 1001 ", "which holds its free memory: %s", first);
+    ok(dv_sg_heartbeat(w, GROUP, "g-a", j2, &err) == 0, "a new report (%s)", err.message);
+    is_int(signs_of(raw, "/t-sign", "g-a", second, sizeof second), 1, "still one sign");
+    ok(strcmp(first, second) != 0 && strstr(second, " 1005 ") && strstr(second, "d%2F%251"),
+       "the new one, escaped: %s", second);
+
+    /* the node now says 7777, the sign still 1005: get_summaries must
+     * take the sign and get_all the node */
+    ok(zoo_set(raw, "/t-sign/" GROUP "/g-a", j4, (int)strlen(j4), -1) == ZOK,
+       "the node is overwritten under the sign (JSON alone, as the earlier version writes)");
+    {
+        /* its node's summary says 1003, its report 1002: the summary is read */
+        size_t sl;
+        char *sum = summary_text("g-old", 1003, 1700000000000, &sl), *v;
+        if (asprintf(&v, "dvs1 %zu\n%s%s", sl, sum, j3) < 0)
+            bail_out("out of memory");
+        is_int(zoo_create(raw, "/t-sign/" GROUP "/g-old", v, (int)strlen(v), &ZOO_OPEN_ACL_UNSAFE,
+                          ZOO_EPHEMERAL, NULL, 0), ZOK, "a live member without a sign");
+        free(sum);
+        free(v);
+    }
+    is_int(raw_sign(raw, "g-ghost", 4242, 1700000000000), ZOK, "a sign without a member node");
+    ok(zoo_create(raw, "/t-sign/.signs/" GROUP "/g-old DS1 garbage", NULL, -1, &ZOO_OPEN_ACL_UNSAFE,
+                  ZOO_EPHEMERAL, NULL, 0) == ZOK, "a sign of g-old that does not read");
+    ok(dv_sg_get_summaries(w, GROUP, true, &l, &err) == 0, "get_summaries (%s)", err.message);
+    is_int((int)l.n, 2, "lists the two live members, not the ghost");
+    ms = sum_of(&l, "g-a");
+    ok(ms && ms->report && ms->report->memory_free_mib == 1005, "g-a: from its sign (1005, not 7777)");
+    ok(ms && ms->report && ms->report->n_instances == 2 &&
+       strcmp(ms->report->instances[1].name, "d/%1") == 0, "with its instances, names unescaped");
+    ms = sum_of(&l, "g-old");
+    ok(ms && ms->report && ms->report->memory_free_mib == 1003, "g-old: from its node's summary (1003)");
+    dv_summary_list_free(&l);
+    ok(dv_sg_get_all(w, GROUP, &all, &n, &err) == 0 && n == 2 && all[0].report &&
+       all[0].report->memory_free_mib == 7777, "get_all reads the node itself (7777)");
+    drover_members_free(all, n);
+
+    /* two signs of g-old: the newer report wins, whichever is listed first */
+    is_int(raw_sign(raw, "g-old", 3333, 1700000000500), ZOK, "a sign of g-old");
+    is_int(raw_sign(raw, "g-old", 4444, 1700000000900), ZOK, "and a newer one");
+    is_int(raw_sign(raw, "g-old", 2222, 1700000000100), ZOK, "and an older one");
+    ok(dv_sg_get_summaries(w, GROUP, false, &l, &err) == 0 && (ms = sum_of(&l, "g-old")) && ms->report &&
+       ms->report->memory_free_mib == 4444, "g-old: the newest sign (4444)");
+    dv_summary_list_free(&l);
+
+    ok(dv_sg_leave(w, GROUP, "g-a", &err) == 0, "g-a leaves (%s)", err.message);
+    is_int(signs_of(raw, "/t-sign", "g-a", NULL, 0), 0, "and its sign goes with it");
+    ok(dv_sg_heartbeat(w, GROUP, "g-a", j1, &err) == 0, "it comes back (%s)", err.message);
+    is_int(signs_of(raw, "/t-sign", "g-a", NULL, 0), 1, "with a sign");
+    close_zk(w);
+    is_int(signs_of(raw, "/t-sign", "g-a", NULL, 0), 0, "its session closed: no sign left");
+    free(j1);
+    free(j2);
+    free(j3);
+    free(j4);
+    zookeeper_close(raw);
+}
+
 int main(void)
 {
     if (!(dir = dv_scratch_dir()))
@@ -790,6 +930,7 @@ int main(void)
     test_auth();
     test_admin_unreadable();
     test_summaries();
+    test_signs();
     test_many();
     test_agent_killed();
     test_unreachable_at_open();
