@@ -41,8 +41,11 @@ static int list_fn(dv_virt *v, void *arg, drover_error *err)
         if (l->v && virDomainGetState(doms[i], &state, &reason, 0) == 0 &&
             (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED) &&
             virDomainGetUUIDString(doms[i], it->uuid) == 0) {
+            virDomainInfo info;
             snprintf(it->instance, sizeof it->instance, "%s", virDomainGetName(doms[i]));
             snprintf(it->state, sizeof it->state, "%s", dv_virt_state_name(state));
+            if (virDomainGetInfo(doms[i], &info) == 0)
+                it->memory_mib = info.maxMem / 1024;
             l->n++;
         }
         virDomainFree(doms[i]);
@@ -99,6 +102,7 @@ static int list_report(const dv_host_state *h, guest_list *out, drover_error *er
         snprintf(it->instance, sizeof it->instance, "%s", in->name);
         snprintf(it->uuid, sizeof it->uuid, "%s", in->uuid);
         snprintf(it->state, sizeof it->state, "%s", in->state);
+        it->memory_mib = in->memory_mib;
         out->n++;
     }
     return 0;
@@ -138,12 +142,24 @@ static void move_one(drain_run *d, dv_drain_item *it)
 {
     item_ctx c = { d, it };
     dv_migrate_opts mo;
+    drover_instance seen;
 
     memset(&mo, 0, sizeof mo);
     mo.instance = it->uuid;
     mo.policy = d->o->policy;
     mo.bandwidth_mib = d->o->bandwidth_mib;
     mo.allow_source_down = d->allow_down;
+    if (d->res->from_libvirt) {
+        /* the host's own libvirt said where it runs: a report that lags
+         * (an agent that died before reporting a guest just migrated in)
+         * must not keep it there */
+        seen.name = it->instance;
+        seen.uuid = it->uuid;
+        seen.state = it->state;
+        seen.memory_mib = it->memory_mib;
+        mo.seen = &seen;
+        mo.seen_on = d->res->host;
+    }
     mo.progress = on_event;
     mo.arg = &c;
     memset(&it->err, 0, sizeof it->err);

@@ -27,6 +27,7 @@ typedef struct dv_drain_item {
     char instance[DV_NAME_MAX + 1];
     char uuid[40];
     char state[16];            /* "running" or "paused" when the drain began */
+    uint64_t memory_mib;       /* its memory, as listed */
     bool moved;                /* the record is completed: it runs elsewhere now */
     bool started;              /* a migration record was made */
     dv_mig_record rec;         /* the migration's record (rec.id 0: none) */

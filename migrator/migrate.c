@@ -56,6 +56,8 @@ static int place(const dv_config *cfg, const dv_migrate_opts *o, placement *p,
     memset(&so, 0, sizeof so);
     so.instance = o->instance;
     so.dest = o->dest;
+    so.seen = o->seen;
+    so.seen_on = o->seen_on;
     so.claim = true;
     if (dv_sg_open(cfg, &sg, err) < 0)
         return -1;

@@ -53,6 +53,10 @@ typedef struct dv_migrate_opts {
     int bandwidth_mib;         /* < 0: migration.bandwidth_mib; 0 = hypervisor default */
     bool post_copy;            /* permit post-copy even when migration.permit_post_copy is off */
     bool allow_source_down;    /* a drain of a host whose agent died */
+    /* The instance as seen_on's own libvirt lists it (a drain): where it
+     * runs and its size, whatever the reports say.  NULL: the reports. */
+    const drover_instance *seen;
+    const char *seen_on;
     /* Called from dv_migrate's own thread for every event; may be NULL. */
     void (*progress)(void *arg, const dv_mig_event *ev);
     /* Polled as often as samples are taken; true = abort now (Ctrl-C).  The

@@ -386,7 +386,9 @@ int dv_find_destination(dv_sched *s, dv_hosts *hosts, dv_live_check *lc, dv_stor
     if (!o->instance || !*o->instance)
         return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_SCHEDULER,
                       "which instance? give its name or UUID");
-    if (find_instance(hosts, o->instance, &src, &in, err) < 0)
+    if (o->seen && o->seen_on && (src = dv_hosts_find(hosts, o->seen_on)))
+        in = o->seen;
+    else if (find_instance(hosts, o->instance, &src, &in, err) < 0)
         return -1;
     if (result_init(s, hosts, src, in, o->explain, res, err) < 0)
         return -1;

@@ -300,6 +300,11 @@ typedef struct dv_sched_opts {
     const char *const *ignore;     /* --ignore */
     size_t n_ignore;
     bool explain;                  /* fill dv_sched_result.verdicts */
+    /* The instance as host seen_on's own libvirt lists it (a drain): the
+     * source and the size, whatever the reports say (they may lag).
+     * NULL: found in the reports. */
+    const drover_instance *seen;
+    const char *seen_on;
     /* dv_schedule only: */
     bool claim;                    /* hold the memory on the chosen host (the
                                     * migrator does); false: a question only */

@@ -4,7 +4,9 @@
  *  - host 2, its agent DOWN (forced down) but its libvirt answering, with
  *    those three and a guest too big for host 1: the three move back, the
  *    big one is reported with the scheduler's reason, host 2 is not empty,
- *    exit 1;
+ *    exit 1; and a guest started there after its last report (no report
+ *    lists it: the drain finds it, its source and size in the host's own
+ *    libvirt and moves it all the same);
  *  - examples/migrate (libdrover and drover.h only) moves a guest.
  * The scheduler reserves all of a host's memory but 300 MiB, so 64 MiB
  * guests fit and a 512 MiB one fits nowhere. */
@@ -112,7 +114,7 @@ static void test_empty(void)
 static void test_agent_down_and_no_room(void)
 {
     const char *args[] = { "host", "drain", mt_h.host[1].name, NULL };
-    lvh_beat b[3], big;
+    lvh_beat b[3], big, late;
     drover_member m;
     mt_run r;
     const char *line;
@@ -121,6 +123,8 @@ static void test_agent_down_and_no_room(void)
     for (int i = 0; i < 3; i++)
         beat_of(1, names[i], &b[i]);
     mt_publish();
+    /* started after host 2's last report: only its libvirt knows it */
+    virDomainFree(mt_guest(1, "drlate", 64, "wss=1 hz=100", &late));
     admin(0, false, false);   /* host 1 takes guests again */
     admin(1, false, true);    /* host 2's agent "died" */
     member(1, &m);
@@ -138,7 +142,12 @@ static void test_agent_down_and_no_room(void)
     {
         bool p;
         is_int(mt_dom_state(1, "drbig", &p), VIR_DOMAIN_RUNNING, "drbig still runs on host 2");
+        is_int(mt_dom_state(0, "drlate", &p), VIR_DOMAIN_RUNNING,
+               "drlate, in no report, moved to host 1 (found in host 2's libvirt)");
+        ok(mt_beats_on(0, "drlate", &late), "drlate's heartbeat goes on");
     }
+    line = strstr(r.stdout_text, "drlate");
+    ok(line && strstr(line, "moved to"), "a line says drlate moved");
     line = strstr(r.stdout_text, "drbig");
     ok(line && strstr(line, "NOT moved") && strstr(line, "no valid host for instance drbig"),
        "drbig is reported not moved, with the scheduler's reason");
@@ -162,6 +171,7 @@ static void test_example(void)
 
     admin(1, false, false);   /* host 2 is back in service, with room */
     mt_remove("drbig");
+    mt_remove("drlate");
     beat_of(0, "dr1", &b);
     mt_publish();
     snprintf(bin, sizeof bin, "%s/examples/migrate", bd && *bd ? bd : LVH_TOP_BUILDDIR);
