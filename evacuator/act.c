@@ -207,8 +207,10 @@ static int fence(dv_sweeper *s, dv_evac *e, const dv_probe *p, drover_error *err
     if (dv_sweeper_holds(s, err) < 0)
         return -1;
     memset(&fr, 0, sizeof fr);
-    rc = dv_fence_host(&c->evacuator.fence_command, e->host,
-                       (int64_t)c->evacuator.fence_timeout_s * 1000, &fr, &fe);
+    /* the lease is renewed while it runs: fence_timeout_s may outlast it */
+    rc = dv_fence_host_ticking(&c->evacuator.fence_command, e->host,
+                               (int64_t)c->evacuator.fence_timeout_s * 1000, s->tick, s->tick_arg,
+                               &fr, &fe);
     dv_fence_result_free(&fr);
     if (rc < 0)
         return fence_failed(s, e, fe.message, err);

@@ -85,9 +85,16 @@ static void last_line(const dv_proc_result *r, char *buf, size_t len)
 int dv_fence_host(const dv_strlist *cmd, const char *host, int64_t timeout_ms,
                   dv_fence_result *res, drover_error *err)
 {
+    return dv_fence_host_ticking(cmd, host, timeout_ms, NULL, NULL, res, err);
+}
+
+int dv_fence_host_ticking(const dv_strlist *cmd, const char *host, int64_t timeout_ms,
+                          void (*tick)(void *arg), void *arg, dv_fence_result *res,
+                          drover_error *err)
+{
     dv_fence_result local;
     dv_proc_opts o = { .timeout_ms = timeout_ms, .kill_grace_ms = DV_FENCE_KILL_GRACE_MS,
-                       .output_max = DV_FENCE_OUTPUT_MAX };
+                       .output_max = DV_FENCE_OUTPUT_MAX, .tick = tick, .tick_arg = arg };
     char **argv = NULL, how[256], said[300];
     int rc;
 

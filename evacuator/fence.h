@@ -37,6 +37,11 @@ typedef struct dv_fence_result {
  * with dv_fence_result_free. */
 int dv_fence_host(const dv_strlist *cmd, const char *host, int64_t timeout_ms,
                   dv_fence_result *res, drover_error *err);
+/* The same, calling tick(arg) every few tens of ms while the command runs
+ * (the controller's lease renewal: a fence may outlast the lease). */
+int dv_fence_host_ticking(const dv_strlist *cmd, const char *host, int64_t timeout_ms,
+                          void (*tick)(void *arg), void *arg, dv_fence_result *res,
+                          drover_error *err);
 void dv_fence_result_free(dv_fence_result *res);
 
 #endif

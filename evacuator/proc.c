@@ -169,6 +169,8 @@ static void pump_until(run *x, int64_t deadline)
         if (left <= 0)
             return;
         pump(x, left < POLL_SLICE_MS ? (int)left : POLL_SLICE_MS);   /* sleeps if both are closed */
+        if (x->o->tick)
+            x->o->tick(x->o->tick_arg);
     }
 }
 

@@ -27,6 +27,10 @@ typedef struct dv_proc_opts {
     int64_t timeout_ms;            /* > 0 */
     int64_t kill_grace_ms;         /* after SIGTERM to the group, wait this long before SIGKILL */
     size_t output_max;             /* bytes of stdout+stderr kept; the rest is read and dropped */
+    /* Called while the program runs, every few tens of ms (NULL: not):
+     * a controller renews its lease through a fence longer than it. */
+    void (*tick)(void *arg);
+    void *tick_arg;
 } dv_proc_opts;
 
 typedef struct dv_proc_result {

@@ -118,7 +118,8 @@ static inline void et_write_config(const char *evac_extra)
     et_write_config_opts(&o);
 }
 
-/* fence.sh logs its host and exits with the number in fence_rc. */
+/* fence.sh logs its host, sleeps the seconds in fence_delay and exits
+ * with the number in fence_rc. */
 static inline void et_fence_rc(int rc)
 {
     char t[16];
@@ -161,7 +162,8 @@ static inline void et_setup(const char *evac_extra)
     et_port = et_free_port();
     snprintf(script, sizeof script,
              "#!/bin/sh\necho \"$1 $(date +%%s%%N)\" >> %s/fenced.log\n"
-             "exit $(cat %s/fence_rc 2>/dev/null || echo 0)\n", et_work, et_work);
+             "sleep $(cat %s/fence_delay 2>/dev/null || echo 0)\n"
+             "exit $(cat %s/fence_rc 2>/dev/null || echo 0)\n", et_work, et_work, et_work);
     et_write_file("fence.sh", script, 0700);
     snprintf(script, sizeof script, "#!/bin/sh\ncat >> %s/alerts.log\necho >> %s/alerts.log\n",
              et_work, et_work);

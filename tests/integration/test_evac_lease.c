@@ -7,7 +7,10 @@
  * its libvirt lives: the controller drains it.  The leader renews the lease
  * from inside the drain, so the lease keeps its epoch (1) and every step of
  * the evacuation is written at it; without the renewal the lease lapses
- * mid-drain and the controller's next tenure is epoch 2. */
+ * mid-drain and the controller's next tenure is epoch 2.
+ * Then the host the guest went to loses its power, and the fence command
+ * takes 7 s: the lease is renewed while it runs, so the fence, the rebuild
+ * and the lease stay at epoch 1 too. */
 #include "tests/integration/evactest.h"
 
 static char uuid[40];
@@ -35,12 +38,23 @@ static int64_t lease_epoch(void)
     return epoch;
 }
 
+static bool steps_at(const dv_evac *e, int64_t epoch)
+{
+    bool all = e != NULL;
+
+    for (size_t i = 0; e && i < e->n_steps; i++)
+        if (e->steps[i].epoch != epoch) {
+            diag("step %s at epoch %lld", e->steps[i].step, (long long)e->steps[i].epoch);
+            all = false;
+        }
+    return all;
+}
+
 static void test_long_drain(void)
 {
     const dv_evac_step *d, *mg;
     dv_evac *v, *e;
     size_t n;
-    bool one_epoch = true;
     int where = -1;
 
     is_int(lease_epoch(), 1, "the controller leads at epoch 1");
@@ -56,15 +70,40 @@ static void test_long_drain(void)
     ok(d && mg && mg->t_ms - d->t_ms > 3000,
        "the drain took longer than the lease's 3 s (%lld ms)",
        d && mg ? (long long)(mg->t_ms - d->t_ms) : -1LL);
-    for (size_t i = 0; e && i < e->n_steps; i++)
-        if (e->steps[i].epoch != 1) {
-            diag("step %s at epoch %lld", e->steps[i].step, (long long)e->steps[i].epoch);
-            one_epoch = false;
-        }
-    ok(e && one_epoch, "every step of the evacuation is written at epoch 1");
+    ok(steps_at(e, 1), "every step of the evacuation is written at epoch 1");
     dv_evacs_free(v, n);
     sleep(2);                                /* two more sweeps: a lapsed lease shows here */
     is_int(lease_epoch(), 1, "the lease kept its epoch through the drain");
+}
+
+static void test_long_fence(void)
+{
+    int where = et_host_of(uuid);
+    const dv_evac_step *d, *f;
+    dv_evac *v, *e;
+    size_t n;
+
+    if (where < 1)
+        bail_out("the guest is not on host 2 or 3 (%d)", where + 1);
+    et_agent_start(0);       /* host 1 back (still disabled): one host down stays under the breaker */
+    if (!ET_WAIT(30000, et_up(0, ET_REPORT)))
+        bail_out("host 1's agent did not report again in 30 s");
+    et_write_file("fence_delay", "7\n", 0600);
+    et_reap(&et_agent[where], SIGKILL);
+    is_int(lvh_daemon(&et_h, where + 1, "poweroff"), 0, "host %d powered off", where + 1);
+    ok(ET_WAIT(120000, et_journal_has(where, "fenced")), "a 7 s fence confirms host %d off", where + 1);
+    ok(ET_WAIT(60000, et_runs_once_not_on(uuid, where)), "the guest runs again, once, not on host %d",
+       where + 1);
+    et_journal(&v, &n);
+    e = dv_evac_latest(v, n, et_h.host[where].name);
+    d = et_step_of(e, "disabled", NULL);
+    f = et_step_of(e, "fenced", NULL);
+    ok(d && f && f->t_ms - d->t_ms > 6000, "the fence took more than two lives of the lease (%lld ms)",
+       d && f ? (long long)(f->t_ms - d->t_ms) : -1LL);
+    ok(steps_at(e, 1), "every step of that evacuation is written at epoch 1");
+    dv_evacs_free(v, n);
+    sleep(2);
+    is_int(lease_epoch(), 1, "the lease kept its epoch through the fence");
 }
 
 int main(void)
@@ -82,6 +121,7 @@ int main(void)
     if (!ET_WAIT(15000, lease_epoch() > 0))
         bail_out("the controller took no lease in 15 s");
     test_long_drain();
+    test_long_fence();
     et_stop_all();
     lvh_stop(&et_h);
     return done_testing();

@@ -171,6 +171,27 @@ static void test_no_shell(void)
     dv_fence_result_free(&r);
 }
 
+static void count_tick(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* A fence that runs for a while ticks its caller all along (the
+ * controller's lease renewal); no tick is fine too. */
+static void test_ticks(void)
+{
+    char *t_sleep[] = { "/bin/sleep", "0.5" }, *t_true[] = { "/bin/true" };
+    dv_strlist l = list_of(t_sleep, 2);
+    drover_error err = { 0 };
+    int ticks = 0;
+
+    ok(dv_fence_host_ticking(&l, "c1", 10000, count_tick, &ticks, NULL, &err) == 0,
+       "sleep 0.5 with a tick: confirmed (%s)", err.message);
+    ok(ticks >= 5, "it ticked all along: %d ticks in 0.5 s", ticks);
+    l = list_of(t_true, 1);
+    ok(dv_fence_host_ticking(&l, "c1", 10000, NULL, NULL, NULL, &err) == 0, "no tick: fine too");
+}
+
 static void test_timeouts(void)
 {
     char *t_sleep[] = { "/bin/sleep", "30" };
@@ -325,6 +346,7 @@ int main(void)
     test_outcomes();
     test_no_shell();
     test_timeouts();
+    test_ticks();
     test_descriptors();
     test_output_bound();
     test_alert();
