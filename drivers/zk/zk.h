@@ -195,6 +195,7 @@ int64_t zk_my_session(zk_sg *z);
 int zk_make_prefix(zk_sg *z, drover_error *err);
 char *zk_group_path(const zk_sg *z, const char *group);
 char *zk_member_path(const zk_sg *z, const char *group, const char *host);
+int zk_group_check(const char *group, drover_error *err);
 int zk_ensure_group(zk_sg *z, const char *group, drover_error *err);
 int zk_remake_group(zk_sg *z, const char *member, drover_error *err);
 int zk_put_member(zk_sg *z, zk_member *m, drover_error *err);

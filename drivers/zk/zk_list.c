@@ -177,12 +177,15 @@ void zk_listing_free(zk_listing *l)
 int zk_list_group(zk_sg *z, const char *group, bool reports, dv_arena *arena, bool instances,
                   zk_listing *l, drover_error *err)
 {
-    char *gpath = zk_group_path(z, group);
-    zk_op op = { .path = gpath };
+    char *gpath;
+    zk_op op = { .path = NULL };
     int zrc;
 
-    if (!gpath)
+    if (zk_group_check(group, err) < 0)
+        return -1;
+    if (!(gpath = zk_group_path(z, group)))
         return zk_nomem(err);
+    op.path = gpath;
     if (dv_statedb_member_list(z->db, group, &l->known, &l->n_known, err) < 0) {
         free(gpath);
         return -1;

@@ -81,12 +81,25 @@ char *zk_member_path(const zk_sg *z, const char *group, const char *host)
     return zk_printf("%s/%s/%s", z->prefix, group, host);
 }
 
+/* The names the driver keeps for itself beside the groups. */
+int zk_group_check(const char *group, drover_error *err)
+{
+    if (strcmp(group, ".signs") == 0 || strcmp(group, ".state") == 0)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_ZK,
+                      "group name \"%s\" is reserved by the zk driver (it keeps the members' "
+                      "signs in <prefix>/.signs and the state store in <prefix>/.state): "
+                      "choose another", group);
+    return 0;
+}
+
 int zk_ensure_group(zk_sg *z, const char *group, drover_error *err)
 {
-    char *path = zk_group_path(z, group);
+    char *path;
     int rc;
 
-    if (!path)
+    if (zk_group_check(group, err) < 0)
+        return -1;
+    if (!(path = zk_group_path(z, group)))
         return zk_nomem(err);
     if (dv_map_get(&z->ready, path)) {
         free(path);

@@ -343,6 +343,15 @@ static void test_bad_input(void)
         has_str(err.message, "host", "the message names the host (%s)", err.message);
     }
     ok(dv_sg_join(sg, "a/b", "h", &err) < 0 && err.code == DROVER_ERR_INVALID, "bad group refused");
+    for (int i = 0; i < 2; i++) {
+        const char *g = i ? ".state" : ".signs";
+        drover_member *all = NULL;
+        size_t n = 0;
+        ok(dv_sg_join(sg, g, "h", &err) < 0 && err.code == DROVER_ERR_INVALID, "group %s: join refused", g);
+        has_str(err.message, "is reserved by the zk driver", "saying why: %s", err.message);
+        ok(dv_sg_get_all(sg, g, &all, &n, &err) < 0 && err.code == DROVER_ERR_INVALID,
+           "group %s: get_all refused", g);
+    }
     /* names drover accepts but ZooKeeper's node names cannot hold */
     ok(dv_sg_join(sg, GROUP, "smile\xf0\x9f\x98\x80", &err) < 0 && err.code == DROVER_ERR_INVALID,
        "a host name ZooKeeper refuses (emoji): INVALID");
