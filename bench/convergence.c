@@ -22,6 +22,7 @@
  *                          [--round abort|postcopy|converge|all] [--trace FILE]
  *                          [--postcopy-trace FILE] [--limit S]
  * (--trace saves the abort round's samples in tests/data/traces/ format.) */
+#include "migrator/jobstats.h"
 #include "migrator/policy.h"
 #include "core/clock.h"
 #include "tests/harness/lvhosts.h"
@@ -88,14 +89,6 @@ static void *run_migration(void *arg)
     return NULL;
 }
 
-static uint64_t ull(virTypedParameterPtr p, int n, const char *name)
-{
-    unsigned long long v = 0;
-    if (virTypedParamsGetULLong(p, n, name, &v) <= 0)
-        v = 0;
-    return v;
-}
-
 /* One sample; false when there is no job (not started yet, or over). */
 static bool sample(virDomainPtr dom, int64_t elapsed_ms, bool postcopy, uint64_t downtime_ms,
                    dv_mig_stats *s)
@@ -109,17 +102,7 @@ static bool sample(virDomainPtr dom, int64_t elapsed_ms, bool postcopy, uint64_t
     }
     memset(s, 0, sizeof *s);
     s->elapsed_ms = elapsed_ms;
-    s->data_total = ull(p, n, VIR_DOMAIN_JOB_DATA_TOTAL);
-    s->data_processed = ull(p, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
-    s->data_remaining = ull(p, n, VIR_DOMAIN_JOB_DATA_REMAINING);
-    s->mem_total = ull(p, n, VIR_DOMAIN_JOB_MEMORY_TOTAL);
-    s->mem_processed = ull(p, n, VIR_DOMAIN_JOB_MEMORY_PROCESSED);
-    s->mem_remaining = ull(p, n, VIR_DOMAIN_JOB_MEMORY_REMAINING);
-    s->mem_bps = ull(p, n, VIR_DOMAIN_JOB_MEMORY_BPS);
-    s->mem_dirty_rate = ull(p, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE);
-    s->mem_page_size = ull(p, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE);
-    s->mem_iteration = ull(p, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
-    s->mem_postcopy_reqs = ull(p, n, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS);
+    dv_mig_stats_from_params(p, n, s);
     virTypedParamsFree(p, n);
     /* virDomainMigrateGetMaxDowntime waits for the migration job to end
      * (libvirt 9.0): the downtime in force is the one last set */

@@ -137,16 +137,13 @@ static int one_record(dv_cli *cli, int argc, char **argv, int64_t *id)
     return DV_EXIT_OK;
 }
 
-static int do_show(dv_cli *cli, int argc, char **argv)
+static int do_show(dv_cli *cli, int64_t id)
 {
     dv_statedb *db;
     dv_mig_record r;
     drover_error err;
-    int64_t id;
-    int rc = one_record(cli, argc, argv, &id);
+    int rc;
 
-    if (rc != DV_EXIT_OK)
-        return rc;
     if (dv_statedb_open(cli->cfg->state.path, cli->cfg->state.busy_timeout_ms, &db, &err) < 0)
         return fail_code(cli, &err);
     rc = dv_mig_record_get(db, id, &r, &err);
@@ -164,16 +161,13 @@ static void who(char *buf, size_t len)
     snprintf(buf, len, "%s pid %ld", o.host, (long)o.pid);
 }
 
-static int do_steer(dv_cli *cli, int argc, char **argv, bool abort_it)
+static int do_steer(dv_cli *cli, int64_t id, bool abort_it)
 {
     dv_mig_record r;
     drover_error err;
     char by[DV_NAME_MAX + 32];
-    int64_t id;
-    int rc = one_record(cli, argc, argv, &id);
+    int rc;
 
-    if (rc != DV_EXIT_OK)
-        return rc;
     who(by, sizeof by);
     rc = abort_it ? dv_mig_abort(cli->cfg, id, by, &r, &err)
                   : dv_mig_force_complete(cli->cfg, id, by, &r, &err);
@@ -193,16 +187,12 @@ static int do_steer(dv_cli *cli, int argc, char **argv, bool abort_it)
     return DV_EXIT_OK;
 }
 
-static int do_recover(dv_cli *cli, int argc, char **argv)
+static int do_recover(dv_cli *cli, int64_t id)
 {
     dv_mig_record r;
     drover_error err;
-    int64_t id;
-    int rc = one_record(cli, argc, argv, &id);
+    int rc = dv_mig_recover(cli->cfg, id, &r, &err);
 
-    if (rc != DV_EXIT_OK)
-        return rc;
-    rc = dv_mig_recover(cli->cfg, id, &r, &err);
     if (r.id)
         print_record(cli, &r);
     if (rc < 0) {
@@ -210,6 +200,27 @@ static int do_recover(dv_cli *cli, int argc, char **argv)
         return err.code == DROVER_ERR_CONFLICT ? DV_EXIT_FAIL : EXIT_OPERATOR;
     }
     return DV_EXIT_OK;
+}
+
+/* show, abort, force-complete, recover: the commands on one record. */
+static bool on_one_record(const char *sub)
+{
+    return !strcmp(sub, "show") || !strcmp(sub, "abort") || !strcmp(sub, "force-complete") ||
+           !strcmp(sub, "recover");
+}
+
+static int do_one_record(dv_cli *cli, int argc, char **argv, const char *sub)
+{
+    int64_t id;
+    int rc = one_record(cli, argc, argv, &id);
+
+    if (rc != DV_EXIT_OK)
+        return rc;
+    if (strcmp(sub, "show") == 0)
+        return do_show(cli, id);
+    if (strcmp(sub, "recover") == 0)
+        return do_recover(cli, id);
+    return do_steer(cli, id, strcmp(sub, "abort") == 0);
 }
 
 int cmd_migration(dv_cli *cli, int argc, char **argv)
@@ -228,14 +239,8 @@ int cmd_migration(dv_cli *cli, int argc, char **argv)
     }
     if (strcmp(sub, "list") == 0)
         return do_list(cli, argc, argv);
-    if (strcmp(sub, "show") == 0)
-        return do_show(cli, argc, argv);
-    if (strcmp(sub, "abort") == 0)
-        return do_steer(cli, argc, argv, true);
-    if (strcmp(sub, "force-complete") == 0)
-        return do_steer(cli, argc, argv, false);
-    if (strcmp(sub, "recover") == 0)
-        return do_recover(cli, argc, argv);
+    if (on_one_record(sub))
+        return do_one_record(cli, argc, argv, sub);
     if (strcmp(sub, "reconcile") == 0)
         return cmd_migration_reconcile(cli, argc, argv);
     return dv_cli_usage_error(cli, "migration ", "unknown migration command '%s' (list, show, "

@@ -1,6 +1,7 @@
 /* config_scan.c - a scanner that follows libconfig's lexical rules, run
  * over the text before libconfig parses it (see config.c for why). */
 #include "core/config_int.h"
+#include "core/model.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,14 +11,8 @@
 
 static int push_tok(scan *sc, int type, bool exact, long long value, const char *text, size_t len)
 {
-    if (sc->n == sc->cap) {
-        size_t cap = sc->cap ? sc->cap * 2 : 64;
-        numtok *t = realloc(sc->tok, cap * sizeof *t);
-        if (!t)
-            return -1;
-        sc->tok = t;
-        sc->cap = cap;
-    }
+    if (dv_grow((void **)&sc->tok, sc->n, &sc->cap, sizeof *sc->tok) < 0)
+        return -1;
     sc->tok[sc->n++] = (numtok){ type, exact, value, text, len > 64 ? 64 : (int)len };
     return 0;
 }

@@ -60,6 +60,22 @@ char *dv_strdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+int dv_grow(void **v, size_t n, size_t *cap, size_t sz)
+{
+    size_t c;
+    void *nv;
+
+    if (n < *cap)
+        return 0;
+    c = *cap ? *cap * 2 : 16;
+    if (c < *cap || c > SIZE_MAX / sz || !(nv = realloc(*v, c * sz)))
+        return -1;
+    memset((char *)nv + *cap * sz, 0, (c - *cap) * sz);
+    *v = nv;
+    *cap = c;
+    return 0;
+}
+
 void drover_member_clear(drover_member *m)
 {
     if (!m)

@@ -3,6 +3,7 @@
 #define DV_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -21,6 +22,10 @@ drover_liveness dv_liveness_from_heartbeat(int64_t now_ms, int64_t last_seen_ms,
 
 /* Deep-copy helpers; return -1 with DROVER_ERR_NOMEM. */
 char *dv_strdup(const char *s);          /* NULL stays NULL; NULL on ENOMEM too */
+/* The one growable array: make room in *v (n elements of sz bytes used of
+ * *cap) for one more, doubling from 16; the new room is zeroed, so a
+ * half-filled element frees cleanly.  -1 (v unchanged) when out of memory. */
+int dv_grow(void **v, size_t n, size_t *cap, size_t sz);
 /* dst gets allocations of its own (never packed), whatever src is. */
 int dv_member_copy(drover_member *dst, const drover_member *src, drover_error *err);
 

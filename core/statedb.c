@@ -235,14 +235,8 @@ void dv_strv_free(char **v, size_t n)
 /* Append a copy of s to a growing array. */
 static int strv_push(char ***v, size_t *n, size_t *cap, const char *s)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        char **nv = realloc(*v, c * sizeof *nv);
-        if (!nv)
-            return -1;
-        *v = nv;
-        *cap = c;
-    }
+    if (dv_grow((void **)v, *n, cap, sizeof **v) < 0)
+        return -1;
     if (!((*v)[*n] = strdup(s)))
         return -1;
     (*n)++;
@@ -378,17 +372,8 @@ int dv_statedb_admin_all(dv_statedb *db, const char *group, dv_admin **out, size
                      group, NULL, err)))
         return -1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t c = cap ? cap * 2 : 16;
-            dv_admin *nv = realloc(*out, c * sizeof *nv);
-            if (!nv) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = nv;
-            cap = c;
-        }
-        if (admin_from_row(st, &(*out)[*n]) < 0) {
+        if (dv_grow((void **)out, *n, &cap, sizeof **out) < 0 ||
+            admin_from_row(st, &(*out)[*n]) < 0) {
             rc = SQLITE_NOMEM;
             break;
         }
@@ -440,6 +425,28 @@ int dv_statedb_set_forced_down(dv_statedb *db, const char *group, const char *ho
 
 /* ---------------------------------------------------------------- claims */
 
+int dv_claim_args_check(const char *host, const char *instance_uuid, uint64_t memory_mib,
+                        uint64_t capacity_mib, int ttl_s, drover_error *err)
+{
+    if (!instance_uuid || !*instance_uuid)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_STATE, "claim on %s: no instance", host);
+    if (ttl_s <= 0 || memory_mib > INT64_MAX || capacity_mib > INT64_MAX)
+        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_STATE,
+                      "claim on %s: ttl %d s / memory %" PRIu64 " MiB / capacity %" PRIu64
+                      " MiB out of range", host, ttl_s, memory_mib, capacity_mib);
+    return 0;
+}
+
+int dv_claim_room_check(const char *host, uint64_t held, uint64_t capacity_mib,
+                        uint64_t memory_mib, drover_domain domain, drover_error *err)
+{
+    if (memory_mib > capacity_mib || held > capacity_mib - memory_mib)
+        return dv_err(err, DROVER_ERR_CONFLICT, domain,
+                      "host %s: %" PRIu64 " MiB claimed already of %" PRIu64 " MiB; %" PRIu64
+                      " MiB more do not fit", host, held, capacity_mib, memory_mib);
+    return 0;
+}
+
 static int claimed_sum(dv_statedb *db, const char *host, int64_t now_ms, uint64_t *mib,
                        drover_error *err)
 {
@@ -468,14 +475,9 @@ int dv_statedb_claim_try(dv_statedb *db, const char *host, const char *instance_
     uint64_t held;
 
     *claim_id = 0;
-    if (names_ok(NULL, host, err) < 0)
+    if (names_ok(NULL, host, err) < 0 ||
+        dv_claim_args_check(host, instance_uuid, memory_mib, capacity_mib, ttl_s, err) < 0)
         return -1;
-    if (!instance_uuid || !*instance_uuid)
-        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_STATE, "claim on %s: no instance", host);
-    if (ttl_s <= 0 || memory_mib > INT64_MAX || capacity_mib > INT64_MAX)
-        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_STATE,
-                      "claim on %s: ttl %d s / memory %" PRIu64 " MiB / capacity %" PRIu64
-                      " MiB out of range", host, ttl_s, memory_mib, capacity_mib);
     /* IMMEDIATE: the write lock is held from the sum to the insert, so two
      * processes cannot both see room for the last MiB */
     if (dv_sqlite_begin(db->h, true, err) < 0)
@@ -485,14 +487,9 @@ int dv_statedb_claim_try(dv_statedb *db, const char *host, const char *instance_
         goto fail;
     sqlite3_bind_int64(st, 2, now_ms);
     if (dv_sqlite_exec_stmt(db->h, st, "dropping expired claims", err) < 0 ||
-        claimed_sum(db, host, now_ms, &held, err) < 0)
+        claimed_sum(db, host, now_ms, &held, err) < 0 ||
+        dv_claim_room_check(host, held, capacity_mib, memory_mib, DROVER_FROM_STATE, err) < 0)
         goto fail;
-    if (memory_mib > capacity_mib || held > capacity_mib - memory_mib) {
-        dv_err(err, DROVER_ERR_CONFLICT, DROVER_FROM_STATE,
-               "host %s: %" PRIu64 " MiB claimed already of %" PRIu64 " MiB; %" PRIu64
-               " MiB more do not fit", host, held, capacity_mib, memory_mib);
-        goto fail;
-    }
     if (!(st = stmt2(db, S_CLAIM_ADD,
                      "INSERT INTO claim (host, instance_uuid, memory_mib, created_ms, expires_ms)"
                      " VALUES (?1, ?2, ?3, ?4, ?5)", host, instance_uuid, err)))

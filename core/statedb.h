@@ -77,6 +77,16 @@ void dv_admins_free(dv_admin *a, size_t n);
 /* ---- scheduler claims: memory reserved on a destination until released
  * or expired, so two schedulers never overcommit a host. */
 
+/* The rules of a claim, the same in this db and in every state store
+ * backend.  Its arguments: an instance, a positive ttl_s, sizes that fit
+ * an int64 (DROVER_ERR_INVALID otherwise). */
+int dv_claim_args_check(const char *host, const char *instance_uuid, uint64_t memory_mib,
+                        uint64_t capacity_mib, int ttl_s, drover_error *err);
+/* Whether memory_mib more fit on capacity_mib beside the held MiB: 0, or
+ * DROVER_ERR_CONFLICT in domain saying how much is claimed already. */
+int dv_claim_room_check(const char *host, uint64_t held, uint64_t capacity_mib,
+                        uint64_t memory_mib, drover_domain domain, drover_error *err);
+
 /* In one IMMEDIATE transaction: sum the unexpired claims on host; if
  * sum + memory_mib <= capacity_mib, insert a claim expiring at
  * now_ms + ttl_s * 1000 and set *claim_id; otherwise DROVER_ERR_CONFLICT

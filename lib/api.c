@@ -326,24 +326,26 @@ static void who(char *by, size_t len)
     snprintf(by, len, "libdrover on %s pid %ld", o.host, (long)o.pid);
 }
 
-int drover_migration_abort(drover_ctx *ctx, int64_t id, drover_error *err)
+/* An abort or a force-complete, requested in the name of this process. */
+static int steer_as_us(drover_ctx *ctx, int64_t id, bool abort_it, drover_error *err)
 {
     char by[DV_NAME_MAX + 40];
 
     if (need_ctx(ctx, err) < 0)
         return -1;
     who(by, sizeof by);
-    return dv_mig_abort(ctx->cfg, id, by, NULL, err);
+    return abort_it ? dv_mig_abort(ctx->cfg, id, by, NULL, err)
+                    : dv_mig_force_complete(ctx->cfg, id, by, NULL, err);
+}
+
+int drover_migration_abort(drover_ctx *ctx, int64_t id, drover_error *err)
+{
+    return steer_as_us(ctx, id, true, err);
 }
 
 int drover_migration_force_complete(drover_ctx *ctx, int64_t id, drover_error *err)
 {
-    char by[DV_NAME_MAX + 40];
-
-    if (need_ctx(ctx, err) < 0)
-        return -1;
-    who(by, sizeof by);
-    return dv_mig_force_complete(ctx->cfg, id, by, NULL, err);
+    return steer_as_us(ctx, id, false, err);
 }
 
 int drover_migration_reconcile(drover_ctx *ctx, bool watch, size_t *settled, size_t *left,

@@ -174,9 +174,7 @@ static int build_params(dv_mig_run *r, drover_error *err)
     char uri[300];
     int rc = 0;
 
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_XML;
-    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    dv_vop_init(&op, DV_VOP_XML, r->rec.instance_uuid);
     if (dv_vop_run(r->src, r->tmo, &op, err) < 0)
         return -1;
     rc |= virTypedParamsAddString(&r->params, &r->n_params, &r->max_params,
@@ -229,9 +227,7 @@ static int connect_hosts(dv_mig_run *r, placement *p, drover_error *err)
     snprintf(r->dconnuri, sizeof r->dconnuri, "%s", dst->report->migration_uri);
     if (dv_virt_new(su, 0, 5, 3, &r->src, err) < 0 || dv_virt_new(du, 0, 5, 3, &r->dst, err) < 0)
         return -1;
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_STATE;
-    snprintf(op.uuid, sizeof op.uuid, "%s", p->res.instance_uuid);
+    dv_vop_init(&op, DV_VOP_STATE, p->res.instance_uuid);
     if (dv_vop_run(r->src, r->tmo, &op, err) < 0)
         return -1;
     if (op.state != VIR_DOMAIN_RUNNING && op.state != VIR_DOMAIN_PAUSED)

@@ -5,6 +5,7 @@
  * progress callback and to the policy, whose actions are carried out on the
  * source's libvirt and recorded with their reason. */
 #include "migrator/run.h"
+#include "core/model.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -74,9 +75,7 @@ static void register_events(dv_mig_run *r)
     dv_vop op;
     drover_error err;
 
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_EVENTS_ON;
-    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    dv_vop_init(&op, DV_VOP_EVENTS_ON, r->rec.instance_uuid);
     op.ev.job_completed = VIR_DOMAIN_EVENT_CALLBACK(on_job_completed);
     op.ev.iteration = VIR_DOMAIN_EVENT_CALLBACK(on_iteration);
     op.ev.lifecycle = VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle);
@@ -138,9 +137,7 @@ static bool sample(dv_mig_run *r, dv_mig_stats *s)
 {
     dv_vop op;
 
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_JOBSTATS;
-    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    dv_vop_init(&op, DV_VOP_JOBSTATS, r->rec.instance_uuid);
     /* "domain is not running" once it left: the call will say how it ended */
     if (dv_vop_run(r->src, r->tmo, &op, NULL) < 0)
         return false;
@@ -180,14 +177,8 @@ static void to_record(dv_mig_run *r, const dv_mig_stats *s)
 
 static int push_hist(dv_mig_run *r, const dv_mig_stats *s)
 {
-    if (r->n_hist == r->cap_hist) {
-        size_t c = r->cap_hist ? r->cap_hist * 2 : 64;
-        dv_mig_stats *nv = realloc(r->hist, c * sizeof *nv);
-        if (!nv)
-            return -1;
-        r->hist = nv;
-        r->cap_hist = c;
-    }
+    if (dv_grow((void **)&r->hist, r->n_hist, &r->cap_hist, sizeof *r->hist) < 0)
+        return -1;
     r->hist[r->n_hist++] = *s;
     return 0;
 }
@@ -387,9 +378,7 @@ int dv_mig_monitor(dv_mig_run *r, drover_error *err)
     r->policy->init(r->pstate, &r->pp);
     r->downtime_ms = (uint64_t)r->cfg->migration.downtime_ms;
     /* the maximum downtime in force until the policy sets one */
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_GET_DOWNTIME;
-    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    dv_vop_init(&op, DV_VOP_GET_DOWNTIME, r->rec.instance_uuid);
     if (dv_vop_run(r->src, r->tmo, &op, NULL) == 0 && op.value)
         r->downtime_ms = op.value;
     r->t0_mono = dv_mono_ms();

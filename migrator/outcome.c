@@ -67,9 +67,7 @@ static void final_figures(dv_mig_run *r)
 
     r->rec.final_downtime_ms = r->final_downtime_ms;
     r->rec.final_total_ms = r->final_total_ms;
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_COMPLETED_STATS;
-    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    dv_vop_init(&op, DV_VOP_COMPLETED_STATS, r->rec.instance_uuid);
     if ((r->rec.final_downtime_ms < 0 || r->rec.final_total_ms < 0) &&
         dv_vop_run(r->dst, r->tmo, &op, NULL) == 0) {
         if (r->rec.final_downtime_ms < 0)
@@ -128,9 +126,7 @@ static void clean_destination(dv_mig_run *r)
     dv_vop op;
     drover_error err;
 
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_REMOVE;
-    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    dv_vop_init(&op, DV_VOP_REMOVE, r->rec.instance_uuid);
     if (dv_vop_run(r->dst, r->tmo, &op, &err) < 0)
         dv_warn("migration %" PRId64 ": cannot remove the leftover of %s on %s: %s", r->rec.id,
                 r->rec.instance_name, r->rec.destination, err.message);
@@ -171,9 +167,7 @@ static bool source_in_postcopy(dv_mig_run *r)
 {
     dv_vop op;
 
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_STATE;
-    snprintf(op.uuid, sizeof op.uuid, "%s", r->rec.instance_uuid);
+    dv_vop_init(&op, DV_VOP_STATE, r->rec.instance_uuid);
     if (dv_vop_run(r->src, r->tmo, &op, NULL) < 0)
         return false;
     return op.state == VIR_DOMAIN_PAUSED &&

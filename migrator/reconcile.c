@@ -198,9 +198,7 @@ static bool job_running(rctx *c, dv_virt *src, dv_mig_record *r, bool *answered)
     dv_vop op;
     drover_error err;
 
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_JOBSTATS;
-    snprintf(op.uuid, sizeof op.uuid, "%s", r->instance_uuid);
+    dv_vop_init(&op, DV_VOP_JOBSTATS, r->instance_uuid);
     *answered = dv_vop_run(src, c->tmo, &op, &err) == 0;
     if (!*answered) {
         /* gone from the source: no job there any more */
@@ -275,9 +273,7 @@ static void remove_on(rctx *c, dv_virt *v, const char *uuid, const char *host, c
     dv_vop op;
     drover_error err;
 
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_REMOVE;
-    snprintf(op.uuid, sizeof op.uuid, "%s", uuid);
+    dv_vop_init(&op, DV_VOP_REMOVE, uuid);
     if (dv_vop_run(v, c->tmo, &op, &err) < 0)
         dv_mig_msgf(done, len, "; could not remove what was left on %s: %s", host, err.message);
     else
@@ -289,9 +285,7 @@ static void final_figures(rctx *c, dv_virt *dst, dv_mig_record *r)
 {
     dv_vop op;
 
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_COMPLETED_STATS;
-    snprintf(op.uuid, sizeof op.uuid, "%s", r->instance_uuid);
+    dv_vop_init(&op, DV_VOP_COMPLETED_STATS, r->instance_uuid);
     if (dv_vop_run(dst, c->tmo, &op, NULL) == 0 && (op.downtime_ms >= 0 || op.total_ms >= 0)) {
         r->final_downtime_ms = op.downtime_ms;
         r->final_total_ms = op.total_ms;

@@ -33,6 +33,16 @@ static void steer_free(steer *s)
     dv_statedb_close(s->db);
 }
 
+/* The record as it was left, for the caller that asked (out may be NULL);
+ * returns rc. */
+static int steer_end(steer *s, int rc, dv_mig_record *out)
+{
+    if (out)
+        *out = s->rec;
+    steer_free(s);
+    return rc;
+}
+
 static int open_db(const dv_config *cfg, dv_statedb **db, drover_error *err)
 {
     if (dv_statedb_open(cfg->state.path, cfg->state.busy_timeout_ms, db, err) < 0) {
@@ -161,10 +171,7 @@ int dv_mig_abort(const dv_config *cfg, int64_t id, const char *by, dv_mig_record
         goto out;
     rc = 0;
 out:
-    if (out)
-        *out = s.rec;
-    steer_free(&s);
-    return rc;
+    return steer_end(&s, rc, out);
 }
 
 int dv_mig_force_complete(const dv_config *cfg, int64_t id, const char *by, dv_mig_record *out,
@@ -189,10 +196,7 @@ int dv_mig_force_complete(const dv_config *cfg, int64_t id, const char *by, dv_m
         goto out;
     rc = 0;
 out:
-    if (out)
-        *out = s.rec;
-    steer_free(&s);
-    return rc;
+    return steer_end(&s, rc, out);
 }
 
 /* ---------------------------------------------------------------- recover */
@@ -288,8 +292,5 @@ int dv_mig_recover(const dv_config *cfg, int64_t id, dv_mig_record *out, drover_
     dv_err(err, DROVER_ERR_LIBVIRT, DROVER_FROM_LIBVIRT, "%s", s.rec.message);
     dv_mig_record_set_message(s.db, &s.rec, NULL);
 out:
-    if (out)
-        *out = s.rec;
-    steer_free(&s);
-    return rc;
+    return steer_end(&s, rc, out);
 }

@@ -1,5 +1,6 @@
 /* vops.c - the migrator's libvirt calls under the deadline runner (see vops.h). */
 #include "migrator/vops.h"
+#include "migrator/jobstats.h"
 #include "core/clock.h"
 
 #include <stdio.h>
@@ -10,6 +11,21 @@ static unsigned long long ull(virTypedParameterPtr p, int n, const char *name)
 {
     unsigned long long v = 0;
     return virTypedParamsGetULLong(p, n, name, &v) == 1 ? v : 0;
+}
+
+void dv_mig_stats_from_params(virTypedParameterPtr p, int n, dv_mig_stats *s)
+{
+    s->data_total = ull(p, n, VIR_DOMAIN_JOB_DATA_TOTAL);
+    s->data_processed = ull(p, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
+    s->data_remaining = ull(p, n, VIR_DOMAIN_JOB_DATA_REMAINING);
+    s->mem_total = ull(p, n, VIR_DOMAIN_JOB_MEMORY_TOTAL);
+    s->mem_processed = ull(p, n, VIR_DOMAIN_JOB_MEMORY_PROCESSED);
+    s->mem_remaining = ull(p, n, VIR_DOMAIN_JOB_MEMORY_REMAINING);
+    s->mem_bps = ull(p, n, VIR_DOMAIN_JOB_MEMORY_BPS);
+    s->mem_dirty_rate = ull(p, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE);
+    s->mem_page_size = ull(p, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE);
+    s->mem_iteration = ull(p, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
+    s->mem_postcopy_reqs = ull(p, n, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS);
 }
 
 static int jobstats(virDomainPtr d, dv_vop *op, unsigned flags)
@@ -27,17 +43,7 @@ static int jobstats(virDomainPtr d, dv_vop *op, unsigned flags)
         op->total_ms = virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &v) == 1
                            ? (int64_t)v : -1;
     } else {
-        s->data_total = ull(p, n, VIR_DOMAIN_JOB_DATA_TOTAL);
-        s->data_processed = ull(p, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
-        s->data_remaining = ull(p, n, VIR_DOMAIN_JOB_DATA_REMAINING);
-        s->mem_total = ull(p, n, VIR_DOMAIN_JOB_MEMORY_TOTAL);
-        s->mem_processed = ull(p, n, VIR_DOMAIN_JOB_MEMORY_PROCESSED);
-        s->mem_remaining = ull(p, n, VIR_DOMAIN_JOB_MEMORY_REMAINING);
-        s->mem_bps = ull(p, n, VIR_DOMAIN_JOB_MEMORY_BPS);
-        s->mem_dirty_rate = ull(p, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE);
-        s->mem_page_size = ull(p, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE);
-        s->mem_iteration = ull(p, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
-        s->mem_postcopy_reqs = ull(p, n, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS);
+        dv_mig_stats_from_params(p, n, s);
     }
     virTypedParamsFree(p, n);
     return 0;
@@ -171,15 +177,20 @@ int dv_vop_run(dv_virt *v, int timeout_ms, dv_vop *op, drover_error *err)
     return rc;
 }
 
+void dv_vop_init(dv_vop *op, dv_vop_kind kind, const char *uuid)
+{
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    snprintf(op->uuid, sizeof op->uuid, "%s", uuid);
+}
+
 int dv_vop_simple(dv_virt *v, int timeout_ms, dv_vop_kind kind, const char *uuid,
                   unsigned long long value, drover_error *err)
 {
     dv_vop op;
 
-    memset(&op, 0, sizeof op);
-    op.kind = kind;
+    dv_vop_init(&op, kind, uuid);
     op.value = value;
-    snprintf(op.uuid, sizeof op.uuid, "%s", uuid);
     return dv_vop_run(v, timeout_ms, &op, err);
 }
 
@@ -188,9 +199,7 @@ int dv_vop_state(dv_virt *v, int timeout_ms, const char *uuid, bool *persistent,
     dv_vop op;
     bool k;
 
-    memset(&op, 0, sizeof op);
-    op.kind = DV_VOP_STATE;
-    snprintf(op.uuid, sizeof op.uuid, "%s", uuid);
+    dv_vop_init(&op, DV_VOP_STATE, uuid);
     k = v && dv_vop_run(v, timeout_ms, &op, NULL) == 0;
     if (known)
         *known = k;

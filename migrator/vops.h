@@ -49,6 +49,9 @@ typedef struct dv_vop {
     dv_vop_events ev;
 } dv_vop;
 
+/* Make op a fresh op of kind on the guest uuid (nothing else set). */
+void dv_vop_init(dv_vop *op, dv_vop_kind kind, const char *uuid);
+
 /* Run op on v within timeout_ms.  0, or -1 with err (libvirt's refusal, a
  * timeout, or an earlier call still stuck).  DV_VOP_STATE of an absent guest
  * is no error (state -1).  Free xml / pxml of a DV_VOP_XML with free(). */

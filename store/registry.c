@@ -2,6 +2,7 @@
 #include "store/store.h"
 #include "core/log.h"
 #include "core/model.h"
+#include "core/statedb.h"
 #include "core/registry.h"
 
 #include <inttypes.h>
@@ -235,14 +236,9 @@ int dv_store_claim_try(dv_store *st, const char *host, const char *instance_uuid
 {
     *claim_id = 0;
     GUARD(claim_try, "host", host, NULL, NULL);
-    if (check_write("claim_try", DV_STORE_ANY, fence, err) < 0)
+    if (check_write("claim_try", DV_STORE_ANY, fence, err) < 0 ||
+        dv_claim_args_check(host, instance_uuid, memory_mib, capacity_mib, ttl_s, err) < 0)
         return -1;
-    if (!instance_uuid || !*instance_uuid)
-        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_STATE, "claim on %s: no instance", host);
-    if (ttl_s <= 0 || memory_mib > INT64_MAX || capacity_mib > INT64_MAX)
-        return dv_err(err, DROVER_ERR_INVALID, DROVER_FROM_STATE,
-                      "claim on %s: ttl %d s / memory %" PRIu64 " MiB / capacity %" PRIu64
-                      " MiB out of range", host, ttl_s, memory_mib, capacity_mib);
     return st->ops->claim_try(st, host, instance_uuid, owner ? owner : "", memory_mib,
                               capacity_mib, ttl_s, flags, fence, claim_id, err);
 }

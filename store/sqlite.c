@@ -4,6 +4,7 @@
  * db servicegroup driver, whose directory every machine already shares. */
 #include "store/sqlite_int.h"
 #include "core/sqlite.h"
+#include "core/model.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -185,9 +186,11 @@ fail:
 
 /* ---------------------------------------------------------------- claims listed */
 
-static int claim_from_row(sqlite3_stmt *q, dv_store_claim *c)
+static int claim_from_row(sq_store *s, sqlite3_stmt *q, void *item)
 {
-    memset(c, 0, sizeof *c);
+    dv_store_claim *c = item;
+
+    (void)s;
     c->id = sqlite3_column_int64(q, 0);
     c->memory_mib = (uint64_t)sqlite3_column_int64(q, 4);
     c->expires_ms = sqlite3_column_int64(q, 5);
@@ -196,6 +199,14 @@ static int claim_from_row(sqlite3_stmt *q, dv_store_claim *c)
         return -1;
     return 0;
 }
+
+static void claims_drop(void *v, size_t n)
+{
+    dv_store_claims_free(v, n);
+}
+
+static const sq_rows claim_rows = { "listing claims", sizeof(dv_store_claim), claim_from_row,
+                                    claims_drop };
 
 int sq_int_of(sq_store *s, int slot, const char *sql, const char *a, const char *b, int col,
               int64_t *v, const char *what, drover_error *err)
@@ -215,19 +226,27 @@ int sq_int_of(sq_store *s, int slot, const char *sql, const char *a, const char 
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, rc, what, err);
 }
 
-/* Grow *v (of elements of size sz) so that one more fits. */
-int sq_grow(void **v, size_t n, size_t *cap, size_t sz)
+int sq_rows_read(sq_store *s, sqlite3_stmt *q, const sq_rows *how, void **v, size_t *n,
+                 drover_error *err)
 {
-    if (n < *cap)
+    size_t cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        /* counted before it is filled: drop frees a half-filled one too */
+        if (dv_grow(v, *n, &cap, how->sz) < 0 ||
+            how->fill(s, q, (char *)*v + (*n)++ * how->sz) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_reset(q);
+    if (rc == SQLITE_DONE)
         return 0;
-    size_t c = *cap ? *cap * 2 : 16;
-    void *nv = realloc(*v, c * sz);
-    if (!nv)
-        return -1;
-    memset((char *)nv + *cap * sz, 0, (c - *cap) * sz);
-    *v = nv;
-    *cap = c;
-    return 0;
+    how->drop(*v, *n);
+    *v = NULL;
+    *n = 0;
+    return rc == SQLITE_NOMEM ? sq_nomem(err) : sq_fail(s, rc, how->what, err);
 }
 
 static int sq_claim_list(dv_store *st, const char *host, dv_store_claim **out, size_t *n,
@@ -240,27 +259,31 @@ static int sq_claim_list(dv_store *st, const char *host, dv_store_claim **out, s
                               " LEFT JOIN store_claim_owner o ON o.claim_id = c.id"
                               " WHERE c.expires_ms > ?1 AND (?2 IS NULL OR c.host = ?2)"
                               " ORDER BY c.host, c.id", err);
-    size_t cap = 0;
-    int rc;
 
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, sq_now(s));
     dv_sqlite_bind_text(q, 2, host);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (sq_grow((void **)out, *n, &cap, sizeof **out) < 0 || claim_from_row(q, &(*out)[(*n)++]) < 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sqlite3_reset(q);
-    if (rc == SQLITE_DONE)
-        return 0;
-    dv_store_claims_free(*out, *n);
-    *out = NULL;
-    *n = 0;
-    return rc == SQLITE_NOMEM ? sq_nomem(err) : sq_fail(s, rc, "listing claims", err);
+    return sq_rows_read(s, q, &claim_rows, (void **)out, n, err);
 }
+
+static int claim_sum_from_row(sq_store *s, sqlite3_stmt *q, void *item)
+{
+    dv_store_claim_sum *c = item;
+
+    (void)s;
+    c->mib = (uint64_t)sqlite3_column_int64(q, 1);
+    c->count = (size_t)sqlite3_column_int64(q, 2);
+    return (c->host = sq_col_dup(q, 0)) ? 0 : -1;
+}
+
+static void claim_sums_drop(void *v, size_t n)
+{
+    dv_store_claim_sums_free(v, n);
+}
+
+static const sq_rows claim_sum_rows = { "summing claims", sizeof(dv_store_claim_sum),
+                                        claim_sum_from_row, claim_sums_drop };
 
 static int sq_claim_sums(dv_store *st, dv_store_claim_sum **out, size_t *n, drover_error *err)
 {
@@ -268,33 +291,11 @@ static int sq_claim_sums(dv_store *st, dv_store_claim_sum **out, size_t *n, drov
     sqlite3_stmt *q = sq_stmt(s, Q_CLAIM_SUMS,
                               "SELECT host, sum(memory_mib), count(*) FROM claim"
                               " WHERE expires_ms > ?1 GROUP BY host ORDER BY host", err);
-    size_t cap = 0;
-    int rc;
 
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, sq_now(s));
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        dv_store_claim_sum *c;
-        if (sq_grow((void **)out, *n, &cap, sizeof **out) < 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        c = &(*out)[(*n)++];
-        c->mib = (uint64_t)sqlite3_column_int64(q, 1);
-        c->count = (size_t)sqlite3_column_int64(q, 2);
-        if (!(c->host = sq_col_dup(q, 0))) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sqlite3_reset(q);
-    if (rc == SQLITE_DONE)
-        return 0;
-    dv_store_claim_sums_free(*out, *n);
-    *out = NULL;
-    *n = 0;
-    return rc == SQLITE_NOMEM ? sq_nomem(err) : sq_fail(s, rc, "summing claims", err);
+    return sq_rows_read(s, q, &claim_sum_rows, (void **)out, n, err);
 }
 
 const dv_store_ops dv_store_sqlite_ops = {

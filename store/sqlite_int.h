@@ -79,9 +79,22 @@ char *sq_col_dup(sqlite3_stmt *q, int col);
 /* Column col of the one row sql (?1 = a, ?2 = b) gives; 0 when no row. */
 int sq_int_of(sq_store *s, int slot, const char *sql, const char *a, const char *b, int col,
               int64_t *v, const char *what, drover_error *err);
-/* Grow *v (of elements of size sz) so that one more fits. */
-int sq_grow(void **v, size_t n, size_t *cap, size_t sz);
 int sq_nomem(drover_error *err);
+
+/* How sq_rows_read turns a statement's rows into an array of elements. */
+typedef struct sq_rows {
+    const char *what;              /* "listing claims": for the message */
+    size_t sz;                     /* of one element */
+    /* Fill item (zeroed) from q's row; -1 when out of memory (what it took
+     * is freed with the rest by drop). */
+    int (*fill)(sq_store *s, sqlite3_stmt *q, void *item);
+    void (*drop)(void *v, size_t n);   /* frees n elements and v */
+} sq_rows;
+
+/* Step q (bound already) to its end, one element of *v (empty) a row, and
+ * reset it.  On a failure nothing is kept: *v NULL, *n 0. */
+int sq_rows_read(sq_store *s, sqlite3_stmt *q, const sq_rows *how, void **v, size_t *n,
+                 drover_error *err);
 
 /* sqlite_state.c: admin state and claims */
 int sq_admin_get(dv_store *st, const char *group, const char *host, dv_store_admin *out,

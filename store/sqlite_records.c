@@ -110,9 +110,11 @@ int sq_record_delete(dv_store *st, const char *kind, const char *id, int64_t exp
     return record_end(s, rc, err);
 }
 
-static int record_from_row(sqlite3_stmt *q, dv_store_record *r)
+static int record_from_row(sq_store *s, sqlite3_stmt *q, void *item)
 {
-    memset(r, 0, sizeof *r);
+    dv_store_record *r = item;
+
+    (void)s;
     r->version = sqlite3_column_int64(q, 3);
     return (r->kind = sq_col_dup(q, 0)) && (r->id = sq_col_dup(q, 1)) &&
            (r->json = sq_col_dup(q, 2)) ? 0 : -1;
@@ -120,36 +122,19 @@ static int record_from_row(sqlite3_stmt *q, dv_store_record *r)
 
 #define REC_COLUMNS "SELECT kind, id, json, version FROM store_record"
 
+static void records_drop(void *v, size_t n)
+{
+    dv_store_records_free(v, n);
+}
+
+static const sq_rows record_rows = { "reading records", sizeof(dv_store_record),
+                                     record_from_row, records_drop };
+
 /* Rows of q into an array; id NULL: all of kind. */
 static int records_read(sq_store *s, sqlite3_stmt *q, dv_store_record **out, size_t *n,
                         drover_error *err)
 {
-    size_t cap = 0;
-    int rc;
-
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t c = cap ? cap * 2 : 16;
-            dv_store_record *nv = realloc(*out, c * sizeof *nv);
-            if (!nv) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = nv;
-            cap = c;
-        }
-        if (record_from_row(q, &(*out)[(*n)++]) < 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sqlite3_reset(q);
-    if (rc == SQLITE_DONE)
-        return 0;
-    dv_store_records_free(*out, *n);
-    *out = NULL;
-    *n = 0;
-    return rc == SQLITE_NOMEM ? sq_nomem(err) : sq_fail(s, rc, "reading records", err);
+    return sq_rows_read(s, q, &record_rows, (void **)out, n, err);
 }
 
 int sq_record_get(dv_store *st, const char *kind, const char *id, dv_store_record *out,
@@ -354,56 +339,56 @@ int sq_lease_get(dv_store *st, const char *name, dv_store_lease *out, drover_err
     return lease_fill(s, name, &row, out, err);
 }
 
+/* name, holder, epoch, expires_ms */
+static int lease_from_row(sq_store *s, sqlite3_stmt *q, void *item)
+{
+    lease_row row = { .found = true };
+    const char *h = (const char *)sqlite3_column_text(q, 1);
+    const char *name = (const char *)sqlite3_column_text(q, 0);
+
+    snprintf(row.holder, sizeof row.holder, "%s", h ? h : "");
+    row.epoch = sqlite3_column_int64(q, 2);
+    row.expires_ms = sqlite3_column_int64(q, 3);
+    /* its only failure is out of memory, which sq_rows_read reports */
+    return lease_fill(s, name ? name : "", &row, item, NULL);
+}
+
+static void leases_drop(void *v, size_t n)
+{
+    dv_store_leases_free(v, n);
+}
+
+static const sq_rows lease_rows = { "listing leases", sizeof(dv_store_lease), lease_from_row,
+                                    leases_drop };
+
 int sq_lease_list(dv_store *st, dv_store_lease **out, size_t *n, drover_error *err)
 {
     sq_store *s = SQ(st);
     sqlite3_stmt *q = sq_stmt(s, Q_LEASE_LIST, "SELECT name, holder, epoch, expires_ms"
                                                " FROM store_lease ORDER BY name", err);
-    size_t cap = 0;
-    int rc;
 
-    if (!q)
-        return -1;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        lease_row row = { .found = true };
-        const char *h = (const char *)sqlite3_column_text(q, 1);
-        const char *name = (const char *)sqlite3_column_text(q, 0);
-
-        snprintf(row.holder, sizeof row.holder, "%s", h ? h : "");
-        row.epoch = sqlite3_column_int64(q, 2);
-        row.expires_ms = sqlite3_column_int64(q, 3);
-        if (*n == cap) {
-            size_t c = cap ? cap * 2 : 8;
-            dv_store_lease *nv = realloc(*out, c * sizeof *nv);
-            if (!nv) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = nv;
-            cap = c;
-        }
-        if (lease_fill(s, name ? name : "", &row, &(*out)[*n], err) < 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        (*n)++;
-    }
-    sqlite3_reset(q);
-    if (rc == SQLITE_DONE)
-        return 0;
-    dv_store_leases_free(*out, *n);
-    *out = NULL;
-    *n = 0;
-    return rc == SQLITE_NOMEM ? sq_nomem(err) : sq_fail(s, rc, "listing leases", err);
+    return q ? sq_rows_read(s, q, &lease_rows, (void **)out, n, err) : -1;
 }
 
 /* ---------------------------------------------------------------- names */
+
+static int name_from_row(sq_store *s, sqlite3_stmt *q, void *item)
+{
+    (void)s;
+    return (*(char **)item = sq_col_dup(q, 0)) ? 0 : -1;
+}
+
+static void names_drop(void *v, size_t n)
+{
+    dv_strv_free(v, n);
+}
+
+static const sq_rows name_rows = { "listing names", sizeof(char *), name_from_row, names_drop };
 
 int sq_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error *err)
 {
     sq_store *s = SQ(st);
     sqlite3_stmt *q;
-    size_t cap = 0;
     int rc;
 
     rc = sqlite3_prepare_v2(s->db, what == DV_STORE_GROUPS
@@ -412,28 +397,7 @@ int sq_list_names(dv_store *st, int what, char ***names, size_t *n, drover_error
                             -1, &q, NULL);
     if (rc != SQLITE_OK)
         return sq_fail(s, rc, "listing names", err);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t c = cap ? cap * 2 : 8;
-            char **nv = realloc(*names, c * sizeof *nv);
-            if (!nv) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *names = nv;
-            cap = c;
-        }
-        if (!((*names)[*n] = sq_col_dup(q, 0))) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        (*n)++;
-    }
+    rc = sq_rows_read(s, q, &name_rows, (void **)names, n, err);
     sqlite3_finalize(q);
-    if (rc == SQLITE_DONE)
-        return 0;
-    dv_strv_free(*names, *n);
-    *names = NULL;
-    *n = 0;
-    return rc == SQLITE_NOMEM ? sq_nomem(err) : sq_fail(s, rc, "listing names", err);
+    return rc;
 }

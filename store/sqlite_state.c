@@ -52,10 +52,12 @@ static int admin_version(sq_store *s, const char *group, const char *host, int64
                   " FROM admin a LEFT JOIN store_admin_version v" \
                   " ON v.grp = a.grp AND v.host = a.host"
 
-static int admin_from_row(sqlite3_stmt *q, dv_store_admin *a)
+static int admin_from_row(sq_store *s, sqlite3_stmt *q, void *item)
 {
+    dv_store_admin *a = item;
     const char *reason = (const char *)sqlite3_column_text(q, 2);
 
+    (void)s;
     memset(a, 0, sizeof *a);
     a->disabled = sqlite3_column_int(q, 1) != 0;
     a->forced_down = sqlite3_column_int(q, 3) != 0;
@@ -80,7 +82,7 @@ int sq_admin_get(dv_store *st, const char *group, const char *host, dv_store_adm
         return -1;
     /* one statement: the state and its version as one writer left them */
     rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW && admin_from_row(q, out) < 0)
+    if (rc == SQLITE_ROW && admin_from_row(s, q, out) < 0)
         rc = SQLITE_NOMEM;
     sqlite3_reset(q);
     if (rc == SQLITE_DONE) {
@@ -94,32 +96,22 @@ int sq_admin_get(dv_store *st, const char *group, const char *host, dv_store_adm
     return rc == SQLITE_NOMEM ? sq_nomem(err) : sq_fail(s, rc, "reading admin state", err);
 }
 
+static void admins_drop(void *v, size_t n)
+{
+    dv_store_admins_free(v, n);
+}
+
+static const sq_rows admin_rows = { "listing admin state", sizeof(dv_store_admin),
+                                    admin_from_row, admins_drop };
+
 int sq_admin_list(dv_store *st, const char *group, dv_store_admin **out, size_t *n,
                   drover_error *err)
 {
     sq_store *s = SQ(st);
     sqlite3_stmt *q = stmt_gh(s, Q_ADMIN_LIST, ADMIN_ROW " WHERE a.grp = ?1 AND"
                               " (a.disabled OR a.forced_down) ORDER BY a.host", group, NULL, err);
-    size_t cap = 0;
-    int rc;
 
-    if (!q)
-        return -1;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (sq_grow((void **)out, *n, &cap, sizeof **out) < 0 ||
-            admin_from_row(q, &(*out)[*n]) < 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        (*n)++;
-    }
-    sqlite3_reset(q);
-    if (rc == SQLITE_DONE)
-        return 0;
-    dv_store_admins_free(*out, *n);
-    *out = NULL;
-    *n = 0;
-    return rc == SQLITE_NOMEM ? sq_nomem(err) : sq_fail(s, rc, "listing admin state", err);
+    return q ? sq_rows_read(s, q, &admin_rows, (void **)out, n, err) : -1;
 }
 
 static int admin_write(sq_store *s, const char *group, const char *host,
@@ -272,14 +264,9 @@ int sq_claim_try(dv_store *st, const char *host, const char *instance_uuid, cons
      * processes cannot both see room for the last MiB */
     if (sq_begin(s, err) < 0)
         return -1;
-    if (sq_fence_check(s, fence, err) < 0 || claim_room(s, host, now, &held, err) < 0)
+    if (sq_fence_check(s, fence, err) < 0 || claim_room(s, host, now, &held, err) < 0 ||
+        dv_claim_room_check(host, held, capacity_mib, memory_mib, DROVER_FROM_STATE, err) < 0)
         goto fail;
-    if (memory_mib > capacity_mib || held > capacity_mib - memory_mib) {
-        dv_err(err, DROVER_ERR_CONFLICT, DROVER_FROM_STATE,
-               "host %s: %" PRIu64 " MiB claimed already of %" PRIu64 " MiB; %" PRIu64
-               " MiB more do not fit", host, held, capacity_mib, memory_mib);
-        goto fail;
-    }
     if (claim_insert(s, host, instance_uuid, owner, memory_mib, now, ttl_s, claim_id, err) < 0)
         goto fail;
     if (sq_commit(s, err) < 0) {

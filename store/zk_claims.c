@@ -14,6 +14,8 @@
  * however many claims a host holds.  The node's data (instance, owner) is
  * read only to list claims. */
 #include "store/zk_int.h"
+#include "core/model.h"
+#include "core/statedb.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -265,10 +267,8 @@ static int claim_once(zk_store *z, const char *host, const char *parent, const c
     rc = host_claims(z, host, &version, NULL, NULL, &held, NULL, err);
     if (rc == 0 && version < 0)
         rc = zk_make_path(z, parent, err) < 0 ? -1 : 2;   /* made the parent: read again */
-    if (rc == 0 && (memory_mib > capacity_mib || held > capacity_mib - memory_mib))
-        rc = dv_err(err, DROVER_ERR_CONFLICT, DROVER_FROM_ZK,
-                    "host %s: %" PRIu64 " MiB claimed already of %" PRIu64 " MiB; %" PRIu64
-                    " MiB more do not fit", host, held, capacity_mib, memory_mib);
+    if (rc == 0)
+        rc = dv_claim_room_check(host, held, capacity_mib, memory_mib, DROVER_FROM_ZK, err);
     if (rc == 0) {
         if (fence)
             zoo_check_op_init(&ops[n++], epath, (int)fence->epoch);
@@ -352,16 +352,9 @@ static int collect(void *arg, const char *host, int64_t id, const claim_node *c)
     claim_acc *a = arg;
     dv_store_claim *x;
 
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        dv_store_claim *nv = realloc(a->v, cap * sizeof *nv);
-        if (!nv)
-            return -1;
-        a->v = nv;
-        a->cap = cap;
-    }
+    if (dv_grow((void **)&a->v, a->n, &a->cap, sizeof *a->v) < 0)
+        return -1;
     x = &a->v[a->n];
-    memset(x, 0, sizeof *x);
     x->id = id;
     x->memory_mib = c->mib;
     x->expires_ms = c->expires_ms;
