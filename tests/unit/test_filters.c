@@ -3,6 +3,7 @@
  * Pure logic: host states are written out by hand. */
 #include "scheduler/scheduler.h"
 #include "core/model.h"
+#include "tests/harness/fleet.h"
 #include "tests/tap.h"
 
 #include <stdlib.h>
@@ -10,15 +11,7 @@
 
 #define NOW 1700000000000LL
 
-static dv_sched_params params = {
-    .ram_allocation_ratio = 1.0,
-    .reserved_host_memory_mib = 512,
-    .ram_weight_multiplier = 1.0,
-    .host_subset_size = 1,
-    .max_retries = -1,
-    .claim_ttl_s = 600,
-    .service_down_time_s = 60,
-};
+static dv_sched_params params;       /* dv_fleet_sched_params(), set in main */
 
 static dv_host_state host(const char *name, uint64_t total, uint64_t used)
 {
@@ -445,6 +438,7 @@ int main(void)
 {
     char buf[32];
 
+    params = dv_fleet_sched_params();
     source = host("src", 16384, 4096);
     test_compute();
     test_hypervisor_type();
