@@ -99,18 +99,27 @@ static void test_compute(void)
 
 static void test_hypervisor_type(void)
 {
+    static const struct {
+        const char *type;
+        bool passes;
+        const char *what;
+    } cases[] = {
+        { "QEMU", true, "same type passes" },
+        { "Xen", false, "another type is rejected" },
+        { "qemu", false, "the comparison is exact (qemu is not QEMU)" },
+    };
     dv_sched_request r = request(1024);
     dv_host_state h = host("t1", 8192, 0);
     char why[DV_REASON_MAX];
 
-    ok(passes(&dv_filter_hypervisor_type, &h, &r, why), "hypervisor_type: same type passes");
-    h.hypervisor_type = "Xen";
-    ok(!passes(&dv_filter_hypervisor_type, &h, &r, why), "hypervisor_type: another type is rejected");
-    is_str(why, "hypervisor_type: the host runs Xen, the source src runs QEMU",
-           "hypervisor_type: names both types");
-    h.hypervisor_type = "qemu";
-    ok(!passes(&dv_filter_hypervisor_type, &h, &r, why),
-       "hypervisor_type: the comparison is exact (qemu is not QEMU)");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        h.hypervisor_type = cases[i].type;
+        ok(passes(&dv_filter_hypervisor_type, &h, &r, why) == cases[i].passes, "hypervisor_type: %s",
+           cases[i].what);
+        if (strcmp(cases[i].type, "Xen") == 0)
+            is_str(why, "hypervisor_type: the host runs Xen, the source src runs QEMU",
+                   "hypervisor_type: names both types");
+    }
     h = host("t1", 8192, 0);
     h.has_report = false;
     h.hypervisor_type = "";
@@ -120,23 +129,29 @@ static void test_hypervisor_type(void)
 
 static void test_hypervisor_version(void)
 {
+    static const struct {
+        uint64_t version;
+        bool passes;
+        const char *what;
+    } cases[] = {
+        { 7002022, true, "equal passes" },
+        { 7002023, true, "newer passes" },
+        { 8000000, true, "newer major passes" },
+        { 7002021, false, "one release older is rejected" },
+        { 6999999, false, "an older major is rejected" },
+    };
     dv_sched_request r = request(1024);
     dv_host_state h = host("v1", 8192, 0);
     char why[DV_REASON_MAX];
 
-    ok(passes(&dv_filter_hypervisor_version, &h, &r, why), "hypervisor_version: equal passes");
-    h.hypervisor_version = 7002023;
-    ok(passes(&dv_filter_hypervisor_version, &h, &r, why), "hypervisor_version: newer passes");
-    h.hypervisor_version = 8000000;
-    ok(passes(&dv_filter_hypervisor_version, &h, &r, why), "hypervisor_version: newer major passes");
-    h.hypervisor_version = 7002021;
-    ok(!passes(&dv_filter_hypervisor_version, &h, &r, why),
-       "hypervisor_version: one release older is rejected");
-    is_str(why, "hypervisor_version: the host runs QEMU 7.2.21, older than 7.2.22 on the source src",
-           "hypervisor_version: both versions in words");
-    h.hypervisor_version = 6999999;
-    ok(!passes(&dv_filter_hypervisor_version, &h, &r, why),
-       "hypervisor_version: an older major is rejected");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        h.hypervisor_version = cases[i].version;
+        ok(passes(&dv_filter_hypervisor_version, &h, &r, why) == cases[i].passes,
+           "hypervisor_version: %s", cases[i].what);
+        if (cases[i].version == 7002021)
+            is_str(why, "hypervisor_version: the host runs QEMU 7.2.21, older than 7.2.22 on the source src",
+                   "hypervisor_version: both versions in words");
+    }
     h.has_report = false;
     ok(!passes(&dv_filter_hypervisor_version, &h, &r, why),
        "hypervisor_version: no report is rejected");
