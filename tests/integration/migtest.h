@@ -224,17 +224,7 @@ static inline bool mt_wait_state(const char *instance, dv_mig_state s, int timeo
 /* The guest on host k: -1 absent, else its virDomainState; *persistent. */
 static inline int mt_dom_state(int k, const char *name, bool *persistent)
 {
-    virDomainPtr d = virDomainLookupByName(mt_conn[k], name);
-    int state = -1, reason;
-
-    *persistent = false;
-    if (!d)
-        return -1;
-    if (virDomainGetState(d, &state, &reason, 0) < 0)
-        state = -1;
-    *persistent = virDomainIsPersistent(d) == 1;
-    virDomainFree(d);
-    return state;
+    return lvh_dom_state(mt_conn[k], name, persistent);
 }
 
 /* Start a guest on host k and wait until it beats. */
