@@ -237,13 +237,7 @@ static void nova_beside(const dv_mig_params *p, const round_result *r)
 
 static bool runs_on(virConnectPtr c, const char *name)
 {
-    virDomainPtr d = virDomainLookupByName(c, name);
-    int state = -1, reason;
-    if (d) {
-        if (virDomainGetState(d, &state, &reason, 0) < 0)
-            state = -1;
-        virDomainFree(d);
-    }
+    int state = lvh_dom_state(c, name, NULL);
     return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED;
 }
 

@@ -132,9 +132,7 @@ static void bench(size_t n_hosts, size_t rounds)
     static const char *filters[] = { "compute", "different_host", "hypervisor_type",
                                      "hypervisor_version", "arch", "ram" };
     static const char *weighers[] = { "ram" };
-    dv_sched_params p = { .ram_allocation_ratio = 1.0, .reserved_host_memory_mib = 512,
-                          .ram_weight_multiplier = 1.0, .host_subset_size = 1,
-                          .max_retries = -1, .claim_ttl_s = 600, .service_down_time_s = 60 };
+    dv_sched_params p = dv_fleet_sched_params();
     int64_t now = dv_wall_ms();
     drover_member *m = xcalloc(n_hosts, sizeof *m);
     double *lat = xcalloc(rounds, sizeof *lat), *cpu = xcalloc(rounds, sizeof *cpu), t0, c0;

@@ -131,3 +131,17 @@ char *dv_fleet_small_report(const char *h, uint64_t free_mib)
         return NULL;
     return json;
 }
+
+dv_sched_params dv_fleet_sched_params(void)
+{
+    dv_sched_params p = {
+        .ram_allocation_ratio = 1.0,
+        .reserved_host_memory_mib = 512,
+        .ram_weight_multiplier = 1.0,
+        .host_subset_size = 1,
+        .max_retries = -1,
+        .claim_ttl_s = 600,
+        .service_down_time_s = 60,
+    };
+    return p;
+}

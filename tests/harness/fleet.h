@@ -1,6 +1,7 @@
 /* fleet.h - a synthetic fleet for the benchmarks (bench/liveness,
  * bench/scheduler --e2e): a scratch backend for a driver, host names, the
- * reports those hosts send, clocks and size lists. */
+ * reports those hosts send, clocks and size lists; and the scheduler knobs
+ * the scheduler's unit tests and bench/scheduler are written for. */
 #ifndef DV_TEST_FLEET_H
 #define DV_TEST_FLEET_H
 
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "core/config.h"
+#include "scheduler/scheduler.h"
 #include "tests/harness/harness.h"
 #include "tests/harness/zk.h"
 
@@ -47,6 +49,12 @@ void dv_fleet_uuid(char *buf, size_t len, size_t i, int g);
 
 /* Seconds on clock which (CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, ...). */
 double dv_fleet_clock(clockid_t which);
+
+/* drover's built-in scheduler knobs, written out so that a test's numbers
+ * do not move with the defaults: ram_allocation_ratio 1.0, 512 MiB
+ * reserved, ram_weight_multiplier 1.0, host_subset_size 1, unlimited
+ * retries, claims of 600 s, service_down_time 60 s. */
+dv_sched_params dv_fleet_sched_params(void);
 
 /* "1000,10000" into v (at most max sizes, each 1..10000000): how many, or
  * -1 for anything else. */

@@ -86,6 +86,31 @@ dv_zk_start() {
     hosts=$(sed -n 's/^hosts=//p' <<< "$out")
 }
 
+# dv_zk_cli_setup NAME: the start of a shell test of drover and droverd
+# against a ZooKeeper of its own.  Sets drover, droverd and harness (from
+# top_srcdir and top_builddir), n and failed; bails out unless both
+# programs are built; makes the scratch directory tmp (drover-NAME.XXXXXX);
+# on exit kills the agent (pid in agent, also when stopped) and ZooKeeper
+# and removes tmp; starts ZooKeeper (zkdir, hosts).
+# shellcheck disable=SC2034,SC2154  # the variables are the caller's
+dv_zk_cli_setup() {
+    harness=$top_srcdir/tests/harness/zookeeper.sh
+    drover=$top_builddir/cmd/drover
+    droverd=$top_builddir/cmd/droverd
+    n=0 failed=0
+    [[ -x $drover && -x $droverd ]] || bail "build cmd/drover and cmd/droverd first"
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/drover-$1.XXXXXX") || bail "mktemp"
+    zkdir="" agent=""
+    trap dv_zk_cli_cleanup EXIT
+    dv_zk_start "$harness"
+}
+
+dv_zk_cli_cleanup() {
+    [[ -n $agent ]] && { kill -CONT "$agent"; kill -KILL "$agent"; wait "$agent"; } 2>/dev/null
+    [[ -n $zkdir ]] && "$harness" stop "$zkdir"
+    rm -rf "$tmp"
+}
+
 # dv_agent_start DROVERD CONF HOST LOG: droverd for HOST on libvirt's test
 # driver in the background (its pid in agent, its stderr in LOG), waited
 # for (15 s) until it heartbeats; bails out with its log otherwise.

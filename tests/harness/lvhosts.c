@@ -523,6 +523,23 @@ virDomainPtr lvh_guest_start(const lvh *h, virConnectPtr conn, const char *name,
     return dom;
 }
 
+int lvh_dom_state(virConnectPtr conn, const char *name, bool *persistent)
+{
+    virDomainPtr d = virDomainLookupByName(conn, name);
+    int state = -1, reason;
+
+    if (persistent)
+        *persistent = false;
+    if (!d)
+        return -1;
+    if (virDomainGetState(d, &state, &reason, 0) < 0)
+        state = -1;
+    if (persistent)
+        *persistent = virDomainIsPersistent(d) == 1;
+    virDomainFree(d);
+    return state;
+}
+
 int lvh_beat_read(virDomainPtr dom, lvh_beat *b)
 {
     unsigned char raw[DVG_BEAT_SIZE];

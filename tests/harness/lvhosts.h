@@ -20,6 +20,7 @@
 #ifndef DV_LVHOSTS_H
 #define DV_LVHOSTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <libvirt/libvirt.h>
@@ -80,6 +81,11 @@ char *lvh_guest_xml(const lvh *h, const char *name, int mem_mib, const char *cmd
 /* Create (start) the test guest on conn; NULL on failure. */
 virDomainPtr lvh_guest_start(const lvh *h, virConnectPtr conn, const char *name, int mem_mib,
                              const char *cmdline);
+
+/* Domain name on conn: -1 when it is not there (or its state cannot be
+ * read), else its virDomainState; *persistent (unless NULL) whether it is
+ * defined there. */
+int lvh_dom_state(virConnectPtr conn, const char *name, bool *persistent);
 
 /* Read the heartbeat block from guest-physical memory.  0 or -1. */
 int lvh_beat_read(virDomainPtr dom, lvh_beat *b);

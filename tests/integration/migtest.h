@@ -38,8 +38,9 @@ static inline void mt_quiet(void *opaque, virErrorPtr err)
     (void)err;
 }
 
-/* The config; extra is put inside migration = { ... }. */
-static inline void mt_write_config(const char *migration_extra)
+/* The config; scheduler is what goes inside scheduler = { ... } (NULL: a
+ * reserve of 256 MiB), migration_extra is put inside migration = { ... }. */
+static inline void mt_write_config_sched(const char *scheduler, const char *migration_extra)
 {
     FILE *f = fopen(mt_conf, "w");
     if (!f)
@@ -48,14 +49,20 @@ static inline void mt_write_config(const char *migration_extra)
             "servicegroup = { driver = \"db\"; report_interval = 10; service_down_time = 3600;\n"
             "  db = { path = \"%s/drover.db\"; }; };\n"
             "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\" ]; libvirt_timeout_ms = 5000; };\n"
-            "scheduler = { reserved_host_memory_mb = 256; };\n"
+            "scheduler = { %s };\n"
             "migration = { poll_interval_ms = 200; max_concurrent = 1; %s };\n"
             "state = { path = \"%s/state.db\"; };\n"
             "log = { level = \"debug\"; };\n",
             mt_work, mt_h.host[0].name, mt_h.host[0].uri, mt_h.host[1].name, mt_h.host[1].uri,
+            scheduler ? scheduler : "reserved_host_memory_mb = 256;",
             migration_extra ? migration_extra : "", mt_work);
     if (fclose(f) != 0)
         bail_out("cannot write %s", mt_conf);
+}
+
+static inline void mt_write_config(const char *migration_extra)
+{
+    mt_write_config_sched(NULL, migration_extra);
 }
 
 /* Heartbeat both hosts with fresh reports, as their agents would. */
@@ -217,17 +224,7 @@ static inline bool mt_wait_state(const char *instance, dv_mig_state s, int timeo
 /* The guest on host k: -1 absent, else its virDomainState; *persistent. */
 static inline int mt_dom_state(int k, const char *name, bool *persistent)
 {
-    virDomainPtr d = virDomainLookupByName(mt_conn[k], name);
-    int state = -1, reason;
-
-    *persistent = false;
-    if (!d)
-        return -1;
-    if (virDomainGetState(d, &state, &reason, 0) < 0)
-        state = -1;
-    *persistent = virDomainIsPersistent(d) == 1;
-    virDomainFree(d);
-    return state;
+    return lvh_dom_state(mt_conn[k], name, persistent);
 }
 
 /* Start a guest on host k and wait until it beats. */

@@ -68,6 +68,12 @@ wait_state() {
     echo $(( $(now_ms) - t0 ))
 }
 
+# wait_log PATTERN LOG LIMIT_MS: until LOG has a line matching PATTERN, at
+# most LIMIT_MS from t0 (the caller's)
+wait_log() {
+    until grep -q "$1" "$2" || [ $(( $(now_ms) - t0 )) -ge "$3" ]; do sleep 0.05; done
+}
+
 start_agent() {   # start_agent LOG [extra droverd args]
     local log=$1
     shift
@@ -138,9 +144,7 @@ printf '.timeout 5000\nBEGIN IMMEDIATE;\n.shell sleep 2.5\nCOMMIT;\n' | sqlite3 
 ok $? "another writer held the database locked for 2.5 s"
 # the next heartbeat after the lock is gone resumes publishing: waited for
 t0=$(now_ms)
-until grep -q "liveness publishing resumed" "$tmp/run4.log" || [ $(( $(now_ms) - t0 )) -ge 10000 ]; do
-    sleep 0.1
-done
+wait_log "liveness publishing resumed" "$tmp/run4.log" 10000
 kill -0 "$pid" 2>/dev/null
 ok $? "droverd survives heartbeats that fail"
 grep -q "liveness publishing stopped: heartbeat of agent-b in group compute: .*locked" "$tmp/run4.log"
@@ -151,33 +155,32 @@ ok "$(is_up agent-b; echo $?)" "  the member is UP again"
 grep -E "publishing (stopped|resumed)" "$tmp/run4.log" | sed 's/^/#   /'
 kill -HUP "$pid"
 t0=$(now_ms)
-until grep -q "signal 1 (Hangup) ignored" "$tmp/run4.log" || [ $(( $(now_ms) - t0 )) -ge 5000 ]; do
-    sleep 0.05
-done
+wait_log "signal 1 (Hangup) ignored" "$tmp/run4.log" 5000
 kill -0 "$pid" 2>/dev/null
 ok $? "SIGHUP does not stop droverd"
 grep -q "signal 1 (Hangup) ignored" "$tmp/run4.log"; ok $? "  it says it ignored it"
 kill -TERM "$pid"; wait "$pid"; pid=
 
 # ---------------------------------------------------------------- UP, then SIGTERM
-start_agent "$tmp/run2.log" --host agent-t
-wait_state agent-t UP 5000 >/dev/null || bail "agent-t did not come UP within 5 s"
-kill -TERM "$pid"
-wait "$pid"
-rc=$?
-pid=
+# stop_up_agent SIGNAL LOG HOST: an agent for HOST (its log in LOG), UP,
+# then sent SIGNAL; its exit status in rc.
+stop_up_agent() {
+    start_agent "$2" --host "$3"
+    wait_state "$3" UP 5000 >/dev/null || bail "$3 did not come UP within 5 s"
+    kill "-$1" "$pid"
+    wait "$pid"
+    rc=$?
+    pid=
+}
+
+stop_up_agent TERM "$tmp/run2.log" agent-t
 ok $rc "SIGTERM: droverd exits 0"
 ms=$(wait_state agent-t GONE 0)
 ok $? "  and the member is gone (or DOWN) at once: $(state_of agent-t || echo not a member)"
 grep -q "left group compute" "$tmp/run2.log"; ok $? "  and it logged that it left"
 grep -q "SIGTERM received" "$tmp/run2.log"; ok $? "  and why"
 
-start_agent "$tmp/run3.log" --host agent-i
-wait_state agent-i UP 5000 >/dev/null || bail "agent-i did not come UP within 5 s"
-kill -INT "$pid"
-wait "$pid"
-rc=$?
-pid=
+stop_up_agent INT "$tmp/run3.log" agent-i
 ok $rc "SIGINT: droverd exits 0"
 wait_state agent-i GONE 0 >/dev/null
 ok $? "  and the member is gone (or DOWN)"

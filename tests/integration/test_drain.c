@@ -17,21 +17,11 @@ static const char *const names[3] = { "dr1", "dr2", "dr3" };
 /* migtest's config, with the reserve that makes the big guest fit nowhere */
 static void write_config(long long reserved_mib)
 {
-    FILE *f = fopen(mt_conf, "w");
-    if (!f)
-        bail_out("cannot write %s: %s", mt_conf, strerror(errno));
-    fprintf(f,
-            "servicegroup = { driver = \"db\"; report_interval = 10; service_down_time = 3600;\n"
-            "  db = { path = \"%s/drover.db\"; }; };\n"
-            "controller = { libvirt_uris = [ \"%s=%s\", \"%s=%s\" ]; libvirt_timeout_ms = 5000; };\n"
-            "scheduler = { reserved_host_memory_mb = %lld; ram_allocation_ratio = 1.0; };\n"
-            "migration = { poll_interval_ms = 200; max_concurrent = 1; };\n"
-            "state = { path = \"%s/state.db\"; };\n"
-            "log = { level = \"info\"; };\n",
-            mt_work, mt_h.host[0].name, mt_h.host[0].uri, mt_h.host[1].name, mt_h.host[1].uri,
-            reserved_mib, mt_work);
-    if (fclose(f) != 0)
-        bail_out("cannot write %s", mt_conf);
+    char sched[96];
+
+    snprintf(sched, sizeof sched, "reserved_host_memory_mb = %lld; ram_allocation_ratio = 1.0;",
+             reserved_mib);
+    mt_write_config_sched(sched, NULL);
 }
 
 static void member(int k, drover_member *m)

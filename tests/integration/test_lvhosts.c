@@ -76,15 +76,7 @@ static int count_domains(virConnectPtr c)
 
 static int dom_running(virConnectPtr c, const char *name)
 {
-    virDomainPtr d = virDomainLookupByName(c, name);
-    int state = -1, reason;
-
-    if (d) {
-        if (virDomainGetState(d, &state, &reason, 0) < 0)
-            state = -1;
-        virDomainFree(d);
-    }
-    return state == VIR_DOMAIN_RUNNING;
+    return lvh_dom_state(c, name, NULL) == VIR_DOMAIN_RUNNING;
 }
 
 static int netns_exists(const char *name)

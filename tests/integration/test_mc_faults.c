@@ -51,6 +51,29 @@ static dv_config *make_cfg(const char *const *addrs, size_t n, const char *state
 
 #define open_sg mct_open
 
+/* One memcached of the harness's, a config pointing at it (its state db
+ * named state_name) and the group open on it. */
+typedef struct one_mc {
+    dv_mc_server mc;
+    dv_config *cfg;
+    dv_sg *sg;
+} one_mc;
+
+static void one_mc_start(one_mc *o, const char *state_name)
+{
+    if (dv_mc_start(&o->mc, NULL, NULL, NULL) < 0)
+        bail_out("cannot start memcached");
+    o->cfg = make_cfg((const char *[]){ o->mc.addr }, 1, state_name);
+    o->sg = open_sg(o->cfg);
+}
+
+static void one_mc_stop(one_mc *o)
+{
+    dv_sg_close(o->sg);
+    dv_config_free(o->cfg);
+    dv_mc_stop(&o->mc);
+}
+
 /* The same settings as a drover.conf, for the drover command. */
 static const char *write_conf(const char *name, const dv_config *cfg)
 {
@@ -188,72 +211,73 @@ static void sweep(dv_sg *sg, char **live, size_t n_live, const char *dead, tally
     drover_members_free(m, n);
 }
 
+/* get_all of test_restart's fleet: it works and lists every member
+ * (listed), each in the state others but "forced", which is DOWN (states). */
+static void check_restart_states(dv_sg *sg, drover_liveness others, const char *listed,
+                                 const char *states)
+{
+    drover_member *m = NULL;
+    drover_error err = { 0 };
+    size_t n = 0;
+    int bad = 0;
+
+    ok(dv_sg_get_all(sg, GROUP, &m, &n, &err) == 0 && n == N_LIVE + 2, "%s", listed);
+    for (size_t i = 0; i < n; i++)
+        bad += m[i].state != (strcmp(m[i].host, "forced") == 0 ? DROVER_DOWN : others);
+    is_int(bad, 0, "%s", states);
+    drover_members_free(m, n);
+}
+
 static void test_restart(void)
 {
-    dv_mc_server mc;
+    one_mc o;
     char **live = host_names("live", N_LIVE), *dead[] = { "dead-00" }, out[16384];
-    char *beat_hosts[N_LIVE + 1];
+    char *beat_hosts[N_LIVE + 1], listed[32];
     const char *conf;
-    dv_config *cfg;
-    dv_sg *sg;
     agent a_live = { 0 }, a_dead = { 0 };
     drover_error err = { 0 };
-    drover_member *m;
     drover_liveness s;
-    size_t n;
     int64_t t, t_kill, t_back, stop_at;
     tally during = { 0 }, after = { 0 };
     int bad = 0, cli_calls = 0, cli_down = 0;
 
     diag("--- memcached killed and relaunched");
-    if (dv_mc_start(&mc, NULL, NULL, NULL) < 0)
-        bail_out("cannot start memcached");
-    cfg = make_cfg((const char *[]){ mc.addr }, 1, "restart.db");
-    conf = write_conf("restart.conf", cfg);
-    sg = open_sg(cfg);
+    one_mc_start(&o, "restart.db");
+    conf = write_conf("restart.conf", o.cfg);
 
     /* the live agents also heartbeat "forced", which is forced down */
     memcpy(beat_hosts, live, N_LIVE * sizeof *live);
     beat_hosts[N_LIVE] = "forced";
-    agent_start(&a_live, cfg, beat_hosts, N_LIVE + 1);
-    agent_start(&a_dead, cfg, dead, 1);
-    if (dv_sg_set_forced_down(sg, GROUP, "forced", true, &err) < 0)
+    agent_start(&a_live, o.cfg, beat_hosts, N_LIVE + 1);
+    agent_start(&a_dead, o.cfg, dead, 1);
+    if (dv_sg_set_forced_down(o.sg, GROUP, "forced", true, &err) < 0)
         bail_out("force down: %s", err.message);
     dv_sleep_ms(1200);
-    ok(dv_sg_get_all(sg, GROUP, &m, &n, &err) == 0 && n == N_LIVE + 2, "%d members listed",
-       N_LIVE + 2);
-    for (size_t i = 0; i < n; i++)
-        bad += m[i].state != (strcmp(m[i].host, "forced") == 0 ? DROVER_DOWN : DROVER_UP);
-    is_int(bad, 0, "all UP but the forced-down one");
-    drover_members_free(m, n);
+    snprintf(listed, sizeof listed, "%d members listed", N_LIVE + 2);
+    check_restart_states(o.sg, DROVER_UP, listed, "all UP but the forced-down one");
     is_int(drover(conf, out, sizeof out, "service", "is-up", "live-00"), 0,
            "drover service is-up live-00: exit 0 while memcached runs");
     has_str(out, "UP", "... printing UP");
 
-    if (dv_mc_kill(&mc) < 0)
+    if (dv_mc_kill(&o.mc) < 0)
         bail_out("cannot kill memcached");
     t_kill = dv_wall_ms();
 
     t = dv_mono_ms();
     s = DROVER_UP;
-    ok(dv_sg_is_up(sg, GROUP, "live-00", &s, &err) < 0 && err.code == DROVER_ERR_UNREACHABLE,
+    ok(dv_sg_is_up(o.sg, GROUP, "live-00", &s, &err) < 0 && err.code == DROVER_ERR_UNREACHABLE,
        "memcached killed: is_up fails with DROVER_ERR_UNREACHABLE (%lld ms)",
        (long long)(dv_mono_ms() - t));
     is_int(s, DROVER_UNKNOWN, "... and the state is UNKNOWN");
-    has_str(err.message, mc.addr, "... naming the server");
+    has_str(err.message, o.mc.addr, "... naming the server");
     diag("%s", err.message);
     t = dv_mono_ms();
-    ok(dv_sg_is_up(sg, GROUP, "live-01", &s, &err) < 0 && err.code == DROVER_ERR_UNREACHABLE &&
+    ok(dv_sg_is_up(o.sg, GROUP, "live-01", &s, &err) < 0 && err.code == DROVER_ERR_UNREACHABLE &&
        dv_mono_ms() - t < 2000, "the next call too, quickly (%lld ms)", (long long)(dv_mono_ms() - t));
-    ok(dv_sg_is_up(sg, GROUP, "forced", &s, &err) == 0 && s == DROVER_DOWN,
+    ok(dv_sg_is_up(o.sg, GROUP, "forced", &s, &err) == 0 && s == DROVER_DOWN,
        "a forced-down member is still DOWN (admin state is kept locally)");
-    ok(dv_sg_get_all(sg, GROUP, &m, &n, &err) == 0 && n == N_LIVE + 2,
-       "get_all still lists every member");
-    bad = 0;
-    for (size_t i = 0; i < n; i++)
-        bad += m[i].state != (strcmp(m[i].host, "forced") == 0 ? DROVER_DOWN : DROVER_UNKNOWN);
-    is_int(bad, 0, "... all UNKNOWN (the forced-down one DOWN)");
-    drover_members_free(m, n);
+    check_restart_states(o.sg, DROVER_UNKNOWN, "get_all still lists every member",
+                         "... all UNKNOWN (the forced-down one DOWN)");
 
     is_int(drover(conf, out, sizeof out, "service", "is-up", "live-00"), 3,
            "drover service is-up live-00: exit 3");
@@ -273,22 +297,22 @@ static void test_restart(void)
     agent_stop(&a_dead);
     stop_at = dv_wall_ms() + 1500;
     while (dv_wall_ms() < stop_at) {
-        sweep(sg, live, N_LIVE, "dead-00", &during);
+        sweep(o.sg, live, N_LIVE, "dead-00", &during);
         dv_sleep_ms(100);
     }
     is_int(during.live_down + during.dead_down, 0,
            "during the outage: no member DOWN in %d sweeps", during.sweeps);
     is_int(during.live_up, 0, "... and none UP: every one UNKNOWN");
 
-    if (dv_mc_relaunch(&mc) < 0)
+    if (dv_mc_relaunch(&o.mc) < 0)
         bail_out("cannot relaunch memcached");
     t_back = dv_wall_ms();
     diag("memcached relaunched after %lld ms, empty", (long long)(t_back - t_kill));
     stop_at = t_back + DOWN_TIME * 1000 + 8000;
     while (dv_wall_ms() < stop_at) {
         int k = after.sweeps % N_LIVE;
-        sweep(sg, live, N_LIVE, "dead-00", &after);
-        if (dv_sg_is_up(sg, GROUP, live[k], &s, &err) == 0 && s == DROVER_DOWN && after.live_down++ < 5)
+        sweep(o.sg, live, N_LIVE, "dead-00", &after);
+        if (dv_sg_is_up(o.sg, GROUP, live[k], &s, &err) == 0 && s == DROVER_DOWN && after.live_down++ < 5)
             diag("FALSE DOWN from is_up: %s", live[k]);
         if (after.sweeps % 5 == 0) {
             cli_calls++;
@@ -313,12 +337,10 @@ static void test_restart(void)
     ok(after.dead_down_at && after.dead_down_at - t_back <= (DOWN_TIME + 1 + REPORT_INTERVAL + 1) * 1000,
        "... within service_down_time + 1 s (TTL rounding) + report_interval + 1 s (sampling)");
     is_int(after.other, 0, "get_all never failed");
-    ok(dv_sg_is_up(sg, GROUP, "live-00", &s, &err) == 0 && s == DROVER_UP, "live-00 UP at the end");
+    ok(dv_sg_is_up(o.sg, GROUP, "live-00", &s, &err) == 0 && s == DROVER_UP, "live-00 UP at the end");
 
     agent_stop(&a_live);
-    dv_sg_close(sg);
-    dv_config_free(cfg);
-    dv_mc_stop(&mc);
+    one_mc_stop(&o);
     free_names(live, N_LIVE);
 }
 
@@ -504,9 +526,7 @@ static void test_sasl(void)
 
 static void test_hung(void)
 {
-    dv_mc_server mc;
-    dv_config *cfg;
-    dv_sg *sg;
+    one_mc o;
     drover_error err = { 0 };
     drover_liveness s;
     drover_member *m;
@@ -515,21 +535,18 @@ static void test_hung(void)
     int slow = 0, unknown_all = 1;
 
     diag("--- a hung server (SIGSTOP)");
-    if (dv_mc_start(&mc, NULL, NULL, NULL) < 0)
-        bail_out("cannot start memcached");
-    cfg = make_cfg((const char *[]){ mc.addr }, 1, "hung.db");
-    sg = open_sg(cfg);
+    one_mc_start(&o, "hung.db");
     for (int i = 0; i < 1000; i++) {
         char h[32];
         snprintf(h, sizeof h, "hung-%04d", i);
-        if (dv_sg_join(sg, GROUP, h, &err) < 0)
+        if (dv_sg_join(o.sg, GROUP, h, &err) < 0)
             bail_out("join: %s", err.message);
     }
-    if (dv_mc_pause(&mc) < 0)
+    if (dv_mc_pause(&o.mc) < 0)
         bail_out("cannot stop memcached");
     for (int round = 0; round < 3; round++) {
         t = dv_mono_ms();
-        ok(dv_sg_is_up(sg, GROUP, "hung-0001", &s, &err) < 0 && err.code == DROVER_ERR_UNREACHABLE &&
+        ok(dv_sg_is_up(o.sg, GROUP, "hung-0001", &s, &err) < 0 && err.code == DROVER_ERR_UNREACHABLE &&
            s == DROVER_UNKNOWN, "hung server, round %d: is_up UNKNOWN", round + 1);
         el = dv_mono_ms() - t;
         diag("is_up took %lld ms (%s)", (long long)el, err.message);
@@ -537,7 +554,7 @@ static void test_hung(void)
         slow += el >= 2000;
 
         t = dv_mono_ms();
-        if (dv_sg_get_all(sg, GROUP, &m, &n, &err) == 0) {
+        if (dv_sg_get_all(o.sg, GROUP, &m, &n, &err) == 0) {
             for (size_t i = 0; i < n; i++)
                 unknown_all &= m[i].state == DROVER_UNKNOWN;
             drover_members_free(m, n);
@@ -550,7 +567,7 @@ static void test_hung(void)
         slow += el >= 2000;
 
         t = dv_mono_ms();
-        ok(dv_sg_heartbeat(sg, GROUP, "hung-0002", "{}", &err) < 0 &&
+        ok(dv_sg_heartbeat(o.sg, GROUP, "hung-0002", "{}", &err) < 0 &&
            err.code == DROVER_ERR_UNREACHABLE, "heartbeat fails UNREACHABLE");
         el = dv_mono_ms() - t;
         diag("heartbeat took %lld ms", (long long)el);
@@ -560,16 +577,14 @@ static void test_hung(void)
     ok(unknown_all, "get_all lists all 1000 UNKNOWN each time");
     is_int(slow, 0, "no call took 2 s or more (poll timeout %d ms; slowest %lld ms)", POLL_MS,
            (long long)worst);
-    if (dv_mc_resume(&mc) < 0)
+    if (dv_mc_resume(&o.mc) < 0)
         bail_out("cannot continue memcached");
     t = dv_mono_ms();
-    while (dv_mono_ms() - t < 5000 && dv_sg_heartbeat(sg, GROUP, "hung-0001", NULL, &err) < 0)
+    while (dv_mono_ms() - t < 5000 && dv_sg_heartbeat(o.sg, GROUP, "hung-0001", NULL, &err) < 0)
         dv_sleep_ms(100);
-    ok(dv_sg_is_up(sg, GROUP, "hung-0001", &s, &err) == 0 && s == DROVER_UP,
+    ok(dv_sg_is_up(o.sg, GROUP, "hung-0001", &s, &err) == 0 && s == DROVER_UP,
        "continued: heartbeats land and the member is UP (%lld ms)", (long long)(dv_mono_ms() - t));
-    dv_sg_close(sg);
-    dv_config_free(cfg);
-    dv_mc_stop(&mc);
+    one_mc_stop(&o);
 }
 
 /* ---------------------------------------------------------------- 5. flush_all */
@@ -578,10 +593,8 @@ static void test_hung(void)
  * one is UNKNOWN for service_down_time, then DOWN. */
 static void test_flush(void)
 {
-    dv_mc_server mc;
+    one_mc o;
     char **live = host_names("fl", 5);
-    dv_config *cfg;
-    dv_sg *sg;
     agent a = { 0 };
     drover_error err = { 0 };
     memcached_st *raw;
@@ -589,20 +602,17 @@ static void test_flush(void)
     int live_down = 0, silent_unknown = 0, sweeps = 0;
 
     diag("--- flush_all");
-    if (dv_mc_start(&mc, NULL, NULL, NULL) < 0)
-        bail_out("cannot start memcached");
-    cfg = make_cfg((const char *[]){ mc.addr }, 1, "flush.db");
-    sg = open_sg(cfg);
-    if (dv_sg_join(sg, GROUP, "silent", &err) < 0)
+    one_mc_start(&o, "flush.db");
+    if (dv_sg_join(o.sg, GROUP, "silent", &err) < 0)
         bail_out("join: %s", err.message);
-    agent_start(&a, cfg, live, 5);
+    agent_start(&a, o.cfg, live, 5);
     dv_sleep_ms((DOWN_TIME + 1) * 1000 + 200);
     {
         drover_liveness st = DROVER_UNKNOWN;
-        ok(dv_sg_is_up(sg, GROUP, "silent", &st, &err) == 0 && st == DROVER_DOWN,
+        ok(dv_sg_is_up(o.sg, GROUP, "silent", &st, &err) == 0 && st == DROVER_DOWN,
            "a member that stopped heartbeating is answered: DOWN");
     }
-    if (!(raw = memcached_create(NULL)) || memcached_server_add(raw, "127.0.0.1", (in_port_t)mc.port) ||
+    if (!(raw = memcached_create(NULL)) || memcached_server_add(raw, "127.0.0.1", (in_port_t)o.mc.port) ||
         memcached_flush(raw, 0) != MEMCACHED_SUCCESS)
         bail_out("cannot flush memcached");
     memcached_free(raw);
@@ -611,7 +621,7 @@ static void test_flush(void)
     while (dv_wall_ms() < stop_at && !silent_down_at) {
         drover_member *m;
         size_t n;
-        if (dv_sg_get_all(sg, GROUP, &m, &n, &err) < 0)
+        if (dv_sg_get_all(o.sg, GROUP, &m, &n, &err) < 0)
             bail_out("get_all: %s", err.message);
         sweeps++;
         for (size_t i = 0; i < n; i++) {
@@ -633,9 +643,7 @@ static void test_flush(void)
        "... then DOWN %lld ms after the flush (service_down_time %d s)",
        (long long)(silent_down_at ? silent_down_at - t_flush : -1), DOWN_TIME);
     agent_stop(&a);
-    dv_sg_close(sg);
-    dv_config_free(cfg);
-    dv_mc_stop(&mc);
+    one_mc_stop(&o);
     free_names(live, 5);
 }
 
@@ -645,9 +653,7 @@ static void test_flush(void)
  * another member) is not a heartbeat. */
 static void test_foreign_value(void)
 {
-    dv_mc_server mc;
-    dv_config *cfg;
-    dv_sg *sg;
+    one_mc o;
     drover_error err = { 0 };
     drover_liveness s;
     drover_member mb;
@@ -656,34 +662,29 @@ static void test_foreign_value(void)
                                        "dv1 x compute f1\n", "dv1 12 compute f1", "" };
 
     diag("--- values drover did not write");
-    if (dv_mc_start(&mc, NULL, NULL, NULL) < 0)
-        bail_out("cannot start memcached");
-    cfg = make_cfg((const char *[]){ mc.addr }, 1, "foreign.db");
-    sg = open_sg(cfg);
-    if (dv_sg_join(sg, GROUP, "f1", &err) < 0)
+    one_mc_start(&o, "foreign.db");
+    if (dv_sg_join(o.sg, GROUP, "f1", &err) < 0)
         bail_out("join: %s", err.message);
     /* a server drover just found empty reads missing keys as UNKNOWN for
      * service_down_time: let that pass */
     dv_sleep_ms((DOWN_TIME + 1) * 1000 + 200);
-    if (!(raw = memcached_create(NULL)) || memcached_server_add(raw, "127.0.0.1", (in_port_t)mc.port))
+    if (!(raw = memcached_create(NULL)) || memcached_server_add(raw, "127.0.0.1", (in_port_t)o.mc.port))
         bail_out("libmemcached");
     memcached_behavior_set(raw, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         if (memcached_set(raw, "drover:" GROUP ":f1", strlen("drover:" GROUP ":f1"), bad[i],
                           strlen(bad[i]), 60, 0) != MEMCACHED_SUCCESS)
             bail_out("cannot write a foreign value");
-        ok(dv_sg_is_up(sg, GROUP, "f1", &s, &err) == 0 && s == DROVER_DOWN,
+        ok(dv_sg_is_up(o.sg, GROUP, "f1", &s, &err) == 0 && s == DROVER_DOWN,
            "foreign value #%zu under f1's key: not a heartbeat (DOWN)", i);
-        ok(dv_sg_get(sg, GROUP, "f1", &mb, &err) == 0 && !mb.report_json && mb.last_seen_ms == 0,
+        ok(dv_sg_get(o.sg, GROUP, "f1", &mb, &err) == 0 && !mb.report_json && mb.last_seen_ms == 0,
            "... get reads no report and no time from it");
         drover_member_clear(&mb);
     }
     memcached_free(raw);
-    ok(dv_sg_heartbeat(sg, GROUP, "f1", "{}", &err) == 0 && dv_sg_is_up(sg, GROUP, "f1", &s, &err) == 0 &&
+    ok(dv_sg_heartbeat(o.sg, GROUP, "f1", "{}", &err) == 0 && dv_sg_is_up(o.sg, GROUP, "f1", &s, &err) == 0 &&
        s == DROVER_UP, "a real heartbeat replaces it: UP");
-    dv_sg_close(sg);
-    dv_config_free(cfg);
-    dv_mc_stop(&mc);
+    one_mc_stop(&o);
 }
 
 /* ---------------------------------------------------------------- 6b. summaries */
@@ -704,9 +705,7 @@ static void raw_put(memcached_st *raw, const char *key, const char *v)
 static void test_summaries(void)
 {
     static const char *const hosts[] = { "m-bad", "m-foreign", "m-gone", "m-new", "m-old" };
-    dv_mc_server mc;
-    dv_config *cfg;
-    dv_sg *sg;
+    one_mc o;
     drover_error err = { 0 };
     drover_member *all = NULL;
     dv_summary_list l = { 0 };
@@ -716,22 +715,19 @@ static void test_summaries(void)
     int fails = 0;
 
     diag("--- summaries: missing, corrupt and foreign summary keys");
-    if (dv_mc_start(&mc, NULL, NULL, NULL) < 0)
-        bail_out("cannot start memcached");
-    cfg = make_cfg((const char *[]){ mc.addr }, 1, "summaries.db");
-    sg = open_sg(cfg);
+    one_mc_start(&o, "summaries.db");
     for (int i = 0; i < 5; i++)
-        if (dv_sg_join(sg, GROUP, hosts[i], &err) < 0)
+        if (dv_sg_join(o.sg, GROUP, hosts[i], &err) < 0)
             bail_out("join: %s", err.message);
     /* past the fresh marker's life: a missing key is DOWN, not UNKNOWN */
     dv_sleep_ms((DOWN_TIME + 1) * 1000 + 200);
     for (int i = 0; i < 5; i++) {
         if (!(json[i] = dv_fleet_small_report(hosts[i], 1000 + (uint64_t)i)))
             bail_out("cannot encode a report");
-        fails += dv_sg_heartbeat(sg, GROUP, hosts[i], json[i], &err) < 0;
+        fails += dv_sg_heartbeat(o.sg, GROUP, hosts[i], json[i], &err) < 0;
     }
     is_int(fails, 0, "five members heartbeat with reports");
-    if (!(raw = memcached_create(NULL)) || memcached_server_add(raw, "127.0.0.1", (in_port_t)mc.port))
+    if (!(raw = memcached_create(NULL)) || memcached_server_add(raw, "127.0.0.1", (in_port_t)o.mc.port))
         bail_out("libmemcached");
     memcached_behavior_set(raw, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
     {
@@ -751,8 +747,8 @@ static void test_summaries(void)
     raw_put(raw, "dvsum:" GROUP ":m-gone", NULL);
     raw_put(raw, "drover:" GROUP ":m-gone", NULL);
     memcached_free(raw);
-    ok(dv_sg_get_all(sg, GROUP, &all, &n, &err) == 0 && n == 5, "get_all lists five (%s)", err.message);
-    ok(dv_sg_get_summaries(sg, GROUP, true, &l, &err) == 0 && l.n == 5, "get_summaries too (%s)",
+    ok(dv_sg_get_all(o.sg, GROUP, &all, &n, &err) == 0 && n == 5, "get_all lists five (%s)", err.message);
+    ok(dv_sg_get_summaries(o.sg, GROUP, true, &l, &err) == 0 && l.n == 5, "get_summaries too (%s)",
        err.message);
     for (size_t i = 0; i < n && i < l.n; i++) {
         const drover_report *q = l.sums[i].report, *r = all[i].report;
@@ -775,9 +771,7 @@ static void test_summaries(void)
     dv_summary_list_free(&l);
     for (int i = 0; i < 5; i++)
         free(json[i]);
-    dv_sg_close(sg);
-    dv_config_free(cfg);
-    dv_mc_stop(&mc);
+    one_mc_stop(&o);
 }
 
 /* ---------------------------------------------------------------- 7. bad config */

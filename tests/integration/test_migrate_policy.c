@@ -62,66 +62,81 @@ static void diag_actions(const action_seen *a, size_t n)
              (unsigned long long)a[i].downtime_ms);
 }
 
-static void test_adaptive_postcopy(void)
-{
-    const char *args[] = { "--json", "migrate", "p1", "--bandwidth", BW, NULL };
-    action_seen a[32];
-    dv_mig_record rec;
-    lvh_beat b;
+/* One migration of a busy guest: drover's run, its actions, the record. */
+typedef struct policy_run {
     mt_run r;
+    lvh_beat b;
+    action_seen a[32];
     size_t n;
-    bool p;
+    dv_mig_record rec;
+} policy_run;
+
+/* Busy guest name (64 MiB) on host 1, migrated with `drover --json migrate`
+ * under the migration settings conf (and --policy policy unless NULL):
+ * drover's exit checked to be want_rc; the run, its actions and the record
+ * in pr. */
+static void migrate_busy(policy_run *pr, const char *name, const char *policy, const char *conf,
+                         int want_rc, const char *what)
+{
+    const char *args[] = { "--json", "migrate", name, "--bandwidth", BW,
+                           policy ? "--policy" : NULL, policy, NULL };
     int64_t t0 = dv_mono_ms();
 
-    mt_write_config("permit_post_copy = true; timeout_action = \"force_complete\";");
-    virDomainFree(mt_guest(0, "p1", 64, BUSY, &b));
+    mt_write_config(conf);
+    virDomainFree(mt_guest(0, name, 64, BUSY, &pr->b));
     mt_publish();
-    is_int(mt_drover(&r, "adaptive-pc", args, 180), 0, "adaptive + force_complete: exit 0");
-    diag("adaptive + post-copy: %lld ms", (long long)(dv_mono_ms() - t0));
-    n = actions_of(r.stdout_text, a, 32, NULL);
-    diag_actions(a, n);
-    ok(n > 0 && !strcmp(a[n - 1].name, "post-copy"), "the policy's last action is post-copy");
-    mt_record("p1", &rec);
-    is_str(dv_mig_state_name(rec.state), "completed", "the record is completed");
-    ok(strstr(rec.action_why, "adaptive") != NULL, "the record keeps the why: %s", rec.action_why);
-    ok(rec.flags & VIR_MIGRATE_POSTCOPY, "the job was started with VIR_MIGRATE_POSTCOPY");
+    is_int(mt_drover(&pr->r, name, args, 180), want_rc, "%s: exit %d", what, want_rc);
+    diag("%s: %lld ms", what, (long long)(dv_mono_ms() - t0));
+    pr->n = actions_of(pr->r.stdout_text, pr->a, 32, NULL);
+    diag_actions(pr->a, pr->n);
+    mt_record(name, &pr->rec);
+}
+
+static bool last_action_is(const policy_run *pr, const char *name)
+{
+    return pr->n > 0 && strcmp(pr->a[pr->n - 1].name, name) == 0;
+}
+
+static void policy_run_end(policy_run *pr, const char *name)
+{
+    mt_run_free(&pr->r);
+    mt_remove(name);
+}
+
+static void test_adaptive_postcopy(void)
+{
+    policy_run pr;
+    bool p;
+
+    migrate_busy(&pr, "p1", NULL, "permit_post_copy = true; timeout_action = \"force_complete\";", 0,
+                 "adaptive + force_complete");
+    ok(last_action_is(&pr, "post-copy"), "the policy's last action is post-copy");
+    is_str(dv_mig_state_name(pr.rec.state), "completed", "the record is completed");
+    ok(strstr(pr.rec.action_why, "adaptive") != NULL, "the record keeps the why: %s",
+       pr.rec.action_why);
+    ok(pr.rec.flags & VIR_MIGRATE_POSTCOPY, "the job was started with VIR_MIGRATE_POSTCOPY");
     is_int(mt_dom_state(1, "p1", &p), VIR_DOMAIN_RUNNING, "the guest runs on the destination");
     ok(p, "... persistent there");
     is_int(mt_dom_state(0, "p1", &p), -1, "... and is gone from the source");
-    ok(mt_beats_on(1, "p1", &b), "its heartbeat goes on (same boot id)");
+    ok(mt_beats_on(1, "p1", &pr.b), "its heartbeat goes on (same boot id)");
     is_int(mt_claimed(1), 0, "no claim left");
-    mt_run_free(&r);
-    mt_remove("p1");
+    policy_run_end(&pr, "p1");
 }
 
 static void test_adaptive_abort(void)
 {
-    const char *args[] = { "--json", "migrate", "p2", "--bandwidth", BW, NULL };
-    action_seen a[32];
-    dv_mig_record rec;
-    lvh_beat b;
-    mt_run r;
-    size_t n;
+    policy_run pr;
     bool p;
-    int64_t t0 = dv_mono_ms();
 
-    mt_write_config("timeout_action = \"abort\";");
-    virDomainFree(mt_guest(0, "p2", 64, BUSY, &b));
-    mt_publish();
-    is_int(mt_drover(&r, "adaptive-abort", args, 180), 1, "adaptive + abort: exit 1");
-    diag("adaptive + abort: %lld ms", (long long)(dv_mono_ms() - t0));
-    n = actions_of(r.stdout_text, a, 32, NULL);
-    diag_actions(a, n);
-    ok(n > 0 && !strcmp(a[n - 1].name, "abort"), "the policy's last action is abort");
-    mt_record("p2", &rec);
-    is_str(dv_mig_state_name(rec.state), "cancelled", "the record is cancelled");
-    ok(strstr(rec.message, "adaptive") != NULL, "with the policy's reason: %s", rec.message);
+    migrate_busy(&pr, "p2", NULL, "timeout_action = \"abort\";", 1, "adaptive + abort");
+    ok(last_action_is(&pr, "abort"), "the policy's last action is abort");
+    is_str(dv_mig_state_name(pr.rec.state), "cancelled", "the record is cancelled");
+    ok(strstr(pr.rec.message, "adaptive") != NULL, "with the policy's reason: %s", pr.rec.message);
     is_int(mt_dom_state(0, "p2", &p), VIR_DOMAIN_RUNNING, "the guest runs on the source");
     is_int(mt_dom_state(1, "p2", &p), -1, "nothing of it on the destination");
-    ok(mt_beats_on(0, "p2", &b), "its heartbeat goes on on the source");
+    ok(mt_beats_on(0, "p2", &pr.b), "its heartbeat goes on on the source");
     is_int(mt_claimed(1), 0, "no claim left");
-    mt_run_free(&r);
-    mt_remove("p2");
+    policy_run_end(&pr, "p2");
 }
 
 /* Nova's arithmetic with the floors: 64 MiB counts as 2 GiB, delay 3 s per
@@ -129,41 +144,30 @@ static void test_adaptive_abort(void)
  * 20 s, then abort. */
 static void test_nova(void)
 {
-    const char *args[] = { "--json", "migrate", "p3", "--bandwidth", BW, "--policy", "nova", NULL };
-    action_seen a[32];
-    dv_mig_record rec;
-    lvh_beat b;
-    mt_run r;
-    size_t n, downs = 0;
+    policy_run pr;
+    size_t downs = 0;
     bool order = true;
-    int64_t t0 = dv_mono_ms(), took;
 
-    mt_write_config("downtime_ms = 400; downtime_steps = 3; downtime_delay_s = 3;"
-                    " completion_timeout_s = 10; timeout_action = \"abort\";");
-    virDomainFree(mt_guest(0, "p3", 64, BUSY, &b));
-    mt_publish();
-    is_int(mt_drover(&r, "nova", args, 180), 1, "nova: the guest never converges: exit 1");
-    took = dv_mono_ms() - t0;
-    diag("nova: %lld ms", (long long)took);
-    n = actions_of(r.stdout_text, a, 32, NULL);
-    diag_actions(a, n);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(a[i].name, "set-downtime") != 0)
+    migrate_busy(&pr, "p3", "nova",
+                 "downtime_ms = 400; downtime_steps = 3; downtime_delay_s = 3;"
+                 " completion_timeout_s = 10; timeout_action = \"abort\";",
+                 1, "nova: the guest never converges");
+    for (size_t i = 0; i < pr.n; i++) {
+        if (strcmp(pr.a[i].name, "set-downtime") != 0)
             continue;
-        if (downs && a[i].downtime_ms <= a[i - 1].downtime_ms)
+        if (downs && pr.a[i].downtime_ms <= pr.a[i - 1].downtime_ms)
             order = false;
         downs++;
     }
     ok(downs >= 3, "nova set the downtime step by step (%zu steps)", downs);
     ok(order, "... each step above the one before");
-    ok(n > 0 && !strcmp(a[n - 1].name, "abort"), "then aborted at the completion timeout");
-    mt_record("p3", &rec);
-    ok(rec.ended_ms - rec.started_ms >= 20000, "not before the timeout of 2 GiB x 10 s (ran %lld ms)",
-       (long long)(rec.ended_ms - rec.started_ms));
-    is_str(dv_mig_state_name(rec.state), "cancelled", "the record is cancelled");
-    ok(mt_beats_on(0, "p3", &b), "the guest goes on on the source");
-    mt_run_free(&r);
-    mt_remove("p3");
+    ok(last_action_is(&pr, "abort"), "then aborted at the completion timeout");
+    ok(pr.rec.ended_ms - pr.rec.started_ms >= 20000,
+       "not before the timeout of 2 GiB x 10 s (ran %lld ms)",
+       (long long)(pr.rec.ended_ms - pr.rec.started_ms));
+    is_str(dv_mig_state_name(pr.rec.state), "cancelled", "the record is cancelled");
+    ok(mt_beats_on(0, "p3", &pr.b), "the guest goes on on the source");
+    policy_run_end(&pr, "p3");
 }
 
 int main(void)

@@ -9,25 +9,10 @@ set -u
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
-harness=$top_srcdir/tests/harness/zookeeper.sh
-drover=$top_builddir/cmd/drover
-droverd=$top_builddir/cmd/droverd
 
 # shellcheck source=tests/harness/lib.sh
 . "$top_srcdir/tests/harness/lib.sh"
-n=0 failed=0
-
-[[ -x $drover && -x $droverd ]] || bail "build cmd/drover and cmd/droverd first"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/drover-zk-cli.XXXXXX") || bail "mktemp"
-zkdir="" agent=""
-cleanup() {
-    [[ -n $agent ]] && { kill -CONT "$agent"; kill -KILL "$agent"; wait "$agent"; } 2>/dev/null
-    [[ -n $zkdir ]] && "$harness" stop "$zkdir"
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-dv_zk_start "$harness"
+dv_zk_cli_setup zk-cli
 diag "ZooKeeper at $hosts"
 conf=$tmp/drover.conf
 { dv_conf_zk_servicegroup "$hosts"; cat <<EOF

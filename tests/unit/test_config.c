@@ -81,6 +81,8 @@ static void check_failure(const char *what, int rc, dv_config *cfg, const drover
 {
     char prefix[512];
 
+    if (!needle)
+        bail_out("%s: a case must say what its message says", what);
     snprintf(prefix, sizeof prefix, "%s:%d: %s", name, line, key);
     ok(rc == -1 && cfg == NULL, "%s: rejected", what);
     ok(e->code == DROVER_ERR_CONFIG && e->domain == DROVER_FROM_CONFIG,
@@ -118,6 +120,22 @@ static void bad_len(const char *text, size_t len, int line, const char *key, con
 
 #define bad(text, line, key, needle) bad_len((text), strlen(text), (line), (key), (needle))
 
+/* One bad configuration, written as two lines: the text with the line and
+ * key its message must start with ("" for a syntax error), then what the
+ * message must say, kept whole so that it can be searched for. */
+typedef struct bad_case {
+    const char *text;
+    int line;
+    const char *key;
+    const char *needle;
+} bad_case;
+
+static void bad_all(const bad_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        bad(c[i].text, c[i].line, c[i].key, c[i].needle);
+}
+
 static dv_config *good(const char *text, const char *what)
 {
     dv_config *cfg = NULL;
@@ -132,320 +150,355 @@ static dv_config *good(const char *text, const char *what)
 
 static void test_syntax(void)
 {
-    bad("servicegroup = {\n"
-        "  driver = \"db\";\n"
-        "  report_interval = ;\n"
-        "};\n", 3, "", "syntax error");
-    /* the string opened on line 2 runs to the end of the file (line 6) */
-    bad("log = {\n"
-        "  level = \"info;\n"
-        "  target = 5;\n"
-        "};\n"
-        "\n", 2, "", "unterminated string");
-    bad("agent = { group = \"x\"; };\n"
-        "/* commented out from here\n"
-        "state = { path = \"/x\"; };\n", 2, "", "unterminated comment");
-    bad("log = { level = \"info\"; };\n"
-        "log = { target = \"stderr\"; };\n", 2, "", "duplicate setting");
-    bad("scheduler = {\n"
-        "  filters = [ \"ram\", 5 ];\n"
-        "};\n", 2, "", "mismatched element type");
-    bad("# comment\n"
-        "@include \"/etc/passwd\"\n", 2, "", "@include is not supported");
-    bad("a = ((((((((((((((((((1))))))))))))))))));\n", 1, "", "deeper than 16 levels");
+    static const bad_case cases[] = {
+        { "servicegroup = {\n  driver = \"db\";\n  report_interval = ;\n};\n", 3, "",
+          "syntax error" },
+        /* the string opened on line 2 runs to the end of the file (line 6) */
+        { "log = {\n  level = \"info;\n  target = 5;\n};\n\n", 2, "",
+          "unterminated string" },
+        { "agent = { group = \"x\"; };\n/* commented out from here\nstate = { path = \"/x\"; };\n", 2, "",
+          "unterminated comment" },
+        { "log = { level = \"info\"; };\nlog = { target = \"stderr\"; };\n", 2, "",
+          "duplicate setting" },
+        { "scheduler = {\n  filters = [ \"ram\", 5 ];\n};\n", 2, "",
+          "mismatched element type" },
+        { "# comment\n@include \"/etc/passwd\"\n", 2, "",
+          "@include is not supported" },
+        { "a = ((((((((((((((((((1))))))))))))))))));\n", 1, "",
+          "deeper than 16 levels" },
+    };
+
+    bad_all(cases, sizeof cases / sizeof *cases);
 }
 
 static void test_unknown_keys(void)
 {
-    bad("# the file starts here\n"
-        "servcegroup = { driver = \"db\"; };\n", 2, "servcegroup",
-        "unknown key; the valid top-level keys are: servicegroup, agent, controller, scheduler, migration, evacuator, state, log");
-    bad("servicegroup = {\n"
-        "  driver = \"db\";\n"
-        "  report_intervall = 10;\n"
-        "};\n", 3, "servicegroup.report_intervall",
-        "unknown key; the valid keys in servicegroup are: driver, report_interval, service_down_time, db, mc, zk");
-    bad("servicegroup = { db = {\n"
-        "  file = \"/x\"; }; };\n", 2, "servicegroup.db.file",
-        "unknown key; the valid keys in servicegroup.db are: path, busy_timeout_ms");
-    bad("servicegroup = { mc = { server = [ \"a\" ]; }; };\n", 1, "servicegroup.mc.server",
-        "unknown key; the valid keys in servicegroup.mc are: servers, username, password, "
-        "poll_timeout_ms, retry_timeout_s");
-    bad("servicegroup = { zk = { timeout = 5; }; };\n", 1, "servicegroup.zk.timeout",
-        "unknown key; the valid keys in servicegroup.zk are: hosts, session_timeout_ms, prefix, auth");
-    bad("agent = { hostname = \"a\"; };\n", 1, "agent.hostname",
-        "unknown key; the valid keys in agent are: host, group, libvirt_uri, migration_uri, "
-        "libvirt_timeout_ms, metrics_listen, definitions_dir");
-    bad("controller = { uri = \"\"; };\n", 1, "controller.uri",
-        "unknown key; the valid keys in controller are: libvirt_uri, libvirt_uris, "
-        "libvirt_timeout_ms, metrics_listen, lease_ttl_s");
-    bad("controller = { libvirt_timeout_ms = 0; };\n", 1, "controller.libvirt_timeout_ms",
-        "expected an integer in 1..3600000, got 0");
-    bad("controller = { lease_ttl_s = 2; };\n", 1, "controller.lease_ttl_s",
-        "expected an integer in 3..3600, got 2");
-    bad("controller = { lease_ttl_s = \"30\"; };\n", 1, "controller.lease_ttl_s",
-        "expected an integer");
-    bad("scheduler = { filter = [ ]; };\n", 1, "scheduler.filter",
-        "unknown key; the valid keys in scheduler are: filters, weighers, ram_weight_multiplier, "
-        "ram_allocation_ratio, reserved_host_memory_mb, host_subset_size, max_retries, claim_ttl_s");
-    bad("migration = {\n peer2peer = true;\n downtime = 500;\n};\n", 3, "migration.downtime",
-        "unknown key; the valid keys in migration are: peer2peer, tunnelled, tls, permit_post_copy, "
-        "permit_auto_converge, bandwidth_mib, downtime_ms, downtime_steps, downtime_delay_s, "
-        "completion_timeout_s, timeout_action, max_concurrent, poll_interval_ms, policy");
-    bad("evacuator = { fence = [ ]; };\n", 1, "evacuator.fence",
-        "unknown key; the valid keys in evacuator are: enabled, interval, grace, max_down_fraction, "
-        "max_per_minute, mode, fence_command, fence_timeout_s, alert_command, flap_window, "
-        "flap_max_grace");
-    bad("state = { dir = \"/x\"; };\n", 1, "state.dir",
-        "unknown key; the valid keys in state are: backend, path, busy_timeout_ms");
-    bad("log = { file = \"/x\"; };\n", 1, "log.file", "unknown key; the valid keys in log are: level, target");
-    bad("servicegroup = { redis = { }; };\n", 1, "servicegroup.redis", "unknown key; the valid keys in servicegroup are: driver, report_interval, "
-        "service_down_time, db, mc, zk");
+    static const bad_case cases[] = {
+        { "# the file starts here\nservcegroup = { driver = \"db\"; };\n", 2, "servcegroup",
+          "unknown key; the valid top-level keys are: servicegroup, agent, controller, scheduler, migration, evacuator, state, log" },
+        { "servicegroup = {\n  driver = \"db\";\n  report_intervall = 10;\n};\n", 3, "servicegroup.report_intervall",
+          "unknown key; the valid keys in servicegroup are: driver, report_interval, service_down_time, db, mc, zk" },
+        { "servicegroup = { db = {\n  file = \"/x\"; }; };\n", 2, "servicegroup.db.file",
+          "unknown key; the valid keys in servicegroup.db are: path, busy_timeout_ms" },
+        { "servicegroup = { mc = { server = [ \"a\" ]; }; };\n", 1, "servicegroup.mc.server",
+          "unknown key; the valid keys in servicegroup.mc are: servers, username, password, poll_timeout_ms, retry_timeout_s" },
+        { "servicegroup = { zk = { timeout = 5; }; };\n", 1, "servicegroup.zk.timeout",
+          "unknown key; the valid keys in servicegroup.zk are: hosts, session_timeout_ms, prefix, auth" },
+        { "agent = { hostname = \"a\"; };\n", 1, "agent.hostname",
+          "unknown key; the valid keys in agent are: host, group, libvirt_uri, migration_uri, libvirt_timeout_ms, metrics_listen, definitions_dir" },
+        { "controller = { uri = \"\"; };\n", 1, "controller.uri",
+          "unknown key; the valid keys in controller are: libvirt_uri, libvirt_uris, libvirt_timeout_ms, metrics_listen, lease_ttl_s" },
+        { "controller = { libvirt_timeout_ms = 0; };\n", 1, "controller.libvirt_timeout_ms",
+          "expected an integer in 1..3600000, got 0" },
+        { "controller = { lease_ttl_s = 2; };\n", 1, "controller.lease_ttl_s",
+          "expected an integer in 3..3600, got 2" },
+        { "controller = { lease_ttl_s = \"30\"; };\n", 1, "controller.lease_ttl_s",
+          "expected an integer" },
+        { "scheduler = { filter = [ ]; };\n", 1, "scheduler.filter",
+          "unknown key; the valid keys in scheduler are: filters, weighers, ram_weight_multiplier, ram_allocation_ratio, reserved_host_memory_mb, host_subset_size, max_retries, claim_ttl_s" },
+        { "migration = {\n peer2peer = true;\n downtime = 500;\n};\n", 3, "migration.downtime",
+          "unknown key; the valid keys in migration are: peer2peer, tunnelled, tls, permit_post_copy, permit_auto_converge, bandwidth_mib, downtime_ms, downtime_steps, downtime_delay_s, completion_timeout_s, timeout_action, max_concurrent, poll_interval_ms, policy" },
+        { "evacuator = { fence = [ ]; };\n", 1, "evacuator.fence",
+          "unknown key; the valid keys in evacuator are: enabled, interval, grace, max_down_fraction, max_per_minute, mode, fence_command, fence_timeout_s, alert_command, flap_window, flap_max_grace" },
+        { "state = { dir = \"/x\"; };\n", 1, "state.dir",
+          "unknown key; the valid keys in state are: backend, path, busy_timeout_ms" },
+        { "log = { file = \"/x\"; };\n", 1, "log.file",
+          "unknown key; the valid keys in log are: level, target" },
+        { "servicegroup = { redis = { }; };\n", 1, "servicegroup.redis",
+          "unknown key; the valid keys in servicegroup are: driver, report_interval, service_down_time, db, mc, zk" },
+    };
+
+    bad_all(cases, sizeof cases / sizeof *cases);
 }
 
 static void test_wrong_types(void)
 {
-    bad("servicegroup = { driver = 1; };\n", 1, "servicegroup.driver", "expected a string, got an integer");
-    bad("\n\n\n\n\n\nservicegroup = {\n  report_interval = \"10\";\n};\n", 8,
-        "servicegroup.report_interval", "expected an integer in 1..3600, got a string");
-    bad("servicegroup = { report_interval = 10.5; };\n", 1, "servicegroup.report_interval",
-        "got a floating-point number");
-    bad("agent = ( \"compute1\" );\n", 1, "agent", "expected a group { ... }, got a list");
-    bad("log = \"debug\";\n", 1, "log", "expected a group { ... }, got a string");
-    bad("migration = { tls = 1; };\n", 1, "migration.tls", "expected a boolean (true or false), got an integer");
-    bad("migration = { peer2peer = \"yes\"; };\n", 1, "migration.peer2peer", "got a string");
-    bad("scheduler = { filters = \"ram\"; };\n", 1, "scheduler.filters",
-        "expected an array of strings");
-    bad("scheduler = { weighers = { ram = 1; }; };\n", 1, "scheduler.weighers", "got a group");
-    bad("scheduler = {\n  filters = [ 1, 2 ];\n};\n", 2, "scheduler.filters[0]",
-        "expected a string, got an integer");
-    bad("evacuator = { fence_command = ( \"/bin/true\",\n  [ \"x\" ] ); };\n", 2,
-        "evacuator.fence_command[1]", "expected a string, got an array");
-    bad("evacuator = { max_down_fraction = \"0.5\"; };\n", 1, "evacuator.max_down_fraction",
-        "expected a number in [0, 1], got a string");
-    bad("servicegroup = { db = [ \"/x\" ]; };\n", 1, "servicegroup.db", "got an array");
+    static const bad_case cases[] = {
+        { "servicegroup = { driver = 1; };\n", 1, "servicegroup.driver",
+          "expected a string, got an integer" },
+        { "\n\n\n\n\n\nservicegroup = {\n  report_interval = \"10\";\n};\n", 8, "servicegroup.report_interval",
+          "expected an integer in 1..3600, got a string" },
+        { "servicegroup = { report_interval = 10.5; };\n", 1, "servicegroup.report_interval",
+          "got a floating-point number" },
+        { "agent = ( \"compute1\" );\n", 1, "agent",
+          "expected a group { ... }, got a list" },
+        { "log = \"debug\";\n", 1, "log",
+          "expected a group { ... }, got a string" },
+        { "migration = { tls = 1; };\n", 1, "migration.tls",
+          "expected a boolean (true or false), got an integer" },
+        { "migration = { peer2peer = \"yes\"; };\n", 1, "migration.peer2peer",
+          "got a string" },
+        { "scheduler = { filters = \"ram\"; };\n", 1, "scheduler.filters",
+          "expected an array of strings" },
+        { "scheduler = { weighers = { ram = 1; }; };\n", 1, "scheduler.weighers",
+          "got a group" },
+        { "scheduler = {\n  filters = [ 1, 2 ];\n};\n", 2, "scheduler.filters[0]",
+          "expected a string, got an integer" },
+        { "evacuator = { fence_command = ( \"/bin/true\",\n  [ \"x\" ] ); };\n", 2, "evacuator.fence_command[1]",
+          "expected a string, got an array" },
+        { "evacuator = { max_down_fraction = \"0.5\"; };\n", 1, "evacuator.max_down_fraction",
+          "expected a number in [0, 1], got a string" },
+        { "servicegroup = { db = [ \"/x\" ]; };\n", 1, "servicegroup.db",
+          "got an array" },
+    };
+
+    bad_all(cases, sizeof cases / sizeof *cases);
 }
 
 static void test_ranges(void)
 {
-    bad("servicegroup = { report_interval = 0; };\n", 1, "servicegroup.report_interval",
-        "expected an integer in 1..3600, got 0");
-    bad("servicegroup = { report_interval = 3601; service_down_time = 7200; };\n", 1,
-        "servicegroup.report_interval", "got 3601");
-    /* libconfig 1.5 would read 99999999999 as 1215752191 and 4294967306 as 10 */
-    bad("servicegroup = {\n  report_interval = 99999999999;\n};\n", 2, "servicegroup.report_interval",
-        "got 99999999999, which is too large");
-    bad("servicegroup = {\n  service_down_time = 4294967356;\n};\n", 2,
-        "servicegroup.service_down_time", "got 4294967356, which is too large");
-    bad("scheduler = { max_retries = 0xFFFFFFFF; };\n", 1, "scheduler.max_retries",
-        "got 0xFFFFFFFF, which is too large");
-    bad("scheduler = { reserved_host_memory_mb = 99999999999L; };\n", 1,
-        "scheduler.reserved_host_memory_mb", "expected an integer in 0..16777216, got 99999999999L");
-    bad("scheduler = { max_retries = -2; };\n", 1, "scheduler.max_retries",
-        "expected an integer in -1..1000, got -2");
-    bad("scheduler = { ram_allocation_ratio = 0; };\n", 1, "scheduler.ram_allocation_ratio",
-        "expected a number in (0, 1000], got 0");
-    bad("scheduler = { ram_allocation_ratio = -1.5; };\n", 1, "scheduler.ram_allocation_ratio", "got -1.5");
-    bad("scheduler = { ram_weight_multiplier = 1e400; };\n", 1, "scheduler.ram_weight_multiplier",
-        "got 1e400");
-    bad("evacuator = { max_down_fraction = 1.01; };\n", 1, "evacuator.max_down_fraction",
-        "expected a number in [0, 1], got 1.01");
-    bad("migration = { downtime_steps = 2; };\n", 1, "migration.downtime_steps",
-        "expected an integer in 3..1000, got 2");
-    bad("migration = { poll_interval_ms = 0; };\n", 1, "migration.poll_interval_ms", "10..60000");
-    bad("servicegroup = { db = { busy_timeout_ms = -1; }; };\n", 1, "servicegroup.db.busy_timeout_ms",
-        "expected an integer in 1..3600000, got -1");
-    bad("state = {\n  path = \"/x\";\n  busy_timeout_ms = 0;\n};\n", 3, "state.busy_timeout_ms",
-        "expected an integer in 1..3600000, got 0");
-    bad("state = { busy_timeout_ms = 3600001; };\n", 1, "state.busy_timeout_ms",
-        "expected an integer in 1..3600000, got 3600001");
-    bad("state = { busy_timeout_ms = \"5000\"; };\n", 1, "state.busy_timeout_ms",
-        "expected an integer in 1..3600000, got a string");
-    bad("servicegroup = { zk = { session_timeout_ms = 0; }; };\n", 1,
-        "servicegroup.zk.session_timeout_ms", "100..600000");
-    bad("agent = { libvirt_timeout_ms = 0; };\n", 1, "agent.libvirt_timeout_ms", "1..3600000");
-    /* past 64 bits, and a float key given a huge integer */
-    bad("scheduler = { max_retries = 0x1FFFFFFFFFFFFFFFFL; };\n", 1, "scheduler.max_retries",
-        "got 0x1FFFFFFFFFFFFFFFFL, which is too large");
-    bad("scheduler = { max_retries = 99999999999999999999L; };\n", 1, "scheduler.max_retries",
-        "got 99999999999999999999L, which is too large");
-    bad("scheduler = { max_retries = 0000000000000000000000000000000000000000000000000000000000000000000000001; };\n",
-        1, "scheduler.max_retries", "which is too large");
-    bad("scheduler = { ram_weight_multiplier = 99999999999; };\n", 1, "scheduler.ram_weight_multiplier",
-        "expected a number in [-1e+06, 1e+06], got 99999999999, which is too large");
-    bad("scheduler = { ram_weight_multiplier = 1000001; };\n", 1, "scheduler.ram_weight_multiplier",
-        "got 1000001");
-    bad("evacuator = { max_per_minute = 0; };\n", 1, "evacuator.max_per_minute", "1..1000");
-    bad("evacuator = { fence_timeout_s = 0; };\n", 1, "evacuator.fence_timeout_s",
-        "expected an integer in 1..3600, got 0");
-    bad("evacuator = { fence_timeout_s = 3601; };\n", 1, "evacuator.fence_timeout_s", "got 3601");
-    bad("evacuator = { fence_timeout_s = \"30\"; };\n", 1, "evacuator.fence_timeout_s",
-        "got a string");
-    bad("evacuator = { flap_window = -1; };\n", 1, "evacuator.flap_window",
-        "expected an integer in 0..86400, got -1");
-    bad("evacuator = { flap_window = 86401; };\n", 1, "evacuator.flap_window", "got 86401");
-    bad("evacuator = { flap_max_grace = -1; };\n", 1, "evacuator.flap_max_grace",
-        "expected an integer in 0..86400, got -1");
-    bad("evacuator = { flap_max_grace = 1.5; };\n", 1, "evacuator.flap_max_grace",
-        "got a floating-point number");
+    static const bad_case cases[] = {
+        { "servicegroup = { report_interval = 0; };\n", 1, "servicegroup.report_interval",
+          "expected an integer in 1..3600, got 0" },
+        { "servicegroup = { report_interval = 3601; service_down_time = 7200; };\n", 1, "servicegroup.report_interval",
+          "got 3601" },
+        /* libconfig 1.5 would read 99999999999 as 1215752191 and 4294967306 as 10 */
+        { "servicegroup = {\n  report_interval = 99999999999;\n};\n", 2, "servicegroup.report_interval",
+          "got 99999999999, which is too large" },
+        { "servicegroup = {\n  service_down_time = 4294967356;\n};\n", 2, "servicegroup.service_down_time",
+          "got 4294967356, which is too large" },
+        { "scheduler = { max_retries = 0xFFFFFFFF; };\n", 1, "scheduler.max_retries",
+          "got 0xFFFFFFFF, which is too large" },
+        { "scheduler = { reserved_host_memory_mb = 99999999999L; };\n", 1, "scheduler.reserved_host_memory_mb",
+          "expected an integer in 0..16777216, got 99999999999L" },
+        { "scheduler = { max_retries = -2; };\n", 1, "scheduler.max_retries",
+          "expected an integer in -1..1000, got -2" },
+        { "scheduler = { ram_allocation_ratio = 0; };\n", 1, "scheduler.ram_allocation_ratio",
+          "expected a number in (0, 1000], got 0" },
+        { "scheduler = { ram_allocation_ratio = -1.5; };\n", 1, "scheduler.ram_allocation_ratio",
+          "got -1.5" },
+        { "scheduler = { ram_weight_multiplier = 1e400; };\n", 1, "scheduler.ram_weight_multiplier",
+          "got 1e400" },
+        { "evacuator = { max_down_fraction = 1.01; };\n", 1, "evacuator.max_down_fraction",
+          "expected a number in [0, 1], got 1.01" },
+        { "migration = { downtime_steps = 2; };\n", 1, "migration.downtime_steps",
+          "expected an integer in 3..1000, got 2" },
+        { "migration = { poll_interval_ms = 0; };\n", 1, "migration.poll_interval_ms",
+          "10..60000" },
+        { "servicegroup = { db = { busy_timeout_ms = -1; }; };\n", 1, "servicegroup.db.busy_timeout_ms",
+          "expected an integer in 1..3600000, got -1" },
+        { "state = {\n  path = \"/x\";\n  busy_timeout_ms = 0;\n};\n", 3, "state.busy_timeout_ms",
+          "expected an integer in 1..3600000, got 0" },
+        { "state = { busy_timeout_ms = 3600001; };\n", 1, "state.busy_timeout_ms",
+          "expected an integer in 1..3600000, got 3600001" },
+        { "state = { busy_timeout_ms = \"5000\"; };\n", 1, "state.busy_timeout_ms",
+          "expected an integer in 1..3600000, got a string" },
+        { "servicegroup = { zk = { session_timeout_ms = 0; }; };\n", 1, "servicegroup.zk.session_timeout_ms",
+          "100..600000" },
+        { "agent = { libvirt_timeout_ms = 0; };\n", 1, "agent.libvirt_timeout_ms",
+          "1..3600000" },
+        /* past 64 bits, and a float key given a huge integer */
+        { "scheduler = { max_retries = 0x1FFFFFFFFFFFFFFFFL; };\n", 1, "scheduler.max_retries",
+          "got 0x1FFFFFFFFFFFFFFFFL, which is too large" },
+        { "scheduler = { max_retries = 99999999999999999999L; };\n", 1, "scheduler.max_retries",
+          "got 99999999999999999999L, which is too large" },
+        { "scheduler = { max_retries = 0000000000000000000000000000000000000000000000000000000000000000000000001; };\n", 1, "scheduler.max_retries",
+          "which is too large" },
+        { "scheduler = { ram_weight_multiplier = 99999999999; };\n", 1, "scheduler.ram_weight_multiplier",
+          "expected a number in [-1e+06, 1e+06], got 99999999999, which is too large" },
+        { "scheduler = { ram_weight_multiplier = 1000001; };\n", 1, "scheduler.ram_weight_multiplier",
+          "got 1000001" },
+        { "evacuator = { max_per_minute = 0; };\n", 1, "evacuator.max_per_minute",
+          "1..1000" },
+        { "evacuator = { fence_timeout_s = 0; };\n", 1, "evacuator.fence_timeout_s",
+          "expected an integer in 1..3600, got 0" },
+        { "evacuator = { fence_timeout_s = 3601; };\n", 1, "evacuator.fence_timeout_s",
+          "got 3601" },
+        { "evacuator = { fence_timeout_s = \"30\"; };\n", 1, "evacuator.fence_timeout_s",
+          "got a string" },
+        { "evacuator = { flap_window = -1; };\n", 1, "evacuator.flap_window",
+          "expected an integer in 0..86400, got -1" },
+        { "evacuator = { flap_window = 86401; };\n", 1, "evacuator.flap_window",
+          "got 86401" },
+        { "evacuator = { flap_max_grace = -1; };\n", 1, "evacuator.flap_max_grace",
+          "expected an integer in 0..86400, got -1" },
+        { "evacuator = { flap_max_grace = 1.5; };\n", 1, "evacuator.flap_max_grace",
+          "got a floating-point number" },
+    };
+
+    bad_all(cases, sizeof cases / sizeof *cases);
 }
 
 static void test_cross_rules(void)
 {
-    bad("servicegroup = {\n  report_interval = 30;\n  service_down_time = 30;\n};\n", 3,
-        "servicegroup.service_down_time", "greater than servicegroup.report_interval");
-    bad("servicegroup = {\n  service_down_time = 5;\n};\n", 2, "servicegroup.service_down_time",
-        "servicegroup.report_interval (10)");
-    /* only report_interval is set: its line is the one to look at */
-    bad("\nservicegroup = {\n  report_interval = 60;\n};\n", 3, "servicegroup.service_down_time",
-        "servicegroup.report_interval (60)");
-    bad("evacuator = {\n  enabled = true;\n  mode = \"rebuild\";\n};\n", 3,
-        "evacuator.mode \"rebuild\" needs evacuator.fence_command", "fence");
-    bad("evacuator = {\n  mode = \"rebuild\";\n  fence_command = [ ];\n};\n", 2, "evacuator.mode",
-        "needs evacuator.fence_command");
-    bad("migration = {\n  peer2peer = false;\n  tunnelled = true;\n};\n", 3, "migration.tunnelled",
-        "needs migration.peer2peer");
-    bad("migration = {\n  tunnelled = true;\n  tls = true;\n};\n", 3, "migration.tls",
-        "exclude each other");
+    static const bad_case cases[] = {
+        { "servicegroup = {\n  report_interval = 30;\n  service_down_time = 30;\n};\n", 3, "servicegroup.service_down_time",
+          "greater than servicegroup.report_interval" },
+        { "servicegroup = {\n  service_down_time = 5;\n};\n", 2, "servicegroup.service_down_time",
+          "servicegroup.report_interval (10)" },
+        /* only report_interval is set: its line is the one to look at */
+        { "\nservicegroup = {\n  report_interval = 60;\n};\n", 3, "servicegroup.service_down_time",
+          "servicegroup.report_interval (60)" },
+        { "evacuator = {\n  enabled = true;\n  mode = \"rebuild\";\n};\n", 3, "evacuator.mode \"rebuild\" needs evacuator.fence_command",
+          "fence" },
+        { "evacuator = {\n  mode = \"rebuild\";\n  fence_command = [ ];\n};\n", 2, "evacuator.mode",
+          "needs evacuator.fence_command" },
+        { "migration = {\n  peer2peer = false;\n  tunnelled = true;\n};\n", 3, "migration.tunnelled",
+          "needs migration.peer2peer" },
+        { "migration = {\n  tunnelled = true;\n  tls = true;\n};\n", 3, "migration.tls",
+          "exclude each other" },
+    };
+
+    bad_all(cases, sizeof cases / sizeof *cases);
 }
 
 static void test_enums(void)
 {
-    bad("servicegroup = { driver = \"redis\"; };\n", 1, "servicegroup.driver",
-        "expected one of \"db\", \"mc\", \"zk\", got \"redis\"");
-    bad("servicegroup = { driver = \"DB\"; };\n", 1, "servicegroup.driver", "got \"DB\"");
-    bad("migration = { timeout_action = \"pause\"; };\n", 1, "migration.timeout_action",
-        "expected one of \"abort\", \"force_complete\", got \"pause\"");
-    bad("migration = {\n  policy = \"fast\";\n};\n", 2, "migration.policy",
-        "expected one of \"adaptive\", \"nova\", got \"fast\"");
-    bad("migration = { policy = \"\"; };\n", 1, "migration.policy", "expected a non-empty string");
-    bad("evacuator = { mode = \"cold\"; };\n", 1, "evacuator.mode",
-        "expected one of \"live\", \"rebuild\"");
-    bad("log = { level = \"warn\"; };\n", 1, "log.level",
-        "expected one of \"debug\", \"info\", \"warning\", \"error\", got \"warn\"");
-    bad("log = { target = \"file\"; };\n", 1, "log.target", "expected one of \"stderr\", \"syslog\"");
-    bad("scheduler = {\n  filters = [ \"compute\",\n    \"numa\" ];\n};\n", 3, "scheduler.filters[1]",
-        "expected one of \"compute\", \"different_host\", \"hypervisor_type\", \"hypervisor_version\", "
-        "\"arch\", \"ram\", got \"numa\"");
-    bad("scheduler = {\n  filters = [ \"ram\", \"arch\",\n  \"ram\" ];\n};\n", 3, "scheduler.filters[2]",
-        "\"ram\" is already listed as scheduler.filters[0]");
-    bad("scheduler = { weighers = [ \"cpu\" ]; };\n", 1, "scheduler.weighers[0]",
-        "expected one of \"ram\", got \"cpu\"");
-    bad("scheduler = { weighers = [ \"ram\", \"ram\" ]; };\n", 1, "scheduler.weighers[1]", "already listed");
-    /* control characters are shown escaped, never raw; long values are cut */
-    bad("log = { level = \"in\\nfo\"; };\n", 1, "log.level", "got \"in\\x0afo\"");
-    bad("log = { level = \"a\\\"b\\\\c\"; };\n", 1, "log.level", "got \"a\\\"b\\\\c\"");
-    bad("log = { level = \"0123456789012345678901234567890123456789012345678901234567890123456789"
-        "0123456789012345678901234567890123456789\"; };\n", 1, "log.level",
-        "got \"012345678901234567890123456789012345678901234567890123456789012345678901234567890123456...\"");
+    static const bad_case cases[] = {
+        { "servicegroup = { driver = \"redis\"; };\n", 1, "servicegroup.driver",
+          "expected one of \"db\", \"mc\", \"zk\", got \"redis\"" },
+        { "servicegroup = { driver = \"DB\"; };\n", 1, "servicegroup.driver",
+          "got \"DB\"" },
+        { "migration = { timeout_action = \"pause\"; };\n", 1, "migration.timeout_action",
+          "expected one of \"abort\", \"force_complete\", got \"pause\"" },
+        { "migration = {\n  policy = \"fast\";\n};\n", 2, "migration.policy",
+          "expected one of \"adaptive\", \"nova\", got \"fast\"" },
+        { "migration = { policy = \"\"; };\n", 1, "migration.policy",
+          "expected a non-empty string" },
+        { "evacuator = { mode = \"cold\"; };\n", 1, "evacuator.mode",
+          "expected one of \"live\", \"rebuild\"" },
+        { "log = { level = \"warn\"; };\n", 1, "log.level",
+          "expected one of \"debug\", \"info\", \"warning\", \"error\", got \"warn\"" },
+        { "log = { target = \"file\"; };\n", 1, "log.target",
+          "expected one of \"stderr\", \"syslog\"" },
+        { "scheduler = {\n  filters = [ \"compute\",\n    \"numa\" ];\n};\n", 3, "scheduler.filters[1]",
+          "expected one of \"compute\", \"different_host\", \"hypervisor_type\", \"hypervisor_version\", \"arch\", \"ram\", got \"numa\"" },
+        { "scheduler = {\n  filters = [ \"ram\", \"arch\",\n  \"ram\" ];\n};\n", 3, "scheduler.filters[2]",
+          "\"ram\" is already listed as scheduler.filters[0]" },
+        { "scheduler = { weighers = [ \"cpu\" ]; };\n", 1, "scheduler.weighers[0]",
+          "expected one of \"ram\", got \"cpu\"" },
+        { "scheduler = { weighers = [ \"ram\", \"ram\" ]; };\n", 1, "scheduler.weighers[1]",
+          "already listed" },
+        /* control characters are shown escaped, never raw; long values are cut */
+        { "log = { level = \"in\\nfo\"; };\n", 1, "log.level",
+          "got \"in\\x0afo\"" },
+        { "log = { level = \"a\\\"b\\\\c\"; };\n", 1, "log.level",
+          "got \"a\\\"b\\\\c\"" },
+        { "log = { level = \"01234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\"; };\n", 1, "log.level",
+          "got \"012345678901234567890123456789012345678901234567890123456789012345678901234567890123456...\"" },
+    };
+
+    bad_all(cases, sizeof cases / sizeof *cases);
 }
 
 static void test_addresses_and_names(void)
 {
-    bad("servicegroup = { mc = { servers = [ ]; }; };\n", 1, "servicegroup.mc.servers",
-        "expected at least one item");
-    bad("servicegroup = { mc = {\n  servers = [ \"127.0.0.1:11211\",\n    \"10.0.0.1:70000\" ]; }; };\n", 3,
-        "servicegroup.mc.servers[1]", "the port must be 1..65535");
-    bad("servicegroup = { mc = { servers = [ \"h:0\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
-        "expected \"host:port\" or \"host\" (port 11211), got \"h:0\"");
-    bad("servicegroup = { mc = { servers = [ \"::1:11211\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
-        "more than one ':'");
-    bad("servicegroup = { mc = { servers = [ \":11211\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
-        "the host is empty");
-    bad("servicegroup = { mc = { servers = [ \"host:\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
-        "the port after ':' is missing");
-    bad("servicegroup = { mc = { servers = [ \"a b:1\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
-        "letters, digits");
-    bad("servicegroup = { mc = { servers = [ \"[::1\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
-        "'[' without ']'");
-    bad("servicegroup = { mc = { servers = [ \"a:1\", \"a:1\" ]; }; };\n", 1,
-        "servicegroup.mc.servers[1]", "already listed");
-    bad("servicegroup = { zk = { hosts = \"z1:2181,z2\"; }; };\n", 1, "servicegroup.zk.hosts",
-        "server 2: the port is missing");
-    bad("servicegroup = { zk = { hosts = \"z1:2181,\"; }; };\n", 1, "servicegroup.zk.hosts",
-        "server 2: the host is empty");
-    bad("servicegroup = { mc = { servers = [ \"[fe80::1%eth0]:1\" ]; }; };\n", 1,
-        "servicegroup.mc.servers[0]", "an IPv6 address in [] holds only hex digits");
-    {
-        char text[1200], host[400];
-        memset(host, 'h', 300);
-        host[300] = '\0';
-        snprintf(text, sizeof text, "servicegroup = { mc = { servers = [ \"%s:1\" ]; }; };\n", host);
-        bad(text, 1, "servicegroup.mc.servers[0]", "the host is too long");
-        snprintf(text, sizeof text, "servicegroup = { zk = { hosts = \"z:1,%s:2\"; }; };\n", host);
-        bad(text, 1, "servicegroup.zk.hosts", "server 2: it is too long");
-    }
-    bad("servicegroup = { zk = { prefix = \"/a\\tb\"; }; };\n", 1, "servicegroup.zk.prefix",
-        "control characters");
-    bad("servicegroup = { zk = { hosts = \"z1:2181/chroot\"; }; };\n", 1, "servicegroup.zk.hosts",
-        "the port must be 1..65535");
-    bad("servicegroup = { zk = { hosts = \"\"; }; };\n", 1, "servicegroup.zk.hosts",
-        "expected a non-empty string");
-    bad("servicegroup = { zk = {\n  prefix = \"drover\"; }; };\n", 2, "servicegroup.zk.prefix",
-        "it must start with '/'");
-    bad("servicegroup = { zk = { prefix = \"/drover/\"; }; };\n", 1, "servicegroup.zk.prefix",
-        "it must not end with '/'");
-    bad("servicegroup = { zk = { prefix = \"/a//b\"; }; };\n", 1, "servicegroup.zk.prefix", "\"//\"");
-    bad("servicegroup = { zk = { prefix = \"/a/../b\"; }; };\n", 1, "servicegroup.zk.prefix", "\"..\"");
-    bad("agent = {\n  host = \"rack1/compute1\";\n};\n", 2, "agent.host", "contains '/'");
-    bad("agent = { host = \"\"; };\n", 1, "agent.host", "host name is empty");
-    bad("agent = { host = \"compute 1\"; };\n", 1, "agent.host", "space or control character");
-    bad("agent = { group = \"..\"; };\n", 1, "agent.group", "is not allowed");
-    bad("agent = { libvirt_uri = \"/var/run/libvirt\"; };\n", 1, "agent.libvirt_uri",
-        "expected a libvirt URI such as \"qemu:///system\"");
-    bad("agent = { libvirt_uri = \"\"; };\n", 1, "agent.libvirt_uri", "expected a non-empty string");
-    bad("agent = { migration_uri = \"qemu+tcp://h /system\"; };\n", 1, "agent.migration_uri",
-        "must not contain spaces");
-    bad("servicegroup = { db = { path = \"\"; }; };\n", 1, "servicegroup.db.path", "non-empty");
-    bad("state = { path = \"\"; };\n", 1, "state.path", "expected a non-empty string");
-    bad("evacuator = { fence_command = [ \"fence_ipmilan\", \"%h\" ]; };\n", 1,
-        "evacuator.fence_command[0]", "expected the absolute path of the program");
-    bad("controller = { libvirt_uri = \"compute1\"; };\n", 1, "controller.libvirt_uri",
-        "expected a libvirt URI");
-    bad("controller = { libvirt_uris = [ \"compute1\" ]; };\n", 1, "controller.libvirt_uris[0]",
-        "expected HOST=URI");
-    bad("controller = { libvirt_uris = [ \"c1=\" ]; };\n", 1, "controller.libvirt_uris[0]",
-        "expected HOST=URI");
-    bad("controller = { libvirt_uris = [ \"=qemu:///system\" ]; };\n", 1,
-        "controller.libvirt_uris[0]", "host name is empty");
-    bad("controller = { libvirt_uris = [ \"a/b=qemu:///system\" ]; };\n", 1,
-        "controller.libvirt_uris[0]", "contains '/'");
-    bad("controller = { libvirt_uris = [ \"c1=not a uri\" ]; };\n", 1,
-        "controller.libvirt_uris[0]", "expected a libvirt URI");
-    bad("controller = {\n  libvirt_uris = [ \"c1=qemu:///a\",\n  \"c1=qemu:///b\" ];\n};\n", 3,
-        "controller.libvirt_uris[1]", "host c1 is already given a URI in item 0");
-    bad("evacuator = { alert_command = [ \"alert.sh\", \"%h\" ]; };\n", 1,
-        "evacuator.alert_command[0]", "expected the absolute path of the program");
-    bad("evacuator = { alert_command = \"/bin/alert\"; };\n", 1, "evacuator.alert_command",
-        "expected an array of strings");
-    bad("evacuator = { alert_command = [ 1 ]; };\n", 1, "evacuator.alert_command[0]",
-        "expected a string, got an integer");
-    bad("agent = { metrics_listen = \"9464\"; };\n", 1, "agent.metrics_listen",
-        "the port is missing");
-    bad("agent = { metrics_listen = \"localhost:9464\"; };\n", 1, "agent.metrics_listen",
-        "is not a numeric IPv4 address");
-    bad("agent = { metrics_listen = \"127.0.0.1:0\"; };\n", 1, "agent.metrics_listen",
-        "the port must be 1..65535");
-    bad("agent = { metrics_listen = \"127.0.0.1:65536\"; };\n", 1, "agent.metrics_listen",
-        "the port must be 1..65535");
-    bad("agent = { metrics_listen = \"::1:9464\"; };\n", 1, "agent.metrics_listen",
-        "more than one ':'");
-    bad("agent = { metrics_listen = \"[::g]:9464\"; };\n", 1, "agent.metrics_listen",
-        "an IPv6 address in [] holds only hex digits");
-    bad("agent = { metrics_listen = \"[1:2:3]:9464\"; };\n", 1, "agent.metrics_listen",
-        "is not an IPv6 address");
-    bad("agent = { metrics_listen = \"256.0.0.1:9464\"; };\n", 1, "agent.metrics_listen",
-        "is not a numeric IPv4 address");
-    bad("agent = { metrics_listen = 9464; };\n", 1, "agent.metrics_listen",
-        "expected a string, got an integer");
-    bad("controller = {\n  metrics_listen = \"[::1]\";\n};\n", 2, "controller.metrics_listen",
-        "the port is missing");
-    bad("controller = { metrics_listen = \" 127.0.0.1:1\"; };\n", 1, "controller.metrics_listen",
-        "expected \"\" (off) or \"ADDRESS:PORT\"");
-    bad("agent = { definitions_dir = \"defs\"; };\n", 1, "agent.definitions_dir",
-        "expected \"\" (off) or an absolute directory path, got \"defs\"");
-    bad("agent = { definitions_dir = [ \"/x\" ]; };\n", 1, "agent.definitions_dir",
-        "expected a string, got an array");
+    static const bad_case cases[] = {
+        { "servicegroup = { mc = { servers = [ ]; }; };\n", 1, "servicegroup.mc.servers",
+          "expected at least one item" },
+        { "servicegroup = { mc = {\n  servers = [ \"127.0.0.1:11211\",\n    \"10.0.0.1:70000\" ]; }; };\n", 3, "servicegroup.mc.servers[1]",
+          "the port must be 1..65535" },
+        { "servicegroup = { mc = { servers = [ \"h:0\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+          "expected \"host:port\" or \"host\" (port 11211), got \"h:0\"" },
+        { "servicegroup = { mc = { servers = [ \"::1:11211\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+          "more than one ':'" },
+        { "servicegroup = { mc = { servers = [ \":11211\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+          "the host is empty" },
+        { "servicegroup = { mc = { servers = [ \"host:\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+          "the port after ':' is missing" },
+        { "servicegroup = { mc = { servers = [ \"a b:1\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+          "letters, digits" },
+        { "servicegroup = { mc = { servers = [ \"[::1\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+          "'[' without ']'" },
+        { "servicegroup = { mc = { servers = [ \"a:1\", \"a:1\" ]; }; };\n", 1, "servicegroup.mc.servers[1]",
+          "already listed" },
+        { "servicegroup = { zk = { hosts = \"z1:2181,z2\"; }; };\n", 1, "servicegroup.zk.hosts",
+          "server 2: the port is missing" },
+        { "servicegroup = { zk = { hosts = \"z1:2181,\"; }; };\n", 1, "servicegroup.zk.hosts",
+          "server 2: the host is empty" },
+        { "servicegroup = { mc = { servers = [ \"[fe80::1%eth0]:1\" ]; }; };\n", 1, "servicegroup.mc.servers[0]",
+          "an IPv6 address in [] holds only hex digits" },
+        { "servicegroup = { zk = { prefix = \"/a\\tb\"; }; };\n", 1, "servicegroup.zk.prefix",
+          "control characters" },
+        { "servicegroup = { zk = { hosts = \"z1:2181/chroot\"; }; };\n", 1, "servicegroup.zk.hosts",
+          "the port must be 1..65535" },
+        { "servicegroup = { zk = { hosts = \"\"; }; };\n", 1, "servicegroup.zk.hosts",
+          "expected a non-empty string" },
+        { "servicegroup = { zk = {\n  prefix = \"drover\"; }; };\n", 2, "servicegroup.zk.prefix",
+          "it must start with '/'" },
+        { "servicegroup = { zk = { prefix = \"/drover/\"; }; };\n", 1, "servicegroup.zk.prefix",
+          "it must not end with '/'" },
+        { "servicegroup = { zk = { prefix = \"/a//b\"; }; };\n", 1, "servicegroup.zk.prefix",
+          "\"//\"" },
+        { "servicegroup = { zk = { prefix = \"/a/../b\"; }; };\n", 1, "servicegroup.zk.prefix",
+          "\"..\"" },
+        { "agent = {\n  host = \"rack1/compute1\";\n};\n", 2, "agent.host",
+          "contains '/'" },
+        { "agent = { host = \"\"; };\n", 1, "agent.host",
+          "host name is empty" },
+        { "agent = { host = \"compute 1\"; };\n", 1, "agent.host",
+          "space or control character" },
+        { "agent = { group = \"..\"; };\n", 1, "agent.group",
+          "is not allowed" },
+        { "agent = { libvirt_uri = \"/var/run/libvirt\"; };\n", 1, "agent.libvirt_uri",
+          "expected a libvirt URI such as \"qemu:///system\"" },
+        { "agent = { libvirt_uri = \"\"; };\n", 1, "agent.libvirt_uri",
+          "expected a non-empty string" },
+        { "agent = { migration_uri = \"qemu+tcp://h /system\"; };\n", 1, "agent.migration_uri",
+          "must not contain spaces" },
+        { "servicegroup = { db = { path = \"\"; }; };\n", 1, "servicegroup.db.path",
+          "non-empty" },
+        { "state = { path = \"\"; };\n", 1, "state.path",
+          "expected a non-empty string" },
+        { "evacuator = { fence_command = [ \"fence_ipmilan\", \"%h\" ]; };\n", 1, "evacuator.fence_command[0]",
+          "expected the absolute path of the program" },
+        { "controller = { libvirt_uri = \"compute1\"; };\n", 1, "controller.libvirt_uri",
+          "expected a libvirt URI" },
+        { "controller = { libvirt_uris = [ \"compute1\" ]; };\n", 1, "controller.libvirt_uris[0]",
+          "expected HOST=URI" },
+        { "controller = { libvirt_uris = [ \"c1=\" ]; };\n", 1, "controller.libvirt_uris[0]",
+          "expected HOST=URI" },
+        { "controller = { libvirt_uris = [ \"=qemu:///system\" ]; };\n", 1, "controller.libvirt_uris[0]",
+          "host name is empty" },
+        { "controller = { libvirt_uris = [ \"a/b=qemu:///system\" ]; };\n", 1, "controller.libvirt_uris[0]",
+          "contains '/'" },
+        { "controller = { libvirt_uris = [ \"c1=not a uri\" ]; };\n", 1, "controller.libvirt_uris[0]",
+          "expected a libvirt URI" },
+        { "controller = {\n  libvirt_uris = [ \"c1=qemu:///a\",\n  \"c1=qemu:///b\" ];\n};\n", 3, "controller.libvirt_uris[1]",
+          "host c1 is already given a URI in item 0" },
+        { "evacuator = { alert_command = [ \"alert.sh\", \"%h\" ]; };\n", 1, "evacuator.alert_command[0]",
+          "expected the absolute path of the program" },
+        { "evacuator = { alert_command = \"/bin/alert\"; };\n", 1, "evacuator.alert_command",
+          "expected an array of strings" },
+        { "evacuator = { alert_command = [ 1 ]; };\n", 1, "evacuator.alert_command[0]",
+          "expected a string, got an integer" },
+        { "agent = { metrics_listen = \"9464\"; };\n", 1, "agent.metrics_listen",
+          "the port is missing" },
+        { "agent = { metrics_listen = \"localhost:9464\"; };\n", 1, "agent.metrics_listen",
+          "is not a numeric IPv4 address" },
+        { "agent = { metrics_listen = \"127.0.0.1:0\"; };\n", 1, "agent.metrics_listen",
+          "the port must be 1..65535" },
+        { "agent = { metrics_listen = \"127.0.0.1:65536\"; };\n", 1, "agent.metrics_listen",
+          "the port must be 1..65535" },
+        { "agent = { metrics_listen = \"::1:9464\"; };\n", 1, "agent.metrics_listen",
+          "more than one ':'" },
+        { "agent = { metrics_listen = \"[::g]:9464\"; };\n", 1, "agent.metrics_listen",
+          "an IPv6 address in [] holds only hex digits" },
+        { "agent = { metrics_listen = \"[1:2:3]:9464\"; };\n", 1, "agent.metrics_listen",
+          "is not an IPv6 address" },
+        { "agent = { metrics_listen = \"256.0.0.1:9464\"; };\n", 1, "agent.metrics_listen",
+          "is not a numeric IPv4 address" },
+        { "agent = { metrics_listen = 9464; };\n", 1, "agent.metrics_listen",
+          "expected a string, got an integer" },
+        { "controller = {\n  metrics_listen = \"[::1]\";\n};\n", 2, "controller.metrics_listen",
+          "the port is missing" },
+        { "controller = { metrics_listen = \" 127.0.0.1:1\"; };\n", 1, "controller.metrics_listen",
+          "expected \"\" (off) or \"ADDRESS:PORT\"" },
+        { "agent = { definitions_dir = \"defs\"; };\n", 1, "agent.definitions_dir",
+          "expected \"\" (off) or an absolute directory path, got \"defs\"" },
+        { "agent = { definitions_dir = [ \"/x\" ]; };\n", 1, "agent.definitions_dir",
+          "expected a string, got an array" },
+    };
+    char text[1200], host[400];
+
+    bad_all(cases, sizeof cases / sizeof *cases);
+    /* a host name of 300 characters */
+    memset(host, 'h', 300);
+    host[300] = '\0';
+    snprintf(text, sizeof text, "servicegroup = { mc = { servers = [ \"%s:1\" ]; }; };\n", host);
+    bad(text, 1, "servicegroup.mc.servers[0]", "the host is too long");
+    snprintf(text, sizeof text, "servicegroup = { zk = { hosts = \"z:1,%s:2\"; }; };\n", host);
+    bad(text, 1, "servicegroup.zk.hosts", "server 2: it is too long");
 }
 
 /* Secrets are never part of a message. */

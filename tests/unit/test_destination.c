@@ -9,6 +9,7 @@
  * on a clock the test sets. */
 #include "scheduler/scheduler.h"
 #include "core/model.h"
+#include "tests/harness/fleet.h"
 #include "tests/tap.h"
 
 #include <stdlib.h>
@@ -136,15 +137,7 @@ static void table_init(table_check *t)
     t->base.check = table_check_host;
 }
 
-static dv_sched_params params = {
-    .ram_allocation_ratio = 1.0,
-    .reserved_host_memory_mib = 512,
-    .ram_weight_multiplier = 1.0,
-    .host_subset_size = 1,
-    .max_retries = -1,
-    .claim_ttl_s = 600,
-    .service_down_time_s = 60,
-};
+static dv_sched_params params;       /* dv_fleet_sched_params(), set in main */
 
 static void sched(dv_sched *s, const dv_sched_params *p)
 {
@@ -168,11 +161,39 @@ static const spec base_fleet[] = {
 };
 #define N_BASE (sizeof base_fleet / sizeof base_fleet[0])
 
-static int run(dv_sched *s, dv_hosts *h, table_check *t, const dv_sched_opts *o,
-               dv_sched_result *res, drover_error *err)
+/* One placement's world: the hosts, a scheduler over them, the table of
+ * live verdicts, the result and the error. */
+typedef struct place {
+    dv_hosts h;
+    dv_sched s;
+    table_check t;
+    dv_sched_result res;
+    drover_error err;
+} place;
+
+static void place_open(place *pl, const spec *f, size_t n, const dv_sched_params *p)
 {
-    dv_err_clear(err);
-    return dv_find_destination(s, h, t ? &t->base : NULL, NULL, NOW, o, res, err);
+    memset(pl, 0, sizeof *pl);
+    fleet(f, n, &pl->h);
+    sched(&pl->s, p);
+    table_init(&pl->t);
+}
+
+static void place_close(place *pl)
+{
+    dv_sched_result_clear(&pl->res);
+    dv_sched_fini(&pl->s);
+    dv_hosts_free(&pl->h);
+}
+
+/* One request; t is the live check (NULL: none).  The result of the
+ * request before is cleared first. */
+static int run(place *pl, table_check *t, const dv_sched_opts *o)
+{
+    dv_sched_result_clear(&pl->res);
+    dv_err_clear(&pl->err);
+    return dv_find_destination(&pl->s, &pl->h, t ? &t->base : NULL, NULL, NOW, o, &pl->res,
+                               &pl->err);
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -186,300 +207,238 @@ static void test_instance_lookup(void)
         { "h4", DROVER_UP, 8192, NULL, 0, "twin", "running", 256 },
         { "h5", DROVER_UP, 8192, NULL, 0, "twin", "running", 256 },
     };
-    dv_hosts h;
-    dv_sched s;
-    dv_sched_result res;
+    place pl;
     dv_sched_opts o = { 0 };
-    drover_error err;
     char uuid[40];
 
-    fleet(f, 5, &h);
-    sched(&s, &params);
+    place_open(&pl, f, 5, &params);
     o.instance = "web";
-    ok(run(&s, &h, NULL, &o, &res, &err) == 0, "by name: found and placed");
-    is_str(res.source, "h1", "by name: the source is the host reporting it");
-    is_int(res.memory_mib, 512, "by name: its memory from the report");
-    snprintf(uuid, sizeof uuid, "%s", res.instance_uuid);
-    dv_sched_result_clear(&res);
+    ok(run(&pl, NULL, &o) == 0, "by name: found and placed");
+    is_str(pl.res.source, "h1", "by name: the source is the host reporting it");
+    is_int(pl.res.memory_mib, 512, "by name: its memory from the report");
+    snprintf(uuid, sizeof uuid, "%s", pl.res.instance_uuid);
     for (char *p = uuid; *p; p++)
         if (*p >= 'a' && *p <= 'f')
             *p = (char)(*p - 'a' + 'A');
     o.instance = uuid;
-    ok(run(&s, &h, NULL, &o, &res, &err) == 0, "by UUID (upper case): found");
-    is_str(res.instance_name, "web", "by UUID: the instance's name");
-    dv_sched_result_clear(&res);
+    ok(run(&pl, NULL, &o) == 0, "by UUID (upper case): found");
+    is_str(pl.res.instance_name, "web", "by UUID: the instance's name");
 
     o.instance = "pp";
-    ok(run(&s, &h, NULL, &o, &res, &err) == 0, "a paused instance can be placed");
-    dv_sched_result_clear(&res);
+    ok(run(&pl, NULL, &o) == 0, "a paused instance can be placed");
 
     o.instance = "db";
-    ok(run(&s, &h, NULL, &o, &res, &err) < 0, "a shutoff instance is refused");
-    is_int(err.code, DROVER_ERR_INVALID, "shutoff: INVALID");
-    has_str(err.message, "instance db on host h2 is shutoff: only a running or paused", "shutoff: why");
-    dv_sched_result_clear(&res);
+    ok(run(&pl, NULL, &o) < 0, "a shutoff instance is refused");
+    is_int(pl.err.code, DROVER_ERR_INVALID, "shutoff: INVALID");
+    has_str(pl.err.message, "instance db on host h2 is shutoff: only a running or paused", "shutoff: why");
 
     o.instance = "nope";
-    ok(run(&s, &h, NULL, &o, &res, &err) < 0, "an unknown instance is refused");
-    is_int(err.code, DROVER_ERR_NOT_FOUND, "unknown: NOT_FOUND");
-    has_str(err.message, "no host reports an instance named nope", "unknown: says so");
-    has_str(err.message, "5 hosts", "unknown: says how many reports were searched");
-    dv_sched_result_clear(&res);
+    ok(run(&pl, NULL, &o) < 0, "an unknown instance is refused");
+    is_int(pl.err.code, DROVER_ERR_NOT_FOUND, "unknown: NOT_FOUND");
+    has_str(pl.err.message, "no host reports an instance named nope", "unknown: says so");
+    has_str(pl.err.message, "5 hosts", "unknown: says how many reports were searched");
 
     o.instance = "twin";
-    ok(run(&s, &h, NULL, &o, &res, &err) < 0, "an instance running on two hosts is refused");
-    has_str(err.message, "running on two hosts, h4 and h5", "twin: names both hosts");
-    dv_sched_result_clear(&res);
+    ok(run(&pl, NULL, &o) < 0, "an instance running on two hosts is refused");
+    has_str(pl.err.message, "running on two hosts, h4 and h5", "twin: names both hosts");
 
     o.instance = "";
-    ok(run(&s, &h, NULL, &o, &res, &err) < 0 && err.code == DROVER_ERR_INVALID,
+    ok(run(&pl, NULL, &o) < 0 && pl.err.code == DROVER_ERR_INVALID,
        "an empty instance name is refused");
-    dv_sched_fini(&s);
-    dv_hosts_free(&h);
+    place_close(&pl);
 }
 
 static void test_spread_and_skip(void)
 {
-    dv_hosts h;
-    dv_sched s;
-    dv_sched_result res;
+    place pl;
     dv_sched_opts o = { .instance = "vm1", .explain = true };
-    table_check t;
-    drover_error err;
+    const dv_sched_result *res = &pl.res;
 
-    fleet(base_fleet, N_BASE, &h);
-    sched(&s, &params);
-    table_init(&t);
-    ok(run(&s, &h, &t, &o, &res, &err) == 0, "spread: a host is found");
-    is_str(res.host, "b", "spread: the roomiest host (b) is chosen");
-    is_int(t.prepared, 1, "prepare ran once");
-    is_int(t.n_asked, 1, "only the chosen host was asked");
-    is_int(res.tries, 1, "one try");
-    is_int(res.n_candidates, 5, "five candidates passed the filters");
-    is_int(res.verdicts[2].kind, DV_VERDICT_CHOSEN, "explain: b is chosen");
-    is_int(res.verdicts[0].kind, DV_VERDICT_FILTERED, "explain: the source is filtered");
-    has_str(res.verdicts[0].reason, "different_host", "explain: the source's reason");
-    is_int(res.verdicts[1].kind, DV_VERDICT_CANDIDATE, "explain: a is a candidate not tried");
-    ok(res.verdicts[2].weight > res.verdicts[4].weight &&
-           res.verdicts[4].weight > res.verdicts[3].weight,
+    place_open(&pl, base_fleet, N_BASE, &params);
+    ok(run(&pl, &pl.t, &o) == 0, "spread: a host is found");
+    is_str(res->host, "b", "spread: the roomiest host (b) is chosen");
+    is_int(pl.t.prepared, 1, "prepare ran once");
+    is_int(pl.t.n_asked, 1, "only the chosen host was asked");
+    is_int(res->tries, 1, "one try");
+    is_int(res->n_candidates, 5, "five candidates passed the filters");
+    is_int(res->verdicts[2].kind, DV_VERDICT_CHOSEN, "explain: b is chosen");
+    is_int(res->verdicts[0].kind, DV_VERDICT_FILTERED, "explain: the source is filtered");
+    has_str(res->verdicts[0].reason, "different_host", "explain: the source's reason");
+    is_int(res->verdicts[1].kind, DV_VERDICT_CANDIDATE, "explain: a is a candidate not tried");
+    ok(res->verdicts[2].weight > res->verdicts[4].weight &&
+           res->verdicts[4].weight > res->verdicts[3].weight,
        "explain: weights follow usable memory (b > d > c)");
-    ok(res.verdicts[2].weight == 1.0 && res.verdicts[1].weight == 0.0,
+    ok(res->verdicts[2].weight == 1.0 && res->verdicts[1].weight == 0.0,
        "explain: weights normalized to 0..1");
-    dv_sched_result_clear(&res);
 
     /* the best host's hypervisor says no: the next best is taken */
-    table_init(&t);
-    t.refuse[t.n_refuse++] = "b";
-    ok(run(&s, &h, &t, &o, &res, &err) == 0, "skip: a host is found");
-    is_str(res.host, "d", "skip: b failed its live check, d (next best) is chosen");
-    is_int(t.n_asked, 2, "skip: two hosts asked");
-    is_str(t.asked[0], "b", "skip: b asked first");
-    is_int(res.live_failures, 1, "skip: one live failure");
-    is_int(res.verdicts[2].kind, DV_VERDICT_LIVE_FAILED, "explain: b failed live");
-    has_str(res.verdicts[2].reason, "live: CPU of b lacks avx512f", "explain: b's reason");
-    dv_sched_result_clear(&res);
+    table_init(&pl.t);
+    pl.t.refuse[pl.t.n_refuse++] = "b";
+    ok(run(&pl, &pl.t, &o) == 0, "skip: a host is found");
+    is_str(res->host, "d", "skip: b failed its live check, d (next best) is chosen");
+    is_int(pl.t.n_asked, 2, "skip: two hosts asked");
+    is_str(pl.t.asked[0], "b", "skip: b asked first");
+    is_int(res->live_failures, 1, "skip: one live failure");
+    is_int(res->verdicts[2].kind, DV_VERDICT_LIVE_FAILED, "explain: b failed live");
+    has_str(res->verdicts[2].reason, "live: CPU of b lacks avx512f", "explain: b's reason");
 
     /* every candidate fails: the message lists the failures */
-    table_init(&t);
-    t.refuse[t.n_refuse++] = "a";
-    t.refuse[t.n_refuse++] = "b";
-    t.refuse[t.n_refuse++] = "c";
-    t.refuse[t.n_refuse++] = "d";
-    t.refuse[t.n_refuse++] = "e";
-    ok(run(&s, &h, &t, &o, &res, &err) < 0, "all fail: no host");
-    is_int(err.code, DROVER_ERR_NO_VALID_HOST, "all fail: NO_VALID_HOST");
-    has_str(err.message, "every candidate was tried and failed", "all fail: says so");
-    has_str(err.message, "different_host 1", "all fail: counts what filters removed");
-    has_str(err.message, "5 failed the live checks", "all fail: counts live failures");
-    has_str(err.message, "b (live: CPU of b lacks avx512f)", "all fail: gives each host's reason");
-    ok(res.host == NULL, "all fail: no host in the result");
-    is_int(res.tries, 5, "all fail: five tries (unlimited retries)");
-    dv_sched_result_clear(&res);
-    dv_sched_fini(&s);
-    dv_hosts_free(&h);
+    table_init(&pl.t);
+    pl.t.refuse[pl.t.n_refuse++] = "a";
+    pl.t.refuse[pl.t.n_refuse++] = "b";
+    pl.t.refuse[pl.t.n_refuse++] = "c";
+    pl.t.refuse[pl.t.n_refuse++] = "d";
+    pl.t.refuse[pl.t.n_refuse++] = "e";
+    ok(run(&pl, &pl.t, &o) < 0, "all fail: no host");
+    is_int(pl.err.code, DROVER_ERR_NO_VALID_HOST, "all fail: NO_VALID_HOST");
+    has_str(pl.err.message, "every candidate was tried and failed", "all fail: says so");
+    has_str(pl.err.message, "different_host 1", "all fail: counts what filters removed");
+    has_str(pl.err.message, "5 failed the live checks", "all fail: counts live failures");
+    has_str(pl.err.message, "b (live: CPU of b lacks avx512f)", "all fail: gives each host's reason");
+    ok(res->host == NULL, "all fail: no host in the result");
+    is_int(res->tries, 5, "all fail: five tries (unlimited retries)");
+    place_close(&pl);
 }
 
 static void test_max_retries(void)
 {
     dv_sched_params p = params;
-    dv_hosts h;
-    dv_sched s;
-    dv_sched_result res;
+    place pl;
     dv_sched_opts o = { .instance = "vm1" };
-    table_check t;
-    drover_error err;
 
-    fleet(base_fleet, N_BASE, &h);
     p.max_retries = 1;
-    sched(&s, &p);
-    table_init(&t);
-    t.refuse[t.n_refuse++] = "b";
-    t.refuse[t.n_refuse++] = "d";
-    t.refuse[t.n_refuse++] = "c";
-    ok(run(&s, &h, &t, &o, &res, &err) < 0, "max_retries 1: b and d fail, no third try");
-    is_int(err.code, DROVER_ERR_NO_VALID_HOST, "max_retries: NO_VALID_HOST");
-    has_str(err.message, "gave up after 2 tries (scheduler.max_retries = 1)",
+    place_open(&pl, base_fleet, N_BASE, &p);
+    pl.t.refuse[pl.t.n_refuse++] = "b";
+    pl.t.refuse[pl.t.n_refuse++] = "d";
+    pl.t.refuse[pl.t.n_refuse++] = "c";
+    ok(run(&pl, &pl.t, &o) < 0, "max_retries 1: b and d fail, no third try");
+    is_int(pl.err.code, DROVER_ERR_NO_VALID_HOST, "max_retries: NO_VALID_HOST");
+    has_str(pl.err.message, "gave up after 2 tries (scheduler.max_retries = 1)",
             "max_retries: a clear message");
-    has_str(err.message, "d (live: CPU of d lacks avx512f)", "max_retries: the failures listed");
-    is_int(t.n_asked, 2, "max_retries: exactly two hosts asked");
-    dv_sched_result_clear(&res);
+    has_str(pl.err.message, "d (live: CPU of d lacks avx512f)", "max_retries: the failures listed");
+    is_int(pl.t.n_asked, 2, "max_retries: exactly two hosts asked");
 
     /* max_retries 1 is one retry: the second host may succeed */
-    table_init(&t);
-    t.refuse[t.n_refuse++] = "b";
-    ok(run(&s, &h, &t, &o, &res, &err) == 0, "max_retries 1: second try succeeds");
-    is_str(res.host, "d", "max_retries 1: d");
-    dv_sched_result_clear(&res);
-    dv_sched_fini(&s);
+    table_init(&pl.t);
+    pl.t.refuse[pl.t.n_refuse++] = "b";
+    ok(run(&pl, &pl.t, &o) == 0, "max_retries 1: second try succeeds");
+    is_str(pl.res.host, "d", "max_retries 1: d");
+    place_close(&pl);
 
     p.max_retries = 0;
-    sched(&s, &p);
-    table_init(&t);
-    t.refuse[t.n_refuse++] = "b";
-    ok(run(&s, &h, &t, &o, &res, &err) < 0, "max_retries 0: one try only");
-    has_str(err.message, "gave up after 1 tries (scheduler.max_retries = 0)", "max_retries 0: message");
-    is_int(t.n_asked, 1, "max_retries 0: one host asked");
-    dv_sched_result_clear(&res);
-    dv_sched_fini(&s);
-    dv_hosts_free(&h);
+    place_open(&pl, base_fleet, N_BASE, &p);
+    pl.t.refuse[pl.t.n_refuse++] = "b";
+    ok(run(&pl, &pl.t, &o) < 0, "max_retries 0: one try only");
+    has_str(pl.err.message, "gave up after 1 tries (scheduler.max_retries = 0)", "max_retries 0: message");
+    is_int(pl.t.n_asked, 1, "max_retries 0: one host asked");
+    place_close(&pl);
 }
 
 static void test_all_filtered(void)
 {
-    dv_hosts h;
-    dv_sched s;
-    dv_sched_result res;
-    dv_sched_opts o = { .instance = "big", .explain = true };
     static const spec f[] = {
         { "src", DROVER_UP, 16384, NULL, 0, "big", "running", 8192 },
         { "a", DROVER_UP, 4096, NULL, 0, NULL, NULL, 0 },
         { "b", DROVER_DOWN, 65536, NULL, 0, NULL, NULL, 0 },
         { "c", DROVER_UP, 8192, NULL, 0, NULL, NULL, 0 },
     };
-    table_check t;
-    drover_error err;
+    place pl;
+    dv_sched_opts o = { .instance = "big", .explain = true };
 
-    fleet(f, 4, &h);
-    sched(&s, &params);
-    table_init(&t);
-    ok(run(&s, &h, &t, &o, &res, &err) < 0, "all filtered: no host");
-    is_int(err.code, DROVER_ERR_NO_VALID_HOST, "all filtered: NO_VALID_HOST");
-    has_str(err.message, "no valid host for instance big (8192 MiB) from src: every host was "
-                         "filtered out; 4 hosts; filters removed: compute 1, different_host 1, ram 2",
+    place_open(&pl, f, 4, &params);
+    ok(run(&pl, &pl.t, &o) < 0, "all filtered: no host");
+    is_int(pl.err.code, DROVER_ERR_NO_VALID_HOST, "all filtered: NO_VALID_HOST");
+    has_str(pl.err.message, "no valid host for instance big (8192 MiB) from src: every host was "
+                            "filtered out; 4 hosts; filters removed: compute 1, different_host 1, ram 2",
             "all filtered: counts per filter");
-    is_int(t.n_asked, 0, "all filtered: no live check asked");
-    is_int(res.rejected[5], 2, "result: ram removed 2");
-    is_str(res.filter_names[5], "ram", "result: filter names");
-    has_str(res.verdicts[3].reason, "ram: needs 8192 MiB, has 7680 MiB usable", "explain: c's reason");
-    dv_sched_result_clear(&res);
-    dv_sched_fini(&s);
-    dv_hosts_free(&h);
+    is_int(pl.t.n_asked, 0, "all filtered: no live check asked");
+    is_int(pl.res.rejected[5], 2, "result: ram removed 2");
+    is_str(pl.res.filter_names[5], "ram", "result: filter names");
+    has_str(pl.res.verdicts[3].reason, "ram: needs 8192 MiB, has 7680 MiB usable", "explain: c's reason");
+    place_close(&pl);
+}
+
+/* Whether, under p, every live check failing, the loop asks the five
+ * destinations of base_fleet in the order want. */
+static bool tried_in_order(const dv_sched_params *p, const char *const want[5])
+{
+    static const char *const all[] = { "a", "b", "c", "d", "e" };
+    place pl;
+    dv_sched_opts o = { .instance = "vm1" };
+    bool same;
+
+    place_open(&pl, base_fleet, N_BASE, p);
+    for (size_t i = 0; i < 5; i++)
+        pl.t.refuse[pl.t.n_refuse++] = all[i];
+    run(&pl, &pl.t, &o);
+    same = pl.t.n_asked == 5;
+    for (size_t i = 0; same && i < 5; i++)
+        same = strcmp(pl.t.asked[i], want[i]) == 0;
+    place_close(&pl);
+    return same;
 }
 
 static void test_weigher_order(void)
 {
+    static const char *const spread[] = { "b", "d", "c", "e", "a" };
+    static const char *const pack[] = { "a", "e", "c", "d", "b" };
     dv_sched_params p = params;
-    dv_hosts h;
-    dv_sched s;
-    dv_sched_result res;
+    place pl;
     dv_sched_opts o = { .instance = "vm1" };
-    table_check t;
-    drover_error err;
-    static const char *spread[] = { "b", "d", "c", "e", "a" };
-    static const char *pack[] = { "a", "e", "c", "d", "b" };
-    bool same;
 
-    fleet(base_fleet, N_BASE, &h);
-    sched(&s, &p);
-    table_init(&t);
-    for (size_t i = 0; i < 5; i++)
-        t.refuse[t.n_refuse++] = spread[i];
-    run(&s, &h, &t, &o, &res, &err);
-    same = t.n_asked == 5;
-    for (size_t i = 0; same && i < 5; i++)
-        same = strcmp(t.asked[i], spread[i]) == 0;
-    ok(same, "multiplier 1.0 spreads: tried b, d, c, e, a (most usable first)");
-    dv_sched_result_clear(&res);
-    dv_sched_fini(&s);
-
+    ok(tried_in_order(&p, spread), "multiplier 1.0 spreads: tried b, d, c, e, a (most usable first)");
     p.ram_weight_multiplier = -1.0;
-    sched(&s, &p);
-    table_init(&t);
-    for (size_t i = 0; i < 5; i++)
-        t.refuse[t.n_refuse++] = spread[i];
-    run(&s, &h, &t, &o, &res, &err);
-    same = t.n_asked == 5;
-    for (size_t i = 0; same && i < 5; i++)
-        same = strcmp(t.asked[i], pack[i]) == 0;
-    ok(same, "multiplier -1.0 packs: tried a, e, c, d, b (least usable that fits first)");
-    dv_sched_result_clear(&res);
-    dv_sched_fini(&s);
+    ok(tried_in_order(&p, pack),
+       "multiplier -1.0 packs: tried a, e, c, d, b (least usable that fits first)");
 
     /* multiplier 0: no preference; ties go in name order */
     p.ram_weight_multiplier = 0.0;
-    sched(&s, &p);
-    ok(run(&s, &h, NULL, &o, &res, &err) == 0, "multiplier 0: placed");
-    is_str(res.host, "a", "multiplier 0: equal weights, the first by name");
-    dv_sched_result_clear(&res);
-    dv_sched_fini(&s);
-    dv_hosts_free(&h);
+    place_open(&pl, base_fleet, N_BASE, &p);
+    ok(run(&pl, NULL, &o) == 0, "multiplier 0: placed");
+    is_str(pl.res.host, "a", "multiplier 0: equal weights, the first by name");
+    place_close(&pl);
+}
+
+/* How often each host of base_fleet (indexed like it) is picked in rounds
+ * placements under p. */
+static void pick_counts(const dv_sched_params *p, int rounds, int count[N_BASE])
+{
+    place pl;
+    dv_sched_opts o = { .instance = "vm1" };
+
+    memset(count, 0, N_BASE * sizeof *count);
+    place_open(&pl, base_fleet, N_BASE, p);
+    for (int i = 0; i < rounds; i++) {
+        if (run(&pl, NULL, &o) < 0)
+            bail_out("subset: %s", pl.err.message);
+        count[dv_hosts_find(&pl.h, pl.res.host) - pl.h.v]++;
+    }
+    place_close(&pl);
 }
 
 static void test_subset(void)
 {
     dv_sched_params p = params;
-    dv_hosts h;
-    dv_sched s;
-    dv_sched_result res;
-    dv_sched_opts o = { .instance = "vm1" };
-    drover_error err;
-    int count[N_BASE] = { 0 };
+    int count[N_BASE];
 
-    fleet(base_fleet, N_BASE, &h);
     p.host_subset_size = 3;
-    sched(&s, &p);
-    for (int i = 0; i < 300; i++) {
-        dv_host_state *hs;
-        if (run(&s, &h, NULL, &o, &res, &err) < 0)
-            bail_out("subset: %s", err.message);
-        hs = dv_hosts_find(&h, res.host);
-        count[hs - h.v]++;
-        dv_sched_result_clear(&res);
-    }
+    pick_counts(&p, 300, count);
     diag("host_subset_size 3 over 300 placements: b %d, d %d, c %d, e %d, a %d", count[2], count[4],
          count[3], count[5], count[1]);
     ok(count[2] > 50 && count[4] > 50 && count[3] > 50,
        "host_subset_size 3: each of the 3 best (b, d, c) is picked often");
     is_int(count[1] + count[5], 0, "host_subset_size 3: never a host outside the 3 best");
-    dv_sched_fini(&s);
 
     /* subset larger than the candidates: any candidate, never a filtered host */
     p.host_subset_size = 50;
-    sched(&s, &p);
-    memset(count, 0, sizeof count);
-    for (int i = 0; i < 300; i++) {
-        if (run(&s, &h, NULL, &o, &res, &err) < 0)
-            bail_out("subset: %s", err.message);
-        count[dv_hosts_find(&h, res.host) - h.v]++;
-        dv_sched_result_clear(&res);
-    }
+    pick_counts(&p, 300, count);
     ok(count[0] == 0 && count[1] > 0 && count[2] > 0 && count[3] > 0 && count[4] > 0 && count[5] > 0,
        "host_subset_size 50: every candidate gets picked, the source never");
-    dv_sched_fini(&s);
 
     /* subset 1 is deterministic */
     p.host_subset_size = 1;
-    sched(&s, &p);
-    memset(count, 0, sizeof count);
-    for (int i = 0; i < 20; i++) {
-        if (run(&s, &h, NULL, &o, &res, &err) < 0)
-            bail_out("subset: %s", err.message);
-        count[dv_hosts_find(&h, res.host) - h.v]++;
-        dv_sched_result_clear(&res);
-    }
+    pick_counts(&p, 20, count);
     is_int(count[2], 20, "host_subset_size 1: always the best");
-    dv_sched_fini(&s);
-    dv_hosts_free(&h);
 }
 
 /* A subset larger than the linear top-k handles (more than 64 of the best):
@@ -537,27 +496,20 @@ static void test_big_subset(void)
 static void named(const spec *f, size_t n, const char *dest, table_check *t, int want_rc,
                   const char *want_check, const char *want_msg, const char *what)
 {
-    dv_hosts h;
-    dv_sched s;
-    dv_sched_result res;
+    place pl;
     dv_sched_opts o = { .instance = "vm1", .dest = dest };
-    drover_error err;
-    int rc;
 
-    fleet(f, n, &h);
-    sched(&s, &params);
-    rc = run(&s, &h, t, &o, &res, &err);
-    is_int(rc, want_rc, "--to %s: %s", dest, what);
+    place_open(&pl, f, n, &params);
+    is_int(run(&pl, t, &o), want_rc, "--to %s: %s", dest, what);
     if (want_rc < 0) {
         if (want_check)
-            is_str(res.failed_check, want_check, "--to %s: the failing check is %s", dest, want_check);
-        has_str(err.message, want_msg, "--to %s: the message says why", dest);
+            is_str(pl.res.failed_check, want_check, "--to %s: the failing check is %s", dest,
+                   want_check);
+        has_str(pl.err.message, want_msg, "--to %s: the message says why", dest);
     } else {
-        is_str(res.host, dest, "--to %s: it is the destination", dest);
+        is_str(pl.res.host, dest, "--to %s: it is the destination", dest);
     }
-    dv_sched_result_clear(&res);
-    dv_sched_fini(&s);
-    dv_hosts_free(&h);
+    place_close(&pl);
 }
 
 static void test_named(void)
@@ -598,45 +550,32 @@ static void test_named(void)
     is_int(t.n_asked, 0, "--to: no live check when a cheap check already failed");
 }
 
+
 static void test_prepare_fails(void)
 {
-    dv_hosts h;
-    dv_sched s;
-    dv_sched_result res;
+    place pl;
     dv_sched_opts o = { .instance = "vm1" };
-    table_check t;
-    drover_error err;
 
-    fleet(base_fleet, N_BASE, &h);
-    sched(&s, &params);
-    table_init(&t);
-    t.fail_prepare = true;
-    ok(run(&s, &h, &t, &o, &res, &err) < 0, "prepare failing fails the request");
-    is_int(err.code, DROVER_ERR_LIBVIRT, "prepare: its error code is kept");
-    has_str(err.message, "cannot read vm1 from its source src", "prepare: its message is kept");
-    is_int(t.n_asked, 0, "prepare: no destination asked");
-    dv_sched_result_clear(&res);
-    dv_sched_fini(&s);
-    dv_hosts_free(&h);
+    place_open(&pl, base_fleet, N_BASE, &params);
+    pl.t.fail_prepare = true;
+    ok(run(&pl, &pl.t, &o) < 0, "prepare failing fails the request");
+    is_int(pl.err.code, DROVER_ERR_LIBVIRT, "prepare: its error code is kept");
+    has_str(pl.err.message, "cannot read vm1 from its source src", "prepare: its message is kept");
+    is_int(pl.t.n_asked, 0, "prepare: no destination asked");
+    place_close(&pl);
 }
 
 static void test_ignore(void)
 {
     const char *ignore[] = { "b", "d" };
-    dv_hosts h;
-    dv_sched s;
-    dv_sched_result res;
+    place pl;
     dv_sched_opts o = { .instance = "vm1", .ignore = ignore, .n_ignore = 2 };
-    drover_error err;
 
-    fleet(base_fleet, N_BASE, &h);
-    sched(&s, &params);
-    ok(run(&s, &h, NULL, &o, &res, &err) == 0, "--ignore b --ignore d: placed");
-    is_str(res.host, "c", "--ignore: the best host not ignored (c)");
-    is_int(res.rejected[1], 3, "--ignore: different_host removed the source and two ignored");
-    dv_sched_result_clear(&res);
-    dv_sched_fini(&s);
-    dv_hosts_free(&h);
+    place_open(&pl, base_fleet, N_BASE, &params);
+    ok(run(&pl, NULL, &o) == 0, "--ignore b --ignore d: placed");
+    is_str(pl.res.host, "c", "--ignore: the best host not ignored (c)");
+    is_int(pl.res.rejected[1], 3, "--ignore: different_host removed the source and two ignored");
+    place_close(&pl);
 }
 
 /* Another scheduler claims the best host's room after our host states were
@@ -737,6 +676,7 @@ static void test_claims(void)
 
 int main(void)
 {
+    params = dv_fleet_sched_params();
     test_instance_lookup();
     test_spread_and_skip();
     test_max_retries();

@@ -3,6 +3,7 @@
  * Pure logic: host states are written out by hand. */
 #include "scheduler/scheduler.h"
 #include "core/model.h"
+#include "tests/harness/fleet.h"
 #include "tests/tap.h"
 
 #include <stdlib.h>
@@ -10,15 +11,7 @@
 
 #define NOW 1700000000000LL
 
-static dv_sched_params params = {
-    .ram_allocation_ratio = 1.0,
-    .reserved_host_memory_mib = 512,
-    .ram_weight_multiplier = 1.0,
-    .host_subset_size = 1,
-    .max_retries = -1,
-    .claim_ttl_s = 600,
-    .service_down_time_s = 60,
-};
+static dv_sched_params params;       /* dv_fleet_sched_params(), set in main */
 
 static dv_host_state host(const char *name, uint64_t total, uint64_t used)
 {
@@ -106,18 +99,27 @@ static void test_compute(void)
 
 static void test_hypervisor_type(void)
 {
+    static const struct {
+        const char *type;
+        bool passes;
+        const char *what;
+    } cases[] = {
+        { "QEMU", true, "same type passes" },
+        { "Xen", false, "another type is rejected" },
+        { "qemu", false, "the comparison is exact (qemu is not QEMU)" },
+    };
     dv_sched_request r = request(1024);
     dv_host_state h = host("t1", 8192, 0);
     char why[DV_REASON_MAX];
 
-    ok(passes(&dv_filter_hypervisor_type, &h, &r, why), "hypervisor_type: same type passes");
-    h.hypervisor_type = "Xen";
-    ok(!passes(&dv_filter_hypervisor_type, &h, &r, why), "hypervisor_type: another type is rejected");
-    is_str(why, "hypervisor_type: the host runs Xen, the source src runs QEMU",
-           "hypervisor_type: names both types");
-    h.hypervisor_type = "qemu";
-    ok(!passes(&dv_filter_hypervisor_type, &h, &r, why),
-       "hypervisor_type: the comparison is exact (qemu is not QEMU)");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        h.hypervisor_type = cases[i].type;
+        ok(passes(&dv_filter_hypervisor_type, &h, &r, why) == cases[i].passes, "hypervisor_type: %s",
+           cases[i].what);
+        if (strcmp(cases[i].type, "Xen") == 0)
+            is_str(why, "hypervisor_type: the host runs Xen, the source src runs QEMU",
+                   "hypervisor_type: names both types");
+    }
     h = host("t1", 8192, 0);
     h.has_report = false;
     h.hypervisor_type = "";
@@ -127,23 +129,29 @@ static void test_hypervisor_type(void)
 
 static void test_hypervisor_version(void)
 {
+    static const struct {
+        uint64_t version;
+        bool passes;
+        const char *what;
+    } cases[] = {
+        { 7002022, true, "equal passes" },
+        { 7002023, true, "newer passes" },
+        { 8000000, true, "newer major passes" },
+        { 7002021, false, "one release older is rejected" },
+        { 6999999, false, "an older major is rejected" },
+    };
     dv_sched_request r = request(1024);
     dv_host_state h = host("v1", 8192, 0);
     char why[DV_REASON_MAX];
 
-    ok(passes(&dv_filter_hypervisor_version, &h, &r, why), "hypervisor_version: equal passes");
-    h.hypervisor_version = 7002023;
-    ok(passes(&dv_filter_hypervisor_version, &h, &r, why), "hypervisor_version: newer passes");
-    h.hypervisor_version = 8000000;
-    ok(passes(&dv_filter_hypervisor_version, &h, &r, why), "hypervisor_version: newer major passes");
-    h.hypervisor_version = 7002021;
-    ok(!passes(&dv_filter_hypervisor_version, &h, &r, why),
-       "hypervisor_version: one release older is rejected");
-    is_str(why, "hypervisor_version: the host runs QEMU 7.2.21, older than 7.2.22 on the source src",
-           "hypervisor_version: both versions in words");
-    h.hypervisor_version = 6999999;
-    ok(!passes(&dv_filter_hypervisor_version, &h, &r, why),
-       "hypervisor_version: an older major is rejected");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        h.hypervisor_version = cases[i].version;
+        ok(passes(&dv_filter_hypervisor_version, &h, &r, why) == cases[i].passes,
+           "hypervisor_version: %s", cases[i].what);
+        if (cases[i].version == 7002021)
+            is_str(why, "hypervisor_version: the host runs QEMU 7.2.21, older than 7.2.22 on the source src",
+                   "hypervisor_version: both versions in words");
+    }
     h.has_report = false;
     ok(!passes(&dv_filter_hypervisor_version, &h, &r, why),
        "hypervisor_version: no report is rejected");
@@ -445,6 +453,7 @@ int main(void)
 {
     char buf[32];
 
+    params = dv_fleet_sched_params();
     source = host("src", 16384, 4096);
     test_compute();
     test_hypervisor_type();

@@ -79,6 +79,15 @@ static void test_counters_and_gauges(void)
 
 static void test_escaping_and_numbers(void)
 {
+    static const struct {
+        double v;
+        const char *line, *what;
+    } numbers[] = {
+        { 1.0 / 3.0, "ns:g 0.3333333333333333\n", "a number that needs 16 digits gets them" },
+        { -0.0, "ns:g -0\n", "-0 keeps its sign (it reads back as -0)" },
+        { 123456789012345.0, "ns:g 123456789012345\n", "a large integer in full" },
+        { INFINITY, "ns:g +Inf\n", "+Inf" },
+    };
     dv_metrics *m = dv_metrics_new();
     drover_error err = { 0 };
     static const char *const ab[] = { "host", "reason", NULL };
@@ -97,28 +106,11 @@ static void test_escaping_and_numbers(void)
                "# TYPE ns:g gauge\n"
                "ns:g -Inf\n",
                "escaping: HELP escapes \\ and newline, label values also \"; numbers read back");
-    dv_metric_set(g, NULL, 1.0 / 3.0, &err);
-    {
-        char *t = render(m);
-        has_str(t, "ns:g 0.3333333333333333\n", "a number that needs 16 digits gets them");
-        free(t);
-    }
-    dv_metric_set(g, NULL, -0.0, &err);
-    {
-        char *t = render(m);
-        has_str(t, "ns:g -0\n", "-0 keeps its sign (it reads back as -0)");
-        free(t);
-    }
-    dv_metric_set(g, NULL, 123456789012345.0, &err);
-    {
-        char *t = render(m);
-        has_str(t, "ns:g 123456789012345\n", "a large integer in full");
-        free(t);
-    }
-    dv_metric_set(g, NULL, INFINITY, &err);
-    {
-        char *t = render(m);
-        has_str(t, "ns:g +Inf\n", "+Inf");
+    for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++) {
+        char *t;
+        dv_metric_set(g, NULL, numbers[i].v, &err);
+        t = render(m);
+        has_str(t, numbers[i].line, "%s", numbers[i].what);
         free(t);
     }
     dv_metrics_free(m);
@@ -135,12 +127,11 @@ static void test_histogram(void)
     dv_metric *plain = dv_metrics_histogram(m, "sweep_seconds", "Sweep duration.", NULL, bounds, 1,
                                             &err);
     const char *const done[] = { "completed" };
+    static const double took[] = { 0.5, 0.7, 2.5, 10 };   /* 0.5 on a bound: in that bucket */
 
     ok(h && plain, "histograms registered");
-    dv_metric_observe(h, done, 0.5, &err);     /* on a bound: counted in that bucket */
-    dv_metric_observe(h, done, 0.7, &err);
-    dv_metric_observe(h, done, 2.5, &err);
-    dv_metric_observe(h, done, 10, &err);
+    for (size_t i = 0; i < sizeof took / sizeof *took; i++)
+        dv_metric_observe(h, done, took[i], &err);
     dv_metric_observe(plain, NULL, 0.25, &err);
     check_text(m,
                "# HELP drover_migration_seconds Migration duration.\n"

@@ -276,39 +276,36 @@ static void test_truncated(void)
     free(json);
 }
 
+/* Field f of the sample report damaged to v: refused, the message saying
+ * field "f" and problem; the check is called "f what". */
+static void damaged_field(const char *f, json_object *v, const char *what, const char *problem)
+{
+    char w[96], needle[160];
+
+    snprintf(w, sizeof w, "%s %s", f, what);
+    snprintf(needle, sizeof needle, "field \"%s\" %s", f, problem);
+    damaged(-1, f, v, needle, w);
+}
+
 static void test_fields(void)
 {
-    char what[96], needle[96];
-
     for (size_t i = 0; i < sizeof str_fields / sizeof *str_fields; i++) {
         const char *f = str_fields[i];
-        snprintf(what, sizeof what, "%s missing", f);
-        snprintf(needle, sizeof needle, "field \"%s\" is missing", f);
-        damaged(-1, f, DELETE, needle, what);
-        snprintf(what, sizeof what, "%s an integer", f);
-        snprintf(needle, sizeof needle, "field \"%s\" should be a string, not an integer", f);
-        damaged(-1, f, json_object_new_int(5), needle, what);
-        snprintf(what, sizeof what, "%s with a NUL", f);
-        snprintf(needle, sizeof needle, "field \"%s\" contains a NUL character", f);
-        damaged(-1, f, json_object_new_string_len("ab\0cd", 5), needle, what);
+        damaged_field(f, DELETE, "missing", "is missing");
+        damaged_field(f, json_object_new_int(5), "an integer",
+                      "should be a string, not an integer");
+        damaged_field(f, json_object_new_string_len("ab\0cd", 5), "with a NUL",
+                      "contains a NUL character");
     }
     for (size_t i = 0; i < sizeof int_fields / sizeof *int_fields; i++) {
         const char *f = int_fields[i];
-        snprintf(what, sizeof what, "%s missing", f);
-        snprintf(needle, sizeof needle, "field \"%s\" is missing", f);
-        damaged(-1, f, DELETE, needle, what);
-        snprintf(what, sizeof what, "%s a string", f);
-        snprintf(needle, sizeof needle, "field \"%s\" should be an integer, not a string", f);
-        damaged(-1, f, json_object_new_string("12"), needle, what);
-        snprintf(what, sizeof what, "%s a float", f);
-        snprintf(needle, sizeof needle, "field \"%s\" should be an integer, not a floating-point number", f);
-        damaged(-1, f, json_object_new_double(1.5), needle, what);
-        snprintf(what, sizeof what, "%s negative", f);
-        snprintf(needle, sizeof needle, "field \"%s\" is negative", f);
-        damaged(-1, f, json_object_new_int(-1), needle, what);
-        snprintf(what, sizeof what, "%s huge", f);
-        snprintf(needle, sizeof needle, "field \"%s\" is larger than", f);
-        damaged(-1, f, json_object_new_uint64(UINT64_MAX), needle, what);
+        damaged_field(f, DELETE, "missing", "is missing");
+        damaged_field(f, json_object_new_string("12"), "a string",
+                      "should be an integer, not a string");
+        damaged_field(f, json_object_new_double(1.5), "a float",
+                      "should be an integer, not a floating-point number");
+        damaged_field(f, json_object_new_int(-1), "negative", "is negative");
+        damaged_field(f, json_object_new_uint64(UINT64_MAX), "huge", "is larger than");
     }
     damaged(-1, "instances", DELETE, "field \"instances\" is missing", "instances missing");
     damaged(-1, "instances", json_object_new_object(), "field \"instances\" should be an array, not an object",

@@ -405,20 +405,35 @@ static void test_questions(void)
 
 /* ---------------------------------------------------------------- deadlines */
 
-static char tmpdir[64];
+/* A libvirt URI whose unix socket, in a directory of its own, accepts
+ * nothing and answers nothing. */
+typedef struct silent_libvirt {
+    char dir[64], sock[128], uri[256];
+    int fd;
+} silent_libvirt;
 
-/* A unix socket that accepts nothing and answers nothing. */
-static int silent_socket(const char *path)
+static void silent_open(silent_libvirt *sl)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-    if (strlen(path) >= sizeof a.sun_path)
-        bail_out("socket path %s is too long", path);
-    memcpy(a.sun_path, path, strlen(path) + 1);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 8) < 0)
-        bail_out("cannot listen on %s", path);
-    return fd;
+    snprintf(sl->dir, sizeof sl->dir, "/tmp/dvtv.XXXXXX");
+    if (!mkdtemp(sl->dir))
+        bail_out("mkdtemp");
+    snprintf(sl->sock, sizeof sl->sock, "%s/sock", sl->dir);
+    snprintf(sl->uri, sizeof sl->uri, "qemu+unix:///system?socket=%s", sl->sock);
+    if (strlen(sl->sock) >= sizeof a.sun_path)
+        bail_out("socket path %s is too long", sl->sock);
+    memcpy(a.sun_path, sl->sock, strlen(sl->sock) + 1);
+    sl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sl->fd < 0 || bind(sl->fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(sl->fd, 8) < 0)
+        bail_out("cannot listen on %s", sl->sock);
+}
+
+/* The socket file and its directory, once the test has closed sl->fd. */
+static void silent_remove(silent_libvirt *sl)
+{
+    unlink(sl->sock);
+    rmdir(sl->dir);
 }
 
 static void wait_idle(dv_virt_reader *r, const char *what)
@@ -431,12 +446,12 @@ static void wait_idle(dv_virt_reader *r, const char *what)
 
 static void test_reader(void)
 {
-    char sock[128], uri[256];
+    silent_libvirt sl;
     dv_virt_reader *r, *orphan;
     drover_report *rep;
     dv_read_status st;
     drover_error e;
-    int lfd, wake;
+    int wake;
     int64_t t0, took;
 
     /* a libvirt that answers */
@@ -453,13 +468,8 @@ static void test_reader(void)
     dv_virt_reader_free(r);
 
     /* a libvirt that never answers */
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/dvtv.XXXXXX");
-    if (!mkdtemp(tmpdir))
-        bail_out("mkdtemp");
-    snprintf(sock, sizeof sock, "%s/sock", tmpdir);
-    snprintf(uri, sizeof uri, "qemu+unix:///system?socket=%s", sock);
-    lfd = silent_socket(sock);
-    if (dv_virt_reader_new(uri, "h1", "", 300, &r, &e) < 0)
+    silent_open(&sl);
+    if (dv_virt_reader_new(sl.uri, "h1", "", 300, &r, &e) < 0)
         bail_out("reader: %s", e.message);
     t0 = dv_mono_ms();
     is_int(dv_virt_reader_read(r, -1, &rep, &st, &e), -1, "a read of a silent libvirt fails");
@@ -467,7 +477,7 @@ static void test_reader(void)
     is_int(st, DV_READ_TIMEOUT, "... with status TIMEOUT");
     ok(rep == NULL, "... and no report");
     is_int(e.code, DROVER_ERR_LIBVIRT, "... code libvirt");
-    has_str(e.message, sock, "... the message names the URI");
+    has_str(e.message, sl.sock, "... the message names the URI");
     has_str(e.message, "300 ms", "... and the timeout");
     ok(took >= 290 && took < 3000, "... after about the timeout (%lld ms)", (long long)took);
     diag("timed out after %lld ms (timeout 300 ms)", (long long)took);
@@ -483,7 +493,7 @@ static void test_reader(void)
        (long long)dv_virt_reader_pending_ms(r));
 
     /* a second reader left behind while stuck frees itself later */
-    if (dv_virt_reader_new(uri, "h1", "", 100, &orphan, &e) < 0)
+    if (dv_virt_reader_new(sl.uri, "h1", "", 100, &orphan, &e) < 0)
         bail_out("reader: %s", e.message);
     wake = eventfd(1, EFD_CLOEXEC);
     is_int(dv_virt_reader_read(orphan, wake, &rep, &st, &e), -1, "a read with a ready wake fd");
@@ -492,17 +502,16 @@ static void test_reader(void)
     dv_virt_reader_free(orphan);
 
     /* the silent server goes away: the stuck call returns, reads resume */
-    close(lfd);
+    close(sl.fd);
     wait_idle(r, "after closing the silent socket");
     ok(1, "the stuck read returned once the server went away");
     t0 = dv_mono_ms();
     is_int(dv_virt_reader_read(r, -1, &rep, &st, &e), -1, "a read with no server fails");
     is_int(st, DV_READ_FAILED, "... with status FAILED, not STUCK or TIMEOUT");
     has_str(e.message, "virConnectOpen", "... saying which call failed");
-    has_str(e.message, sock, "... and where");
+    has_str(e.message, sl.sock, "... and where");
     dv_virt_reader_free(r);
-    unlink(sock);
-    rmdir(tmpdir);
+    silent_remove(&sl);
 }
 
 /* ---------------------------------------------------------------- dv_virt_call */
@@ -535,13 +544,12 @@ static void mark_released(void *p)
 static void test_call(void)
 {
     static call_arg stuck;       /* the worker's after a timeout: it must outlive the test */
-    char sock[128], uri[256];
+    silent_libvirt sl;
     call_arg a = { 0 };
     dv_call_status st;
     drover_error e;
     int64_t t0, took;
     dv_virt *v;
-    int lfd;
 
     is_int(dv_virt_new(TEST_URI, DV_VIRT_READONLY, 0, 0, &v, &e), 0, "new: a handle, not connected");
     ok(dv_virt_conn(v) == NULL, "... no connection yet");
@@ -555,13 +563,8 @@ static void test_call(void)
     is_int(dv_virt_pending_ms(v), 0, "nothing pending between calls");
     dv_virt_close(v);
 
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/dvtc.XXXXXX");
-    if (!mkdtemp(tmpdir))
-        bail_out("mkdtemp");
-    snprintf(sock, sizeof sock, "%s/sock", tmpdir);
-    snprintf(uri, sizeof uri, "qemu+unix:///system?socket=%s", sock);
-    lfd = silent_socket(sock);
-    if (dv_virt_new(uri, DV_VIRT_READONLY, 1, 3, &v, &e) < 0)
+    silent_open(&sl);
+    if (dv_virt_new(sl.uri, DV_VIRT_READONLY, 1, 3, &v, &e) < 0)
         bail_out("new: %s", e.message);
     t0 = dv_mono_ms();
     is_int(dv_virt_call_wake(v, 300, -1, version_fn, &stuck, mark_released, &st, &e), -1,
@@ -570,7 +573,7 @@ static void test_call(void)
     is_int(st, DV_CALL_TIMEOUT, "... status TIMEOUT");
     is_int(e.code, DROVER_ERR_LIBVIRT, "... code libvirt");
     has_str(e.message, "did not answer within 300 ms", "... saying it did not answer within 300 ms");
-    has_str(e.message, sock, "... naming the URI");
+    has_str(e.message, sl.sock, "... naming the URI");
     ok(took >= 290 && took < 3000, "... after about the timeout (%lld ms)", (long long)took);
     is_int(dv_virt_call_wake(v, 300, -1, version_fn, &a, mark_released, &st, &e), -1,
            "a second call while the first is stuck fails");
@@ -578,7 +581,7 @@ static void test_call(void)
     has_str(e.message, "has not answered a call started", "... saying so");
     is_int(atomic_load(&a.released), 0, "... and its arg was never the worker's");
 
-    close(lfd);
+    close(sl.fd);
     for (int i = 0; i < 500 && !atomic_load(&stuck.released); i++)
         dv_sleep_ms(10);
     is_int(atomic_load(&stuck.released), 1, "the stuck call's arg is released once libvirt lets go");
@@ -589,8 +592,7 @@ static void test_call(void)
     is_int(st, DV_CALL_UNREACHABLE, "... status UNREACHABLE: fn did not run");
     has_str(e.message, "virConnectOpen", "... naming the call that failed");
     dv_virt_close(v);
-    unlink(sock);
-    rmdir(tmpdir);
+    silent_remove(&sl);
 }
 
 int main(void)
