@@ -9,7 +9,7 @@
  *                             (L bytes, core/report.h; L 0: the report does
  *                             not decode), then the report's JSON.  A node
  *                             of an earlier version holds the JSON alone.
- *   <prefix>/.signs/<group>/<host> <summary>
+ *   <prefix>/.signs/<group>/<shard>/<host> <summary>
  *                             EPHEMERAL, empty: the same summary in a node's
  *                             name, written with the member's node in one
  *                             multi-op, so that get_summaries is one
@@ -225,6 +225,8 @@ char *zk_sign_encode(const char *host, const char *sum, size_t sum_len);
 int zk_sign_decode(dv_arena *a, const char *name, bool instances, size_t *host_len,
                    dv_member_summary *ms);
 char *zk_signs_path(const zk_sg *z, const char *group);
+unsigned zk_sign_shard(const char *host);     /* 0..63: its sign's shard */
+char *zk_sign_dir(const zk_sg *z, const char *group, const char *host);
 char *zk_sign_wanted(const zk_member *m);
 void zk_sign_forget(zk_member *m);
 int zk_call_set_signed(zk_sg *z, zk_op *op);

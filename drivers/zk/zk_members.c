@@ -15,7 +15,7 @@ static zk_member *joined_entry(zk_sg *z, const char *group, const char *host, dr
     }
     if (!(m = dv_map_get(&z->joined, key))) {
         if (!(m = calloc(1, sizeof *m)) || !(m->path = zk_member_path(z, group, host)) ||
-            !(m->sign_dir = zk_signs_path(z, group)) || dv_map_put(&z->joined, key, m) < 0) {
+            !(m->sign_dir = zk_sign_dir(z, group, host)) || dv_map_put(&z->joined, key, m) < 0) {
             zk_member_free(m);
             m = NULL;
             zk_nomem(err);

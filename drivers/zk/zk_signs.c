@@ -6,10 +6,14 @@
  * own nodes costs 10k requests.  A node's name, though, comes back in its
  * parent's getChildren: an agent that keeps an ephemeral node named
  *   <host> ' ' <its summary, escaped>
- * under <prefix>/.signs/<group> lets a reader list every member's summary
- * in one request.  The sign is written with the member's node in one
- * multi-op (set the node, delete the old sign, create the new one), so the
- * two agree; it dies with the session, like the node.
+ * under <prefix>/.signs/<group>/<shard> lets a reader list every member's
+ * summary with ZK_SIGN_SHARDS requests, pipelined.  The shard (two hex
+ * digits, FNV-1a of the host) keeps each answer small: ZooKeeper's other
+ * clients refuse answers over jute.maxbuffer (1 MiB by default), and 64
+ * shards of ~300-byte signs stay under it up to ~200k members.  The sign
+ * is written with the member's node in one multi-op (set the node, delete
+ * the old sign, create the new one), so the two agree; it dies with the
+ * session, like the node.
  *
  * Readers only trust a sign whose member node is live, fall back on the
  * node's own data for a live member without a sign (an agent of an
@@ -26,6 +30,8 @@
 
 /* A summary longer than this gets no sign (its readers read the node). */
 #define ZK_SIGN_MAX 8192
+/* Part of the layout: writers and readers of one deployment agree on it. */
+#define ZK_SIGN_SHARDS 64
 
 static bool plain(unsigned char c)
 {
@@ -132,6 +138,16 @@ char *zk_signs_path(const zk_sg *z, const char *group)
     return zk_printf("%s/.signs/%s", z->prefix, group);
 }
 
+unsigned zk_sign_shard(const char *host)
+{
+    return (unsigned)(dv_fnv1a(host, strlen(host), DV_FNV_OFFSET) % ZK_SIGN_SHARDS);
+}
+
+char *zk_sign_dir(const zk_sg *z, const char *group, const char *host)
+{
+    return zk_printf("%s/.signs/%s/%02x", z->prefix, group, zk_sign_shard(host));
+}
+
 /* The sign m's node value calls for, as a path; NULL when it calls for
  * none (no summary, or too long) or memory ran out. */
 char *zk_sign_wanted(const zk_member *m)
@@ -173,19 +189,28 @@ int zk_call_set_signed(zk_sg *z, zk_op *op)
     return zoo_multi(z->zc.zh, n, ops, res);
 }
 
+/* <prefix>/.signs, its group and the shard (dir), made once per handle. */
 static int make_signs_dir(zk_sg *z, const char *dir, drover_error *err)
 {
-    char *parent;
-    int rc;
+    char *p;
+    int rc = 0;
 
     if (dv_map_get(&z->ready, dir))
         return 0;
-    if (!(parent = zk_printf("%s/.signs", z->prefix)))
+    if (!(p = strdup(dir)))
         return zk_nomem(err);
-    rc = zk_make_persistent(z, parent, true, err);
-    free(parent);
-    if (rc == 0)
-        rc = zk_make_persistent(z, dir, true, err);
+    /* the three components below the prefix, top down */
+    for (int up = 2; up >= 0 && rc == 0; up--) {
+        char *cut = p + strlen(p);
+        for (int i = 0; i < up; i++)
+            while (cut > p && *--cut != '/')
+                ;
+        char keep = *cut;
+        *cut = '\0';
+        rc = zk_make_persistent(z, p, true, err);
+        *cut = keep;
+    }
+    free(p);
     if (rc == 0 && dv_map_put(&z->ready, dir, z) < 0)
         rc = zk_nomem(err);
     return rc;
@@ -261,43 +286,86 @@ void zk_sign_sync(zk_sg *z, zk_member *m)
 
 /* ---------------------------------------------------------------- reading */
 
-/* The sign of a kid of l: the newest sign of each live member becomes its
- * summary, and its node is not read.  Nothing happens when the signs
- * cannot be listed: every node is read instead. */
+/* One shard's answer, taken on the client's completion thread while the
+ * caller waits: the newest sign of each live member becomes its summary,
+ * and its node is not read. */
+typedef struct sign_read {
+    zk_batch *batch;
+    zk_listing *l;
+    dv_arena *arena;
+    bool instances;
+} sign_read;
+
+static void take_sign(sign_read *r, const char *name)
+{
+    const char *sp = strchr(name, ' ');
+    char host[DV_NAME_MAX + 1], **kid;
+    dv_member_summary ms;
+    zk_fetch *f;
+    size_t hl;
+
+    if (!sp || (size_t)(sp - name) > DV_NAME_MAX)
+        return;
+    memcpy(host, name, (size_t)(sp - name));
+    host[sp - name] = '\0';
+    if (!(kid = zk_find_str(host, r->l->kids.data, (size_t)r->l->kids.count)))
+        return;    /* not live: its node is gone */
+    f = &r->l->fetch[kid - r->l->kids.data];
+    if (zk_sign_decode(r->arena, name, r->instances, &hl, &ms) < 0)
+        return;
+    if (f->from_sign && f->sum.report->generated_ms >= ms.report->generated_ms)
+        return;
+    f->sum = ms;
+    f->summarised = f->from_sign = true;
+    f->rc = ZOK;
+}
+
+static void on_shard(int rc, const struct String_vector *v, const void *arg)
+{
+    sign_read *r = (sign_read *)arg;
+
+    /* a shard that cannot be read: its members' nodes are read instead */
+    for (int i = 0; rc == ZOK && v && i < v->count; i++)
+        take_sign(r, v->data[i]);
+    pthread_mutex_lock(&r->batch->mu);
+    if (--r->batch->pending == 0)
+        pthread_cond_broadcast(&r->batch->cv);
+    pthread_mutex_unlock(&r->batch->mu);
+}
+
+/* Every shard's signs, asked at once.  Nothing happens when they cannot be
+ * listed: every node is read instead. */
 void zk_read_signs(zk_sg *z, const char *group, zk_listing *l, dv_arena *arena, bool instances)
 {
-    zk_op op = { .path = zk_signs_path(z, group) };
+    char *base = zk_signs_path(z, group);
+    zk_batch b = { .pending = 1 };
+    sign_read r = { &b, l, arena, instances };
     drover_error why;
-    int zrc;
 
-    if (!op.path)
-        return;
-    if (zk_run(z, zk_call_children, &op, &zrc, &why) < 0 || zrc != ZOK) {
-        free((char *)op.path);
+    if (!base || !l->kids.count || zk_ensure_session(z, &why) < 0) {
+        free(base);
         return;
     }
-    free((char *)op.path);
-    for (int i = 0; i < op.kids.count; i++) {
-        const char *name = op.kids.data[i], *sp = strchr(name, ' ');
-        dv_member_summary ms;
-        size_t hl;
-        char host[DV_NAME_MAX + 1], **kid;
-        zk_fetch *f;
-
-        if (!sp || (size_t)(sp - name) > DV_NAME_MAX)
-            continue;
-        memcpy(host, name, (size_t)(sp - name));
-        host[sp - name] = '\0';
-        if (!(kid = zk_find_str(host, l->kids.data, (size_t)l->kids.count)))
-            continue;    /* not live: its node is gone */
-        f = &l->fetch[kid - l->kids.data];
-        if (zk_sign_decode(arena, name, instances, &hl, &ms) < 0)
-            continue;
-        if (f->from_sign && f->sum.report->generated_ms >= ms.report->generated_ms)
-            continue;
-        f->sum = ms;
-        f->summarised = f->from_sign = true;
-        f->rc = ZOK;
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    for (unsigned k = 0; k < ZK_SIGN_SHARDS; k++) {
+        char *path = zk_printf("%s/%02x", base, k);
+        if (!path)
+            break;
+        pthread_mutex_lock(&b.mu);
+        b.pending++;
+        pthread_mutex_unlock(&b.mu);
+        if (zoo_aget_children(z->zc.zh, path, 0, on_shard, &r) != ZOK)
+            on_shard(ZSYSTEMERROR, NULL, &r);
+        free(path);
     }
-    deallocate_String_vector(&op.kids);
+    /* the client answers every request it took, on close or loss too */
+    pthread_mutex_lock(&b.mu);
+    b.pending--;
+    while (b.pending)
+        pthread_cond_wait(&b.cv, &b.mu);
+    pthread_mutex_unlock(&b.mu);
+    pthread_mutex_destroy(&b.mu);
+    pthread_cond_destroy(&b.cv);
+    free(base);
 }

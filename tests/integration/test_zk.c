@@ -1,7 +1,7 @@
 /* test_zk.c - the zk servicegroup driver against a real standalone
  * ZooKeeper started by tests/harness/zookeeper.sh: membership, reports,
  * admin state, session loss, a server outage, bad input and configuration,
- * digest-auth ACLs (checked with the raw ZooKeeper C API), and 1,000
+ * digest-auth ACLs (checked with the raw ZooKeeper C API), signs, and 1,000
  * members read with pipelined gets. */
 #include "tests/harness/fleet.h"
 #include "tests/tap.h"
@@ -791,7 +791,7 @@ static int signs_of(zhandle_t *raw, const char *prefix, const char *host, char *
     size_t hl = strlen(host);
     int count = 0;
 
-    snprintf(path, sizeof path, "%s/.signs/" GROUP, prefix);
+    snprintf(path, sizeof path, "%s/.signs/" GROUP "/%02x", prefix, zk_sign_shard(host));
     if (zoo_get_children(raw, path, 0, &v) != ZOK)
         return 0;
     for (int i = 0; i < v.count; i++)
@@ -816,6 +816,21 @@ static char *summary_text(const char *host, uint64_t free_mib, int64_t gen, size
     return sum;
 }
 
+/* The shard node host's sign goes in, made as a writer would (path gets it). */
+static void raw_shard(zhandle_t *raw, const char *host, char *path, size_t len)
+{
+    char shard[128];
+    const char *made[3] = { "/t-sign/.signs", "/t-sign/.signs/" GROUP, shard };
+
+    snprintf(shard, sizeof shard, "/t-sign/.signs/" GROUP "/%02x", zk_sign_shard(host));
+    for (int i = 0; i < 3; i++) {
+        int rc = zoo_create(raw, made[i], NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        if (rc != ZOK && rc != ZNODEEXISTS)
+            bail_out("cannot make %s: %s", made[i], zerror(rc));
+    }
+    snprintf(path, len, "%s", shard);
+}
+
 /* A sign as a stranger (or an agent of another session) makes it. */
 static int raw_sign(zhandle_t *raw, const char *host, uint64_t free_mib, int64_t gen)
 {
@@ -825,7 +840,8 @@ static int raw_sign(zhandle_t *raw, const char *host, uint64_t free_mib, int64_t
 
     if (!(name = zk_sign_encode(host, sum, len)))
         bail_out("cannot make a sign");
-    snprintf(path, sizeof path, "/t-sign/.signs/" GROUP "/%s", name);
+    raw_shard(raw, host, path, sizeof path);
+    snprintf(path + strlen(path), sizeof path - strlen(path), "/%s", name);
     rc = zoo_create(raw, path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0);
     free(sum);
     free(name);
@@ -886,8 +902,13 @@ static void test_signs(void)
         free(v);
     }
     is_int(raw_sign(raw, "g-ghost", 4242, 1700000000000), ZOK, "a sign without a member node");
-    ok(zoo_create(raw, "/t-sign/.signs/" GROUP "/g-old DS1 garbage", NULL, -1, &ZOO_OPEN_ACL_UNSAFE,
-                  ZOO_EPHEMERAL, NULL, 0) == ZOK, "a sign of g-old that does not read");
+    {
+        char bad[160];
+        raw_shard(raw, "g-old", bad, sizeof bad);
+        snprintf(bad + strlen(bad), sizeof bad - strlen(bad), "/g-old DS1 garbage");
+        ok(zoo_create(raw, bad, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0) == ZOK,
+           "a sign of g-old that does not read");
+    }
     ok(dv_sg_get_summaries(w, GROUP, true, &l, &err) == 0, "get_summaries (%s)", err.message);
     is_int((int)l.n, 2, "lists the two live members, not the ghost");
     ms = sum_of(&l, "g-a");
