@@ -62,6 +62,7 @@ static void test_cut_before_switch(void)
         is_str(dv_mig_state_name(rec.state), "failed", "pc1: exit 1 and the record is failed");
         is_int(mt_dom_state(0, "pc1", &p), VIR_DOMAIN_RUNNING, "pc1: the guest runs on the source");
         ok(mt_beats_on(0, "pc1", &b), "pc1: its heartbeat goes on, same boot id");
+        ok(rec.message[0] != '\0', "pc1: ... and the record says why (%s)", rec.message);
     } else {
         is_int(code, 4, "pc1: or exit 4 (the switch had begun)");
         is_str(dv_mig_state_name(rec.state), "error", "pc1: ... the record is error");
@@ -114,6 +115,7 @@ static void test_cut_during_postcopy(void)
     if (rc2.status == 0) {
         is_str(dv_mig_state_name(rec.state), "completed", "recovered: the record is completed");
         ok(mt_beats_on(1, "pc2", &b), "recovered: the guest beats on the destination");
+        is_int(mt_dom_state(1, "pc2", &p), VIR_DOMAIN_RUNNING, "recovered: ... and runs there");
     } else {
         is_int(rc2.status, 4, "libvirt could not recover: exit 4");
         is_str(dv_mig_state_name(rec.state), "error", "... the record stays error");
