@@ -204,6 +204,10 @@ int zk_remake_joined(zk_sg *z, drover_error *err);
 int zk_make_persistent(zk_sg *z, const char *path, bool guard, drover_error *err);
 
 /* zk_fetch.c */
+void zk_batch_init(zk_batch *b);
+void zk_batch_ask(zk_batch *b, size_t window);
+void zk_batch_answered(zk_batch *b, size_t window);
+void zk_batch_wait(zk_batch *b);
 int zk_fetch_all(zk_sg *z, zk_fetch *fs, size_t n, drover_error *err);
 
 /* zk_summary.c */

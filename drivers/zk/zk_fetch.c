@@ -13,14 +13,57 @@ static bool retryable(int rc)
     return rc == ZNOTHING || rc == ZCLOSING || dv_zkc_conn_lost(rc) || dv_zkc_session_gone(rc);
 }
 
+/* ---------------------------------------------------------------- batches */
+
+/* A batch counts the asynchronous requests it has asked for and not had
+ * answered; it starts at one, the asker's own, so that it cannot reach
+ * zero before every request is out. */
+void zk_batch_init(zk_batch *b)
+{
+    b->pending = 1;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+}
+
+/* Before asking: wait while more than window are out (0: no bound). */
+void zk_batch_ask(zk_batch *b, size_t window)
+{
+    pthread_mutex_lock(&b->mu);
+    while (window && b->pending > window)
+        pthread_cond_wait(&b->cv, &b->mu);
+    b->pending++;
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* One answer came (the completion thread). */
+void zk_batch_answered(zk_batch *b, size_t window)
+{
+    pthread_mutex_lock(&b->mu);
+    /* the asker wants none left, or room in the window */
+    if (--b->pending == 0 || (window && b->pending == window))
+        pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* Every request is out: wait for the answers.  The client answers every
+ * request it took, on close or loss too. */
+void zk_batch_wait(zk_batch *b)
+{
+    pthread_mutex_lock(&b->mu);
+    b->pending--;
+    while (b->pending)
+        pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+}
+
+/* ---------------------------------------------------------------- reads */
+
 static void fetch_done(zk_fetch *f, int rc)
 {
     f->rc = rc;
-    pthread_mutex_lock(&f->batch->mu);
-    /* the waiter wants none left, or room in the window */
-    if (--f->batch->pending == 0 || f->batch->pending == FETCH_WINDOW)
-        pthread_cond_broadcast(&f->batch->cv);
-    pthread_mutex_unlock(&f->batch->mu);
+    zk_batch_answered(f->batch, FETCH_WINDOW);
 }
 
 /* Runs on the client's completion thread. */
@@ -49,10 +92,9 @@ static void on_data(int rc, const char *value, int len, const struct Stat *stat,
  * one round trip for the lot instead of one per member. */
 static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n)
 {
-    zk_batch b = { .pending = 1 };
+    zk_batch b;
 
-    pthread_mutex_init(&b.mu, NULL);
-    pthread_cond_init(&b.cv, NULL);
+    zk_batch_init(&b);
     for (size_t i = 0; i < n; i++) {
         zk_fetch *f = &fs[i];
         int rc;
@@ -60,22 +102,11 @@ static void fetch_round(zk_sg *z, zk_fetch *fs, size_t n)
         if (!retryable(f->rc))
             continue;
         f->batch = &b;
-        pthread_mutex_lock(&b.mu);
-        while (b.pending > FETCH_WINDOW)
-            pthread_cond_wait(&b.cv, &b.mu);
-        b.pending++;
-        pthread_mutex_unlock(&b.mu);
+        zk_batch_ask(&b, FETCH_WINDOW);
         if ((rc = zoo_aget(z->zc.zh, f->path, 0, on_data, f)) != ZOK)
             fetch_done(f, rc);
     }
-    /* the client answers every request it took, on close or loss too */
-    pthread_mutex_lock(&b.mu);
-    b.pending--;
-    while (b.pending)
-        pthread_cond_wait(&b.cv, &b.mu);
-    pthread_mutex_unlock(&b.mu);
-    pthread_mutex_destroy(&b.mu);
-    pthread_cond_destroy(&b.cv);
+    zk_batch_wait(&b);
 }
 
 /* Read every path; a read lost with the connection is asked again once the

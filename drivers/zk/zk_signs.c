@@ -327,10 +327,7 @@ static void on_shard(int rc, const struct String_vector *v, const void *arg)
     /* a shard that cannot be read: its members' nodes are read instead */
     for (int i = 0; rc == ZOK && v && i < v->count; i++)
         take_sign(r, v->data[i]);
-    pthread_mutex_lock(&r->batch->mu);
-    if (--r->batch->pending == 0)
-        pthread_cond_broadcast(&r->batch->cv);
-    pthread_mutex_unlock(&r->batch->mu);
+    zk_batch_answered(r->batch, 0);
 }
 
 /* Every shard's signs, asked at once.  Nothing happens when they cannot be
@@ -338,7 +335,7 @@ static void on_shard(int rc, const struct String_vector *v, const void *arg)
 void zk_read_signs(zk_sg *z, const char *group, zk_listing *l, dv_arena *arena, bool instances)
 {
     char *base = zk_signs_path(z, group);
-    zk_batch b = { .pending = 1 };
+    zk_batch b;
     sign_read r = { &b, l, arena, instances };
     drover_error why;
 
@@ -346,26 +343,16 @@ void zk_read_signs(zk_sg *z, const char *group, zk_listing *l, dv_arena *arena, 
         free(base);
         return;
     }
-    pthread_mutex_init(&b.mu, NULL);
-    pthread_cond_init(&b.cv, NULL);
+    zk_batch_init(&b);
     for (unsigned k = 0; k < ZK_SIGN_SHARDS; k++) {
         char *path = zk_printf("%s/%02x", base, k);
         if (!path)
             break;
-        pthread_mutex_lock(&b.mu);
-        b.pending++;
-        pthread_mutex_unlock(&b.mu);
+        zk_batch_ask(&b, 0);
         if (zoo_aget_children(z->zc.zh, path, 0, on_shard, &r) != ZOK)
             on_shard(ZSYSTEMERROR, NULL, &r);
         free(path);
     }
-    /* the client answers every request it took, on close or loss too */
-    pthread_mutex_lock(&b.mu);
-    b.pending--;
-    while (b.pending)
-        pthread_cond_wait(&b.cv, &b.mu);
-    pthread_mutex_unlock(&b.mu);
-    pthread_mutex_destroy(&b.mu);
-    pthread_cond_destroy(&b.cv);
+    zk_batch_wait(&b);
     free(base);
 }
