@@ -885,6 +885,18 @@ static void test_signs(void)
     is_int(signs_of(raw, "/t-sign", "g-a", second, sizeof second), 1, "still one sign");
     ok(strcmp(first, second) != 0 && strstr(second, " 1005 ") && strstr(second, "d%2F%251"),
        "the new one, escaped: %s", second);
+    {
+        /* someone deletes the sign: the next report's multi-op fails on it,
+         * and the long way makes the sign again */
+        char path[4200], third[4096] = "";
+        raw_shard(raw, "g-a", path, sizeof path - 4096);
+        snprintf(path + strlen(path), sizeof path - strlen(path), "/%s", second);
+        ok(zoo_delete(raw, path, -1) == ZOK, "a stranger deletes g-a's sign");
+        ok(dv_sg_heartbeat(w, GROUP, "g-a", j1, &err) == 0, "the next report still goes (%s)", err.message);
+        is_int(signs_of(raw, "/t-sign", "g-a", third, sizeof third), 1, "one sign again");
+        has_str(third, " 1001 ", "of that report");
+        ok(dv_sg_heartbeat(w, GROUP, "g-a", j2, &err) == 0, "and the one after (%s)", err.message);
+    }
 
     /* the node now says 7777, the sign still 1005: get_summaries must
      * take the sign and get_all the node */
